@@ -7,7 +7,8 @@ test('isEdgetuneError recognises errors by name and code, also after structured 
   assert.ok(isEdgetuneError(err));
   assert.ok(isEdgetuneError(err, 'CHECKSUM_MISMATCH'));
   assert.ok(!isEdgetuneError(err, 'MODEL_CORRUPT'));
-  const cloned = structuredClone({ name: err.name, code: err.code, message: err.message });
+  const plain: EdgetuneError = new EdgetuneError('CHECKSUM_MISMATCH', 'bad bytes');
+  const cloned = structuredClone({ name: plain.name, code: plain.code, message: plain.message });
   assert.ok(isEdgetuneError(cloned, 'CHECKSUM_MISMATCH'));
   assert.ok(!isEdgetuneError(new Error('x')));
   assert.ok(!isEdgetuneError(null));

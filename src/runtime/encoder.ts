@@ -1,0 +1,324 @@
+// The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
+import { EdgetuneError, throwIfAborted } from '../core/errors.js';
+import { onnxBackend } from './backends/onnx.js';
+import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
+import type { Backend, BackendSession } from './backends/types.js';
+import { resolveDevices, type Device, type DevicePreference } from './devices.js';
+import type { ModelManifest } from './manifest.js';
+import { preprocessBatch, type ImageInput } from './preprocess.js';
+import { batchCosines, canaryInputs } from './selfcheck.js';
+import { loadModel, type DownloadProgress, type ModelCache, type ModelSource } from './source.js';
+
+/** Progress of {@link Encoder.open}, told apart by `phase`. */
+export type LoadProgress =
+  | DownloadProgress
+  | { readonly phase: 'verify'; readonly file: string }
+  | { readonly phase: 'compile'; readonly device: Device }
+  | { readonly phase: 'selfcheck'; readonly device: Device }
+  | { readonly phase: 'warmup'; readonly device: Device }
+  | { readonly phase: 'ready'; readonly device: Device };
+
+/** Self-check settings. */
+export interface SelfCheckOptions {
+  /** Minimum per-sample cosine between the accelerator and WASM. @defaultValue 0.99 */
+  readonly threshold?: number;
+  /** Number of canary inputs. @defaultValue 4 */
+  readonly samples?: number;
+}
+
+/** Options of {@link Encoder.open}. */
+export interface EncoderOptions {
+  /** `'auto'` (WebNN NPU → WebNN GPU → WebGPU → WASM), one device, or an ordered list. @defaultValue 'auto' */
+  readonly device?: DevicePreference;
+  /**
+   * Compare an accelerator's output with WASM on canary inputs at load and fall back when they
+   * disagree. `false` turns it off. @defaultValue true
+   */
+  readonly selfCheck?: boolean | SelfCheckOptions;
+  /** L2-normalise embeddings (skipped when the model already does). @defaultValue true */
+  readonly normalize?: boolean;
+  /** Inputs per runtime call. @defaultValue 16 */
+  readonly batchSize?: number;
+  /** With a URL source: read the model from here when present, store it after download. */
+  readonly cache?: ModelCache;
+  /** Custom fetch for URL sources. */
+  readonly fetch?: typeof fetch;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: LoadProgress) => void;
+}
+
+/** What happened to one device in the fallback chain. */
+export interface DeviceAttempt {
+  readonly device: Device;
+  /** `ok`: chosen; `unavailable`: probe said no; `failed`: session creation failed; `rejected`: self-check disagreed; `skipped`: not tried because an earlier device was chosen. */
+  readonly status: 'ok' | 'unavailable' | 'failed' | 'rejected' | 'skipped';
+  readonly backend?: string;
+  readonly reason?: string;
+  /** Minimum canary cosine against WASM, when the self-check ran. */
+  readonly cosine?: number;
+}
+
+/** Why the encoder runs where it runs. */
+export interface EncoderDiagnostics {
+  readonly modelId: string;
+  readonly device: Device;
+  readonly backend: string;
+  readonly attempts: readonly DeviceAttempt[];
+  readonly selfCheck: { readonly threshold: number; readonly samples: number } | false;
+  readonly origin: 'url' | 'bytes' | 'cache';
+  readonly loadMs: number;
+}
+
+/** Per-call options of {@link Encoder.embed}. */
+export interface EmbedOptions {
+  readonly signal?: AbortSignal;
+  /** Called after each batch with the number of inputs embedded so far. */
+  readonly onProgress?: (p: { readonly phase: 'embed'; readonly done: number; readonly total: number }) => void;
+}
+
+let builtinsRegistered = false;
+function ensureBuiltins(): void {
+  if (builtinsRegistered) return;
+  builtinsRegistered = true;
+  registerBackend(onnxBackend, 0);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function assertFinite(data: Float32Array, manifest: ModelManifest, device: Device): void {
+  for (let k = 0; k < data.length; k++) {
+    if (!Number.isFinite(data[k]!)) {
+      throw new EdgetuneError('NON_FINITE', `Model ${manifest.id} on ${device} produced ${data[k]} at output index ${k}; the model or the backend is broken for this input.`, { details: { device, index: k } });
+    }
+  }
+}
+
+/**
+ * An SSL encoder opened on the best available device: images in, one embedding per image out.
+ *
+ * @example
+ * ```ts
+ * await using enc = await Encoder.open('/models/fmnist-cnn-simclr-int8.json');
+ * const [e] = await enc.embed([imageData]);
+ * console.log(enc.backend, e.length);
+ * ```
+ */
+export class Encoder {
+  readonly #manifest: ModelManifest;
+  readonly #session: BackendSession;
+  readonly #diagnostics: EncoderDiagnostics;
+  readonly #normalize: boolean;
+  readonly #batchSize: number;
+  #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
+
+  private constructor(manifest: ModelManifest, session: BackendSession, diagnostics: EncoderDiagnostics, normalize: boolean, batchSize: number) {
+    this.#manifest = manifest;
+    this.#session = session;
+    this.#diagnostics = diagnostics;
+    this.#normalize = normalize && !manifest.output.normalized;
+    this.#batchSize = batchSize;
+  }
+
+  /**
+   * Opens a model: loads and verifies its bytes, then walks the device list, recording why each
+   * device that cannot serve it was passed over.
+   *
+   * @param source - manifest URL, `{ manifest, bytes }`, or `{ cache, id }`
+   * @param options - device, self-check, batching, cache, signal and progress
+   * @throws EdgetuneError `MANIFEST_INVALID`, `MODEL_NOT_FOUND`, `CHECKSUM_MISMATCH`, `MODEL_CORRUPT`,
+   *   `UNSUPPORTED_OP`, `BACKEND_UNAVAILABLE` (with every device's reason in `details.attempts`), `ABORTED`
+   */
+  static async open(source: ModelSource, options: EncoderOptions = {}): Promise<Encoder> {
+    ensureBuiltins();
+    const t0 = performance.now();
+    const devices = resolveDevices(options.device ?? 'auto');
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
+    const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
+    const { signal, onProgress } = options;
+    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch });
+    const { manifest, bytes } = model;
+    if (!hasBackendFor(manifest.format)) {
+      throw new EdgetuneError('BACKEND_UNAVAILABLE', `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`, { details: { format: manifest.format } });
+    }
+
+    const attempts: DeviceAttempt[] = [];
+    let reference: { session: BackendSession; output: Float32Array } | undefined;
+    const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
+    const referenceOutput = async (): Promise<Float32Array> => {
+      if (!reference) {
+        const wasm = findBackend(manifest.format, 'wasm');
+        if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
+        const session = await wasm.createSession({ bytes, manifest, device: 'wasm', signal });
+        reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
+      }
+      return reference.output;
+    };
+
+    let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
+    try {
+      for (const device of devices) {
+        throwIfAborted(signal);
+        if (chosen) {
+          attempts.push({ device, status: 'skipped' });
+          continue;
+        }
+        const backend = findBackend(manifest.format, device);
+        if (!backend) {
+          attempts.push({ device, status: 'unavailable', reason: `no ${manifest.format} backend serves ${device}` });
+          continue;
+        }
+        const unavailable = await backend.probe(device);
+        if (unavailable !== undefined) {
+          attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
+          continue;
+        }
+        onProgress?.({ phase: 'compile', device });
+        let session: BackendSession;
+        try {
+          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await backend.createSession({ bytes, manifest, device, signal });
+        } catch (err) {
+          // A corrupt model fails everywhere: say so now instead of trying every device.
+          if ((err as EdgetuneError).code === 'MODEL_CORRUPT') throw err;
+          attempts.push({ device, status: 'failed', backend: backend.name, reason: message(err) });
+          if (device === devices[devices.length - 1] && (err as EdgetuneError).code === 'UNSUPPORTED_OP') throw err;
+          continue;
+        }
+        if (check && device !== 'wasm') {
+          onProgress?.({ phase: 'selfcheck', device });
+          let verdict: { ok: boolean; cosine: number; reason?: string };
+          try {
+            const out = await session.run(canaries!, check.samples);
+            const ref = await referenceOutput();
+            if (out.length !== ref.length) verdict = { ok: false, cosine: Number.NaN, reason: `output length ${out.length} differs from WASM's ${ref.length}` };
+            else {
+              const cos = Math.min(...batchCosines(out, ref, manifest.output.dim));
+              verdict = Number.isFinite(cos) && cos >= check.threshold ? { ok: true, cosine: cos } : { ok: false, cosine: cos, reason: `self-check failed: cosine ${cos.toFixed(5)} against WASM is below ${check.threshold}` };
+            }
+          } catch (err) {
+            verdict = { ok: false, cosine: Number.NaN, reason: `self-check run failed: ${message(err)}` };
+          }
+          if (!verdict.ok) {
+            await session.dispose().catch(() => undefined);
+            attempts.push({ device, status: 'rejected', backend: backend.name, reason: verdict.reason ?? 'self-check failed', cosine: verdict.cosine });
+            continue;
+          }
+          attempts.push({ device, status: 'ok', backend: backend.name, cosine: verdict.cosine });
+        } else {
+          attempts.push({ device, status: 'ok', backend: backend.name });
+        }
+        chosen = { device, backend, session };
+      }
+    } finally {
+      if (reference && reference.session !== chosen?.session) await reference.session.dispose().catch(() => undefined);
+    }
+    if (!chosen) {
+      const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
+      throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
+    }
+    onProgress?.({ phase: 'warmup', device: chosen.device });
+    const encoder = new Encoder(
+      manifest,
+      chosen.session,
+      { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
+      options.normalize ?? true,
+      batchSize,
+    );
+    // Warm-up compiles kernels now, not on the user's first tap; its output doubles as a NaN check.
+    await encoder.#runBatch(preprocessBatch(canaryInputs(manifest.input, 1), manifest.input), 1);
+    (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
+    onProgress?.({ phase: 'ready', device: chosen.device });
+    return encoder;
+  }
+
+  /** The model's manifest. */
+  get manifest(): ModelManifest {
+    return this.#manifest;
+  }
+
+  /** The device that runs the model, e.g. `'wasm'`. */
+  get backend(): Device {
+    return this.#diagnostics.device;
+  }
+
+  /** Embedding size. */
+  get dim(): number {
+    return this.#manifest.output.dim;
+  }
+
+  /** Which device runs the model and why the others were passed over. */
+  get diagnostics(): EncoderDiagnostics {
+    return this.#diagnostics;
+  }
+
+  #assertOpen(): void {
+    if (this.#disposed) throw new EdgetuneError('DISPOSED', `Encoder for ${this.#manifest.id} was disposed; open a new one.`);
+  }
+
+  async #runBatch(input: Float32Array, batch: number): Promise<Float32Array> {
+    const out = await this.#session.run(input, batch);
+    if (out.length !== batch * this.#manifest.output.dim) {
+      throw new EdgetuneError('MANIFEST_INVALID', `Model ${this.#manifest.id} returned ${out.length / batch} values per input but the manifest's output.dim is ${this.#manifest.output.dim}.`, { details: { field: 'output.dim' } });
+    }
+    assertFinite(out, this.#manifest, this.#diagnostics.device);
+    return out;
+  }
+
+  /**
+   * Embeds images, one `Float32Array` of `dim` values per input (L2-normalised unless disabled).
+   * Calls are queued: the runtime runs one batch at a time.
+   *
+   * @param inputs - images of any supported kind and size (resized per the manifest)
+   * @throws EdgetuneError `INPUT_TYPE`, `INPUT_SHAPE`, `NON_FINITE`, `DISPOSED`, `ABORTED`
+   */
+  embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    this.#assertOpen();
+    const job = this.#queue.then(async () => {
+      this.#assertOpen();
+      const dim = this.#manifest.output.dim;
+      const result: Float32Array[] = [];
+      for (let start = 0; start < inputs.length; start += this.#batchSize) {
+        throwIfAborted(options.signal);
+        const chunk = inputs.slice(start, start + this.#batchSize);
+        const tensor = preprocessBatch(chunk, this.#manifest.input, start);
+        const out = await this.#runBatch(tensor, chunk.length);
+        for (let k = 0; k < chunk.length; k++) {
+          const e = out.slice(k * dim, (k + 1) * dim);
+          if (this.#normalize) normalizeInPlace(e);
+          result.push(e);
+        }
+        options.onProgress?.({ phase: 'embed', done: result.length, total: inputs.length });
+      }
+      return result;
+    });
+    this.#queue = job.catch(() => undefined);
+    return job;
+  }
+
+  /** Frees the runtime session. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#queue;
+    await this.#session.dispose();
+  }
+
+  /** `await using enc = await Encoder.open(...)` disposes at scope end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** Scales `v` to unit L2 norm in place (a zero vector stays zero). */
+export function normalizeInPlace(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let k = 0; k < v.length; k++) s += v[k]! * v[k]!;
+  if (s > 0) {
+    const inv = 1 / Math.sqrt(s);
+    for (let k = 0; k < v.length; k++) v[k] = v[k]! * inv;
+  }
+  return v;
+}

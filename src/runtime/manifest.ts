@@ -1,0 +1,133 @@
+// The model manifest: its type, and validation that names the bad field.
+import { EdgetuneError } from '../core/errors.js';
+
+/** Model file formats the runtime can open. */
+export const MODEL_FORMATS = Object.freeze({ onnx: 'onnx', tflite: 'tflite' } as const);
+/** A model file format. */
+export type ModelFormat = keyof typeof MODEL_FORMATS;
+
+/** Input tensor layouts. */
+export type InputLayout = 'NCHW' | 'NHWC';
+
+/** Numeric type of a model's weights. */
+export type ModelDtype = 'fp32' | 'fp16' | 'int8';
+
+/** How the model's input is laid out and normalised. */
+export interface InputSpec {
+  /** Input tensor name. */
+  readonly name: string;
+  /** Shape with `null` for the dynamic batch dimension, e.g. `[null, 1, 28, 28]`. */
+  readonly shape: readonly (number | null)[];
+  readonly layout: InputLayout;
+  /** 1 = grayscale, 3 = RGB. */
+  readonly channels: 1 | 3;
+  readonly height: number;
+  readonly width: number;
+  /** Pixel bytes 0..255 are first scaled linearly to this range. */
+  readonly range: readonly [number, number];
+  /** Per-channel mean subtracted after scaling. */
+  readonly mean: readonly number[];
+  /** Per-channel standard deviation divided by after the mean. */
+  readonly std: readonly number[];
+}
+
+/** What the model outputs. */
+export interface OutputSpec {
+  /** Output tensor name. */
+  readonly name: string;
+  /** Embedding size. */
+  readonly dim: number;
+  /** True when the model already L2-normalises its embeddings. */
+  readonly normalized: boolean;
+}
+
+/** A model manifest (`edgetune.manifest/1`); see docs/manifest.md. */
+export interface ModelManifest {
+  readonly schema: 'edgetune.manifest/1';
+  readonly id: string;
+  readonly format: ModelFormat;
+  /** File name, resolved relative to the manifest URL. */
+  readonly file: string;
+  /** Exact byte size of the file. */
+  readonly bytes: number;
+  /** Lower-case hex SHA-256 of the file. */
+  readonly sha256: string;
+  readonly input: InputSpec;
+  readonly output: OutputSpec;
+  readonly dtype: ModelDtype;
+  readonly quantization: string;
+  readonly ssl?: { readonly method: string; readonly family: string };
+  readonly license: string;
+  readonly metrics?: Readonly<Record<string, number | string>>;
+}
+
+function fail(field: string, why: string, value: unknown): never {
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  throw new EdgetuneError('MANIFEST_INVALID', `Manifest field "${field}" ${why} (got ${shown.slice(0, 80)}). See docs/manifest.md.`, {
+    details: { field, value },
+  });
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Checks that `value` is a valid manifest and returns it typed.
+ *
+ * @param value - parsed JSON
+ * @throws EdgetuneError `MANIFEST_INVALID` naming the first bad field
+ */
+export function validateManifest(value: unknown): ModelManifest {
+  if (!isObj(value)) fail('(root)', 'must be a JSON object', value);
+  const m = value;
+  if (m['schema'] !== 'edgetune.manifest/1') fail('schema', 'must be "edgetune.manifest/1"', m['schema']);
+  if (typeof m['id'] !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(m['id'])) fail('id', 'must match [a-z0-9][a-z0-9._-]*', m['id']);
+  if (m['format'] !== 'onnx' && m['format'] !== 'tflite') fail('format', 'must be "onnx" or "tflite"', m['format']);
+  if (typeof m['file'] !== 'string' || m['file'].length === 0) fail('file', 'must be a non-empty string', m['file']);
+  if (!posInt(m['bytes'])) fail('bytes', 'must be a positive integer', m['bytes']);
+  if (typeof m['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(m['sha256'])) fail('sha256', 'must be 64 lower-case hex characters', m['sha256']);
+  const input = m['input'];
+  if (!isObj(input)) fail('input', 'must be an object', input);
+  if (typeof input['name'] !== 'string' || !input['name']) fail('input.name', 'must be a non-empty string', input['name']);
+  const shape = input['shape'];
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d, k) => (k === 0 && d === null) || posInt(d)))
+    fail('input.shape', 'must be [null|batch, d1, d2, d3] with positive integers', shape);
+  if (input['layout'] !== 'NCHW' && input['layout'] !== 'NHWC') fail('input.layout', 'must be "NCHW" or "NHWC"', input['layout']);
+  if (input['channels'] !== 1 && input['channels'] !== 3) fail('input.channels', 'must be 1 or 3', input['channels']);
+  if (!posInt(input['height'])) fail('input.height', 'must be a positive integer', input['height']);
+  if (!posInt(input['width'])) fail('input.width', 'must be a positive integer', input['width']);
+  const [, a, b, c] = shape as [null, number, number, number];
+  const expected = input['layout'] === 'NCHW' ? [input['channels'], input['height'], input['width']] : [input['height'], input['width'], input['channels']];
+  if (a !== expected[0] || b !== expected[1] || c !== expected[2])
+    fail('input.shape', `must agree with layout/channels/height/width (${String(expected)})`, shape);
+  const range = input['range'];
+  if (!Array.isArray(range) || range.length !== 2 || !finite(range[0]) || !finite(range[1]) || range[0] >= range[1])
+    fail('input.range', 'must be [low, high] with low < high', range);
+  for (const key of ['mean', 'std'] as const) {
+    const arr = input[key];
+    if (!Array.isArray(arr) || arr.length !== input['channels'] || !arr.every(finite))
+      fail(`input.${key}`, 'must have one finite number per channel', arr);
+  }
+  if (!(input['std'] as number[]).every((s) => s > 0)) fail('input.std', 'must be positive', input['std']);
+  const output = m['output'];
+  if (!isObj(output)) fail('output', 'must be an object', output);
+  if (typeof output['name'] !== 'string' || !output['name']) fail('output.name', 'must be a non-empty string', output['name']);
+  if (!posInt(output['dim'])) fail('output.dim', 'must be a positive integer', output['dim']);
+  if (typeof output['normalized'] !== 'boolean') fail('output.normalized', 'must be a boolean', output['normalized']);
+  if (m['dtype'] !== 'fp32' && m['dtype'] !== 'fp16' && m['dtype'] !== 'int8') fail('dtype', 'must be "fp32", "fp16" or "int8"', m['dtype']);
+  if (typeof m['quantization'] !== 'string') fail('quantization', 'must be a string', m['quantization']);
+  if (typeof m['license'] !== 'string' || !m['license']) fail('license', 'must be a non-empty SPDX id', m['license']);
+  if (m['ssl'] !== undefined && (!isObj(m['ssl']) || typeof m['ssl']['method'] !== 'string' || typeof m['ssl']['family'] !== 'string'))
+    fail('ssl', 'must be { method: string, family: string }', m['ssl']);
+  if (m['metrics'] !== undefined && !isObj(m['metrics'])) fail('metrics', 'must be an object', m['metrics']);
+  return value as unknown as ModelManifest;
+}

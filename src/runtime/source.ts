@@ -1,0 +1,172 @@
+// Where model bytes come from: a manifest URL (with download progress), a manifest + bytes, or a cache; checked against the manifest before use.
+import { EdgetuneError, throwIfAborted } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
+import { validateManifest, type ModelManifest } from './manifest.js';
+
+/**
+ * A place that keeps model bytes for offline start. `edgetune/storage`'s model store fits it;
+ * any object with these methods does.
+ */
+export interface ModelCache {
+  /** The cached manifest and bytes for `id`, or `undefined`. */
+  getModel(id: string): Promise<{ manifest: unknown; bytes: Uint8Array } | undefined>;
+  /** Stores a verified model. */
+  putModel?(manifest: ModelManifest, bytes: Uint8Array): Promise<void>;
+}
+
+/** Where an encoder's model comes from. */
+export type ModelSource =
+  /** URL of a manifest JSON; the model file is resolved relative to it. */
+  | string
+  | URL
+  /** A manifest (validated) and the model bytes. */
+  | { readonly manifest: unknown; readonly bytes: Uint8Array | ArrayBuffer }
+  /** A model previously stored in a {@link ModelCache}. */
+  | { readonly cache: ModelCache; readonly id: string };
+
+/** Download progress of model bytes. */
+export interface DownloadProgress {
+  readonly phase: 'download';
+  readonly file: string;
+  readonly loaded: number;
+  /** Total bytes when known (from the manifest). */
+  readonly total: number | undefined;
+}
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((p: DownloadProgress | { readonly phase: 'verify'; readonly file: string }) => void) | undefined;
+  /** Cache consulted before downloading a URL source, and filled after. */
+  readonly cache?: ModelCache | undefined;
+  /** Custom fetch (e.g. with auth headers). @defaultValue globalThis.fetch */
+  readonly fetch?: typeof fetch | undefined;
+}
+
+/** A model ready for a runtime: validated manifest and checksum-verified bytes. */
+export interface LoadedModel {
+  readonly manifest: ModelManifest;
+  readonly bytes: Uint8Array;
+  /** Where it came from: `url`, `bytes` or `cache`. */
+  readonly origin: 'url' | 'bytes' | 'cache';
+}
+
+function toBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
+  return b instanceof Uint8Array ? b : new Uint8Array(b);
+}
+
+async function fetchOrThrow(f: typeof fetch, url: string, signal: AbortSignal | undefined, what: string): Promise<Response> {
+  let res: Response;
+  try {
+    res = await f(url, signal ? { signal } : {});
+  } catch (err) {
+    throwIfAborted(signal);
+    throw new EdgetuneError('MODEL_NOT_FOUND', `Could not fetch the ${what} at ${url}: ${err instanceof Error ? err.message : String(err)}. Check the URL, or open the model from a cache when offline.`, { cause: err, details: { url } });
+  }
+  if (!res.ok) throw new EdgetuneError('MODEL_NOT_FOUND', `Fetching the ${what} at ${url} failed with HTTP ${res.status}. Check the URL and that the file is deployed.`, { details: { url, status: res.status } });
+  return res;
+}
+
+async function readWithProgress(res: Response, file: string, total: number, options: LoadModelOptions): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  options.onProgress?.({ phase: 'download', file, loaded, total });
+  for (;;) {
+    throwIfAborted(options.signal);
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    options.onProgress?.({ phase: 'download', file, loaded, total });
+  }
+  const out = new Uint8Array(loaded);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Checks bytes against the manifest (size, SHA-256, file format signature).
+ *
+ * @throws EdgetuneError `CHECKSUM_MISMATCH` or `MODEL_CORRUPT`
+ */
+export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Array): Promise<void> {
+  if (bytes.byteLength !== manifest.bytes) {
+    throw new EdgetuneError('CHECKSUM_MISMATCH', `Model ${manifest.id} has ${bytes.byteLength} bytes but its manifest says ${manifest.bytes}; the download is truncated or the file is not the one the manifest describes.`, { details: { expected: manifest.bytes, actual: bytes.byteLength } });
+  }
+  const actual = await sha256Hex(bytes);
+  if (actual !== manifest.sha256) {
+    throw new EdgetuneError('CHECKSUM_MISMATCH', `Model ${manifest.id} has SHA-256 ${actual} but its manifest says ${manifest.sha256}; refusing to run bytes that are not the published model.`, { details: { expected: manifest.sha256, actual } });
+  }
+  const tflite = bytes.byteLength >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3';
+  if (manifest.format === 'onnx' && tflite) {
+    throw new EdgetuneError('MODEL_CORRUPT', `Model ${manifest.id} is declared ONNX but its bytes are a TFLite flatbuffer (identifier TFL3); fix the manifest's format.`, { details: { field: 'format' } });
+  }
+  if (manifest.format === 'tflite' && !tflite) {
+    throw new EdgetuneError('MODEL_CORRUPT', `Model ${manifest.id} is declared TFLite but its bytes lack the TFL3 identifier; the file is corrupt or not a TFLite model.`, { details: { field: 'format' } });
+  }
+}
+
+/**
+ * Resolves a {@link ModelSource} to a validated manifest and verified bytes.
+ *
+ * @throws EdgetuneError `MANIFEST_INVALID`, `MODEL_NOT_FOUND`, `CHECKSUM_MISMATCH`, `MODEL_CORRUPT`, `ABORTED`
+ */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  throwIfAborted(options.signal);
+  if (typeof source === 'string' || source instanceof URL) {
+    const f = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const url = String(source);
+    const res = await fetchOrThrow(f, url, options.signal, 'manifest');
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch (err) {
+      throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${url} is not valid JSON.`, { cause: err, details: { field: '(root)' } });
+    }
+    const manifest = validateManifest(json);
+    if (options.cache) {
+      const cached = await options.cache.getModel(manifest.id).catch(() => undefined);
+      if (cached) {
+        try {
+          const m = validateManifest(cached.manifest);
+          if (m.sha256 === manifest.sha256) {
+            options.onProgress?.({ phase: 'verify', file: m.file });
+            await verifyModelBytes(m, cached.bytes);
+            return { manifest: m, bytes: cached.bytes, origin: 'cache' };
+          }
+        } catch {
+          // A stale or damaged cache entry is not fatal: download a fresh copy below.
+        }
+      }
+    }
+    const fileUrl = new URL(manifest.file, new URL(url, (globalThis as { location?: { href: string } }).location?.href)).href;
+    const bin = await fetchOrThrow(f, fileUrl, options.signal, 'model file');
+    const bytes = await readWithProgress(bin, manifest.file, manifest.bytes, options);
+    options.onProgress?.({ phase: 'verify', file: manifest.file });
+    await verifyModelBytes(manifest, bytes);
+    await options.cache?.putModel?.(manifest, bytes);
+    return { manifest, bytes, origin: 'url' };
+  }
+  if ('cache' in source) {
+    const cached = await source.cache.getModel(source.id);
+    if (!cached) throw new EdgetuneError('MODEL_NOT_FOUND', `No model "${source.id}" in the cache; open it from its URL once while online to store it.`, { details: { id: source.id } });
+    const manifest = validateManifest(cached.manifest);
+    options.onProgress?.({ phase: 'verify', file: manifest.file });
+    await verifyModelBytes(manifest, cached.bytes);
+    return { manifest, bytes: cached.bytes, origin: 'cache' };
+  }
+  if ('manifest' in source && 'bytes' in source) {
+    const manifest = validateManifest(source.manifest);
+    const bytes = toBytes(source.bytes);
+    options.onProgress?.({ phase: 'verify', file: manifest.file });
+    await verifyModelBytes(manifest, bytes);
+    return { manifest, bytes, origin: 'bytes' };
+  }
+  throw new EdgetuneError('INVALID_ARGUMENT', 'Model source must be a manifest URL, { manifest, bytes }, or { cache, id }.');
+}
