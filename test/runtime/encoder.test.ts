@@ -108,7 +108,7 @@ test('an invalid manifest names the bad field', async () => {
     ['output.dim', { output: { ...manifest.output, dim: 0 } }],
   ];
   for (const [field, patch] of cases) {
-    await assert.rejects(Encoder.open({ manifest: { ...manifest, ...patch }, bytes }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e as { details: { field: string } }).details.field === field && (e as Error).message.includes(field));
+    await assert.rejects(Encoder.open({ manifest: { ...manifest, ...patch }, bytes }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e as unknown as { details: { field: string } }).details.field === field && (e as Error).message.includes(field));
   }
   await assert.rejects(Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, dim: 32 } }, bytes }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && /output\.dim/.test((e as Error).message));
 });
