@@ -192,7 +192,8 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
   if (options.webnn) features.push('WebMachineLearningNeuralNetwork');
   if (features.length) args.push(`--enable-features=${features.join(',')}`);
   args.push(...(options.args ?? []), 'about:blank');
-  const proc: ChildProcess = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Own process group, so a crash simulation can kill the renderers and GPU process with the browser.
+  const proc: ChildProcess = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const wsUrl = await new Promise<string>((res, rej) => {
     let buf = '';
     const timer = setTimeout(() => rej(new Error(`chromium did not start in 30 s: ${buf.slice(-2000)}`)), 30_000);
@@ -214,8 +215,24 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
   const context = browser.contexts()[0] ?? (await browser.newContext());
   const exited = once(proc, 'exit');
   let gone = false;
+  const killGroup = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-proc.pid!, sig);
+    } catch {
+      // already gone
+    }
+  };
   const finish = async (): Promise<void> => {
-    if (temporary) rmSync(userDataDir, { recursive: true, force: true });
+    killGroup('SIGKILL');
+    if (!temporary) return;
+    for (let k = 0; k < 20; k++) {
+      try {
+        rmSync(userDataDir, { recursive: true, force: true });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   };
   return {
     browser,
@@ -234,7 +251,7 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
     async kill() {
       if (gone) return;
       gone = true;
-      proc.kill('SIGKILL');
+      killGroup('SIGKILL');
       await exited;
       await browser.close().catch(() => undefined);
     },
@@ -242,8 +259,8 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
       if (!gone) {
         gone = true;
         await browser.close().catch(() => undefined);
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        killGroup('SIGTERM');
+        const t = setTimeout(() => killGroup('SIGKILL'), 5000);
         await exited;
         clearTimeout(t);
       }
