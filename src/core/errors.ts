@@ -115,3 +115,22 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
     throw new EdgetuneError('ABORTED', 'The operation was aborted.', { cause: signal.reason });
   }
 }
+
+/**
+ * Lets queued events (such as an abort message from another thread) run before long work goes on.
+ * A message-channel hop queues behind messages already waiting (`scheduler.yield()` would jump
+ * ahead of them) and is not clamped like nested timeouts.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'function') {
+    return new Promise((resolve) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

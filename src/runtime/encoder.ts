@@ -1,5 +1,5 @@
 // The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
-import { EdgetuneError, throwIfAborted } from '../core/errors.js';
+import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
 import { onnxBackend } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
@@ -281,6 +281,8 @@ export class Encoder {
       const dim = this.#manifest.output.dim;
       const result: Float32Array[] = [];
       for (let start = 0; start < inputs.length; start += this.#batchSize) {
+        // With a signal, let an abort (e.g. forwarded from the page to a worker) be delivered between batches.
+        if (options.signal && start > 0) await yieldToEventLoop();
         throwIfAborted(options.signal);
         const chunk = inputs.slice(start, start + this.#batchSize);
         const tensor = preprocessBatch(chunk, this.#manifest.input, start);
