@@ -46,7 +46,8 @@ describe('runtime in real Chromium', { skip }, () => {
   function assertSameAsNode(out: PageOut): void {
     assert.equal(out.embeddings.length, nodeEmbeddings.length);
     out.embeddings.forEach((e, k) => assert.ok(cosine(e, nodeEmbeddings[k]!) >= 0.999, `sample ${k}: cosine ${cosine(e, nodeEmbeddings[k]!)}`));
-    // Raw RGBA, ImageData, OffscreenCanvas, <canvas> and ImageBitmap of the same pixels embed alike.
+    // Raw RGBA, ImageData, OffscreenCanvas, <canvas>, ImageBitmap and <img> of the same pixels embed alike.
+    assert.equal(out.canvasKinds.length, 6);
     for (const e of out.canvasKinds.slice(1)) assert.ok(cosine(e, out.canvasKinds[0]!) > 0.99999);
   }
 

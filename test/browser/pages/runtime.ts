@@ -24,7 +24,11 @@ report(async () => {
   el.width = el.height = 16;
   el.getContext('2d')!.putImageData(imageData, 0, 0);
   const bitmap = await createImageBitmap(imageData);
-  const kinds = await enc.embed([rgba, imageData, off, el, bitmap]);
+  // An <img> decoded from a lossless PNG of the same pixels.
+  const img = new Image();
+  img.src = el.toDataURL('image/png');
+  await img.decode();
+  const kinds = await enc.embed([rgba, imageData, off, el, bitmap, img]);
   const result = {
     backend: enc.backend,
     attempts: enc.diagnostics.attempts,
