@@ -14,6 +14,8 @@ export type { DownloadProgress, LoadedModel, LoadModelOptions, ModelCache, Model
 export { registerBackend } from './backends/registry.js';
 export type { Backend, BackendSession, SessionRequest } from './backends/types.js';
 export { onnxBackend } from './backends/onnx.js';
+export { inspectTflite, registerTfliteBackend, tfliteBackend, TFLITE_MAX_OP_VERSIONS } from './backends/tflite.js';
+export type { TfliteModelInfo, TfliteOperatorInfo, TfliteTensorInfo } from './backends/tflite.js';
 export { cosine } from './selfcheck.js';
 export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
 export type { ErrorCode } from '../core/errors.js';
