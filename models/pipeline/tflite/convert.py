@@ -559,20 +559,100 @@ class Lowering:
         self.values[out_name] = Value(out, shape, "flat", q)
 
 
-def convert(onnx_path: str, int8: bool, ranges: Optional[dict] = None, fc_per_channel: bool = True) -> tuple:
-    """Returns (tflite bytes, summary dict)."""
+def qdq_onnx(g: OnnxGraph, low: Lowering) -> onnx.ModelProto:
+    """The same int8 model as a QDQ ONNX (same scales, zero points and integer weights), so
+    onnxruntime can check the TFLite int8 arithmetic with an independent implementation."""
+    H = onnx.helper
+    inits: list = []
+    nodes: list = []
+    out_raw = g.output_name + "__float"
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def qdq(name: str, final: str) -> str:
+        v = low.values.get(name)
+        if v is None or v.quant is None:
+            return name
+        s = const(name + "__s", np.array(v.quant.scale[0], np.float32))
+        z = const(name + "__z", np.array(v.quant.zero_point[0], np.int8))
+        nodes.append(H.make_node("QuantizeLinear", [name if name != g.output_name else out_raw, s, z], [name + "__q"]))
+        nodes.append(H.make_node("DequantizeLinear", [name + "__q", s, z], [final]))
+        return final
+
+    cur = {g.input_name: qdq(g.input_name, g.input_name + "__dq")}
+    for n in g.nodes:
+        a = _attrs(n)
+        ins = [cur.get(x, x) for x in n.input]
+        if n.op_type in ("Conv", "Gemm"):
+            w = g.inits[n.input[1]].astype(np.float32)
+            axis = 0 if n.op_type == "Conv" or a.get("transB", 0) else 1
+            wm = np.moveaxis(w, axis, 0)
+            if n.op_type == "Gemm" and not low.fc_per_channel:
+                s = max(float(np.abs(w).max()) / 127.0, 1e-8)
+                wq_m, wscale = np.clip(np.round(wm / s), -127, 127).astype(np.int8), np.full(wm.shape[0], s, np.float32)
+            else:
+                wq_m, wqp = weight_qparams(wm)
+                wscale = wqp.scale
+            wq = np.ascontiguousarray(np.moveaxis(wq_m, 0, axis))
+            sn = const(n.input[1] + "__ws", wscale.astype(np.float32))
+            zn = const(n.input[1] + "__wz", np.zeros(len(wscale), np.int8))
+            nodes.append(H.make_node("DequantizeLinear", [const(n.input[1] + "__wq", wq), sn, zn], [n.input[1] + "__wdq"], axis=axis))
+            ins[1] = n.input[1] + "__wdq"
+            if len(n.input) > 2 and n.input[2]:
+                bscale = (low.values[n.input[0]].quant.scale[0] * wscale).astype(np.float32)
+                bq = np.clip(np.round(g.inits[n.input[2]].reshape(-1) / bscale.astype(np.float64)), -(2**31), 2**31 - 1).astype(np.int32)
+                bs = const(n.input[2] + "__bs", bscale)
+                bz = const(n.input[2] + "__bz", np.zeros(len(bq), np.int32))
+                nodes.append(H.make_node("DequantizeLinear", [const(n.input[2] + "__bq", bq), bs, bz], [n.input[2] + "__bdq"], axis=0))
+                ins[2] = n.input[2] + "__bdq"
+        outs = [out_raw if o == g.output_name else o for o in n.output]
+        new = H.make_node(n.op_type, ins, outs, name=n.name)
+        new.attribute.extend(n.attribute)
+        nodes.append(new)
+        for o in n.output:
+            cur[o] = qdq(o, g.output_name if o == g.output_name else o + "__dq")
+    for name, arr in g.inits.items():
+        if any(name in n.input for n in g.nodes if n.op_type not in ("Conv", "Gemm")):
+            const(name, arr)
+    c, h, w = g.input_shape[1:]
+    graph = H.make_graph(
+        nodes, "qdq", [H.make_tensor_value_info(g.input_name, onnx.TensorProto.FLOAT, ["batch", c, h, w])],
+        [H.make_tensor_value_info(g.output_name, onnx.TensorProto.FLOAT, ["batch", int(np.prod(low.values[g.output_name].nchw))])], inits,
+    )
+    model = H.make_model(graph, opset_imports=[H.make_opsetid("", 13)], producer_name="edgetune-tflite-convert")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    return model
+
+
+def convert(onnx_path: str, int8: bool, ranges: Optional[dict] = None, fc_per_channel: bool = True, qdq_path: Optional[str] = None, version_overrides: Optional[dict] = None) -> tuple:
+    """Returns (tflite bytes, summary dict); with `qdq_path` (int8 only) also writes the QDQ ONNX twin."""
     g = load_onnx(onnx_path)
     c, h, w = g.input_shape[1:]
     sample_env = run_reference(g, np.zeros((1, c, h, w), np.float32))
-    graph = Lowering(g, int8, ranges, fc_per_channel).run(sample_env)
+    low = Lowering(g, int8, ranges, fc_per_channel)
+    graph = low.run(sample_env)
+    if qdq_path:
+        if not int8:
+            raise ConvertError("--qdq-onnx needs --int8")
+        onnx.save(qdq_onnx(g, low), qdq_path)
+    codes_by_name = {v: k for k, v in BUILTIN_NAMES.items()}
+    for name, ver in (version_overrides or {}).items():
+        if name not in codes_by_name:
+            raise ConvertError(f"--op-version: unknown op {name}")
+        for op in graph.ops:
+            if op.code == codes_by_name[name]:
+                op.version = ver
     for op in graph.ops:
-        ver = op_version(op.code, op.int8)
-        if ver > TFJS_TFLITE_MAX_VERSION[op.code]:
+        ver = op.resolved_version()
+        if not op.version and ver > TFJS_TFLITE_MAX_VERSION[op.code]:
             raise ConvertError(f"{BUILTIN_NAMES[op.code]} v{ver} is above what tfjs-tflite accepts (v{TFJS_TFLITE_MAX_VERSION[op.code]})")
     data = serialize(graph, description=f"edgetune {'int8' if int8 else 'fp32'} from {os.path.basename(onnx_path)}")
     ops = []
     for op in graph.ops:
-        key = f"{BUILTIN_NAMES[op.code]}/v{op_version(op.code, op.int8)}"
+        key = f"{BUILTIN_NAMES[op.code]}/v{op.resolved_version()}"
         if key not in ops:
             ops.append(key)
     out_dim = graph.tensors[graph.outputs[0]].shape[-1]
@@ -634,6 +714,8 @@ def main(argv=None) -> int:
     p.add_argument("--id", help="manifest id (default: output file name without extension)")
     p.add_argument("--fc-per-tensor", action="store_true", help="per-tensor instead of per-channel FULLY_CONNECTED weights")
     p.add_argument("--no-manifest", action="store_true")
+    p.add_argument("--qdq-onnx", help="also write the same int8 model as QDQ ONNX here (for cross-runtime checks)")
+    p.add_argument("--op-version", action="append", default=[], metavar="OP=N", help="testing only: force an operator code's version, e.g. MEAN=99")
     args = p.parse_args(argv)
 
     src_manifest = None
@@ -655,7 +737,8 @@ def main(argv=None) -> int:
         else:
             raise ConvertError("--int8 needs --ranges or --calib-images")
     try:
-        data, summary = convert(args.onnx, args.int8, ranges, not args.fc_per_tensor)
+        overrides = {k: int(v) for k, v in (o.split("=", 1) for o in args.op_version)}
+        data, summary = convert(args.onnx, args.int8, ranges, not args.fc_per_tensor, args.qdq_onnx, overrides)
     except ConvertError as e:
         print(f"convert.py: {e}", file=sys.stderr)
         return 2

@@ -54,6 +54,10 @@ class Op:
     # (slot, kind, value) with kind in {"i32", "u8", "bool", "i32vec"}; fields are written in this order.
     options: list[tuple[int, str, object]] = field(default_factory=list)
     options_fields: int = 0
+    version: int = 0  # 0: the version op_version() assigns
+
+    def resolved_version(self) -> int:
+        return self.version or op_version(self.code, self.int8)
 
 
 @dataclass
@@ -124,7 +128,7 @@ def serialize(g: Graph, description: str = "edgetune") -> bytes:
     # Operator codes: one per (builtin, version), in first-use order.
     codes: list[tuple[int, int]] = []
     for op in g.ops:
-        key = (op.code, op_version(op.code, op.int8))
+        key = (op.code, op.resolved_version())
         if key not in codes:
             codes.append(key)
 
@@ -174,7 +178,7 @@ def serialize(g: Graph, description: str = "edgetune") -> bytes:
         outs = _int_vector(b, op.outputs)
         opts = _options(b, op) if op.options_type else None
         b.StartObject(OperatorF.N)
-        b.PrependUint32Slot(OperatorF.opcode_index, codes.index((op.code, op_version(op.code, op.int8))), 0)
+        b.PrependUint32Slot(OperatorF.opcode_index, codes.index((op.code, op.resolved_version())), 0)
         b.PrependUOffsetTRelativeSlot(OperatorF.inputs, ins, 0)
         b.PrependUOffsetTRelativeSlot(OperatorF.outputs, outs, 0)
         if opts is not None:

@@ -12,6 +12,8 @@ import type { Backend, BackendSession, SessionRequest } from './types.js';
 /** TFLite tensor element types (schema `TensorType`). */
 const TENSOR_TYPES = ['float32', 'float16', 'int32', 'uint8', 'int64', 'string', 'bool', 'int16', 'complex64', 'int8', 'float64', 'complex128', 'uint64', 'resource', 'variant', 'uint32', 'uint16', 'int4'] as const;
 
+const ELEMENT_BYTES: Readonly<Record<string, number>> = { float32: 4, float16: 2, int32: 4, uint8: 1, int64: 8, bool: 1, int16: 2, int8: 1, float64: 8, uint64: 8, uint32: 4, uint16: 2 };
+
 /** Names of the builtin operators edgetune's converter writes and the common ones it may meet. */
 const BUILTIN_NAMES: Readonly<Record<number, string>> = {
   0: 'ADD', 1: 'AVERAGE_POOL_2D', 2: 'CONCATENATION', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 6: 'DEQUANTIZE', 9: 'FULLY_CONNECTED',
@@ -204,13 +206,21 @@ export function inspectTflite(bytes: Uint8Array): TfliteModelInfo {
       const qf = fb.field(t, 4, what);
       const q = qf === undefined ? undefined : fb.ref(qf, `${what}.quantization`);
       const scalesField = q === undefined ? undefined : fb.field(q, 2, `${what}.quantization`);
+      const shape = fb.ints(t, 0, `${what}.shape`);
+      const type = TENSOR_TYPES[typeCode] ?? `type${typeCode}`;
+      const constantBytes = bufferBytes[buffer] ?? 0;
+      const elem = ELEMENT_BYTES[type];
+      if (constantBytes > 0 && elem !== undefined && shape.every((d) => d >= 0)) {
+        const expected = shape.reduce((a, b) => a * b, 1) * elem;
+        if (expected !== constantBytes) throw new Corrupt(`${what} is ${type}[${shape.join(',')}] (${expected} bytes) but its buffer holds ${constantBytes} bytes`);
+      }
       return {
         name: fb.string(t, 3, what),
-        shape: fb.ints(t, 0, `${what}.shape`),
-        type: TENSOR_TYPES[typeCode] ?? `type${typeCode}`,
+        shape,
+        type,
         scales: scalesField === undefined ? 0 : fb.vector(scalesField, 4, `${what}.quantization.scale`).length,
         quantizedDimension: q === undefined ? 0 : fb.scalarI32(q, 6, `${what}.quantization`, 0),
-        constantBytes: bufferBytes[buffer] ?? 0,
+        constantBytes,
       };
     });
     const checkIndex = (i: number, what: string): void => {
@@ -333,10 +343,15 @@ function loadRuntime(): Promise<Runtime> {
 }
 
 /** Maps a tfjs-tflite failure to a stable edgetune error. */
-function classifyTfliteError(err: unknown, context: string): EdgetuneError {
+function classifyTfliteError(err: unknown, context: string, ops?: readonly string[]): EdgetuneError {
   const message = err instanceof Error ? err.message : String(err);
   if (/Didn't find op|Op builtin_code out of range|unresolved custom op|Unsupported|not supported|Encountered unresolved/i.test(message)) {
     return new EdgetuneError('UNSUPPORTED_OP', `${context}: tfjs-tflite cannot run an operator of this model (${message}).`, { cause: err });
+  }
+  if (/Can't initialize model/i.test(message) && ops !== undefined) {
+    // The structure was already verified by inspectTflite, so the interpreter failed to resolve or
+    // prepare an op. TFLite prints the exact op and version to the console only.
+    return new EdgetuneError('UNSUPPORTED_OP', `${context}: tfjs-tflite could not build an interpreter (${message}). One of the model's ops is missing from its TFLite build or takes tensors it does not support: ${ops.join(', ')}. The browser console shows TFLite's exact complaint; re-convert for an older TFLite runtime.`, { cause: err, details: { ops } });
   }
   if (/flatbuffer|verif|identifier|Failed to (create|build|allocate)|Invalid model|corrupt|Failed to initialize/i.test(message)) {
     return new EdgetuneError('MODEL_CORRUPT', `${context}: tfjs-tflite rejected the model bytes (${message}). Re-download the model or re-run the converter.`, { cause: err });
@@ -438,7 +453,7 @@ export const tfliteBackend: Backend = {
       const numThreads = env.numThreads ?? (threadsAllowed() ? Math.min(4, hardwareConcurrency()) : 1);
       model = await tflite.loadTFLiteModel(copy, { numThreads });
     } catch (err) {
-      throw classifyTfliteError(err, `Loading ${manifest.id} with tfjs-tflite`);
+      throw classifyTfliteError(err, `Loading ${manifest.id} with tfjs-tflite`, info.operatorCodes.map((c) => `${c.op}/v${c.version}`));
     }
     return new TfliteSession(tf, model, request);
   },

@@ -1,4 +1,4 @@
-// Browser page: opens TFLite manifests (query `models=url,url`) through Encoder with the tfjs-tflite backend, embeds the raw 28×28 images at `images=url`, and tries damaged models (query `damaged=url`).
+// Browser page: opens TFLite manifests (query `models=url,url`) through Encoder with the tfjs-tflite backend, embeds the raw 28×28 images at `images=url`, tries damaged copies (`damaged=url`) and a module Worker (`moduleWorker=url`).
 import { report } from '../harness-page.js';
 import { Encoder, env, isEdgetuneError, registerTfliteBackend, type ModelManifest } from '../../../src/runtime/index.js';
 import { sha256Hex } from '../../../src/core/hash.js';
@@ -63,5 +63,17 @@ report(async () => {
       damaged.push(await attempt(name, () => Encoder.open(src, { device: 'wasm' }), images.slice(0, 1)));
     }
   }
-  return { results, damaged };
+  // In a module Worker the backend must refuse with its reason instead of failing inside tfjs-tflite.
+  let moduleWorker: unknown;
+  const mw = q.get('moduleWorker');
+  if (mw) {
+    const worker = new Worker('/bundle/test/browser/pages/tflite-worker.ts', { type: 'module' });
+    moduleWorker = await new Promise((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(new Error(`worker failed: ${e.message}`));
+      worker.postMessage({ manifestUrl: mw });
+    });
+    worker.terminate();
+  }
+  return { results, damaged, moduleWorker };
 });

@@ -1,0 +1,176 @@
+// Node tests of the TFLite path: the converter's flatbuffer parses (identifier, op codes and versions, NHWC I/O) with two independent readers, damaged files are MODEL_CORRUPT, and Node refuses TFLite with BACKEND_UNAVAILABLE.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as flatbuffers from 'flatbuffers';
+import { Encoder, inspectTflite, isEdgetuneError, registerTfliteBackend, tfliteBackend, validateManifest, type ModelManifest } from '../../src/runtime/index.js';
+import { tinyCnn } from '../fixtures/onnx-builder.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const PY = '/usr/bin/python3';
+const CONVERT = join(ROOT, 'models/pipeline/tflite/convert.py');
+const CALIB = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
+
+const pyOk = existsSync(PY) && spawnSync(PY, ['-c', 'import onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
+const skip = !pyOk && 'needs /usr/bin/python3 with python3-onnx, python3-flatbuffers, numpy (npm test installs them)';
+
+function convert(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(PY, [CONVERT, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Operator codes read with the `flatbuffers` package directly (schema slots: Model.operator_codes = 1; OperatorCode 0 = legacy code, 2 = version, 3 = code). */
+function opcodesByFlatbuffers(bytes: Uint8Array): string[] {
+  const bb = new flatbuffers.ByteBuffer(bytes);
+  assert.ok(bb.__has_identifier('TFL3'));
+  const model = bb.readInt32(bb.position()) + bb.position();
+  const field = (table: number, slot: number): number => bb.__offset(table, 4 + 2 * slot);
+  const codesAt = field(model, 1);
+  assert.ok(codesAt > 0, 'Model.operator_codes missing');
+  const out: string[] = [];
+  for (let k = 0; k < bb.__vector_len(model + codesAt); k++) {
+    const oc = bb.__indirect(bb.__vector(model + codesAt) + 4 * k);
+    const legacy = field(oc, 0) ? bb.readInt8(oc + field(oc, 0)) : 0;
+    const code = field(oc, 3) ? bb.readInt32(oc + field(oc, 3)) : 0;
+    const version = field(oc, 2) ? bb.readInt32(oc + field(oc, 2)) : 1;
+    assert.equal(legacy, code, 'legacy and extended builtin codes agree');
+    out.push(`${code}/v${version}`);
+  }
+  return out;
+}
+
+describe('TFLite converter output and the tflite backend in Node', { skip }, () => {
+  let dir = '';
+  let onnxPath = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'edgetune-tflite-'));
+    onnxPath = join(dir, 'tiny.onnx');
+    // The hand-built test CNN at 28×28: Conv pad 1, Conv stride 2 pad 1 on an even size (explicit PAD), GAP, Flatten, Gemm.
+    writeFileSync(onnxPath, tinyCnn({ channels: 1, size: 28, dim: 16 }));
+    const r = convert([onnxPath, '--out', join(dir, 'tiny-fp32.tflite')]);
+    assert.equal(r.status, 0, r.stderr);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('fp32: TFL3 flatbuffer with the intended ops, NHWC float32 input, and a valid NHWC manifest', () => {
+    const out = join(dir, 'tiny-fp32.tflite');
+    const r = convert([onnxPath, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = new Uint8Array(readFileSync(out));
+    assert.equal(String.fromCharCode(...bytes.subarray(4, 8)), 'TFL3');
+    const info = inspectTflite(bytes);
+    assert.equal(info.schemaVersion, 3);
+    assert.deepEqual(info.operatorCodes.map((c) => `${c.op}/v${c.version}`), ['CONV_2D/v1', 'PAD/v1', 'MEAN/v1', 'FULLY_CONNECTED/v1']);
+    assert.deepEqual(opcodesByFlatbuffers(bytes), ['3/v1', '34/v1', '40/v1', '9/v1']);
+    assert.deepEqual(info.operators.map((o) => o.op), ['CONV_2D', 'PAD', 'CONV_2D', 'MEAN', 'FULLY_CONNECTED']);
+    assert.deepEqual(info.inputs.map((t) => [t.name, t.type, t.shape.join('x')]), [['input', 'float32', '1x28x28x1']]);
+    assert.deepEqual(info.outputs.map((t) => [t.name, t.type, t.shape.join('x')]), [['embedding', 'float32', '1x16']]);
+    const manifest = validateManifest(JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')));
+    assert.equal(manifest.format, 'tflite');
+    assert.equal(manifest.input.layout, 'NHWC');
+    assert.deepEqual(manifest.input.shape, [null, 28, 28, 1]);
+    assert.equal(manifest.bytes, bytes.byteLength);
+  });
+
+  test('int8: QUANTIZE first, DEQUANTIZE last, int8 per-channel conv/FC weights, int32 bias, versions tfjs-tflite accepts', { skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration (Debian dataset-fashion-mnist)' }, () => {
+    const out = join(dir, 'tiny-int8.tflite');
+    const r = convert([onnxPath, '--out', out, '--int8', '--calib-images', CALIB, '--calib-count', '64']);
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = new Uint8Array(readFileSync(out));
+    const info = inspectTflite(bytes);
+    assert.deepEqual(info.operatorCodes.map((c) => `${c.op}/v${c.version}`), ['QUANTIZE/v1', 'CONV_2D/v3', 'PAD/v2', 'MEAN/v2', 'FULLY_CONNECTED/v4', 'DEQUANTIZE/v2']);
+    assert.deepEqual(opcodesByFlatbuffers(bytes), ['114/v1', '3/v3', '34/v2', '40/v2', '9/v4', '6/v2']);
+    assert.equal(info.operators[0]!.op, 'QUANTIZE');
+    assert.equal(info.operators.at(-1)!.op, 'DEQUANTIZE');
+    assert.equal(info.inputs[0]!.type, 'float32');
+    assert.equal(info.outputs[0]!.type, 'float32');
+    for (const op of info.operators.filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED')) {
+      const [x, w, b] = op.inputs.map((i) => info.tensors[i]!);
+      assert.equal(x!.type, 'int8');
+      assert.equal(w!.type, 'int8');
+      assert.equal(w!.scales, w!.shape[0], `${w!.name}: one scale per output channel`);
+      assert.equal(w!.quantizedDimension, 0);
+      assert.equal(b!.type, 'int32');
+      assert.equal(info.tensors[op.outputs[0]!]!.scales, 1, 'activations are per-tensor');
+    }
+    // Weights take one byte per value instead of four.
+    const weightBytes = (i: typeof info): number => i.operators.filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED').reduce((s, o) => s + i.tensors[o.inputs[1]!]!.constantBytes, 0);
+    const fp32 = inspectTflite(new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite'))));
+    assert.equal(weightBytes(info) * 4, weightBytes(fp32));
+    const m = JSON.parse(readFileSync(join(dir, 'tiny-int8.json'), 'utf8')) as ModelManifest;
+    assert.equal(m.dtype, 'int8');
+  });
+
+  test('damaged files are MODEL_CORRUPT, naming what is wrong', () => {
+    const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
+    const cases: [string, Uint8Array, RegExp][] = [];
+    const badRoot = bytes.slice();
+    new DataView(badRoot.buffer).setUint32(0, bytes.byteLength + 8, true);
+    cases.push(['root offset past the end', badRoot, /root table/]);
+    cases.push(['truncated', bytes.slice(0, bytes.byteLength >> 1), /outside the \d+-byte file/]);
+    const noIdent = bytes.slice();
+    noIdent.set([0x4f, 0x4e, 0x4e, 0x58], 4);
+    cases.push(['wrong identifier', noIdent, /identifier/]);
+    cases.push(['empty', new Uint8Array(4), /only 4 bytes/]);
+    for (const [name, b, why] of cases) {
+      assert.throws(() => inspectTflite(b), (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && why.test(e.message), name);
+    }
+  });
+
+  test('a weight buffer whose size disagrees with its tensor shape is MODEL_CORRUPT', () => {
+    const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
+    const info = inspectTflite(bytes);
+    const w = info.tensors.find((t) => t.constantBytes > 64)!;
+    // Find the tensor's shape vector [o, h, w, i] in the file and grow its first dimension.
+    const dv = new DataView(bytes.buffer);
+    let patched = false;
+    for (let p = 0; p + 20 <= bytes.length && !patched; p += 4) {
+      if (dv.getUint32(p, true) === w.shape.length && w.shape.every((d, k) => dv.getInt32(p + 4 + 4 * k, true) === d)) {
+        dv.setInt32(p + 4, w.shape[0]! + 1, true);
+        patched = true;
+      }
+    }
+    assert.ok(patched, 'shape vector found');
+    assert.throws(() => inspectTflite(bytes), (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && /buffer holds/.test(e.message));
+  });
+
+  test('an op version above what tfjs-tflite accepts is UNSUPPORTED_OP before any runtime loads', async () => {
+    const out = join(dir, 'tiny-conv7.tflite');
+    const r = convert([onnxPath, '--out', out, '--op-version', 'CONV_2D=7']);
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = new Uint8Array(readFileSync(out));
+    const manifest = validateManifest(JSON.parse(readFileSync(join(dir, 'tiny-conv7.json'), 'utf8')));
+    await assert.rejects(tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }), (e: unknown) => isEdgetuneError(e, 'UNSUPPORTED_OP') && /CONV_2D version 7/.test(e.message) && /up to version 6/.test(e.message));
+  });
+
+  test('a manifest whose layout disagrees with the model input is MANIFEST_INVALID', async () => {
+    const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
+    const m = JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')) as ModelManifest;
+    const manifest = validateManifest({ ...m, input: { ...m.input, layout: 'NCHW', shape: [null, 1, 28, 28] } });
+    await assert.rejects(tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }), (e: unknown) => isEdgetuneError(e, 'MANIFEST_INVALID') && /input shape \[1, 28, 28, 1\]/.test(e.message));
+  });
+
+  test('in Node: unregistered → BACKEND_UNAVAILABLE naming registerTfliteBackend; registered → BACKEND_UNAVAILABLE explaining tfjs-tflite is browser-only', async () => {
+    const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
+    const manifest = JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')) as unknown;
+    await assert.rejects(Encoder.open({ manifest, bytes }), (e: unknown) => isEdgetuneError(e, 'BACKEND_UNAVAILABLE') && /registerTfliteBackend\(\)/.test(e.message));
+    const off = registerTfliteBackend();
+    assert.equal(registerTfliteBackend(), off, 'registering twice is a no-op');
+    try {
+      assert.match((await tfliteBackend.probe('wasm'))!, /only in a browser.*not in Node\.js/);
+      assert.match((await tfliteBackend.probe('webgpu'))!, /wasm only/);
+      await assert.rejects(Encoder.open({ manifest, bytes }, { device: 'auto' }), (e: unknown) => {
+        if (!isEdgetuneError(e, 'BACKEND_UNAVAILABLE')) return false;
+        const attempts = e.details?.['attempts'] as { device: string; status: string; reason?: string }[];
+        const wasm = attempts.find((a) => a.device === 'wasm')!;
+        return wasm.status === 'unavailable' && /not in Node\.js/.test(wasm.reason!) && /ONNX/.test(wasm.reason!);
+      });
+    } finally {
+      off();
+    }
+  });
+});
