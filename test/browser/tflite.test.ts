@@ -126,6 +126,17 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     });
   }
 
+  test('on a cross-origin-isolated page (threaded WASM build) the int8 model gives the same embeddings', async () => {
+    const isolated = await serve({ isolated: true });
+    try {
+      const threaded = (await openPage(isolated, { images: '/build/tflite-test/images.u8', models: '/build/tflite-test/gap-int8.json' })).results[0]!;
+      assert.equal(threaded.error, undefined, JSON.stringify(threaded.error));
+      assert.ok(cosines(threaded.embeddings!, byUrl('gap-int8').embeddings!).min >= 0.9999);
+    } finally {
+      await isolated.close();
+    }
+  });
+
   test('damaged .tflite files are MODEL_CORRUPT (bad root offset, truncated, garbage)', () => {
     assert.deepEqual(out.damaged.map((d) => [d.url, d.error?.code]), [['bad-root', 'MODEL_CORRUPT'], ['truncated', 'MODEL_CORRUPT'], ['garbage', 'MODEL_CORRUPT']]);
   });
