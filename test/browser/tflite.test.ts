@@ -13,6 +13,8 @@ const TOOLS = join(REPO_ROOT, 'models/pipeline/tflite');
 const OUT = join(REPO_ROOT, 'build/tflite-test');
 const DATA = '/usr/share/datasets/fashion-mnist';
 const N_IMAGES = 64;
+/** Test-CNN variants: global-average-pool head, flatten of a 4×4 map, residual block + view() flatten. */
+const HEADS = ['gap', 'flatten', 'residual'] as const;
 
 const pyOk = existsSync(PY) && spawnSync(PY, ['-c', 'import torch, onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
 const skip = !hasChromium ? 'no /usr/bin/chromium (npm test installs it)' : !pyOk ? 'needs /usr/bin/python3 with python3-torch, python3-onnx, python3-flatbuffers' : !existsSync(join(DATA, 'train-images-idx3-ubyte.gz')) ? 'needs Debian dataset-fashion-mnist' : false;
@@ -94,7 +96,7 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'images.u8'), sampleImages(N_IMAGES));
     const calib = join(DATA, 'train-images-idx3-ubyte.gz');
-    for (const head of ['gap', 'flatten']) {
+    for (const head of HEADS) {
       run(PY, [join(TOOLS, 'make_test_cnn.py'), `${head}.onnx`, '--head', head, '--seed', '1']);
       run(PY, [join(TOOLS, 'convert.py'), `${head}.onnx`, '--out', `${head}-fp32.tflite`]);
       run(PY, [join(TOOLS, 'convert.py'), `${head}.onnx`, '--out', `${head}-int8.tflite`, '--int8', '--calib-images', calib, '--calib-count', '256', '--qdq-onnx', `${head}-qdq.onnx`]);
@@ -102,14 +104,14 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     // MEAN is not in the backend's own version table, so only tfjs-tflite itself can refuse version 99.
     run(PY, [join(TOOLS, 'convert.py'), 'gap.onnx', '--out', 'gap-mean99.tflite', '--op-version', 'MEAN=99']);
     server = await serve();
-    const models = ['gap-fp32', 'gap-int8', 'flatten-fp32', 'flatten-int8', 'gap-mean99'].map((m) => `/build/tflite-test/${m}.json`).join(',');
+    const models = [...HEADS.flatMap((h) => [`${h}-fp32`, `${h}-int8`]), 'gap-mean99'].map((m) => `/build/tflite-test/${m}.json`).join(',');
     out = await openPage(server, { images: '/build/tflite-test/images.u8', models, damaged: '/build/tflite-test/gap-int8.json', moduleWorker: '/build/tflite-test/gap-fp32.json' });
   });
   after(async () => {
     await server?.close();
   });
 
-  for (const head of ['gap', 'flatten']) {
+  for (const head of HEADS) {
     test(`${head} head: fp32 TFLite matches the fp32 ONNX in Node (cosine ≥ 0.999)`, async (t) => {
       const c = cosines(byUrl(`${head}-fp32`).embeddings!, await onnx(head, `${head}-fp32`));
       t.diagnostic(`${head} fp32 TFLite vs fp32 ONNX over ${N_IMAGES} images: min ${c.min.toFixed(6)} mean ${c.mean.toFixed(6)}`);

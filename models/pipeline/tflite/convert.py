@@ -28,6 +28,7 @@ from onnx import numpy_helper
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tfl_schema import (  # noqa: E402
     Activation,
+    AddOptionsF,
     Builtin,
     BUILTIN_NAMES,
     Conv2DOptionsF,
@@ -194,8 +195,29 @@ def run_reference(g: OnnxGraph, x: np.ndarray) -> dict:
                 y = y + a.get("beta", 1.0) * i[2]
         elif op in ("Identity", "Dropout"):
             y = i[0]
+        elif op == "Add":
+            y = i[0] + i[1]
+        elif op == "Squeeze":
+            axes = a.get("axes", i[1].tolist() if len(i) > 1 and i[1] is not None else None)
+            y = np.squeeze(i[0], axis=tuple(axes) if axes is not None else None)
+        elif op == "Shape":
+            env[n.output[0]] = np.array(i[0].shape, np.int64)
+            continue
+        elif op == "Gather":
+            env[n.output[0]] = np.take(i[0], i[1], axis=a.get("axis", 0))
+            continue
+        elif op == "Unsqueeze":
+            axes = a.get("axes", i[1].tolist() if len(i) > 1 and i[1] is not None else [])
+            env[n.output[0]] = np.expand_dims(i[0], tuple(axes))
+            continue
+        elif op == "Concat":
+            env[n.output[0]] = np.concatenate([np.atleast_1d(v) for v in i], axis=a.get("axis", 0))
+            continue
+        elif op == "Cast":
+            env[n.output[0]] = i[0]
+            continue
         else:
-            raise ConvertError(f"unsupported ONNX op {op} (node {n.name}); supported: Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Gemm, Identity, BatchNormalization")
+            raise ConvertError(f"unsupported ONNX op {op} (node {n.name}); supported: Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Squeeze, Gemm, Add, Identity, BatchNormalization (and Shape/Gather/Unsqueeze/Concat/Cast feeding a Reshape)")
         env[n.output[0]] = y.astype(np.float32)
     return env
 
@@ -357,11 +379,11 @@ class Lowering:
         for n in g.nodes:
             if id(n) in skip:
                 continue
-            relu = self.fused_relu(n) if n.op_type in ("Conv", "Gemm") else None
+            relu = self.fused_relu(n) if n.op_type in ("Conv", "Gemm", "Add") else None
             if relu is not None:
                 skip.add(id(relu))
             out_name = relu.output[0] if relu is not None else n.output[0]
-            shape = tuple(sample_env[out_name].shape[1:])
+            shape = tuple(np.shape(sample_env[out_name])[1:])
             getattr(self, "lower_" + n.op_type, self.unsupported)(n, out_name, shape, relu is not None)
 
         out = self.values[g.output_name]
@@ -385,6 +407,34 @@ class Lowering:
 
     lower_Identity = lambda self, n, out_name, shape, relu: self.pass_through(n, out_name)  # noqa: E731
     lower_Dropout = lower_Identity
+
+    def shape_only(self, n, out_name, shape, relu):
+        # Integer shape arithmetic of a dynamic-batch export: it only feeds a Reshape's target shape,
+        # which the lowering takes from the reference run instead.
+        for name in n.input[1:] if n.op_type == "Shape" else n.input:
+            if name in self.values:
+                raise ConvertError(f"{n.op_type} {n.name} consumes an activation; only shape arithmetic is supported")
+
+    def lower_Shape(self, n, out_name, shape, relu):
+        pass
+
+    lower_Gather = lower_Unsqueeze = lower_Concat = lower_Cast = shape_only
+
+    def lower_Add(self, n, out_name, shape, relu):
+        if n.input[0] not in self.values or n.input[1] not in self.values:
+            raise ConvertError(f"Add {n.name}: only the sum of two activations (a residual) is supported")
+        a, b = self.values[n.input[0]], self.values[n.input[1]]
+        if a.nchw != b.nchw or a.layout != b.layout:
+            raise ConvertError(f"Add {n.name}: inputs of different shapes {a.nchw} and {b.nchw} (broadcasting is not supported)")
+        q = self.qp(out_name)
+        out = self.act_tensor(out_name, self.t.tensors[a.index].shape, q)
+        self.op(Builtin.ADD, [a.index, b.index], [out], Options.AddOptions, [(AddOptionsF.fused_activation_function, "u8", Activation.RELU if relu else Activation.NONE)], AddOptionsF.N)
+        self.values[out_name] = Value(out, shape, a.layout, q, a.flat_from)
+
+    def lower_Squeeze(self, n, out_name, shape, relu):
+        if len(shape) != 1:
+            raise ConvertError(f"Squeeze {n.name}: only squeezing [N, C, 1, 1] to [N, C] is supported")
+        self._flatten(n, out_name, shape)
 
     def pad_if_needed(self, v: Value, a: dict, k: tuple, s: tuple, d: tuple, name: str) -> tuple:
         """Maps ONNX explicit pads onto TFLite SAME/VALID, inserting a PAD op when neither matches."""

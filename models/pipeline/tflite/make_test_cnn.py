@@ -6,8 +6,8 @@
 The weights are random but the BatchNorm statistics are set from Fashion-MNIST-like inputs, so
 activations have realistic ranges. Covered: Conv pad 1 stride 1 (TFLite SAME), Conv pad 1 stride 2
 on an even size (needs an explicit PAD), Conv without pads (VALID), MaxPool, BatchNorm folding,
-GlobalAveragePool + Flatten (head=gap) or Flatten of a 3x3 feature map (head=flatten, NCHW->NHWC
-column permutation), Gemm + ReLU, Gemm.
+GlobalAveragePool + Flatten (head=gap), Flatten of a 4x4 feature map (head=flatten, NCHW->NHWC
+column permutation), a residual block with a view() flatten (head=residual), Gemm + ReLU, Gemm.
 """
 
 import argparse
@@ -26,7 +26,9 @@ class TestCnn(nn.Module):
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # 7
             nn.Conv2d(32, 48, 3), nn.ReLU(),  # 5 (VALID)
         )
-        if head == "gap":
+        if head == "residual":
+            self.block = nn.Sequential(nn.Conv2d(48, 48, 3, padding=1), nn.BatchNorm2d(48), nn.ReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.BatchNorm2d(48))
+        if head in ("gap", "residual"):
             self.pool = nn.AdaptiveAvgPool2d(1)
             feat = 48
         else:
@@ -35,7 +37,13 @@ class TestCnn(nn.Module):
         self.fc = nn.Sequential(nn.Linear(feat, 64), nn.ReLU(), nn.Linear(64, 32))
 
     def forward(self, x):
-        x = self.pool(self.features(x))
+        x = self.features(x)
+        if self.head == "residual":
+            # A residual block (Add + ReLU) and a view()-style flatten (Shape/Gather/Concat/Reshape in a dynamic-batch export).
+            x = torch.relu(self.block(x) + x)
+            x = self.pool(x)
+            return self.fc(x.view(x.size(0), -1))
+        x = self.pool(x)
         return self.fc(torch.flatten(x, 1))
 
 
@@ -43,7 +51,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--head", choices=["gap", "flatten"], default="gap")
+    p.add_argument("--head", choices=["gap", "flatten", "residual"], default="gap")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(1)

@@ -19,6 +19,7 @@ class TensorType:
 class Builtin:
     """BuiltinOperator enum (all below 127, so they also fit the legacy byte field)."""
 
+    ADD = 0
     AVERAGE_POOL_2D = 1
     CONV_2D = 3
     DEQUANTIZE = 6
@@ -41,6 +42,7 @@ class Options:
     Conv2DOptions = 1
     Pool2DOptions = 5
     FullyConnectedOptions = 8
+    AddOptions = 11
     ReshapeOptions = 17
     PadOptions = 22
     ReducerOptions = 27
@@ -109,6 +111,11 @@ class FullyConnectedOptionsF:
     N = 3
 
 
+class AddOptionsF:
+    fused_activation_function = 0
+    N = 1
+
+
 class ReshapeOptionsF:
     new_shape = 0
     N = 1
@@ -129,7 +136,7 @@ def op_version(op: int, int8: bool) -> int:
         return 3 if int8 else 1
     if op == Builtin.FULLY_CONNECTED:
         return 4 if int8 else 1
-    if op in (Builtin.MAX_POOL_2D, Builtin.AVERAGE_POOL_2D, Builtin.MEAN, Builtin.RELU, Builtin.PAD):
+    if op in (Builtin.MAX_POOL_2D, Builtin.AVERAGE_POOL_2D, Builtin.MEAN, Builtin.RELU, Builtin.PAD, Builtin.ADD):
         return 2 if int8 else 1
     if op == Builtin.DEQUANTIZE:
         return 2 if int8 else 1
@@ -153,4 +160,5 @@ TFJS_TFLITE_MAX_VERSION = {
     Builtin.RELU: 3,
     Builtin.RESHAPE: 1,
     Builtin.PAD: 4,
+    Builtin.ADD: 2,
 }
