@@ -105,6 +105,22 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.equal(m.dtype, 'int8');
   });
 
+  test('int8 from a ranges JSON (as the ONNX quantizer writes) equals int8 calibrated here', { skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration' }, () => {
+    const a = join(dir, 'cal-a.tflite');
+    const b = join(dir, 'cal-b.tflite');
+    const ranges = join(dir, 'ranges.json');
+    assert.equal(convert([onnxPath, '--out', a, '--int8', '--calib-images', CALIB, '--calib-count', '32', '--save-ranges', ranges]).status, 0);
+    assert.equal(convert([onnxPath, '--out', b, '--int8', '--ranges', ranges]).status, 0);
+    assert.deepEqual(readFileSync(b), readFileSync(a));
+    // A missing tensor range is a clear error, not a silent default.
+    const partial = JSON.parse(readFileSync(ranges, 'utf8')) as { tensors: Record<string, unknown> };
+    delete partial.tensors['r1'];
+    writeFileSync(ranges, JSON.stringify(partial));
+    const r = convert([onnxPath, '--out', b, '--int8', '--ranges', ranges]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no calibration range for tensor 'r1'/);
+  });
+
   test('damaged files are MODEL_CORRUPT, naming what is wrong', () => {
     const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
     const cases: [string, Uint8Array, RegExp][] = [];

@@ -760,6 +760,7 @@ def main(argv=None) -> int:
     p.add_argument("--ranges", help="activation ranges JSON from the ONNX quantizer (tensor name -> range)")
     p.add_argument("--calib-images", help="IDX3 image file for calibration when no ranges JSON is given")
     p.add_argument("--calib-count", type=int, default=512)
+    p.add_argument("--save-ranges", help="write the ranges calibrated here as JSON (readable by --ranges)")
     p.add_argument("--manifest", help="manifest of the source ONNX (input normalisation, output, ssl, license are copied)")
     p.add_argument("--id", help="manifest id (default: output file name without extension)")
     p.add_argument("--fc-per-tensor", action="store_true", help="per-tensor instead of per-channel FULLY_CONNECTED weights")
@@ -784,6 +785,9 @@ def main(argv=None) -> int:
             imgs = read_idx_images(args.calib_images, args.calib_count)
             ranges = calibrate(g, preprocess(imgs, spec))
             calib_note = f"min/max over the first {len(imgs)} images of {os.path.basename(args.calib_images)}"
+            if args.save_ranges:
+                with open(args.save_ranges, "w") as f:
+                    json.dump({"tensors": {k: [lo, hi] for k, (lo, hi) in ranges.items()}}, f, indent=1)
         else:
             raise ConvertError("--int8 needs --ranges or --calib-images")
     try:
