@@ -1,0 +1,202 @@
+// Builds the mobile example into examples/mobile/dist/: app and worker bundles, ORT's WASM, the model, the data sample, icons, and a service worker that precaches all of it.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gunzipSync, gzipSync, deflateSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const out = join(here, 'dist');
+const args = new Set(process.argv.slice(2));
+/** `--accelerators` also ships ORT's WebGPU/WebNN (JSEP) files and lets the encoder try them; the default build is WASM only. */
+const accelerators = args.has('--accelerators');
+const quiet = args.has('--quiet');
+const log = (...a) => {
+  if (!quiet) console.log(...a);
+};
+
+const FMNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'models', 'data'), { recursive: true });
+mkdirSync(join(out, 'ort'), { recursive: true });
+mkdirSync(join(out, 'icons'), { recursive: true });
+
+// ---- model: the shipped default encoder when models/index.json exists, else a seeded 28×28 test CNN ----
+async function placeModel() {
+  const index = join(root, 'models', 'index.json');
+  if (existsSync(index)) {
+    const idx = JSON.parse(readFileSync(index, 'utf8'));
+    const manifestFile = defaultManifestFile(idx);
+    const manifest = JSON.parse(readFileSync(join(root, 'models', manifestFile), 'utf8'));
+    copyFileSync(join(root, 'models', manifestFile), join(out, 'models', 'default.json'));
+    copyFileSync(join(root, 'models', manifest.file), join(out, 'models', manifest.file));
+    return { id: manifest.id, shipped: true, bytes: manifest.bytes };
+  }
+  // No shipped model yet: build the fixture CNN from the test helpers (bundled to a temporary ESM file so plain Node can run it).
+  const tmp = join(tmpdir(), `edgetune-mobile-fixture-${process.pid}.mjs`);
+  await build({
+    stdin: {
+      contents: `export { tinyCnn } from './test/fixtures/onnx-builder.ts'; export { manifestFor } from './test/fixtures/models.ts';`,
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    outfile: tmp,
+    logLevel: 'silent',
+  });
+  const { tinyCnn, manifestFor } = await import(pathToFileURL(tmp).href);
+  rmSync(tmp, { force: true });
+  const bytes = tinyCnn({ size: 28, dim: 32, seed: 7 });
+  const manifest = await manifestFor(bytes, { id: 'fixture-tiny-cnn-28', size: 28, dim: 32 });
+  writeFileSync(join(out, 'models', 'default.json'), JSON.stringify(manifest, null, 2));
+  writeFileSync(join(out, 'models', manifest.file), bytes);
+  return { id: manifest.id, shipped: false, bytes: manifest.bytes };
+}
+
+function defaultManifestFile(idx) {
+  // Accept the index shapes we know of: { default: "id" }, { default: { manifest } }, or a list with a `default` flag.
+  const pick = (v) => (typeof v === 'string' ? (v.endsWith('.json') ? v : `${v}.json`) : v && typeof v === 'object' ? v.manifest ?? (v.id ? `${v.id}.json` : undefined) : undefined);
+  const models = Array.isArray(idx) ? idx : Array.isArray(idx.models) ? idx.models : [];
+  const flagged = models.find((m) => m && m.default === true);
+  const file = pick(idx.default) ?? pick(flagged) ?? pick(models[0]);
+  if (!file) throw new Error(`models/index.json names no default model: ${JSON.stringify(idx).slice(0, 200)}`);
+  return file;
+}
+
+// ---- data sample: the shipped Fashion-MNIST sample, else 1000 test images from Debian's dataset-fashion-mnist ----
+function placeSample() {
+  const dataDir = join(root, 'models', 'data');
+  const shipped = existsSync(dataDir) ? readdirSync(dataDir).find((f) => /^fmnist-test-\d+\.json$/.test(f)) : undefined;
+  if (shipped) {
+    const desc = JSON.parse(readFileSync(join(dataDir, shipped), 'utf8'));
+    for (const f of readdirSync(dataDir).filter((f) => f.startsWith(shipped.replace(/\.json$/, '')))) copyFileSync(join(dataDir, f), join(out, 'models', 'data', f));
+    return { descriptor: `models/data/${shipped}`, count: desc.count ?? desc.n ?? '?', shipped: true };
+  }
+  const debian = '/usr/share/datasets/fashion-mnist';
+  if (!existsSync(join(debian, 't10k-images-idx3-ubyte.gz'))) throw new Error('No data sample: models/data/fmnist-test-*.json is missing and Debian dataset-fashion-mnist is not installed.');
+  const n = 1000;
+  const images = gunzipSync(readFileSync(join(debian, 't10k-images-idx3-ubyte.gz'))).subarray(16, 16 + n * 784);
+  const labels = gunzipSync(readFileSync(join(debian, 't10k-labels-idx1-ubyte.gz'))).subarray(8, 8 + n);
+  const base = `fmnist-test-${n}`;
+  writeFileSync(join(out, 'models', 'data', `${base}.images.u8.gz`), gzipSync(images, { level: 9 }));
+  writeFileSync(join(out, 'models', 'data', `${base}.labels.u8.gz`), gzipSync(labels, { level: 9 }));
+  const desc = { name: 'fashion-mnist-test', count: n, height: 28, width: 28, channels: 1, images: `${base}.images.u8.gz`, labels: `${base}.labels.u8.gz`, classes: FMNIST_CLASSES, license: 'MIT', source: 'Fashion-MNIST t10k (Debian dataset-fashion-mnist), first 1000' };
+  writeFileSync(join(out, 'models', 'data', `${base}.json`), JSON.stringify(desc, null, 2));
+  return { descriptor: `models/data/${base}.json`, count: n, shipped: false };
+}
+
+// ---- icons: drawn here as PNG (installability wants 192 and 512 px PNGs) plus an SVG ----
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+function png(size, pixel) {
+  const raw = Buffer.alloc((size * 4 + 1) * size);
+  for (let y = 0; y < size; y++) {
+    raw[y * (size * 4 + 1)] = 0;
+    for (let x = 0; x < size; x++) raw.set(pixel((x + 0.5) / size, (y + 0.5) / size), y * (size * 4 + 1) + 1 + x * 4);
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+}
+/** The mark: a ring (the lens) around a dot (the learned point), on teal; `pad` shrinks it into the maskable safe zone. */
+function iconPixel(pad) {
+  return (u, v) => {
+    const x = (u - 0.5) / (1 - 2 * pad);
+    const y = (v - 0.5) / (1 - 2 * pad);
+    const r = Math.hypot(x, y);
+    const ring = Math.abs(r - 0.3) < 0.06;
+    const dot = Math.hypot(x - 0.1, y + 0.1) < 0.1;
+    return ring || dot ? [255, 255, 255, 255] : [17, 94, 89, 255];
+  };
+}
+function writeIcons() {
+  writeFileSync(join(out, 'icons', 'icon-192.png'), png(192, iconPixel(0)));
+  writeFileSync(join(out, 'icons', 'icon-512.png'), png(512, iconPixel(0)));
+  writeFileSync(join(out, 'icons', 'maskable-512.png'), png(512, iconPixel(0.1)));
+  copyFileSync(join(here, 'public', 'icon.svg'), join(out, 'icons', 'icon.svg'));
+}
+
+// ---- ORT: the WASM path needs the wasm binary and its JS loader (imported from wasmPaths once the app sets that path) ----
+function copyOrt() {
+  const dir = join(root, 'node_modules', 'onnxruntime-web', 'dist');
+  const files = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+  if (accelerators) for (const f of ['jsep', 'asyncify']) files.push(`ort-wasm-simd-threaded.${f}.mjs`, `ort-wasm-simd-threaded.${f}.wasm`);
+  for (const f of files) copyFileSync(join(dir, f), join(out, 'ort', f));
+  return files.map((f) => ({ file: `ort/${f}`, bytes: statSync(join(dir, f)).size }));
+}
+
+function walk(dir, acc = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, acc);
+    else acc.push(p);
+  }
+  return acc;
+}
+
+const t0 = Date.now();
+const model = await placeModel();
+const sample = placeSample();
+writeIcons();
+const ort = copyOrt();
+for (const f of ['index.html', 'styles.css', 'manifest.webmanifest']) copyFileSync(join(here, 'public', f), join(out, f));
+
+const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, sourcemap: false, logLevel: 'warning', absWorkingDir: root, legalComments: 'none' };
+// WASM-only builds never import the WebGPU/WebNN ORT builds or tfjs-tflite; leaving them external keeps them out of the worker bundle.
+const external = accelerators ? ['@tensorflow/*'] : ['onnxruntime-web/webgpu', 'onnxruntime-web/all', '@tensorflow/*'];
+await build({
+  ...common,
+  entryPoints: { app: join(here, 'src', 'app.ts') },
+  outdir: out,
+  define: { __EDGETUNE_ACCELERATORS__: String(accelerators), __EDGETUNE_SAMPLE__: JSON.stringify(sample.descriptor) },
+});
+await build({
+  ...common,
+  entryPoints: { worker: join(root, 'src', 'worker', 'worker-script.ts') },
+  outdir: out,
+  external,
+  // Without --accelerators the bare 'onnxruntime-web' import (WebNN build) is also left out.
+  plugins: accelerators ? [] : [{ name: 'wasm-only', setup(b) { b.onResolve({ filter: /^onnxruntime-web$/ }, (a) => ({ path: a.path, external: true })); } }],
+});
+
+// The service worker precaches every file of the build under a cache named by the content hash, so a new build replaces the old cache.
+const files = walk(out).map((p) => relative(out, p).split('\\').join('/')).sort();
+const h = createHash('sha256');
+for (const f of files) h.update(f).update(readFileSync(join(out, f)));
+const version = h.digest('hex').slice(0, 12);
+await build({
+  ...common,
+  entryPoints: { sw: join(here, 'src', 'sw.ts') },
+  outdir: out,
+  define: { __PRECACHE__: JSON.stringify(['./', ...files.filter((f) => f !== 'index.html')]), __VERSION__: JSON.stringify(version) },
+});
+
+const sizes = Object.fromEntries(walk(out).map((p) => [relative(out, p), statSync(p).size]));
+const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+log(`built examples/mobile/dist in ${Date.now() - t0} ms (cache ${version}, ${files.length + 1} files, ${(total / 1e6).toFixed(2)} MB)`);
+log(`  model: ${model.id}${model.shipped ? '' : ' (test fixture: models/index.json not found)'}, ${model.bytes} bytes`);
+log(`  sample: ${sample.descriptor}${sample.shipped ? '' : ' (from Debian dataset-fashion-mnist)'}`);
+for (const o of ort) log(`  ${o.file}: ${(o.bytes / 1e6).toFixed(2)} MB`);
+for (const f of ['app.js', 'worker.js', 'sw.js']) log(`  ${f}: ${(sizes[f] / 1e3).toFixed(1)} kB`);

@@ -1,0 +1,426 @@
+// The mobile example app: camera frames or sample images → encoder in the edgetune worker → tap-to-label → live predictions → a learner that keeps adapting, saved in IndexedDB.
+import type { LoadProgress } from '../../../src/runtime/encoder.js';
+import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
+import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
+import { humanError } from './messages.js';
+import { clearAll, loadLearner, saveLearner } from './persist.js';
+import { loadSample, sampleImage, type Sample } from './sample.js';
+
+// Set by build.mjs.
+declare const __EDGETUNE_ACCELERATORS__: boolean;
+declare const __EDGETUNE_SAMPLE__: string;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from index.html`);
+  return el as T;
+};
+
+const ui = {
+  net: $('net'),
+  device: $('device'),
+  load: $('load'),
+  loadText: $('load-text'),
+  loadPct: $('load-pct'),
+  loadBar: $<HTMLProgressElement>('load-bar'),
+  error: $('error'),
+  srcSample: $<HTMLButtonElement>('src-sample'),
+  srcCamera: $<HTMLButtonElement>('src-camera'),
+  canvas: $<HTMLCanvasElement>('canvas'),
+  video: $<HTMLVideoElement>('video'),
+  predLabel: $('pred-label'),
+  predBar: $('pred-bar'),
+  predConf: $('pred-conf'),
+  truth: $('truth'),
+  next: $<HTMLButtonElement>('next'),
+  live: $<HTMLButtonElement>('live'),
+  classes: $('classes'),
+  addForm: $<HTMLFormElement>('add-form'),
+  className: $<HTMLInputElement>('class-name'),
+  saved: $('saved'),
+  diag: $('diag'),
+  attempts: $('attempts'),
+  forget: $<HTMLButtonElement>('forget'),
+};
+
+interface Frame {
+  /** Embedding from the worker, once computed. */
+  embedding: Float32Array;
+  /** Dataset label of a sample image (for the caption). */
+  truth: string | undefined;
+  labeled: boolean;
+}
+
+const state = {
+  encoder: undefined as WorkerEncoder | undefined,
+  modelId: '',
+  learner: undefined as AppLearner | undefined,
+  sample: undefined as Sample | undefined,
+  sampleIndex: -1,
+  source: 'sample' as 'sample' | 'camera',
+  stream: undefined as MediaStream | undefined,
+  frame: undefined as Frame | undefined,
+  live: false,
+  busy: false,
+  sinceAdapt: 0,
+  saveTimer: 0,
+};
+
+// ---------------------------------------------------------------- errors and status
+
+function showError(err: unknown, context: string): void {
+  const h = humanError(err, context);
+  $('error-title').textContent = h.title;
+  $('error-text').textContent = h.text;
+  $('error-code').textContent = h.detail;
+  ui.error.hidden = false;
+  console.error(context, err);
+}
+
+function setNet(): void {
+  ui.net.textContent = navigator.onLine ? 'online' : 'offline';
+  ui.net.classList.toggle('off', !navigator.onLine);
+}
+
+function progressText(p: LoadProgress): [string, number | undefined] {
+  switch (p.phase) {
+    case 'download':
+      return [`Downloading ${p.file}`, p.total ? p.loaded / p.total : undefined];
+    case 'verify':
+      return [`Checking ${p.file} (SHA-256)`, 1];
+    case 'compile':
+      return [`Compiling for ${p.device}`, undefined];
+    case 'selfcheck':
+      return [`Self-checking ${p.device} against WASM`, undefined];
+    case 'warmup':
+      return [`Warming up on ${p.device}`, undefined];
+    case 'ready':
+      return [`Ready on ${p.device}`, 1];
+  }
+}
+
+function onProgress(p: LoadProgress): void {
+  const [text, frac] = progressText(p);
+  ui.loadText.textContent = text;
+  if (frac === undefined) {
+    ui.loadBar.removeAttribute('value');
+    ui.loadPct.textContent = '';
+  } else {
+    ui.loadBar.value = frac;
+    ui.loadPct.textContent = `${Math.round(frac * 100)}%`;
+  }
+}
+
+function threads(): number {
+  return crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+}
+
+function renderDiagnostics(enc: WorkerEncoder): void {
+  const d = enc.diagnostics;
+  const m = enc.manifest;
+  const rows: [string, string][] = [
+    ['Runs on', `${d.device} (${d.backend})`],
+    ['Model', `${m.id} · ${m.dtype} · ${m.output.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
+    ['Loaded from', d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app cache (service worker)' : 'network') : d.origin],
+    ['Load time', `${Math.round(d.loadMs)} ms`],
+    ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
+    ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
+    ['Devices tried', __EDGETUNE_ACCELERATORS__ ? 'auto: WebNN NPU → WebNN GPU → WebGPU → WASM' : 'WASM only (this build ships no WebGPU/WebNN runtime files; build with --accelerators)'],
+    ['Learner', `${LEARNER_NAME}, on the main thread`],
+  ];
+  ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
+  ui.attempts.replaceChildren(
+    ...d.attempts.map((a) => {
+      const li = document.createElement('li');
+      li.textContent = `${a.device}: ${a.status}${a.reason ? ` — ${a.reason}` : ''}${a.cosine !== undefined ? ` (cosine ${a.cosine.toFixed(4)})` : ''}`;
+      return li;
+    }),
+  );
+  ui.device.textContent = d.device === 'wasm' ? `wasm · ${threads()} thr` : d.device;
+  ui.device.title = `Encoder runs on ${d.device}; open "Device and diagnostics" for why.`;
+}
+
+// ---------------------------------------------------------------- learner UI
+
+function renderClasses(top?: string): void {
+  const l = state.learner;
+  const counts = l?.counts() ?? {};
+  ui.classes.replaceChildren(
+    ...(l?.classes ?? []).map((name) => {
+      const b = document.createElement('button');
+      b.className = 'cls' + (name === top ? ' top' : '');
+      b.dataset['class'] = name;
+      const n = counts[name] ?? 0;
+      b.setAttribute('aria-label', `Label as ${name} (${n} example${n === 1 ? '' : 's'})`);
+      b.append(name, Object.assign(document.createElement('small'), { textContent: `${n} labeled` }));
+      b.disabled = !state.frame;
+      b.addEventListener('click', () => void label(name));
+      return b;
+    }),
+  );
+  const s = l?.stats() ?? { labeled: 0, seen: 0, pseudo: 0, drifts: 0 };
+  $('st-labeled').textContent = String(s.labeled);
+  $('st-seen').textContent = String(s.seen);
+  $('st-pseudo').textContent = String(s.pseudo);
+  $('st-drift').textContent = String(s.drifts);
+}
+
+function renderPrediction(p: Prediction | undefined): void {
+  if (!p) {
+    ui.predLabel.textContent = '—';
+    ui.predBar.style.width = '0';
+    const classes = state.learner?.classes.length ?? 0;
+    ui.predConf.textContent = classes < 2 ? 'Add two classes and label a few images to start predicting.' : 'Label at least one image in two classes to start predicting.';
+    renderClasses();
+    return;
+  }
+  ui.predLabel.textContent = p.label;
+  ui.predBar.style.width = `${Math.round(p.confidence * 100)}%`;
+  ui.predConf.textContent = `${Math.round(p.confidence * 100)}% confident`;
+  ui.predConf.dataset['confidence'] = p.confidence.toFixed(4);
+  renderClasses(p.label);
+}
+
+function scheduleSave(delay = 1500): void {
+  clearTimeout(state.saveTimer);
+  state.saveTimer = window.setTimeout(() => void save(), delay);
+}
+
+async function save(): Promise<void> {
+  clearTimeout(state.saveTimer);
+  if (!state.learner || !state.modelId) return;
+  try {
+    const at = await saveLearner(state.modelId, state.learner.getState());
+    ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
+    document.body.dataset['savedAt'] = String(at);
+  } catch (err) {
+    showError(err, 'Saving');
+  }
+}
+
+async function label(name: string): Promise<void> {
+  const f = state.frame;
+  const l = state.learner;
+  if (!f || !l) return;
+  l.addLabeled(f.embedding, name);
+  f.labeled = true;
+  await save();
+  renderPrediction(l.predict(f.embedding));
+  // In sample mode move on, so labeling is one tap per image.
+  if (state.source === 'sample' && !state.live) await step();
+}
+
+// ---------------------------------------------------------------- frames
+
+/** Leaves the current frame: an unlabeled one goes to the learner as part of the unlabeled stream. */
+function leaveFrame(): void {
+  const f = state.frame;
+  const l = state.learner;
+  if (!f || !l || f.labeled || !l.ready) return;
+  const o = l.observe(f.embedding);
+  if (o.drift) ui.saved.textContent = 'Drift detected: the stream changed, pseudo-labels were reset (your labels are kept).';
+  if (++state.sinceAdapt >= 8) {
+    state.sinceAdapt = 0;
+    l.adapt();
+    scheduleSave();
+  }
+}
+
+let frames = 0;
+
+async function show(image: ImageData, truth: string | undefined): Promise<void> {
+  const enc = state.encoder;
+  if (!enc) return;
+  const [embedding] = await enc.embed([image]);
+  state.frame = { embedding: embedding!, truth, labeled: false };
+  ui.truth.textContent = truth === undefined ? '' : `Sample ${state.sampleIndex + 1} of ${state.sample?.count ?? 0} · dataset says: ${truth}`;
+  ui.truth.dataset['label'] = truth ?? '';
+  ui.truth.dataset['frame'] = String(++frames);
+  renderPrediction(state.learner?.predict(embedding!));
+}
+
+function drawSample(img: ImageData): void {
+  if (ui.canvas.width !== img.width) ui.canvas.width = img.width;
+  if (ui.canvas.height !== img.height) ui.canvas.height = img.height;
+  ui.canvas.getContext('2d')!.putImageData(img, 0, 0);
+}
+
+const grab = document.createElement('canvas');
+grab.width = grab.height = 56;
+
+function cameraFrame(): ImageData | undefined {
+  const v = ui.video;
+  if (v.readyState < 2 || !v.videoWidth) return undefined;
+  // Centre square crop: the encoder wants a square and squashing would distort objects.
+  const s = Math.min(v.videoWidth, v.videoHeight);
+  const ctx = grab.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(v, (v.videoWidth - s) / 2, (v.videoHeight - s) / 2, s, s, 0, 0, grab.width, grab.height);
+  return ctx.getImageData(0, 0, grab.width, grab.height);
+}
+
+/** Shows the next frame of the current source. Frames are processed one at a time. */
+async function step(): Promise<void> {
+  if (state.busy || !state.encoder) return;
+  state.busy = true;
+  try {
+    leaveFrame();
+    if (state.source === 'sample') {
+      const s = state.sample;
+      if (!s) return;
+      state.sampleIndex = (state.sampleIndex + 1) % s.count;
+      const { image, label: truth } = sampleImage(s, state.sampleIndex);
+      drawSample(image);
+      await show(image, truth);
+    } else {
+      const img = cameraFrame();
+      if (img) await show(img, undefined);
+    }
+  } catch (err) {
+    showError(err, 'Embedding');
+    setLive(false);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function setLive(on: boolean): void {
+  state.live = on;
+  ui.live.setAttribute('aria-pressed', String(on));
+  ui.live.textContent = on ? '❚❚ Pause' : '▶ Live';
+  if (on) void liveLoop();
+  else scheduleSave(0);
+}
+
+async function liveLoop(): Promise<void> {
+  while (state.live) {
+    await step();
+    await new Promise((r) => setTimeout(r, state.source === 'sample' ? 350 : 150));
+  }
+}
+
+async function setSource(src: 'sample' | 'camera'): Promise<void> {
+  if (src === state.source) return;
+  ui.error.hidden = true;
+  if (src === 'camera') {
+    try {
+      if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('getUserMedia is not available'), { name: 'SecurityError' });
+      // Rear camera where there is one; any camera otherwise.
+      state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    } catch (err) {
+      showError(err, 'Starting the camera');
+      return;
+    }
+    ui.video.srcObject = state.stream;
+    await ui.video.play().catch(() => undefined);
+    ui.video.hidden = false;
+    ui.canvas.hidden = true;
+    ui.truth.textContent = '';
+  } else {
+    for (const t of state.stream?.getTracks() ?? []) t.stop();
+    state.stream = undefined;
+    ui.video.srcObject = null;
+    ui.video.hidden = true;
+    ui.canvas.hidden = false;
+  }
+  state.source = src;
+  ui.srcSample.setAttribute('aria-checked', String(src === 'sample'));
+  ui.srcCamera.setAttribute('aria-checked', String(src === 'camera'));
+  ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture frame';
+  await step();
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function registerServiceWorker(): Promise<void> {
+  if (!('serviceWorker' in navigator)) {
+    document.body.dataset['sw'] = 'unsupported';
+    return;
+  }
+  try {
+    await navigator.serviceWorker.register('sw.js', { scope: './' });
+    await navigator.serviceWorker.ready;
+    document.body.dataset['sw'] = 'ready';
+    ui.net.title = 'Every file of the app is cached: it works offline.';
+  } catch (err) {
+    document.body.dataset['sw'] = 'failed';
+    console.warn('service worker registration failed', err);
+  }
+}
+
+async function restore(modelId: string, dim: number): Promise<AppLearner> {
+  try {
+    const saved = await loadLearner(modelId);
+    if (saved) {
+      const l = restoreLearner(saved.state);
+      ui.saved.textContent = `Restored ${l.stats().labeled} labels in ${l.classes.length} classes, saved ${new Date(saved.savedAt).toLocaleString()}.`;
+      document.body.dataset['restored'] = String(l.classes.length);
+      return l;
+    }
+  } catch (err) {
+    showError(err, 'Restoring what was learned');
+  }
+  document.body.dataset['restored'] = '0';
+  return newLearner(dim);
+}
+
+async function main(): Promise<void> {
+  setNet();
+  addEventListener('online', setNet);
+  addEventListener('offline', setNet);
+  void registerServiceWorker();
+
+  ui.srcSample.addEventListener('click', () => void setSource('sample'));
+  ui.srcCamera.addEventListener('click', () => void setSource('camera'));
+  ui.next.addEventListener('click', () => void step());
+  ui.live.addEventListener('click', () => setLive(!state.live));
+  ui.addForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = ui.className.value.trim();
+    if (!name || !state.learner) return;
+    state.learner.addClass(name);
+    ui.className.value = '';
+    renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
+    void save();
+  });
+  ui.forget.addEventListener('click', () => {
+    void (async () => {
+      await clearAll();
+      state.learner = newLearner(state.encoder?.dim ?? 0);
+      ui.saved.textContent = 'Everything learned was deleted from this device.';
+      renderPrediction(undefined);
+    })();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      setLive(false);
+      void save();
+    }
+  });
+
+  const samplePromise = loadSample(__EDGETUNE_SAMPLE__).catch((err: unknown) => {
+    showError(err, 'Loading the sample images');
+    return undefined;
+  });
+
+  let worker: EdgetuneWorker;
+  try {
+    worker = await EdgetuneWorker.start({ url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } });
+    ui.loadText.textContent = 'Loading the model…';
+    state.encoder = await worker.openEncoder(new URL('models/default.json', location.href).href, { device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm', onProgress });
+  } catch (err) {
+    ui.load.hidden = true;
+    ui.device.textContent = 'not loaded';
+    showError(err, 'Loading the model');
+    document.body.dataset['state'] = 'error';
+    return;
+  }
+  state.modelId = state.encoder.manifest.id;
+  renderDiagnostics(state.encoder);
+  state.learner = await restore(state.modelId, state.encoder.dim);
+  state.sample = await samplePromise;
+  ui.load.hidden = true;
+  document.body.dataset['state'] = 'ready';
+  await step();
+}
+
+void main();

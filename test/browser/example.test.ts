@@ -1,0 +1,115 @@
+// Browser test of examples/mobile: build it, open it at a phone viewport, label sample images by tapping, see predictions, then reload offline and find the app and what it learned still there.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { serveExample } from '../../examples/mobile/serve.mjs';
+import { hasChromium, launchChromium, REPO_ROOT } from './harness.js';
+
+const DIST = join(REPO_ROOT, 'examples', 'mobile', 'dist');
+const CLASSES = ['Trouser', 'Bag', 'Sneaker'];
+const PER_CLASS = 3;
+
+async function frameId(page: Page): Promise<string> {
+  return (await page.getAttribute('#truth', 'data-frame')) ?? '';
+}
+
+/** Clicks `selector` and waits until the app shows a different frame. */
+async function clickAndAdvance(page: Page, selector: string): Promise<void> {
+  const before = await frameId(page);
+  await page.click(selector);
+  await page.waitForFunction((b) => document.getElementById('truth')?.dataset['frame'] !== b, before, { timeout: 10_000 });
+}
+
+/** Waits until the app has started (or failed to) and fails with its error banner when it did not load. */
+async function waitStarted(page: Page): Promise<void> {
+  await page.waitForSelector('body[data-state]', { state: 'attached', timeout: 30_000 });
+  const st = await page.getAttribute('body', 'data-state');
+  assert.equal(st, 'ready', `app did not start: ${await page.textContent('#error')}`);
+}
+
+async function classCounts(page: Page): Promise<Record<string, number>> {
+  return page.$$eval('#classes .cls', (els) => Object.fromEntries(els.map((e) => [(e as HTMLElement).dataset['class'] ?? '', Number(/\((\d+) example/.exec(e.getAttribute('aria-label') ?? '')?.[1] ?? -1)])));
+}
+
+test('mobile example: label sample images, predict, then start offline with the learned classes restored', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+  const built = spawnSync(process.execPath, [join(REPO_ROOT, 'examples', 'mobile', 'build.mjs'), '--quiet'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  assert.equal(built.status, 0, `build failed: ${built.stderr}`);
+  assert.ok(existsSync(join(DIST, 'sw.js')) && existsSync(join(DIST, 'worker.js')) && existsSync(join(DIST, 'ort', 'ort-wasm-simd-threaded.wasm')));
+
+  const server = await serveExample({ root: DIST });
+  const chrome = await launchChromium();
+  try {
+    const page = await chrome.open('about:blank');
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.goto(`${server.origin}/`);
+    await waitStarted(page);
+    await page.waitForSelector('body[data-sw="ready"]', { timeout: 30_000 });
+
+    // Where the encoder runs, and why.
+    assert.match((await page.textContent('#device')) ?? '', /^wasm/);
+    const attempts = await page.$$eval('#attempts li', (li) => li.map((x) => x.textContent ?? ''));
+    assert.ok(attempts.some((a) => a.startsWith('wasm: ok')), attempts.join(' | '));
+    assert.match((await page.textContent('#diag')) ?? '', /page is cross-origin isolated/);
+    assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
+
+    for (const name of CLASSES) {
+      await page.fill('#class-name', name);
+      await page.click('#add-class');
+      await page.waitForSelector(`#classes .cls[data-class="${name}"]`);
+    }
+    assert.match((await page.textContent('#pred-conf')) ?? '', /Label at least one image/);
+
+    // Tap through the sample: label the images of our classes, skip the rest.
+    const labeled: Record<string, number> = Object.fromEntries(CLASSES.map((c) => [c, 0]));
+    for (let guard = 0; guard < 300 && Object.values(labeled).some((n) => n < PER_CLASS); guard++) {
+      const truth = (await page.getAttribute('#truth', 'data-label')) ?? '';
+      if (CLASSES.includes(truth) && labeled[truth]! < PER_CLASS) {
+        await clickAndAdvance(page, `#classes .cls[data-class="${truth}"]`);
+        labeled[truth]!++;
+      } else {
+        await clickAndAdvance(page, '#next');
+      }
+    }
+    assert.deepEqual(await classCounts(page), labeled);
+    assert.deepEqual(labeled, Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS])));
+
+    // Predictions with a confidence appear for the next images.
+    const predicted = (await page.textContent('#pred-label')) ?? '';
+    assert.ok(CLASSES.includes(predicted), `prediction "${predicted}"`);
+    const conf = Number(await page.getAttribute('#pred-conf', 'data-confidence'));
+    assert.ok(conf >= 1 / CLASSES.length && conf <= 1, `confidence ${conf}`);
+
+    // The unlabeled stream reaches the learner in live mode.
+    await page.click('#live');
+    await page.waitForFunction(() => Number(document.getElementById('st-seen')?.textContent) >= 5, undefined, { timeout: 15_000 });
+    await page.click('#live');
+    await page.waitForFunction(() => document.getElementById('live')?.getAttribute('aria-pressed') === 'false');
+    const before = await page.evaluate(() => document.body.dataset['savedAt']);
+    await page.waitForFunction((b) => document.body.dataset['savedAt'] !== b, before, { timeout: 10_000 });
+    const seen = Number(await page.textContent('#st-seen'));
+
+    // Network off (and the server gone): the service worker starts the app; IndexedDB gives back the classes.
+    await chrome.context.setOffline(true);
+    await server.close();
+    await page.reload();
+    await waitStarted(page);
+    assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
+    assert.equal(await page.getAttribute('body', 'data-restored'), String(CLASSES.length));
+    assert.deepEqual(await classCounts(page), labeled);
+    assert.equal(Number(await page.textContent('#st-seen')), seen);
+    assert.equal((await page.textContent('#net'))?.trim(), 'offline');
+    assert.ok(CLASSES.includes((await page.textContent('#pred-label')) ?? ''), 'prediction after offline restart');
+
+    // The WASM path needs exactly two ORT files.
+    const ortFiles = [...new Set(server.requests.filter((p) => p.startsWith('/ort/')))].sort();
+    assert.deepEqual(ortFiles, ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
+
+    await page.screenshot({ path: join(REPO_ROOT, 'examples', 'mobile', 'screenshot.png') });
+  } finally {
+    await chrome.close();
+    await server.close().catch(() => undefined);
+  }
+});
