@@ -43,6 +43,21 @@ function opcodesByFlatbuffers(bytes: Uint8Array): string[] {
   return out;
 }
 
+/** Per tensor of subgraph 0: number of quantization scales and quantized_dimension, read with the `flatbuffers` package (Model.subgraphs 2; SubGraph.tensors 0; Tensor.quantization 4; QuantizationParameters scale 2, quantized_dimension 6). */
+function quantizationByFlatbuffers(bytes: Uint8Array): { scales: number; axis: number }[] {
+  const bb = new flatbuffers.ByteBuffer(bytes);
+  const field = (table: number, slot: number): number => bb.__offset(table, 4 + 2 * slot);
+  const model = bb.readInt32(bb.position()) + bb.position();
+  const sg = bb.__indirect(bb.__vector(model + field(model, 2)));
+  const tensors = sg + field(sg, 0);
+  return Array.from({ length: bb.__vector_len(tensors) }, (_, k) => {
+    const t = bb.__indirect(bb.__vector(tensors) + 4 * k);
+    if (!field(t, 4)) return { scales: 0, axis: 0 };
+    const q = bb.__indirect(t + field(t, 4));
+    return { scales: field(q, 2) ? bb.__vector_len(q + field(q, 2)) : 0, axis: field(q, 6) ? bb.readInt32(q + field(q, 6)) : 0 };
+  });
+}
+
 describe('TFLite converter output and the tflite backend in Node', { skip }, () => {
   let dir = '';
   let onnxPath = '';
@@ -88,14 +103,15 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.equal(info.operators.at(-1)!.op, 'DEQUANTIZE');
     assert.equal(info.inputs[0]!.type, 'float32');
     assert.equal(info.outputs[0]!.type, 'float32');
+    const quant = quantizationByFlatbuffers(bytes);
     for (const op of info.operators.filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED')) {
       const [x, w, b] = op.inputs.map((i) => info.tensors[i]!);
       assert.equal(x!.type, 'int8');
       assert.equal(w!.type, 'int8');
-      assert.equal(w!.scales, w!.shape[0], `${w!.name}: one scale per output channel`);
-      assert.equal(w!.quantizedDimension, 0);
+      assert.deepEqual(quant[op.inputs[1]!], { scales: w!.shape[0], axis: 0 }, `${w!.name}: one scale per output channel`);
       assert.equal(b!.type, 'int32');
-      assert.equal(info.tensors[op.outputs[0]!]!.scales, 1, 'activations are per-tensor');
+      assert.equal(quant[op.inputs[2]!]!.scales, w!.shape[0]);
+      assert.equal(quant[op.outputs[0]!]!.scales, 1, 'activations are per-tensor');
     }
     // Weights take one byte per value instead of four.
     const weightBytes = (i: typeof info): number => i.operators.filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED').reduce((s, o) => s + i.tensors[o.inputs[1]!]!.constantBytes, 0);
