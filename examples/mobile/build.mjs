@@ -76,6 +76,7 @@ function placeSample() {
   if (shipped) {
     const desc = JSON.parse(readFileSync(join(dataDir, shipped), 'utf8'));
     for (const f of readdirSync(dataDir).filter((f) => f.startsWith(shipped.replace(/\.json$/, '')))) copyFileSync(join(dataDir, f), join(out, 'models', 'data', f));
+    if (typeof desc.licenseFile === 'string' && existsSync(join(dataDir, desc.licenseFile))) copyFileSync(join(dataDir, desc.licenseFile), join(out, 'models', 'data', desc.licenseFile));
     return { descriptor: `models/data/${shipped}`, count: desc.count ?? desc.n ?? '?', shipped: true };
   }
   const debian = '/usr/share/datasets/fashion-mnist';
