@@ -1,0 +1,26 @@
+// Public entry of edgetune/storage: durable on-device state (models, versioned checkpoints, samples, metadata) in IndexedDB.
+export { openStorage, STORAGE_SCHEMA_VERSION } from './storage.js';
+export { PROFILE_FORMAT_VERSION } from './profile.js';
+export { DEFAULT_PBKDF2_ITERATIONS } from './crypto.js';
+export type {
+  Checkpoint,
+  CheckpointInfo,
+  CheckpointStore,
+  EdgetuneStorage,
+  EncryptionOptions,
+  LockManagerLike,
+  MetaStore,
+  ModelInfo,
+  OperationOptions,
+  SampleStore,
+  SaveOptions,
+  SaveResult,
+  StorageEstimateResult,
+  StorageEvents,
+  StorageManagerLike,
+  StorageOptions,
+  StorageProgress,
+  StoredManifest,
+  StoredModel,
+  StoredSample,
+} from './types.js';
