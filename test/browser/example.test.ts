@@ -40,13 +40,16 @@ test('mobile example: label sample images, predict, then start offline with the 
   assert.ok(existsSync(join(DIST, 'sw.js')) && existsSync(join(DIST, 'worker.js')) && existsSync(join(DIST, 'ort', 'ort-wasm-simd-threaded.wasm')));
 
   const server = await serveExample({ root: DIST });
-  const chrome = await launchChromium();
+  // Chromium's fake camera (a moving test pattern) stands in for a phone's rear camera; permission is granted without a prompt.
+  const chrome = await launchChromium({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
   try {
     const page = await chrome.open('about:blank');
     await page.setViewportSize({ width: 360, height: 640 });
     await page.goto(`${server.origin}/`);
     await waitStarted(page);
     await page.waitForSelector('body[data-sw="ready"]', { timeout: 30_000 });
+    await page.waitForSelector('body[data-model-cached]', { state: 'attached', timeout: 30_000 });
+    assert.match((await page.textContent('#diag')) ?? '', /Loaded fromapp files cached by the service worker|Loaded fromnetwork/);
 
     // Where the encoder runs, and why.
     assert.match((await page.textContent('#device')) ?? '', /^wasm/);
@@ -87,9 +90,21 @@ test('mobile example: label sample images, predict, then start offline with the 
     await page.waitForFunction(() => Number(document.getElementById('st-seen')?.textContent) >= 5, undefined, { timeout: 15_000 });
     await page.click('#live');
     await page.waitForFunction(() => document.getElementById('live')?.getAttribute('aria-pressed') === 'false');
-    const before = await page.evaluate(() => document.body.dataset['savedAt']);
-    await page.waitForFunction((b) => document.body.dataset['savedAt'] !== b, before, { timeout: 10_000 });
     const seen = Number(await page.textContent('#st-seen'));
+    await page.waitForFunction((n) => document.body.dataset['savedSeen'] === String(n), seen, { timeout: 10_000 });
+
+    // Camera frames go through the same path: a captured frame gets a prediction.
+    await page.click('#src-camera');
+    await page.waitForFunction(() => {
+      const v = document.getElementById('video') as HTMLVideoElement | null;
+      return !!v && !v.hidden && v.readyState >= 2 && v.videoWidth > 0;
+    }, undefined, { timeout: 10_000 });
+    assert.equal(await page.getAttribute('#src-camera', 'aria-pressed'), 'true');
+    await clickAndAdvance(page, '#next');
+    assert.ok(CLASSES.includes((await page.textContent('#pred-label')) ?? ''), 'prediction for a camera frame');
+    assert.equal(await page.getAttribute('#truth', 'data-label'), '');
+    await clickAndAdvance(page, '#src-sample');
+    assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
 
     // Network off (and the server gone): the service worker starts the app; IndexedDB gives back the classes.
     await chrome.context.setOffline(true);
@@ -98,6 +113,8 @@ test('mobile example: label sample images, predict, then start offline with the 
     await waitStarted(page);
     assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
     assert.equal(await page.getAttribute('body', 'data-restored'), String(CLASSES.length));
+    // The model bytes came from edgetune/storage's IndexedDB cache this time.
+    assert.match((await page.textContent('#diag')) ?? '', /Loaded fromIndexedDB model cache/);
     assert.deepEqual(await classCounts(page), labeled);
     assert.equal(Number(await page.textContent('#st-seen')), seen);
     assert.equal((await page.textContent('#net'))?.trim(), 'offline');

@@ -3,7 +3,8 @@ import type { LoadProgress } from '../../../src/runtime/encoder.js';
 import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
 import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
 import { humanError } from './messages.js';
-import { clearAll, loadLearner, saveLearner } from './persist.js';
+import { cachedModel, cacheModel, loadLearner, saveLearner, storageInfo } from './persist.js';
+import type { ModelManifest } from '../../../src/runtime/manifest.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
 
 // Set by build.mjs.
@@ -121,7 +122,7 @@ function renderDiagnostics(enc: WorkerEncoder): void {
   const rows: [string, string][] = [
     ['Runs on', `${d.device} (${d.backend})`],
     ['Model', `${m.id} · ${m.dtype} · ${m.output.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
-    ['Loaded from', d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app cache (service worker)' : 'network') : d.origin],
+    ['Loaded from', d.origin === 'bytes' ? 'IndexedDB model cache (edgetune/storage)' : d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app files cached by the service worker' : 'network') : d.origin],
     ['Load time', `${Math.round(d.loadMs)} ms`],
     ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
     ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
@@ -190,7 +191,9 @@ async function save(): Promise<void> {
   clearTimeout(state.saveTimer);
   if (!state.learner || !state.modelId) return;
   try {
+    const { seen } = state.learner.stats();
     const at = await saveLearner(state.modelId, state.learner.getState());
+    document.body.dataset['savedSeen'] = String(seen);
     ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
     document.body.dataset['savedAt'] = String(at);
   } catch (err) {
@@ -270,6 +273,7 @@ async function step(): Promise<void> {
       state.sampleIndex = (state.sampleIndex + 1) % s.count;
       const { image, label: truth } = sampleImage(s, state.sampleIndex);
       drawSample(image);
+      ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}: ${truth}`);
       await show(image, truth);
     } else {
       const img = cameraFrame();
@@ -323,8 +327,8 @@ async function setSource(src: 'sample' | 'camera'): Promise<void> {
     ui.canvas.hidden = false;
   }
   state.source = src;
-  ui.srcSample.setAttribute('aria-checked', String(src === 'sample'));
-  ui.srcCamera.setAttribute('aria-checked', String(src === 'camera'));
+  ui.srcSample.setAttribute('aria-pressed', String(src === 'sample'));
+  ui.srcCamera.setAttribute('aria-pressed', String(src === 'camera'));
   ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture frame';
   await step();
 }
@@ -350,7 +354,7 @@ async function registerServiceWorker(): Promise<void> {
 async function restore(modelId: string, dim: number): Promise<AppLearner> {
   try {
     const saved = await loadLearner(modelId);
-    if (saved) {
+    if (saved?.state) {
       const l = restoreLearner(saved.state);
       ui.saved.textContent = `Restored ${l.stats().labeled} labels in ${l.classes.length} classes, saved ${new Date(saved.savedAt).toLocaleString()}.`;
       document.body.dataset['restored'] = String(l.classes.length);
@@ -361,6 +365,42 @@ async function restore(modelId: string, dim: number): Promise<AppLearner> {
   }
   document.body.dataset['restored'] = '0';
   return newLearner(dim);
+}
+
+/** Opens the model in the worker: from the IndexedDB model cache when it holds this build's model, else from its URL (then cached for next time). */
+async function openModel(worker: EdgetuneWorker): Promise<WorkerEncoder> {
+  const url = new URL('models/default.json', location.href).href;
+  const options = { device: __EDGETUNE_ACCELERATORS__ ? ('auto' as const) : ('wasm' as const), onProgress };
+  const current = (await fetch(url)
+    .then((r) => (r.ok ? (r.json() as Promise<ModelManifest>) : undefined))
+    .catch(() => undefined));
+  const cached = await cachedModel(current?.id).catch(() => undefined);
+  if (cached && (!current || cached.manifest.sha256 === current.sha256)) {
+    document.body.dataset['modelCached'] = cached.manifest.id;
+    return worker.openEncoder({ manifest: cached.manifest, bytes: cached.bytes }, options);
+  }
+  const enc = await worker.openEncoder(url, options);
+  // The bytes come from the service worker's cache here, so storing them costs no download.
+  void fetch(new URL(`models/${enc.manifest.file}`, location.href))
+    .then(async (r) => {
+      if (!r.ok) return;
+      await cacheModel(enc.manifest, new Uint8Array(await r.arrayBuffer()));
+      document.body.dataset['modelCached'] = enc.manifest.id;
+    })
+    .catch((err: unknown) => console.warn('could not cache the model in IndexedDB', err));
+  return enc;
+}
+
+async function renderStorage(): Promise<void> {
+  try {
+    const s = await storageInfo();
+    const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`);
+    const dt = Object.assign(document.createElement('dt'), { textContent: 'Storage' });
+    const dd = Object.assign(document.createElement('dd'), { textContent: `${mb(s.usage)} used of ${mb(s.quota)}; edgetune holds ${mb(s.tracked.total)}; ${s.persisted || s.persistGranted ? 'persistent' : 'may be evicted under pressure (browser did not grant persistence)'}` });
+    ui.diag.append(dt, dd);
+  } catch (err) {
+    console.warn('storage estimate failed', err);
+  }
 }
 
 async function main(): Promise<void> {
@@ -383,12 +423,12 @@ async function main(): Promise<void> {
     void save();
   });
   ui.forget.addEventListener('click', () => {
-    void (async () => {
-      await clearAll();
-      state.learner = newLearner(state.encoder?.dim ?? 0);
-      ui.saved.textContent = 'Everything learned was deleted from this device.';
-      renderPrediction(undefined);
-    })();
+    if (!state.encoder) return;
+    state.learner = newLearner(state.encoder.dim);
+    renderPrediction(undefined);
+    void save().then(() => {
+      ui.saved.textContent = 'Started over: the classes are gone (the last versions stay on this device until newer saves replace them).';
+    });
   });
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
@@ -406,7 +446,7 @@ async function main(): Promise<void> {
   try {
     worker = await EdgetuneWorker.start({ url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } });
     ui.loadText.textContent = 'Loading the model…';
-    state.encoder = await worker.openEncoder(new URL('models/default.json', location.href).href, { device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm', onProgress });
+    state.encoder = await openModel(worker);
   } catch (err) {
     ui.load.hidden = true;
     ui.device.textContent = 'not loaded';
@@ -416,6 +456,7 @@ async function main(): Promise<void> {
   }
   state.modelId = state.encoder.manifest.id;
   renderDiagnostics(state.encoder);
+  void renderStorage();
   state.learner = await restore(state.modelId, state.encoder.dim);
   state.sample = await samplePromise;
   ui.load.hidden = true;
