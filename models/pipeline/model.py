@@ -1,0 +1,44 @@
+"""The phone-sized CNN encoder shared by every method (architecture only; simple ops for ONNX and TFLite export)."""
+import torch
+from torch import nn
+
+
+def conv_bn_relu(cin, cout):
+    # bias=False: the BatchNorm shift becomes the conv bias when BN is folded at export.
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class Encoder(nn.Module):
+    """28x28x1 -> `dim`-d embedding.
+
+    Four 3x3 convs, max-pooling after the first two (28 -> 14 -> 7), then global average
+    pooling; the embedding is the pooled output of the last conv (after BN and ReLU), i.e. the
+    layer before any SSL projector, which is the one that transfers best to a linear probe.
+    Ops: Conv2d (+BN folded at export), ReLU, MaxPool2d, global average pool, Flatten.
+    """
+
+    def __init__(self, width=32, dim=256):
+        super().__init__()
+        w = width
+        self.dim = dim
+        self.features = nn.Sequential(
+            *conv_bn_relu(1, w), nn.MaxPool2d(2),                 # 28 -> 14
+            *conv_bn_relu(w, 2 * w), nn.MaxPool2d(2),             # 14 -> 7
+            *conv_bn_relu(2 * w, 4 * w), *conv_bn_relu(4 * w, dim),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        return self.flatten(self.pool(self.features(x)))
+
+
+def build_encoder(width=32, dim=256):
+    return Encoder(width=width, dim=dim)
+
+
+def count_params(m):
+    return sum(p.numel() for p in m.parameters())
