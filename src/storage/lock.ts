@@ -87,7 +87,8 @@ export async function withLock<T>(
       return fn();
     });
   } catch (e) {
-    if (!granted && (e as { name?: string })?.name === 'AbortError') {
+    // The lock manager rejects with the aborting signal's reason (AbortError, or TimeoutError for a timeout signal).
+    if (!granted && (wait?.aborted || (e as { name?: string })?.name === 'AbortError')) {
       if (signal?.aborted) throw new EdgetuneError('ABORTED', `Waiting for lock ${name} was aborted.`, { cause: signal.reason });
       throw timeoutError(name, timeoutMs);
     }
