@@ -47,13 +47,13 @@ export default [
   {
     input,
     external,
-    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js', sourcemap: true },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
     plugins: [typescript({ tsconfig: 'tsconfig.build.json', declaration: false, sourceMap: true, outDir: 'dist', noEmitOnError: true }), copyRuntimeFiles()],
   },
   {
     input,
     external,
-    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: 'chunks/[name]-[hash].d.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name]-[hash].d.ts' },
     plugins: [dts({ tsconfig: 'tsconfig.build.json' })],
   },
 ];
