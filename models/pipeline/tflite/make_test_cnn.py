@@ -7,10 +7,13 @@ The weights are random but the BatchNorm statistics are set from Fashion-MNIST-l
 activations have realistic ranges. Covered: Conv pad 1 stride 1 (TFLite SAME), Conv pad 1 stride 2
 on an even size (needs an explicit PAD), Conv without pads (VALID), MaxPool, BatchNorm folding,
 GlobalAveragePool + Flatten (head=gap), Flatten of a 4x4 feature map (head=flatten, NCHW->NHWC
-column permutation), a residual block with a view() flatten (head=residual), Gemm + ReLU, Gemm.
+column permutation), a residual block with a view() flatten (head=residual), Gemm + ReLU, Gemm;
+head=pipeline exports models/pipeline/model.py's encoder instead.
 """
 
 import argparse
+import os
+import sys
 
 import torch
 from torch import nn
@@ -51,11 +54,18 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--head", choices=["gap", "flatten", "residual"], default="gap")
+    p.add_argument("--head", choices=["gap", "flatten", "residual", "pipeline"], default="gap")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(1)
-    m = TestCnn(a.head)
+    if a.head == "pipeline":
+        # The shipped encoders' own architecture (models/pipeline/model.py), randomly initialised.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        from model import build_encoder
+
+        m = build_encoder()
+    else:
+        m = TestCnn(a.head)
     # Set BatchNorm running statistics on blob-like inputs so the folded weights are not trivial.
     m.train()
     with torch.no_grad():
