@@ -4,14 +4,14 @@ import { sha256Hex } from '../core/hash.js';
 import { validateManifest, type ModelManifest } from './manifest.js';
 
 /**
- * A place that keeps model bytes for offline start. `edgetune/storage`'s model store fits it;
- * any object with these methods does.
+ * A place that keeps model bytes for offline start. The storage object of `edgetune/storage`
+ * (`openStorage()`) fits it as it is; any object with these methods does.
  */
 export interface ModelCache {
   /** The cached manifest and bytes for `id`, or `undefined`. */
-  getModel(id: string): Promise<{ manifest: unknown; bytes: Uint8Array } | undefined>;
-  /** Stores a verified model. */
-  putModel?(manifest: ModelManifest, bytes: Uint8Array): Promise<void>;
+  getModel(id: string): Promise<{ readonly manifest: unknown; readonly bytes: Uint8Array } | undefined>;
+  /** Stores a verified model under its id (the manifest is passed as a plain record). */
+  putModel?(id: string, manifest: { readonly sha256: string; readonly [field: string]: unknown }, bytes: Uint8Array): Promise<unknown>;
 }
 
 /** Where an encoder's model comes from. */
@@ -150,7 +150,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     const bytes = await readWithProgress(bin, manifest.file, manifest.bytes, options);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, bytes);
-    await options.cache?.putModel?.(manifest, bytes);
+    await options.cache?.putModel?.(manifest.id, { ...manifest }, bytes);
     return { manifest, bytes, origin: 'url' };
   }
   if ('cache' in source) {

@@ -65,7 +65,7 @@ test('a URL source downloads with progress, verifies, fills the cache, and opens
     return body ? new Response(body.slice(), { status: 200 }) : new Response('no', { status: 404 });
   }) as typeof fetch;
   const store = new Map<string, { manifest: unknown; bytes: Uint8Array }>();
-  const cache = { getModel: async (id: string) => store.get(id), putModel: async (m: ModelManifest, b: Uint8Array) => void store.set(m.id, { manifest: m, bytes: b }) };
+  const cache = { getModel: async (id: string) => store.get(id), putModel: async (id: string, m: unknown, b: Uint8Array) => void store.set(id, { manifest: m, bytes: b }) };
   const downloads: number[] = [];
   const enc = await Encoder.open('https://models.example/m/tiny.json', { fetch: fakeFetch, cache, onProgress: (p) => p.phase === 'download' && downloads.push(p.loaded) });
   assert.equal(enc.diagnostics.origin, 'url');
