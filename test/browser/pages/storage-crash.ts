@@ -17,6 +17,8 @@ declare function edgetuneCommitted(v: number): Promise<void>;
 const q = new URLSearchParams(location.search);
 const encrypted = q.get('enc') === '1';
 const saving = q.get('mode') === 'run';
+// Replay rows per checkpoint: 2000 is the realistic size (~1.1 MB); fewer keeps a value under Chromium's 64 KB blob-wrapping threshold.
+const rows = Number(q.get('rows') ?? '2000');
 
 function fill(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -41,7 +43,7 @@ async function digestOf(p: Omit<Payload, 'digest'>): Promise<string> {
 
 /** Content is a function of the version, so a reopened checkpoint can be checked byte for byte. */
 async function payloadFor(version: number): Promise<Payload> {
-  const base = { version, head: { weights: fill(10 * 128, version), bias: fill(10, version + 1) }, replay: fill(2000 * 128, version + 2), labels: Uint8Array.from(fill(2000, version + 3), (x) => Math.floor((x + 0.5) * 10)) };
+  const base = { version, head: { weights: fill(10 * 128, version), bias: fill(10, version + 1) }, replay: fill(rows * 128, version + 2), labels: Uint8Array.from(fill(rows, version + 3), (x) => Math.floor((x + 0.5) * 10)) };
   return { ...base, digest: await digestOf(base) };
 }
 
@@ -82,6 +84,8 @@ report(async () => {
     await store.dispose();
     return state;
   }
+  // Wait until Node has read the state above, so no report of this run can race its check.
+  while (!(globalThis as unknown as { __go?: boolean }).__go) await new Promise((r) => setTimeout(r, 5));
   // Save until killed; tell Node before starting and after committing each version.
   for (let v = state.current + 1; ; v++) {
     const p = await payloadFor(v);
