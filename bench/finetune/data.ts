@@ -1,0 +1,35 @@
+// Fashion-MNIST for the fine-tuner harness: the shipped 5000-image sample, or the Debian t10k files when the sample is absent.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { FMNIST_SAMPLE_DIR, loadFmnistSample } from '../../scripts/lib/fmnist.js';
+
+/** Images (count×784 bytes), labels and class names. */
+export interface Dataset {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  classes: string[];
+  source: string;
+}
+
+const DEBIAN = '/usr/share/datasets/fashion-mnist';
+const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** Loads the shipped sample, falling back to the first 5000 Debian test images. */
+export async function loadDataset(): Promise<Dataset> {
+  if (existsSync(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`)) {
+    const s = await loadFmnistSample();
+    return { images: s.images, labels: s.labels, count: s.count, classes: s.classes, source: 'models/data/fmnist-test-5000' };
+  }
+  const img = gunzipSync(await readFile(`${DEBIAN}/t10k-images-idx3-ubyte.gz`));
+  const lab = gunzipSync(await readFile(`${DEBIAN}/t10k-labels-idx1-ubyte.gz`));
+  const count = 5000;
+  return {
+    images: new Uint8Array(img.buffer, img.byteOffset + 16, count * 784).slice(),
+    labels: new Uint8Array(lab.buffer, lab.byteOffset + 8, count).slice(),
+    count,
+    classes: CLASSES,
+    source: `${DEBIAN}/t10k (first ${count})`,
+  };
+}
