@@ -67,11 +67,11 @@ async function onnxEncoder(): Promise<ImageEncoder | undefined> {
 }
 
 /**
- * A fixed random-feature encoder: 24 seeded zero-mean 5×5 filters, ReLU, 4×4 average pooling →
- * 24×6×6 = 864 values. A stand-in with the same interface until the shipped encoder exists.
+ * A fixed random-feature encoder: 24 seeded zero-mean 5×5 filters, ReLU, 8×8 average pooling →
+ * 24×3×3 = 216 values. A stand-in with the same interface until the shipped encoder exists.
  */
 function randomConvEncoder(): ImageEncoder {
-  const F = 24, K = 5, P = 4, O = 24, G = O / P;
+  const F = 24, K = 5, P = 8, O = 24, G = O / P;
   const rng = new Rng(20241);
   const w = new Float32Array(F * K * K);
   const bias = new Float32Array(F);
@@ -83,7 +83,7 @@ function randomConvEncoder(): ImageEncoder {
   }
   const sha256 = createHash('sha256').update(new Uint8Array(w.buffer)).update(new Uint8Array(bias.buffer)).digest('hex');
   return {
-    id: 'random-conv-864',
+    id: 'random-conv-216',
     sha256,
     dim: F * G * G,
     async embed(images) {

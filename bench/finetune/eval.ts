@@ -13,7 +13,7 @@ const N_SRC = 2000;
 const N_STREAM = QUICK ? 500 : 1000;
 const SEVERITIES = QUICK ? [3, 5] : [1, 2, 3, 4, 5];
 const FEWSHOT_SEV = 3;
-const FEWSHOT_REPEATS = QUICK ? 1 : 3;
+const FEWSHOT_REPEATS = QUICK ? 1 : 2;
 
 const ds = await loadDataset();
 const enc = await loadEncoder();

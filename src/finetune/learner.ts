@@ -66,7 +66,7 @@ export interface LearnerOptions {
   /**
    * Rollback guard: a share of labeled samples is held back and scores every adaptation; a step whose
    * accuracy on them drops by more than `tolerance` is undone. `false` disables the guard.
-   * @defaultValue `{ every: 5, minPerClass: 5, tolerance: 0.01 }` (every 5th label of a class with ≥ 5 labels)
+   * @defaultValue `{ every: 5, minPerClass: 10, tolerance: 0.01 }` (every 5th label of a class with ≥ 10 labels; with fewer, all labels train and the guard scores on them)
    */
   readonly guard?: false | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number };
   /** Drift detection on the label-free uncertainty stream. `false` disables it. */
@@ -318,7 +318,7 @@ function resolve(o: LearnerOptions): Resolved {
     guard:
       g === false
         ? { enabled: false, every: 5, minPerClass: 5, tolerance: 0.01 }
-        : { enabled: true, every: g?.every ?? 5, minPerClass: g?.minPerClass ?? 5, tolerance: g?.tolerance ?? 0.01 },
+        : { enabled: true, every: g?.every ?? 5, minPerClass: g?.minPerClass ?? 10, tolerance: g?.tolerance ?? 0.01 },
     drift:
       d === false
         ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, maxAge: 1000 }
