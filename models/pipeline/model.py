@@ -3,17 +3,19 @@ import torch
 from torch import nn
 
 
-def conv_bn_relu(cin, cout):
+def conv_bn_relu(cin, cout, k=3):
     # bias=False: the BatchNorm shift becomes the conv bias when BN is folded at export.
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 class Encoder(nn.Module):
     """28x28x1 -> `dim`-d embedding.
 
-    Four 3x3 convs, max-pooling after the first two (28 -> 14 -> 7), then global average
-    pooling; the embedding is the pooled output of the last conv (after BN and ReLU), i.e. the
-    layer before any SSL projector, which is the one that transfers best to a linear probe.
+    Three 3x3 convs with max-pooling after the first two (28 -> 14 -> 7), a 1x1 conv that
+    widens to `dim` channels, then global average pooling. The embedding is that pooled output
+    (after BN and ReLU), the layer before any SSL projector, which transfers best to a linear
+    probe. The 1x1 widening is ~9M MACs instead of ~22M for a 3x3 there: on 2 shared CPU cores
+    training steps, not parameters, are the scarce resource.
     Ops: Conv2d (+BN folded at export), ReLU, MaxPool2d, global average pool, Flatten.
     """
 
@@ -24,7 +26,7 @@ class Encoder(nn.Module):
         self.features = nn.Sequential(
             *conv_bn_relu(1, w), nn.MaxPool2d(2),                 # 28 -> 14
             *conv_bn_relu(w, 2 * w), nn.MaxPool2d(2),             # 14 -> 7
-            *conv_bn_relu(2 * w, 4 * w), *conv_bn_relu(4 * w, dim),
+            *conv_bn_relu(2 * w, 4 * w), *conv_bn_relu(4 * w, dim, k=1),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
