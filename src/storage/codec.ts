@@ -298,8 +298,6 @@ function read(r: Reader, depth: number): unknown {
 /**
  * Encodes a structured-clone-able value (plain objects, arrays, primitives, bigint, Date, Map, Set,
  * ArrayBuffer, typed arrays, DataView) into bytes.
- *
- * @param value - the value; reference cycles are refused
  */
 export function encodeValue(value: unknown): Uint8Array {
   const w = new Writer();
@@ -307,11 +305,7 @@ export function encodeValue(value: unknown): Uint8Array {
   return w.buf.slice(0, w.pos);
 }
 
-/**
- * Decodes bytes written by {@link encodeValue}; throws `STATE_INVALID` when they are malformed.
- *
- * @param bytes - encoded value
- */
+/** Decodes bytes written by {@link encodeValue}; throws `STATE_INVALID` when they are malformed. */
 export function decodeValue(bytes: Uint8Array): unknown {
   const r = new Reader(bytes);
   const v = read(r, 0);
@@ -322,8 +316,6 @@ export function decodeValue(bytes: Uint8Array): unknown {
 /**
  * Approximate stored size in bytes of a structured-clone-able value, for budget accounting
  * (binary data counts exactly; strings as UTF-16).
- *
- * @param value - the value
  */
 export function estimateSize(value: unknown, seen: Set<object> = new Set()): number {
   switch (typeof value) {

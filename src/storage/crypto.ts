@@ -62,13 +62,7 @@ export function checkAppKey(key: CryptoKey): void {
   }
 }
 
-/**
- * Derives a non-extractable AES-GCM-256 key from a passphrase with PBKDF2-SHA-256.
- *
- * @param passphrase - the user's passphrase (non-empty)
- * @param salt - random salt (16 bytes)
- * @param iterations - iteration count
- */
+/** Derives a non-extractable AES-GCM-256 key from a passphrase with PBKDF2-SHA-256. */
 export async function deriveKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
   if (passphrase.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.passphrase is empty; pass a non-empty passphrase.');
   if (!Number.isInteger(iterations) || iterations < 1) {
@@ -92,8 +86,6 @@ export function randomBytes(n: number): Uint8Array {
 /** A key in use, known by the random id stored with the profile. */
 export class Cipher {
   /**
-   * @param key - AES-GCM key
-   * @param keyId - id of this key in the profile (random, stored in clear)
    */
   constructor(
     readonly key: CryptoKey,

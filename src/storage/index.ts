@@ -1,5 +1,6 @@
 // Public entry of edgetune/storage: durable on-device state (models, versioned checkpoints, samples, metadata) in IndexedDB.
-export { openStorage, STORAGE_SCHEMA_VERSION } from './storage.js';
+export { openStorage } from './storage.js';
+export { SCHEMA_VERSION } from './schema.js';
 export { PROFILE_FORMAT_VERSION } from './profile.js';
 export { DEFAULT_PBKDF2_ITERATIONS } from './crypto.js';
 export type {

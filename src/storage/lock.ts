@@ -57,16 +57,7 @@ export function defaultLockManager(): LockManagerLike | null {
   return nav?.locks ?? null;
 }
 
-/**
- * Runs `fn` while holding the exclusive lock `name`.
- *
- * @param locks - Web Locks manager, or null for the in-process mutex
- * @param scope - object the in-process mutex is keyed by
- * @param name - lock name
- * @param timeoutMs - give up with `LOCK_TIMEOUT` after this long
- * @param signal - give up with `ABORTED`
- * @param fn - the critical section
- */
+/** Runs `fn` while holding the exclusive lock `name`. */
 export async function withLock<T>(
   locks: LockManagerLike | null,
   scope: object,

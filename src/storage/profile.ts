@@ -55,13 +55,7 @@ function hexToBytes(hex: string): Uint8Array {
   return out;
 }
 
-/**
- * Serialises a profile; when `cipher` is given the body is AES-GCM encrypted with the header as AAD.
- *
- * @param data - decrypted profile content
- * @param cipher - key to encrypt with, or null for a plain export
- * @param kdf - PBKDF2 parameters of a passphrase key (so another device can derive it), else null
- */
+/** Serialises a profile; when `cipher` is given the body is AES-GCM encrypted with the header as AAD. */
 export async function encodeProfile(data: ProfileData, cipher: Cipher | null, kdf: KdfParams | null): Promise<Uint8Array> {
   const header: Header = { schemaVersion: SCHEMA_VERSION, exportedAt: Date.now(), keyId: cipher?.keyId ?? null, kdf: cipher ? kdf : null };
   const headerBytes = encodeValue(header);
@@ -78,10 +72,6 @@ export async function encodeProfile(data: ProfileData, cipher: Cipher | null, kd
 /**
  * Parses, checks and decrypts a profile file and validates every record; throws `IMPORT_INVALID`
  * (or `DECRYPT_FAILED` for a wrong key) without side effects.
- *
- * @param bytes - the file
- * @param cipher - the storage's open key, if any
- * @param passphrase - passphrase to derive a passphrase-keyed export's key
  */
 export async function decodeProfile(bytes: Uint8Array, cipher: Cipher | null, passphrase: string | undefined): Promise<ProfileData> {
   if (!(bytes instanceof Uint8Array)) throw invalid(`expected a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);

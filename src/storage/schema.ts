@@ -100,16 +100,7 @@ function createV2(db: IDBPDatabase<StorageSchema>): void {
   db.createObjectStore('sys');
 }
 
-/*
- * Schema v1 (pre-release): `models` {id, manifest, bytes: ArrayBuffer, storedAt} keyed by id;
- * `checkpoints` {version, payload, createdAt} keyed by version (one learner); `samples` with
- * auto-increment keys holding the sample itself; `meta` with out-of-line keys, where the key
- * `current` held the current checkpoint version. No encryption, no budget accounting.
- *
- * v2 splits model bytes from model records (LRU scans stop loading bytes), keys checkpoints and
- * samples by learner slot, moves the current pointer and the kept-version list into `heads`, and
- * adds `sys` for accounting and key parameters.
- */
+// v1 → v2: the layouts of both versions are described in docs/storage.md (Migrations) and fixed by test/fixtures/storage/v1.ts and v2.ts.
 async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Promise<void> {
   // v1 stores are untyped here: the v2 schema type does not describe them.
   const raw = tx as unknown as IDBPTransaction<unknown, string[], 'versionchange'>;

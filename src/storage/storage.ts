@@ -7,7 +7,7 @@ import { Cipher, DEFAULT_PBKDF2_ITERATIONS, VERIFIER_PLAINTEXT, bytesEqual, chec
 import { defaultLockManager, withLock, type LockManagerLike } from './lock.js';
 import { openDatabase } from './open.js';
 import { decodeProfile, encodeProfile, type ProfileData } from './profile.js';
-import { ALL_STORES, DEFAULT_SLOT, SCHEMA_VERSION, type Body, type CryptoRecord, type StorageSchema, type StoreName, type Usage, type VersionInfo } from './schema.js';
+import { ALL_STORES, DEFAULT_SLOT, type Body, type CryptoRecord, type StorageSchema, type StoreName, type Usage, type VersionInfo } from './schema.js';
 import type {
   Checkpoint,
   CheckpointInfo,
@@ -60,6 +60,12 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
     : (bytes.slice().buffer as ArrayBuffer);
 }
 
+/** An LRU stamp above every other model's, so two uses within one millisecond still order. */
+async function nextUse(tx: RwTx): Promise<number> {
+  const newest = await tx.objectStore('models').index('by-lastUsed').openCursor(null, 'prev');
+  return Math.max(Date.now(), (newest?.value.lastUsed ?? 0) + 1);
+}
+
 function checkSlot(slot: string): string {
   if (typeof slot !== 'string' || slot.length === 0 || slot.length > 200) {
     throw new EdgetuneError('INVALID_ARGUMENT', `slot must be a non-empty string of at most 200 characters, got ${JSON.stringify(slot)}.`);
@@ -77,11 +83,7 @@ interface BroadcastMessage {
   readonly version: number;
 }
 
-/**
- * Opens (creating or migrating) an edgetune profile.
- *
- * @param options - factory, budget, encryption, locks; see {@link StorageOptions}
- */
+/** Opens (creating or migrating) an edgetune profile. */
 export async function openStorage(options: StorageOptions = {}): Promise<EdgetuneStorage> {
   const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory) {
@@ -176,7 +178,6 @@ class StorageImpl implements EdgetuneStorage {
     return this.cipher !== null;
   }
 
-  // ---- lifecycle, events ----
 
   private markClosed(reason: 'versionchange' | 'terminated'): void {
     if (this.closed) return;
@@ -227,7 +228,6 @@ class StorageImpl implements EdgetuneStorage {
     await this.dispose();
   }
 
-  // ---- transactions ----
 
   private async lock<T>(signal: AbortSignal | undefined, fn: () => Promise<T>, onProgress?: OperationOptions['onProgress']): Promise<T> {
     this.assertOpen();
@@ -244,21 +244,10 @@ class StorageImpl implements EdgetuneStorage {
       return new EdgetuneError('QUOTA_EXCEEDED', `Storage is full: ${what} did not fit in the origin's quota and was not written; the previous state is intact. Free space (delete cached models or samples) or ask for persistent storage.`, { cause: e });
     }
     if (signal?.aborted) return new EdgetuneError('ABORTED', `${what} was aborted before it committed; nothing was written.`, { cause: signal.reason });
-    if ((e as { name?: string })?.name === 'InvalidStateError' && this.closed) {
-      try {
-        this.assertOpen();
-      } catch (closedErr) {
-        return closedErr;
-      }
-    }
     return e;
   }
 
-  /**
-   * One strict-durability readwrite transaction: `fn` writes, then the key counter and usage record
-   * are updated and the budget enforced (evicting LRU models) before it commits. Anything thrown
-   * aborts the whole transaction.
-   */
+  /** One strict-durability transaction: `fn`, then key counter, usage and budget (LRU eviction); any throw aborts it all. */
   private async write(what: string, stores: readonly StoreName[], encryptions: number, fn: (tx: RwTx, acct: Accounting) => Promise<void>, options: OperationOptions = {}, protect: readonly string[] = []): Promise<Accounting> {
     try {
       return await this.writeOnce(what, stores, encryptions, fn, options, protect);
@@ -340,28 +329,17 @@ class StorageImpl implements EdgetuneStorage {
   }
 
   private async evictForQuota(protect: readonly string[]): Promise<string[]> {
-    const tx = this.db.transaction(['models', 'modelBytes', 'sys'], 'readwrite', { durability: 'strict' });
-    const evicted: string[] = [];
+    // One model is enough to retry; a retry that still does not fit reports QUOTA_EXCEEDED.
+    const victim = (await this.db.getAllFromIndex('models', 'by-lastUsed')).find((m) => !protect.includes(m.id));
+    if (!victim) return [];
     try {
-      const cursor = await tx.objectStore('models').index('by-lastUsed').openCursor();
-      // One model at a time is enough to retry; the retry evicts again if it still does not fit.
-      let c = cursor;
-      while (c) {
-        if (!protect.includes(c.value.id)) {
-          const size = c.value.size;
-          await c.delete();
-          await tx.objectStore('modelBytes').delete(c.value.id);
-          evicted.push(c.value.id);
-          const u = ((await tx.objectStore('sys').get('usage')) as Usage | undefined) ?? { ...ZERO };
-          await tx.objectStore('sys').put({ ...u, models: Math.max(0, u.models - size) }, 'usage');
-          break;
-        }
-        c = await c.continue();
-      }
-      await tx.done;
-      return evicted;
+      await this.writeOnce('Evicting a cached model', [], 0, async (tx, acct) => {
+        await tx.objectStore('models').delete(victim.id);
+        await tx.objectStore('modelBytes').delete(victim.id);
+        acct.delta.models -= victim.size;
+      }, {}, []);
+      return [victim.id];
     } catch {
-      await tx.done.catch(() => undefined);
       return [];
     }
   }
@@ -385,7 +363,6 @@ class StorageImpl implements EdgetuneStorage {
     if (after + n > this.maxWrites) throw this.rotationError(after);
   }
 
-  // ---- bodies ----
 
   private async seal(cipher: Cipher | null, store: string, id: string, version: number, value: unknown): Promise<Body> {
     if (!cipher) return { kind: 'plain', value };
@@ -406,7 +383,6 @@ class StorageImpl implements EdgetuneStorage {
     return decodeValue(await cipher.open(body, recordAad(store, id, version), what));
   }
 
-  // ---- crypto setup and rotation ----
 
   async initCrypto(encryption: EncryptionOptions | undefined): Promise<void> {
     if (encryption && 'passphrase' in encryption) {
@@ -475,7 +451,7 @@ class StorageImpl implements EdgetuneStorage {
     if (count > this.maxWrites) throw this.rotationError(count);
     const rec: CryptoRecord = { keyId: cipher.keyId, kdf, verifier, createdAt: Date.now() };
     await this.write('Re-encrypting the profile', ALL_STORES, 0, async (tx, acct) => {
-      await this.replaceAll(tx, sealed, acct, false);
+      await this.replaceAll(tx, sealed, acct);
       const sys = tx.objectStore('sys');
       await sys.put(rec, 'crypto');
       await sys.put(count, `keycount:${cipher.keyId}`);
@@ -497,7 +473,6 @@ class StorageImpl implements EdgetuneStorage {
     return { keyId: this.cipher.keyId, writes, limit: this.maxWrites };
   }
 
-  // ---- whole-profile read/replace (export, import, re-key) ----
 
   /** Reads and decrypts the whole profile in one snapshot transaction. */
   private async readAll(cipher: Cipher | null, options: OperationOptions): Promise<ProfileData> {
@@ -585,7 +560,7 @@ class StorageImpl implements EdgetuneStorage {
   }
 
   /** Clears the data stores and writes `sealed` in their place; sets absolute usage. Inside a write. */
-  private async replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounting, recomputeHeads: boolean): Promise<void> {
+  private async replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounting): Promise<void> {
     for (const s of ['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta'] as const) await tx.objectStore(s).clear();
     const sys = tx.objectStore('sys');
     for (const k of await sys.getAllKeys()) if (k.startsWith('seq:')) await sys.delete(k);
@@ -601,9 +576,7 @@ class StorageImpl implements EdgetuneStorage {
       usage.checkpoints += c.size;
     }
     for (const h of sealed.data.heads) {
-      const versions = recomputeHeads
-        ? h.versions.map((v) => ({ ...v, size: sealed.checkpoints.find((c) => c.slot === h.slot && c.version === v.version)?.size ?? v.size }))
-        : h.versions.map((v) => ({ ...v, size: sealed.checkpoints.find((c) => c.slot === h.slot && c.version === v.version)?.size ?? v.size }));
+      const versions = h.versions.map((v) => ({ ...v, size: sealed.checkpoints.find((c) => c.slot === h.slot && c.version === v.version)?.size ?? v.size }));
       await tx.objectStore('heads').put({ slot: h.slot, current: h.current, next: h.next, versions, updatedAt: Date.now() });
     }
     for (const s of sealed.samples) {
@@ -647,7 +620,7 @@ class StorageImpl implements EdgetuneStorage {
       const n = data.models.length * 2 + data.checkpoints.length + data.samples.length + data.meta.length;
       await this.reserve(n, options);
       const sealed = await this.sealAll(this.cipher, data, options);
-      await this.write('Importing the profile', ALL_STORES, sealed.count, async (tx, acct) => this.replaceAll(tx, sealed, acct, true), options);
+      await this.write('Importing the profile', ALL_STORES, sealed.count, async (tx, acct) => this.replaceAll(tx, sealed, acct), options);
     }, options.onProgress);
     for (const h of data.heads) this.announce(h.slot, h.current);
   }
@@ -661,7 +634,6 @@ class StorageImpl implements EdgetuneStorage {
     }
   }
 
-  // ---- models ----
 
   async putModel(id: string, manifest: StoredManifest, bytes: Uint8Array, options: OperationOptions = {}): Promise<{ evicted: readonly string[] }> {
     this.assertOpen();
@@ -684,7 +656,7 @@ class StorageImpl implements EdgetuneStorage {
       const now = Date.now();
       return this.write(`Storing model ${id}`, ['models', 'modelBytes'], cipher ? 2 : 0, async (tx, a) => {
         const old = await tx.objectStore('models').get(id);
-        await tx.objectStore('models').put({ id, size, storedAt: now, lastUsed: now, body: mb });
+        await tx.objectStore('models').put({ id, size, storedAt: now, lastUsed: await nextUse(tx), body: mb });
         await tx.objectStore('modelBytes').put({ id, body: bb });
         a.delta.models += size - (old?.size ?? 0);
       }, options, [id]);
@@ -701,8 +673,7 @@ class StorageImpl implements EdgetuneStorage {
     try {
       rec = await tx.objectStore('models').get(id);
       bytesRec = await tx.objectStore('modelBytes').get(id);
-      // LRU bookkeeping: strictly increasing, so two reads in one millisecond still order.
-      if (rec) await tx.objectStore('models').put({ ...rec, lastUsed: Math.max(Date.now(), rec.lastUsed + 1) });
+      if (rec) await tx.objectStore('models').put({ ...rec, lastUsed: await nextUse(tx as unknown as RwTx) });
       await tx.done;
     } catch (e) {
       await tx.done.catch(() => undefined);
@@ -742,7 +713,6 @@ class StorageImpl implements EdgetuneStorage {
     );
   }
 
-  // ---- quota ----
 
   async estimate(): Promise<StorageEstimateResult> {
     this.assertOpen();
@@ -770,7 +740,6 @@ class StorageImpl implements EdgetuneStorage {
     }
   }
 
-  // ---- checkpoints ----
 
   checkpoints<T = unknown>(slot: string = DEFAULT_SLOT): CheckpointStore<T> {
     checkSlot(slot);
@@ -866,7 +835,6 @@ class StorageImpl implements EdgetuneStorage {
     this.announce(slot, version);
   }
 
-  // ---- samples ----
 
   private range(slot: string, afterSeq?: number): IDBKeyRange {
     return afterSeq === undefined ? this.keyRange.bound([slot, -Infinity], [slot, Infinity]) : this.keyRange.bound([slot, afterSeq], [slot, Infinity], true, false);
@@ -964,7 +932,6 @@ class StorageImpl implements EdgetuneStorage {
     };
   }
 
-  // ---- meta ----
 
   private makeMeta(): MetaStore {
     return {
@@ -1015,5 +982,3 @@ interface SealedProfile {
   count: number;
 }
 
-/** Schema version this code writes (for diagnostics and exports). */
-export const STORAGE_SCHEMA_VERSION = SCHEMA_VERSION;
