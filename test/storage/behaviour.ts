@@ -349,6 +349,38 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: 'encryption: opening a plain profile with a key encrypts it in place; PBKDF2 defaults to 600k iterations with a random 16-byte salt',
+    async run(env) {
+      const name = dbName('inplace');
+      {
+        await using s = await open(env, name);
+        await s.checkpoints().save({ w: new Float32Array([1, 2, 3]) });
+        await s.samples().add(['x']);
+        await s.meta.set('m', 'clear-meta-value');
+      }
+      const key = await appKey();
+      {
+        await using s = await open(env, name, { encryption: { key } });
+        eq((await s.checkpoints().load())?.payload, { w: new Float32Array([1, 2, 3]) }, 'readable after encrypting in place');
+        eq((await s.samples().getAll()).map((x) => x.value), ['x'], 'samples too');
+      }
+      const dump = await rawDump(env, name);
+      for (const store of ['checkpoints', 'samples', 'meta']) {
+        for (const r of (dump[store]?.[1] ?? []) as { body: { kind: string } }[]) eq(r.body.kind, 'sealed', `${store} record sealed`);
+      }
+      await rejects(open(env, name), 'DECRYPT_FAILED', 'now needs the key');
+      // Default iteration count (slow on purpose: this is the real cost of opening with a passphrase).
+      const a = dbName('kdf');
+      const b = dbName('kdf');
+      await (await open(env, a, { encryption: { passphrase: 'same' } })).dispose();
+      await (await open(env, b, { encryption: { passphrase: 'same', iterations: env.iterations } })).dispose();
+      const ca = (await rawGet(env, a, 'sys', 'crypto')) as { kdf: { iterations: number; salt: Uint8Array; hash: string } };
+      const cb = (await rawGet(env, b, 'sys', 'crypto')) as { kdf: { salt: Uint8Array } };
+      eq([ca.kdf.iterations, ca.kdf.hash, ca.kdf.salt.byteLength], [600_000, 'SHA-256', 16], 'PBKDF2-SHA-256, 600k iterations, 16-byte salt');
+      ok(!same(ca.kdf.salt, cb.kdf.salt), 'salts differ between profiles with the same passphrase');
+    },
+  },
+  {
     name: 'encryption: fresh IV per record; app key must be non-extractable; wrong app key refused',
     async run(env) {
       const name = dbName('appkey');
