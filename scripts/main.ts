@@ -1,0 +1,170 @@
+// The main job (`npm start`): an offline session on the shipped default encoder and data sample — embed, search, personalise, persist.
+import 'fake-indexeddb/auto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { IDBFactory } from 'fake-indexeddb';
+import { Encoder, cosine, type ModelManifest, type RawPixels } from '../src/runtime/index.js';
+import { Learner, type LearnerState } from '../src/finetune/index.js';
+import { openStorage } from '../src/storage/index.js';
+import { corrupt, type Corruption } from '../bench/finetune/corruptions.js';
+
+const root = join(import.meta.dirname, '..');
+const say = (s = ''): void => void process.stdout.write(`${s}\n`);
+
+interface Sample {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  classes: string[];
+}
+
+async function loadDefault(): Promise<{ manifest: ModelManifest; bytes: Uint8Array }> {
+  const flag = process.argv.indexOf('--model');
+  if (flag > 0 && process.argv[flag + 1]) {
+    const path = resolve(process.argv[flag + 1]!);
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
+    return { manifest, bytes: new Uint8Array(readFileSync(join(dirname(path), manifest.file))) };
+  }
+  const indexPath = join(root, 'models', 'index.json');
+  if (!existsSync(indexPath)) throw new Error('models/index.json is missing: the shipped encoders are not in this checkout (see models/README.md).');
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { default: string };
+  const manifest = JSON.parse(readFileSync(join(root, 'models', `${index.default}.json`), 'utf8')) as ModelManifest;
+  return { manifest, bytes: new Uint8Array(readFileSync(join(root, 'models', manifest.file))) };
+}
+
+function pixels(sample: Sample, k: number): RawPixels {
+  return { data: sample.images.subarray(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 };
+}
+
+say('# edgetune — offline session on the shipped default encoder\n');
+const { loadFmnistSample } = (await import('./lib/fmnist.js')) as { loadFmnistSample: () => Promise<Sample> };
+const sample = await loadFmnistSample();
+const model = await loadDefault();
+
+const phases: string[] = [];
+await using encoder = await Encoder.open(model, { onProgress: (p) => phases.push(p.phase) });
+const d = encoder.diagnostics;
+say(`## 1. Encoder`);
+say(`${d.modelId}: ${model.manifest.dtype}, ${model.bytes.byteLength} bytes, ${encoder.dim}-d embeddings, SSL ${model.manifest.ssl?.method ?? '?'}`);
+say(`runs on ${d.backend} (opened in ${d.loadMs.toFixed(0)} ms: ${phases.join(' → ')})`);
+for (const a of d.attempts) if (a.status !== 'ok') say(`  passed over ${a.device}: ${a.reason ?? a.status}`);
+
+say(`\n## 2. Embedding the shipped sample`);
+const all = Array.from({ length: sample.count }, (_, k) => pixels(sample, k));
+const t0 = performance.now();
+const embeddings = await encoder.embed(all);
+const secs = (performance.now() - t0) / 1000;
+say(`${sample.count} Fashion-MNIST test images in ${secs.toFixed(2)} s: ${(sample.count / secs).toFixed(0)} images/s on ${encoder.backend}`);
+
+say(`\n## 3. Nearest neighbours (cosine)`);
+for (const q of [0, 1, 2]) {
+  const sims = embeddings.map((e, k) => [k, k === q ? -2 : cosine(embeddings[q]!, e)] as const).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  say(`query #${q} (${sample.classes[sample.labels[q]!]}): ${sims.map(([k, s]) => `${sample.classes[sample.labels[k]!]} ${s.toFixed(3)}`).join(', ')}`);
+}
+let hits = 0;
+const probe = Math.min(1000, sample.count);
+for (let q = 0; q < probe; q++) {
+  const top = embeddings.map((e, k) => [k, k === q ? -2 : cosine(embeddings[q]!, e)] as const).sort((a, b) => b[1] - a[1]).slice(0, 20);
+  const votes = new Map<number, number>();
+  for (const [k, s] of top) votes.set(sample.labels[k]!, (votes.get(sample.labels[k]!) ?? 0) + s);
+  const best = [...votes].sort((a, b) => b[1] - a[1])[0]![0];
+  if (best === sample.labels[q]) hits++;
+}
+say(`k-NN (k=20, cosine, leave-one-out over the sample) on the first ${probe} images: ${((hits / probe) * 100).toFixed(1)}% accuracy`);
+
+// ---------------------------------------------------------------------------------------------
+// 4. Personalisation: this user's camera sees a shifted domain; a few labels, then the unlabeled stream.
+const SHIFT: Corruption = (process.env['EDGETUNE_SHIFT'] as Corruption | undefined) ?? 'contrast';
+const SEVERITY = 4;
+const order = shuffled(sample.count, 11);
+const labeledIdx: number[] = [];
+const perClass = new Map<number, number>();
+for (const k of order) {
+  const c = sample.labels[k]!;
+  if ((perClass.get(c) ?? 0) < 5) {
+    labeledIdx.push(k);
+    perClass.set(c, (perClass.get(c) ?? 0) + 1);
+  }
+}
+const rest = order.filter((k) => !labeledIdx.includes(k));
+const streamIdx = rest.slice(0, 2500);
+const testIdx = rest.slice(2500, 4000);
+const shiftedEmb = async (idx: number[], seed: number): Promise<Float32Array[]> => {
+  const imgs = new Uint8Array(idx.length * 784);
+  idx.forEach((k, j) => imgs.set(sample.images.subarray(k * 784, (k + 1) * 784), j * 784));
+  const shifted = corrupt(imgs, SHIFT, SEVERITY, seed);
+  return encoder.embed(idx.map((_, j) => ({ data: shifted.subarray(j * 784, (j + 1) * 784), width: 28, height: 28, channels: 1 as const })));
+};
+say(`\n## 4. Personalisation on this device (its camera: ${SHIFT}, severity ${SEVERITY})`);
+const [labEmb, streamEmb, testEmb] = [await shiftedEmb(labeledIdx, 1), await shiftedEmb(streamIdx, 2), await shiftedEmb(testIdx, 3)];
+const name = (k: number): string => sample.classes[sample.labels[k]!]!;
+const knn = (q: Float32Array): string => {
+  const top = labEmb.map((e, j) => [j, cosine(q, e)] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const votes = new Map<string, number>();
+  for (const [j] of top) votes.set(name(labeledIdx[j]!), (votes.get(name(labeledIdx[j]!)) ?? 0) + 1);
+  return [...votes].sort((a, b) => b[1] - a[1])[0]![0];
+};
+const accuracy = (f: (e: Float32Array) => string): number => testEmb.filter((e, j) => f(e) === name(testIdx[j]!)).length / testEmb.length;
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+const learner = new Learner({ dim: encoder.dim, seed: 1 });
+labEmb.forEach((e, j) => learner.addLabeled(e, name(labeledIdx[j]!)));
+await learner.adapt();
+const knnAcc = accuracy(knn);
+const fewShotAcc = accuracy((e) => learner.predict(e).label);
+say(`${labeledIdx.length} labels (5 per class) tapped by the user:`);
+say(`  k-NN on the labels (k=3, the Teachable Machine way): ${pct(knnAcc)}`);
+say(`  edgetune learner after the labels:                   ${pct(fewShotAcc)}`);
+let drifts = 0;
+learner.on((ev) => {
+  if (ev.type === 'drift') drifts++;
+});
+const tStream = performance.now();
+let adaptMs = 0;
+for (const e of streamEmb) {
+  const o = learner.observe(e);
+  if (o.adaptDue) {
+    const a0 = performance.now();
+    await learner.adapt();
+    adaptMs += performance.now() - a0;
+  }
+}
+const streamSecs = (performance.now() - tStream) / 1000;
+const st = learner.stats();
+const adaptedAcc = accuracy((e) => learner.predict(e).label);
+say(`then ${streamEmb.length} unlabeled frames observed (${streamSecs.toFixed(1)} s, of which adapting ${(adaptMs / 1000).toFixed(1)} s):`);
+say(`  pseudo-labels accepted ${st.accepted}, rejected for low confidence ${st.rejectedLowConfidence}, adaptations ${st.adaptations}, rollbacks ${st.rollbacks}, drifts ${st.drifts}`);
+say(`  edgetune learner after the stream:                   ${pct(adaptedAcc)}  (${adaptedAcc >= fewShotAcc ? '+' : ''}${((adaptedAcc - fewShotAcc) * 100).toFixed(1)} points from the stream, ${((adaptedAcc - knnAcc) * 100).toFixed(1)} over k-NN)`);
+
+// ---------------------------------------------------------------------------------------------
+// 5. Persistence: checkpoint in IndexedDB, restore, and an encrypted profile export.
+say(`\n## 5. Persistence`);
+const idb = new IDBFactory();
+const storage = await openStorage({ indexedDB: idb, name: 'edgetune-session' });
+const saved = await storage.checkpoints<LearnerState>().save(learner.getState(), { label: `seen ${st.seen}` });
+await storage.dispose();
+const reopened = await openStorage({ indexedDB: idb, name: 'edgetune-session' });
+const restoredCk = await reopened.checkpoints<LearnerState>().load();
+const restored = Learner.fromState(restoredCk!.payload);
+const same = testEmb.every((e) => restored.predict(e).label === learner.predict(e).label);
+say(`checkpoint v${saved.version} saved and reloaded: ${same ? 'identical predictions on all ' + testEmb.length + ' test frames' : 'PREDICTIONS DIFFER'}`);
+const profile = await reopened.exportProfile();
+mkdirSync(join(root, '.cache'), { recursive: true });
+const profilePath = join(root, '.cache', 'profile.edgetune');
+writeFileSync(profilePath, profile);
+say(`profile exported: ${profile.byteLength} bytes → ${profilePath}`);
+await reopened.dispose();
+restored.dispose();
+learner.dispose();
+if (!same) process.exitCode = 1;
+
+function shuffled(n: number, seed: number): number[] {
+  const a = Array.from({ length: n }, (_, k) => k);
+  let s = seed >>> 0;
+  for (let k = n - 1; k > 0; k--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (k + 1);
+    [a[k], a[j]] = [a[j]!, a[k]!];
+  }
+  return a;
+}
