@@ -85,8 +85,6 @@ export function randomBytes(n: number): Uint8Array {
 
 /** A key in use, known by the random id stored with the profile. */
 export class Cipher {
-  /**
-   */
   constructor(
     readonly key: CryptoKey,
     readonly keyId: string,
