@@ -34,7 +34,7 @@ async function classCounts(page: Page): Promise<Record<string, number>> {
   return page.$$eval('#classes .cls', (els) => Object.fromEntries(els.map((e) => [(e as HTMLElement).dataset['class'] ?? '', Number(/\((\d+) example/.exec(e.getAttribute('aria-label') ?? '')?.[1] ?? -1)])));
 }
 
-test('mobile example: label sample images, predict, then start offline with the learned classes restored', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+test('mobile example: label sample images, predict, then start offline with the learned classes restored', { skip: !hasChromium && 'no /usr/bin/chromium' }, async (t) => {
   const built = spawnSync(process.execPath, [join(REPO_ROOT, 'examples', 'mobile', 'build.mjs'), '--quiet'], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(built.status, 0, `build failed: ${built.stderr}`);
   assert.ok(existsSync(join(DIST, 'sw.js')) && existsSync(join(DIST, 'worker.js')) && existsSync(join(DIST, 'ort', 'ort-wasm-simd-threaded.wasm')));
@@ -90,8 +90,6 @@ test('mobile example: label sample images, predict, then start offline with the 
     await page.waitForFunction(() => Number(document.getElementById('st-seen')?.textContent) >= 5, undefined, { timeout: 15_000 });
     await page.click('#live');
     await page.waitForFunction(() => document.getElementById('live')?.getAttribute('aria-pressed') === 'false');
-    const seen = Number(await page.textContent('#st-seen'));
-    await page.waitForFunction((n) => document.body.dataset['savedSeen'] === String(n), seen, { timeout: 10_000 });
 
     // Camera frames go through the same path: a captured frame gets a prediction.
     await page.click('#src-camera');
@@ -105,6 +103,10 @@ test('mobile example: label sample images, predict, then start offline with the 
     assert.equal(await page.getAttribute('#truth', 'data-label'), '');
     await clickAndAdvance(page, '#src-sample');
     assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
+
+    // Moving past frames feeds the learner; wait until the checkpoint holds the latest count.
+    const seen = Number(await page.textContent('#st-seen'));
+    await page.waitForFunction((n) => document.body.dataset['savedSeen'] === String(n), seen, { timeout: 10_000 });
 
     // Network off (and the server gone): the service worker starts the app; IndexedDB gives back the classes.
     await chrome.context.setOffline(true);
@@ -124,6 +126,9 @@ test('mobile example: label sample images, predict, then start offline with the 
     const ortFiles = [...new Set(server.requests.filter((p) => p.startsWith('/ort/')))].sort();
     assert.deepEqual(ortFiles, ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
 
+    const timing = (await page.textContent('#timing')) ?? '';
+    const load = /Load time(\d+) ms/.exec((await page.textContent('#diag')) ?? '')?.[1];
+    t.diagnostic(`offline start: model load ${load} ms in the worker; ${timing}`);
     await page.screenshot({ path: join(REPO_ROOT, 'examples', 'mobile', 'screenshot.png') });
   } finally {
     await chrome.close();

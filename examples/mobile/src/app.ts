@@ -41,6 +41,7 @@ const ui = {
   saved: $('saved'),
   diag: $('diag'),
   attempts: $('attempts'),
+  timing: $('timing'),
   forget: $<HTMLButtonElement>('forget'),
 };
 
@@ -63,7 +64,8 @@ const state = {
   frame: undefined as Frame | undefined,
   live: false,
   busy: false,
-  sinceAdapt: 0,
+  adaptTimer: 0,
+  embedMs: 0,
   saveTimer: 0,
 };
 
@@ -127,7 +129,7 @@ function renderDiagnostics(enc: WorkerEncoder): void {
     ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
     ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
     ['Devices tried', __EDGETUNE_ACCELERATORS__ ? 'auto: WebNN NPU → WebNN GPU → WebGPU → WASM' : 'WASM only (this build ships no WebGPU/WebNN runtime files; build with --accelerators)'],
-    ['Learner', `${LEARNER_NAME}, on the main thread`],
+    ['Learner', LEARNER_NAME],
   ];
   ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
   ui.attempts.replaceChildren(
@@ -159,11 +161,12 @@ function renderClasses(top?: string): void {
       return b;
     }),
   );
-  const s = l?.stats() ?? { labeled: 0, seen: 0, pseudo: 0, drifts: 0 };
+  const s = l?.stats() ?? { labeled: 0, seen: 0, pseudo: 0, drifts: 0, adaptations: 0, rollbacks: 0 };
   $('st-labeled').textContent = String(s.labeled);
   $('st-seen').textContent = String(s.seen);
   $('st-pseudo').textContent = String(s.pseudo);
   $('st-drift').textContent = String(s.drifts);
+  $('adapt-info').textContent = s.adaptations ? `Adapted ${s.adaptations}× on labels and pseudo-labels${s.rollbacks ? `, ${s.rollbacks} rolled back by the accuracy guard` : ''}.` : '';
 }
 
 function renderPrediction(p: Prediction | undefined): void {
@@ -205,12 +208,33 @@ async function label(name: string): Promise<void> {
   const f = state.frame;
   const l = state.learner;
   if (!f || !l) return;
-  l.addLabeled(f.embedding, name);
+  try {
+    l.addLabeled(f.embedding, name);
+  } catch (err) {
+    showError(err, 'Labeling');
+    return;
+  }
   f.labeled = true;
   await save();
   renderPrediction(l.predict(f.embedding));
+  // Train the head on the new labels once the taps pause.
+  clearTimeout(state.adaptTimer);
+  state.adaptTimer = window.setTimeout(() => void adapt(), 800);
   // In sample mode move on, so labeling is one tap per image.
   if (state.source === 'sample' && !state.live) await step();
+}
+
+async function adapt(): Promise<void> {
+  const l = state.learner;
+  if (!l) return;
+  try {
+    if (await l.adapt()) {
+      renderClasses();
+      scheduleSave(0);
+    }
+  } catch (err) {
+    showError(err, 'Adapting');
+  }
 }
 
 // ---------------------------------------------------------------- frames
@@ -219,14 +243,12 @@ async function label(name: string): Promise<void> {
 function leaveFrame(): void {
   const f = state.frame;
   const l = state.learner;
-  if (!f || !l || f.labeled || !l.ready) return;
+  if (!f || !l || f.labeled) return;
   const o = l.observe(f.embedding);
-  if (o.drift) ui.saved.textContent = 'Drift detected: the stream changed, pseudo-labels were reset (your labels are kept).';
-  if (++state.sinceAdapt >= 8) {
-    state.sinceAdapt = 0;
-    l.adapt();
-    scheduleSave();
-  }
+  if (!o) return;
+  if (o.drift) ui.saved.textContent = 'Drift detected: the stream changed; unconfirmed pseudo-labels were dropped and the learner re-adapts (your labels are kept).';
+  if (o.adaptDue) void adapt();
+  else scheduleSave(4000);
 }
 
 let frames = 0;
@@ -234,7 +256,11 @@ let frames = 0;
 async function show(image: ImageData, truth: string | undefined): Promise<void> {
   const enc = state.encoder;
   if (!enc) return;
+  const t0 = performance.now();
   const [embedding] = await enc.embed([image]);
+  const ms = performance.now() - t0;
+  state.embedMs = state.embedMs ? state.embedMs * 0.8 + ms * 0.2 : ms;
+  ui.timing.textContent = `Embedding a frame in the worker: ${state.embedMs.toFixed(1)} ms (running average, includes the message round trip).`;
   state.frame = { embedding: embedding!, truth, labeled: false };
   ui.truth.textContent = truth === undefined ? '' : `Sample ${state.sampleIndex + 1} of ${state.sample?.count ?? 0} · dataset says: ${truth}`;
   ui.truth.dataset['label'] = truth ?? '';
@@ -430,6 +456,8 @@ async function main(): Promise<void> {
       ui.saved.textContent = 'Started over: the classes are gone (the last versions stay on this device until newer saves replace them).';
     });
   });
+  // Best effort: up to a few seconds of stream observations would otherwise wait for the next save.
+  addEventListener('pagehide', () => void save());
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
       setLive(false);
