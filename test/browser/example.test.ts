@@ -130,6 +130,15 @@ test('mobile example: label sample images, predict, then start offline with the 
     const load = /Load time(\d+) ms/.exec((await page.textContent('#diag')) ?? '')?.[1];
     t.diagnostic(`offline start: model load ${load} ms in the worker; ${timing}`);
     await page.screenshot({ path: join(REPO_ROOT, 'examples', 'mobile', 'screenshot.png') });
+
+    // A second tab of the app (same profile) adds a class; the first tab takes it over from the shared checkpoint.
+    const other = await chrome.context.newPage();
+    await other.goto(`${server.origin}/`);
+    await waitStarted(other);
+    await other.fill('#class-name', 'Coat');
+    await other.click('#add-class');
+    await page.waitForSelector('#classes .cls[data-class="Coat"]', { timeout: 10_000 });
+    await other.close();
   } finally {
     await chrome.close();
     await server.close().catch(() => undefined);

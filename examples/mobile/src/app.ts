@@ -3,7 +3,7 @@ import type { LoadProgress } from '../../../src/runtime/encoder.js';
 import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
 import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
 import { humanError } from './messages.js';
-import { cachedModel, cacheModel, loadLearner, saveLearner, storageInfo } from './persist.js';
+import { cachedModel, cacheModel, loadLearner, onRemoteCheckpoint, saveLearner, storageInfo } from './persist.js';
 import type { ModelManifest } from '../../../src/runtime/manifest.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
 
@@ -486,6 +486,16 @@ async function main(): Promise<void> {
   renderDiagnostics(state.encoder);
   void renderStorage();
   state.learner = await restore(state.modelId, state.encoder.dim);
+  // Two tabs of the app share one profile: take over what the other tab learned.
+  void onRemoteCheckpoint(state.modelId, () => {
+    void (async () => {
+      const saved = await loadLearner(state.modelId);
+      if (!saved?.state || !state.encoder) return;
+      state.learner = restoreLearner(saved.state);
+      ui.saved.textContent = 'Updated with what another tab of this app learned.';
+      renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
+    })().catch((err: unknown) => showError(err, 'Loading what another tab learned'));
+  }).catch(() => undefined);
   state.sample = await samplePromise;
   ui.load.hidden = true;
   document.body.dataset['state'] = 'ready';

@@ -37,6 +37,13 @@ export async function loadLearner(modelId: string): Promise<{ state: unknown; sa
   return cp && { state: cp.payload, savedAt: cp.createdAt, version: cp.version };
 }
 
+/** Calls `fn` when another tab of the app saves a checkpoint for `modelId` (BroadcastChannel through edgetune/storage). */
+export async function onRemoteCheckpoint(modelId: string, fn: () => void): Promise<() => void> {
+  return (await open()).on('checkpoint', (e) => {
+    if (e.source === 'remote' && e.slot === slot(modelId)) fn();
+  });
+}
+
 /** Model `id` (or the model last opened) from the IndexedDB model cache, verified against its SHA-256 on read. */
 export async function cachedModel(id?: string): Promise<{ manifest: ModelManifest; bytes: Uint8Array } | undefined> {
   const s = await open();
