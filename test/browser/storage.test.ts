@@ -8,7 +8,7 @@ import { hasChromium, launchChromium, pageResult, serve } from './harness.js';
 
 const skip = !hasChromium && 'no /usr/bin/chromium';
 /** Crash trials; each is one launch, a random wait into the save loop, and a SIGKILL. */
-const TRIALS = Number(process.env['EDGETUNE_CRASH_TRIALS'] ?? '20');
+const TRIALS = Number(process.env['EDGETUNE_CRASH_TRIALS'] ?? '16');
 
 test('storage in Chromium: every behaviour case passes on real IndexedDB, Web Locks and BroadcastChannel', { skip, timeout: 120_000 }, async () => {
   const server = await serve();
