@@ -3,7 +3,7 @@ import type { LoadProgress } from '../../../src/runtime/encoder.js';
 import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
 import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
 import { humanError } from './messages.js';
-import { cachedModel, cacheModel, loadLearner, onRemoteCheckpoint, saveLearner, storageInfo } from './persist.js';
+import { cachedModel, cacheModel, getSetting, loadLearner, onRemoteCheckpoint, saveLearner, setSetting, storageInfo } from './persist.js';
 import type { ModelManifest } from '../../../src/runtime/manifest.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
 
@@ -196,6 +196,8 @@ async function save(): Promise<void> {
   try {
     const { seen } = state.learner.stats();
     const at = await saveLearner(state.modelId, state.learner.getState());
+    // The sample stream resumes where it was, so a reload does not feed the learner the same images again.
+    if (state.sampleIndex >= 0) await setSetting('sampleIndex', state.sampleIndex);
     document.body.dataset['savedSeen'] = String(seen);
     ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
     document.body.dataset['savedAt'] = String(at);
@@ -497,6 +499,8 @@ async function main(): Promise<void> {
     })().catch((err: unknown) => showError(err, 'Loading what another tab learned'));
   }).catch(() => undefined);
   state.sample = await samplePromise;
+  const resume = await getSetting<number>('sampleIndex').catch(() => undefined);
+  if (state.sample && typeof resume === 'number' && resume >= 0) state.sampleIndex = resume % state.sample.count;
   ui.load.hidden = true;
   document.body.dataset['state'] = 'ready';
   await step();

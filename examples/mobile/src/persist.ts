@@ -37,6 +37,16 @@ export async function loadLearner(modelId: string): Promise<{ state: unknown; sa
   return cp && { state: cp.payload, savedAt: cp.createdAt, version: cp.version };
 }
 
+/** Reads a small app setting. */
+export async function getSetting<V>(key: string): Promise<V | undefined> {
+  return (await open()).meta.get<V>(key);
+}
+
+/** Writes a small app setting. */
+export async function setSetting(key: string, value: unknown): Promise<void> {
+  await (await open()).meta.set(key, value);
+}
+
 /** Calls `fn` when another tab of the app saves a checkpoint for `modelId` (BroadcastChannel through edgetune/storage). */
 export async function onRemoteCheckpoint(modelId: string, fn: () => void): Promise<() => void> {
   return (await open()).on('checkpoint', (e) => {
