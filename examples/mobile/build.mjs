@@ -26,14 +26,28 @@ mkdirSync(join(out, 'ort'), { recursive: true });
 mkdirSync(join(out, 'icons'), { recursive: true });
 
 // ---- model: the shipped default encoder when models/index.json exists, else a seeded 28×28 test CNN ----
+/** `--models=DIR` reads the model index from another folder (default: the repo's models/). */
+const modelsDir = resolve([...args].find((a) => a.startsWith('--models='))?.slice('--models='.length) ?? join(root, 'models'));
+
 async function placeModel() {
-  const index = join(root, 'models', 'index.json');
+  const index = join(modelsDir, 'index.json');
   if (existsSync(index)) {
     const idx = JSON.parse(readFileSync(index, 'utf8'));
-    const manifestFile = defaultManifestFile(idx);
-    const manifest = JSON.parse(readFileSync(join(root, 'models', manifestFile), 'utf8'));
-    copyFileSync(join(root, 'models', manifestFile), join(out, 'models', 'default.json'));
-    copyFileSync(join(root, 'models', manifest.file), join(out, 'models', manifest.file));
+    let manifestFile = defaultManifestFile(idx);
+    let manifest = JSON.parse(readFileSync(join(modelsDir, manifestFile), 'utf8'));
+    if (manifest.format !== 'onnx') {
+      // The worker runs ONNX only (tfjs-tflite cannot load in a module worker): take the ONNX twin of the default.
+      const twin = (Array.isArray(idx.models) ? idx.models : [])
+        .map((m) => (typeof m === 'string' ? m : m?.manifest ?? (m?.id ? `${m.id}.json` : '')))
+        .filter((f) => f && existsSync(join(modelsDir, f)))
+        .map((f) => ({ f, m: JSON.parse(readFileSync(join(modelsDir, f), 'utf8')) }))
+        .find(({ m }) => m.format === 'onnx' && m.dtype === manifest.dtype && String(m.id).startsWith(String(manifest.id).split('-')[0]));
+      if (!twin) throw new Error(`The default model ${manifest.id} is ${manifest.format} and no ONNX model of the same family is listed in ${index}.`);
+      manifestFile = twin.f;
+      manifest = twin.m;
+    }
+    copyFileSync(join(modelsDir, manifestFile), join(out, 'models', 'default.json'));
+    copyFileSync(join(modelsDir, manifest.file), join(out, 'models', manifest.file));
     return { id: manifest.id, shipped: true, bytes: manifest.bytes };
   }
   // No shipped model yet: build the fixture CNN from the test helpers (bundled to a temporary ESM file so plain Node can run it).
