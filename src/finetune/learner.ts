@@ -61,6 +61,11 @@ export interface LearnerOptions {
   readonly featureMomentum?: number;
   /** Weight, in samples, of the labeled statistics before the stream has been seen. @defaultValue 20 */
   readonly featurePrior?: number;
+  /**
+   * Weight, in samples, of the stream statistics in the alignment target: with few labels their
+   * statistics are noisy, so the target leans on the stream and alignment fades out. @defaultValue 200
+   */
+  readonly anchorShrink?: number;
   /** Replay bounds. @defaultValue 500 labeled per class, 2000 pseudo-labels in all */
   readonly replay?: { readonly labeledPerClass?: number; readonly pseudoCapacity?: number };
   /**
@@ -107,6 +112,7 @@ export interface ResolvedLearnerOptions {
   featureAlignment: FeatureAlignment;
   featureMomentum: number;
   featurePrior: number;
+  anchorShrink: number;
   labeledPerClass: number;
   pseudoCapacity: number;
   guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number };
@@ -313,6 +319,7 @@ function resolve(o: LearnerOptions): Resolved {
     featureAlignment: o.featureAlignment ?? 'meanstd',
     featureMomentum: o.featureMomentum ?? 0.005,
     featurePrior: o.featurePrior ?? 20,
+    anchorShrink: o.anchorShrink ?? 200,
     labeledPerClass: o.replay?.labeledPerClass ?? 500,
     pseudoCapacity: o.replay?.pseudoCapacity ?? 2000,
     guard:
@@ -546,13 +553,14 @@ export class Learner {
     const o = this.#o;
     if (o.featureAlignment === 'none' || this.#anchorN === 0) return u;
     const n = this.#anchorN;
+    const a = n / (n + o.anchorShrink);
     const z = new Float32Array(u.length);
     for (let j = 0; j < u.length; j++) {
-      const ma = this.#anchorSum[j]! / n;
       const ms = this.#streamMean[j]!;
+      const ma = a * (this.#anchorSum[j]! / n) + (1 - a) * ms;
       let r = 1;
       if (o.featureAlignment === 'meanstd') {
-        const va = Math.max(this.#anchorSq[j]! / n - ma * ma, 1e-6);
+        const va = Math.max(a * (this.#anchorSq[j]! / n) + (1 - a) * this.#streamSq[j]! - ma * ma, 1e-6);
         const vs = Math.max(this.#streamSq[j]! - ms * ms, 1e-6);
         // Clamped so one noisy coordinate cannot be blown up.
         r = Math.min(3, Math.max(1 / 3, Math.sqrt(va / vs)));
@@ -748,11 +756,15 @@ export class Learner {
     return e;
   }
 
+  #guardSet(): ReplayEntry[] {
+    const labeled = this.#replay.labeled.flat();
+    const set = labeled.filter((e) => e.holdout);
+    return set.length ? set : labeled;
+  }
+
   /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
   #guardScore(params: Float32Array): number {
-    const labeled = this.#replay.labeled.flat();
-    let set = labeled.filter((e) => e.holdout);
-    if (set.length === 0) set = labeled;
+    const set = this.#guardSet();
     if (set.length === 0) return Number.NaN;
     let ok = 0;
     for (const e of set) if (argmax(this.#probs(e.x, params, false)) === e.cls) ok++;
@@ -873,7 +885,9 @@ export class Learner {
       const after = this.#guardScore(this.#teacher);
       onProgress?.({ phase: 'guard', before, after });
       let rolledBack = false;
-      if (o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - o.guard.tolerance) {
+      // One sample's worth of slack on small guard sets, so a single borderline label cannot veto every round.
+      const slack = Math.max(o.guard.tolerance, 1 / Math.max(this.#guardSet().length, 1));
+      if (o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12) {
         restore();
         rolledBack = true;
         cnt[C_ROLLBACK] = cnt[C_ROLLBACK]! + 1;
