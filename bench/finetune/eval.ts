@@ -14,7 +14,7 @@ const N_SRC = 2000;
 const N_STREAM = QUICK ? 500 : 1000;
 const SEVERITIES = QUICK ? [3, 5] : [1, 2, 3, 4, 5];
 const FEWSHOT_SEV = 3;
-const FEWSHOT_REPEATS = 1;
+const FEWSHOT_REPEATS = QUICK ? 1 : 2;
 const FINAL_ROUNDS = Number(process.env.FT_FINAL_ROUNDS ?? 2);
 const PARTS = (process.env.FT_PARTS ?? 'tta,few,drift,cost').split(',');
 
