@@ -1,0 +1,73 @@
+"""Exports an encoder checkpoint to fp32 ONNX (opset 13, dynamic batch, BatchNorm folded into the convs).
+
+Input `input` [N,1,28,28] float32, already normalised ((x/255 - mean) / std); output `embedding` [N,dim].
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import load_split, normalise  # noqa: E402
+from eval import load_encoder  # noqa: E402
+
+
+def fold_bn(enc):
+    """Returns an equivalent nn.Sequential with every Conv2d+BatchNorm2d pair merged into one Conv2d."""
+    layers = list(enc.features)
+    out = []
+    i = 0
+    while i < len(layers):
+        m = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+            conv = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, bias=True)
+            k = nxt.weight.detach() / torch.sqrt(nxt.running_var + nxt.eps)
+            conv.weight.data = m.weight.detach() * k.view(-1, 1, 1, 1)
+            b = m.bias.detach() if m.bias is not None else torch.zeros(m.out_channels)
+            conv.bias.data = (b - nxt.running_mean) * k + nxt.bias.detach()
+            out.append(conv)
+            i += 2
+        else:
+            out.append(nn.ReLU() if isinstance(m, nn.ReLU) else m)
+            i += 1
+    return nn.Sequential(*out, nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
+def export(ckpt, out_path, check_images=256):
+    enc, ck = load_encoder(ckpt)
+    folded = fold_bn(enc)
+    dummy = torch.zeros(2, 1, 28, 28)
+    torch.onnx.export(folded, dummy, out_path, opset_version=13, input_names=["input"], output_names=["embedding"],
+                      dynamic_axes={"input": {0: "N"}, "embedding": {0: "N"}}, do_constant_folding=True)
+    model = onnx.load(out_path)
+    onnx.checker.check_model(model)
+    # BN folding must not change the function (eval mode): compare on real test images.
+    x, _ = load_split("t10k")
+    xb = torch.from_numpy(normalise(x[:check_images]))
+    with torch.no_grad():
+        a, b = enc(xb).numpy(), folded(xb).numpy()
+    cos = float(np.mean(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)))
+    return {"onnx": out_path, "ops": sorted({n.op_type for n in model.graph.node}), "fold_cosine": cos,
+            "config": ck["config"], "step": ck.get("step"), "train_seconds": ck.get("train_seconds")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("ckpt")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    res = export(args.ckpt, args.out)
+    print(json.dumps({k: v for k, v in res.items() if k != "config"}))
+    if res["fold_cosine"] < 0.9999:
+        raise SystemExit(f"BN folding changed the embeddings (cosine {res['fold_cosine']})")
+
+
+if __name__ == "__main__":
+    main()
