@@ -780,6 +780,15 @@ def main(argv=None) -> int:
         if args.ranges:
             ranges = load_ranges(args.ranges)
             calib_note = f"ranges from {os.path.basename(args.ranges)}"
+            if args.calib_images:
+                # Tensors the ranges file lacks (if any) get ranges calibrated here.
+                g = load_onnx(args.onnx)
+                spec = (src_manifest or {}).get("input", DEFAULT_INPUT_SPEC)
+                own = calibrate(g, preprocess(read_idx_images(args.calib_images, args.calib_count), spec))
+                missing = sorted(set(own) - set(ranges))
+                ranges = {**own, **ranges}
+                if missing:
+                    calib_note += f"; {len(missing)} tensors calibrated here ({', '.join(missing[:4])})"
         elif args.calib_images:
             g = load_onnx(args.onnx)
             spec = (src_manifest or {}).get("input", DEFAULT_INPUT_SPEC)

@@ -5,7 +5,8 @@
 
 Finds the default's fp32 ONNX manifest (input spec, output, ssl, licence) and the activation ranges
 JSON the ONNX quantizer wrote, so the int8 TFLite uses the same activation grid as the int8 ONNX;
-without a ranges file it calibrates on the first 512 Debian Fashion-MNIST training images.
+tensors without a range there (or every tensor, without a ranges file) are calibrated on the first
+512 Debian Fashion-MNIST training images.
 Writes models/<base>-int8.tflite and its manifest (models/<base>-int8.json, or
 models/<base>-int8-tflite.json when that name is the int8 ONNX's manifest).
 """
@@ -75,7 +76,7 @@ def main():
         man = os.path.join(models, f"{base}-int8-tflite.json")
     mid = os.path.basename(man).removesuffix(".json")
     cmd = [sys.executable, os.path.join(HERE, "convert.py"), onnx_path, "--out", out, "--int8", "--manifest", src_manifest, "--id", mid, "--manifest-out", man]
-    cmd += ["--ranges", ranges[0]] if ranges else ["--calib-images", CALIB, "--calib-count", "512"]
+    cmd += (["--ranges", ranges[0]] if ranges else []) + ["--calib-images", CALIB, "--calib-count", "512"]
     print(" ".join(cmd))
     if not a.dry_run:
         subprocess.run(cmd, check=True)
