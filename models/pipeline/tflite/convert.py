@@ -765,6 +765,8 @@ def main(argv=None) -> int:
     p.add_argument("--id", help="manifest id (default: output file name without extension)")
     p.add_argument("--fc-per-tensor", action="store_true", help="per-tensor instead of per-channel FULLY_CONNECTED weights")
     p.add_argument("--manifest-out", help="manifest path (default: OUT with .json)")
+    p.add_argument("--metrics-from", help="manifest whose quality metrics this model inherits (its int8 ONNX twin); recorded as metrics.measuredOn")
+    p.add_argument("--metric", action="append", default=[], metavar="KEY=NUMBER", help="add a measured metric, e.g. cosineVsOnnxInt8Min=0.99995")
     p.add_argument("--no-manifest", action="store_true")
     p.add_argument("--qdq-onnx", help="also write the same int8 model as QDQ ONNX here (for cross-runtime checks)")
     p.add_argument("--op-version", action="append", default=[], metavar="OP=N", help="testing only: force an operator code's version, e.g. MEAN=99")
@@ -811,6 +813,15 @@ def main(argv=None) -> int:
     if not args.no_manifest:
         model_id = args.id or os.path.splitext(os.path.basename(args.out))[0]
         m = build_manifest(data, args.out, model_id, args.int8, src_manifest, args.onnx, summary, calib_note)
+        metrics = {}
+        if args.metrics_from:
+            twin = json.load(open(args.metrics_from))
+            metrics = {**twin.get("metrics", {}), "measuredOn": twin["id"]}
+        for kv in args.metric:
+            k, v = kv.split("=", 1)
+            metrics[k] = float(v)
+        if metrics:
+            m["metrics"] = metrics
         with open(args.manifest_out or os.path.splitext(args.out)[0] + ".json", "w") as f:
             json.dump(m, f, indent=2)
             f.write("\n")

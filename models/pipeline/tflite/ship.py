@@ -49,6 +49,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=os.path.join(HERE, "..", ".."))
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--metric", action="append", default=[], metavar="KEY=NUMBER", help="passed to convert.py")
     a = ap.parse_args()
     models = os.path.abspath(a.models)
     did = default_id(load(os.path.join(models, "index.json")))
@@ -77,6 +78,12 @@ def main():
     mid = os.path.basename(man).removesuffix(".json")
     cmd = [sys.executable, os.path.join(HERE, "convert.py"), onnx_path, "--out", out, "--int8", "--manifest", src_manifest, "--id", mid, "--manifest-out", man]
     cmd += (["--ranges", ranges[0]] if ranges else []) + ["--calib-images", CALIB, "--calib-count", "512"]
+    # Quality metrics come from the int8 ONNX this model mirrors (marked metrics.measuredOn); the
+    # browser test measures the agreement between the two, which can be recorded with --metric.
+    twins = [p for p, m in manifests.items() if m["format"] == "onnx" and m["dtype"] == "int8" and m["id"].startswith(base)]
+    if twins:
+        cmd += ["--metrics-from", min(twins, key=len)]
+    cmd += [f"--metric={m}" for m in a.metric]
     print(" ".join(cmd))
     if not a.dry_run:
         subprocess.run(cmd, check=True)
