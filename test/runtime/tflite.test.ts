@@ -2,12 +2,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as flatbuffers from 'flatbuffers';
-import { Encoder, inspectTflite, isEdgetuneError, registerTfliteBackend, tfliteBackend, validateManifest, type ModelManifest } from '../../src/runtime/index.js';
+import { Encoder, inspectTflite, isEdgetuneError, registerTfliteBackend, tfliteBackend, TFLITE_MAX_OP_VERSIONS, validateManifest, type ModelManifest } from '../../src/runtime/index.js';
 import { tinyCnn } from '../fixtures/onnx-builder.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -206,3 +206,30 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     }
   });
 });
+
+test('shipped TFLite models parse, use only accepted op versions, and were converted from the ONNX now shipped', async (t) => {
+  const models = join(ROOT, 'models');
+  const manifests = existsSync(models) ? readdirSync(models).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.endsWith('.calibration.json')) : [];
+  let checked = 0;
+  for (const f of manifests) {
+    const raw = JSON.parse(readFileSync(join(models, f), 'utf8')) as ModelManifest & { source?: { file: string; sha256: string } };
+    if (raw.format !== 'tflite') continue;
+    const m = validateManifest(raw);
+    const info = inspectTflite(new Uint8Array(readFileSync(join(models, m.file))));
+    for (const c of info.operatorCodes) {
+      const max = TFLITE_MAX_OP_VERSIONS[c.op];
+      assert.ok(max === undefined || c.version <= max, `${m.file}: ${c.op} v${c.version}`);
+    }
+    assert.equal(m.input.layout, 'NHWC');
+    assert.deepEqual(info.inputs[0]!.shape, [1, m.input.height, m.input.width, m.input.channels]);
+    if (raw.source) {
+      const src = join(models, raw.source.file);
+      assert.ok(existsSync(src), `${f}: source ${raw.source.file} is no longer shipped; rerun models/pipeline/tflite/ship.py`);
+      const { createHash } = await import('node:crypto');
+      assert.equal(createHash('sha256').update(readFileSync(src)).digest('hex'), raw.source.sha256, `${f} is stale: ${raw.source.file} changed since the conversion; rerun /usr/bin/python3 models/pipeline/tflite/ship.py`);
+    }
+    checked++;
+  }
+  if (!checked) t.skip('no TFLite model shipped in models/');
+});
+
