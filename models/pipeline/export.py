@@ -61,9 +61,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("ckpt")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--reference", help="also write PyTorch (unfolded) embeddings of the first --reference-count "
+                                        "images of models/data/fmnist-test-5000 to this JSON")
+    ap.add_argument("--reference-count", type=int, default=8)
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = export(args.ckpt, args.out)
+    if args.reference:
+        import gzip
+        n = args.reference_count
+        raw = gzip.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                                     "fmnist-test-5000.images.u8.gz")).read()
+        imgs = np.frombuffer(raw, dtype=np.uint8)[: n * 784].reshape(n, 28, 28)
+        enc, _ = load_encoder(args.ckpt)
+        with torch.no_grad():
+            z = enc(torch.from_numpy(normalise(imgs))).numpy()
+        with open(args.reference, "w") as f:
+            json.dump({"count": n, "embeddings": z.tolist()}, f)
     print(json.dumps({k: v for k, v in res.items() if k != "config"}))
     if res["fold_cosine"] < 0.9999:
         raise SystemExit(f"BN folding changed the embeddings (cosine {res['fold_cosine']})")

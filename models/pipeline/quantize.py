@@ -201,6 +201,8 @@ def main():
     torch.set_num_threads(1)
     model = onnx.load(args.fp32)
     x, _ = load_split("train")
+    if args.calib_offset + args.calib + args.check > len(x):
+        raise SystemExit("--calib-offset + --calib + --check exceeds the 60000 train images")
     calib = normalise(x[args.calib_offset: args.calib_offset + args.calib])
     held = torch.from_numpy(normalise(x[args.calib_offset + args.calib: args.calib_offset + args.calib + args.check]))
     out_name = model.graph.output[0].name
