@@ -208,7 +208,7 @@ for (const k of [1, 5, 10]) {
 }
 const f5 = fewAgg[5]!;
 out();
-out(`5-shot: ours − k-NN = **${(100 * (mean(f5.ours) - mean(f5.knn))).toFixed(1)} pts**, ours − linear = **${(100 * (mean(f5.ours) - mean(f5.lin))).toFixed(1)} pts** (target ≥ 3 each).`);
+out(`5-shot: ours − k-NN = **${(100 * (mean(f5.ours) - mean(f5.knn))).toFixed(2)} pts**, ours − linear = **${(100 * (mean(f5.ours) - mean(f5.lin))).toFixed(2)} pts** (target ≥ 3 each).`);
 out();
 
 }

@@ -6,7 +6,7 @@ export interface PageHinkleyOptions {
   readonly minInstances?: number;
   /** Magnitude of change tolerated. @defaultValue 0.005 */
   readonly delta?: number;
-  /** Cumulative deviation that signals drift (river uses 50 for unscaled signals; 4 was tuned on the --dev split for 1 − confidence). @defaultValue 4 */
+  /** Cumulative deviation that signals drift (river uses 50 for unscaled signals; this is for 1 − confidence in [0, 1]). @defaultValue 8 */
   readonly threshold?: number;
   /** Forgetting factor of the cumulative sum. @defaultValue 0.9999 */
   readonly alpha?: number;
@@ -48,7 +48,7 @@ export class PageHinkley {
     this.options = {
       minInstances: options.minInstances ?? 30,
       delta: options.delta ?? 0.005,
-      threshold: options.threshold ?? 4,
+      threshold: options.threshold ?? 8,
       alpha: options.alpha ?? 0.9999,
       mode: options.mode ?? 'up',
     };
