@@ -124,6 +124,7 @@ def main():
     ap.add_argument("--methods", nargs="+", default=["simclr", "byol", "simsiam", "vicreg", "barlow", "dae",
                                                      "supervised", "random"])
     ap.add_argument("--default", help="method of the default encoder (else: best SSL int8 linear probe)")
+    ap.add_argument("--no-write", action="store_true", help="only evaluate (runs/<m>/ship.json); leave models/ alone")
     args = ap.parse_args()
     torch.set_num_threads(1)
     results = {}
@@ -139,6 +140,9 @@ def main():
     if not ssl:
         raise SystemExit("ship: no SSL run finished")
     default = args.default or max(ssl, key=lambda m: results[m]["metrics"]["int8"]["linearProbe"])
+    if args.no_write:
+        print(json.dumps({m: r["metrics"] for m, r in results.items()}))
+        return
     shipped = []
     for m in ssl:
         r = results[m]
