@@ -27,6 +27,7 @@ const wanted = [
   ['/usr/lib/python3/dist-packages/torch', 'python3-torch'],
   ['/usr/lib/python3/dist-packages/torchvision', 'python3-torchvision'],
   ['/usr/lib/python3/dist-packages/onnx', 'python3-onnx'],
+  ['/usr/lib/python3/dist-packages/flatbuffers', 'python3-flatbuffers'],
   ['/usr/share/datasets/fashion-mnist', 'dataset-fashion-mnist'],
 ];
 const missing = wanted.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
