@@ -85,6 +85,20 @@ test('mobile example: label sample images, predict, then start offline with the 
     const conf = Number(await page.getAttribute('#pred-conf', 'data-confidence'));
     assert.ok(conf >= 1 / CLASSES.length && conf <= 1, `confidence ${conf}`);
 
+    // On the shipped encoder, 3 labels per class already separate these classes on unseen sample images.
+    let hits = 0;
+    let scored = 0;
+    for (let guard = 0; guard < 200 && scored < 20; guard++) {
+      await clickAndAdvance(page, '#next');
+      const truth = (await page.getAttribute('#truth', 'data-label')) ?? '';
+      if (!CLASSES.includes(truth)) continue;
+      scored++;
+      if ((await page.textContent('#pred-label')) === truth) hits++;
+    }
+    const modelId = /Model([a-z0-9-]+)/.exec((await page.textContent('#diag')) ?? '')?.[1] ?? '';
+    t.diagnostic(`${modelId}: ${hits}/${scored} unseen sample images of the 3 classes predicted right after 3 labels per class`);
+    if (!modelId.startsWith('fixture-')) assert.ok(hits / scored >= 0.7, `${hits}/${scored} right on ${modelId}`);
+
     // The unlabeled stream reaches the learner in live mode.
     await page.click('#live');
     await page.waitForFunction(() => Number(document.getElementById('st-seen')?.textContent) >= 5, undefined, { timeout: 15_000 });
