@@ -16,36 +16,30 @@ export interface Dataset {
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
-/**
- * Loads the shipped sample, falling back to the first 5000 Debian test images. With `dev`, loads
- * 5000 images of the Fashion-MNIST *training* set instead: a split disjoint from the test sample,
- * on which the method's settings were tuned.
- */
-export async function loadDataset(dev = false): Promise<Dataset> {
-  if (dev) {
-    const img = gunzipSync(await readFile(`${DEBIAN}/train-images-idx3-ubyte.gz`));
-    const lab = gunzipSync(await readFile(`${DEBIAN}/train-labels-idx1-ubyte.gz`));
-    const count = 5000;
-    return {
-      images: new Uint8Array(img.buffer, img.byteOffset + 16, count * 784).slice(),
-      labels: new Uint8Array(lab.buffer, lab.byteOffset + 8, count).slice(),
-      count,
-      classes: CLASSES,
-      source: `${DEBIAN}/train (first ${count}; dev split)`,
-    };
-  }
-  if (existsSync(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`)) {
-    const s = await loadFmnistSample();
-    return { images: s.images, labels: s.labels, count: s.count, classes: s.classes, source: 'models/data/fmnist-test-5000' };
-  }
-  const img = gunzipSync(await readFile(`${DEBIAN}/t10k-images-idx3-ubyte.gz`));
-  const lab = gunzipSync(await readFile(`${DEBIAN}/t10k-labels-idx1-ubyte.gz`));
+/** The first 5000 images and labels of a Debian IDX split (header: 16 bytes of images, 8 of labels). */
+async function readIdx(split: 'train' | 't10k', note?: string): Promise<Dataset> {
+  const img = gunzipSync(await readFile(`${DEBIAN}/${split}-images-idx3-ubyte.gz`));
+  const lab = gunzipSync(await readFile(`${DEBIAN}/${split}-labels-idx1-ubyte.gz`));
   const count = 5000;
   return {
     images: new Uint8Array(img.buffer, img.byteOffset + 16, count * 784).slice(),
     labels: new Uint8Array(lab.buffer, lab.byteOffset + 8, count).slice(),
     count,
     classes: CLASSES,
-    source: `${DEBIAN}/t10k (first ${count})`,
+    source: `${DEBIAN}/${split} (first ${count}${note ? `; ${note}` : ''})`,
   };
+}
+
+/**
+ * Loads the shipped sample, falling back to the first 5000 Debian test images. With `dev`, loads
+ * 5000 images of the Fashion-MNIST *training* set instead: a split disjoint from the test sample,
+ * on which the method's settings were tuned.
+ */
+export async function loadDataset(dev = false): Promise<Dataset> {
+  if (dev) return readIdx('train', 'dev split');
+  if (existsSync(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`)) {
+    const s = await loadFmnistSample();
+    return { images: s.images, labels: s.labels, count: s.count, classes: s.classes, source: 'models/data/fmnist-test-5000' };
+  }
+  return readIdx('t10k');
 }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-web';
+import { cosine } from '../../src/runtime/selfcheck.js';
 import { loadFmnistSample, type FmnistSample } from '../../scripts/lib/fmnist.js';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'models');
@@ -24,17 +25,6 @@ interface Golden {
 
 const json = async <T>(file: string): Promise<T> => JSON.parse(await readFile(join(MODELS, file), 'utf8')) as T;
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb + 1e-24);
-}
 
 async function embed(m: Manifest, sample: FmnistSample, n: number): Promise<Float32Array[]> {
   const session = await ort.InferenceSession.create(await readFile(join(MODELS, m.file)), { executionProviders: ['wasm'] });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-web';
+import { cosine } from '../../src/runtime/selfcheck.js';
 import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -27,17 +28,6 @@ function torchMissing(): string | undefined {
   return undefined;
 }
 
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb + 1e-24);
-};
 
 test('pipeline smoke: train 4 steps -> export -> quantize -> onnxruntime-web agrees with PyTorch', async (t) => {
   const missing = torchMissing();

@@ -2,19 +2,11 @@
 import { openDB } from 'idb';
 import { report } from '../harness-page.js';
 import { openStorage } from '../../../src/storage/index.js';
+import { fill } from './storage-fill.js';
 
 const q = new URLSearchParams(location.search);
 const reps = Number(q.get('reps') ?? '15');
 
-function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 /** 10-class head on 128-d embeddings plus 2,000 replay embeddings of 128-d with labels. */
 function checkpoint(seed: number) {

@@ -2,6 +2,7 @@
 import { report } from '../harness-page.js';
 import { sha256Hex } from '../../../src/core/hash.js';
 import { openStorage } from '../../../src/storage/index.js';
+import { fill } from './storage-fill.js';
 
 interface Payload {
   version: number;
@@ -20,15 +21,6 @@ const saving = q.get('mode') === 'run';
 // Replay rows per checkpoint: 2000 is the realistic size (~1.1 MB); fewer keeps a value under Chromium's 64 KB blob-wrapping threshold.
 const rows = Number(q.get('rows') ?? '2000');
 
-function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 async function digestOf(p: Omit<Payload, 'digest'>): Promise<string> {
   const parts = [p.head.weights, p.head.bias, p.replay, p.labels].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
