@@ -10,6 +10,7 @@ const candidates = {
   storage: 'src/storage/index.ts',
   worker: 'src/worker/index.ts',
   'worker-script': 'src/worker/worker-script.ts',
+  'worker-classic': 'src/worker/worker-classic.ts',
 };
 const input = Object.fromEntries(Object.entries(candidates).filter(([, file]) => existsSync(file)));
 
@@ -51,7 +52,8 @@ export default [
     plugins: [typescript({ tsconfig: 'tsconfig.build.json', declaration: false, sourceMap: true, outDir: 'dist', noEmitOnError: true }), copyRuntimeFiles()],
   },
   {
-    input,
+    // The classic bootstrap exports nothing: no declarations.
+    input: Object.fromEntries(Object.entries(input).filter(([name]) => name !== 'worker-classic')),
     external,
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name]-[hash].d.ts' },
     plugins: [dts({ tsconfig: 'tsconfig.build.json' })],

@@ -275,7 +275,12 @@ export class Encoder {
    * @throws EdgetuneError `INPUT_TYPE`, `INPUT_SHAPE`, `NON_FINITE`, `DISPOSED`, `ABORTED`
    */
   embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    this.#assertOpen();
+    // Errors reject the promise, never throw synchronously (the same as through a worker).
+    try {
+      this.#assertOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const job = this.#queue.then(async () => {
       this.#assertOpen();
       const dim = this.#manifest.output.dim;

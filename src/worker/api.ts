@@ -1,13 +1,16 @@
-// The API the worker exposes: the same Encoder, addressed by handles, with aborts forwarded by token (an AbortSignal cannot cross postMessage).
-import { transfer } from 'comlink';
+// The API the worker exposes: encoders, learners and storage addressed by handles, aborts forwarded by token (an AbortSignal cannot cross postMessage).
+import { releaseProxy, transfer } from 'comlink';
 import { EdgetuneError } from '../core/errors.js';
+import type { Learner, LearnerOptions, LearnerState } from '../finetune/learner.js';
+import { registerTfliteBackend } from '../runtime/backends/tflite.js';
 import { Encoder, type EncoderDiagnostics, type EncoderOptions } from '../runtime/encoder.js';
 import { env, type RuntimeEnv } from '../runtime/env.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ModelSource } from '../runtime/source.js';
+import type { EdgetuneStorage, StorageEvents, StorageOptions } from '../storage/types.js';
 
-/** Encoder options that can cross to a worker (no functions, no signal, no cache object). */
+/** Encoder options that can cross to a worker (no functions, no signal); `cache` is a storage handle opened in the worker. */
 export type WorkerEncoderOptions = Omit<EncoderOptions, 'signal' | 'onProgress' | 'cache' | 'fetch'>;
 
 /** What the worker tells the page about an opened encoder. */
@@ -17,18 +20,72 @@ export interface WorkerEncoderInfo {
   readonly diagnostics: EncoderDiagnostics;
 }
 
-/** Model sources that can cross to a worker: a URL, or a manifest with bytes. */
-export type WorkerModelSource = Exclude<ModelSource, { readonly cache: unknown }>;
+/** Model sources as they cross to the worker: a URL, a manifest with bytes, or a storage handle and model id. */
+export type WorkerModelSource = Exclude<ModelSource, { readonly cache: unknown }> | { readonly storage: number; readonly id: string };
+
+/** Storage options that can cross to a worker (the worker uses its own `indexedDB`; no callbacks). */
+export type WorkerStorageOptions = Omit<StorageOptions, 'indexedDB' | 'IDBKeyRange' | 'onBlocked' | 'locks' | 'storageManager'>;
+
+/** Learner members callable through the worker, with their argument lists. */
+export interface LearnerCalls {
+  addClass: [label: string];
+  removeClass: [label: string];
+  renameClass: [from: string, to: string];
+  addLabeled: [embedding: Float32Array, label: string];
+  predict: [embedding: Float32Array];
+  observe: [embedding: Float32Array, options?: { readonly augmented?: Float32Array }];
+  stats: [];
+  getState: [];
+}
+
+/** What every learner call returns besides its result: the learner's synchronous getters, mirrored on the page. */
+export interface LearnerSnapshot {
+  readonly classes: readonly string[];
+  readonly ready: boolean;
+}
+
+/** Which part of a storage a call addresses. */
+export type StorageScope = { readonly kind: 'root' } | { readonly kind: 'meta' } | { readonly kind: 'checkpoints' | 'samples'; readonly slot: string };
+
+/**
+ * Storage methods callable through the worker, per scope, with the index of their options argument
+ * (where `signal`/`onProgress` are put back in the worker), or -1 when they take none.
+ */
+export const STORAGE_CALLS: Readonly<Record<StorageScope['kind'], Readonly<Record<string, number>>>> = {
+  root: { putModel: 3, getModel: 1, listModels: -1, deleteModel: -1, estimate: -1, persist: -1, exportProfile: 0, importProfile: 1, rotateKey: 1, keyUsage: -1 },
+  meta: { get: -1, set: -1, delete: -1, keys: -1 },
+  checkpoints: { save: 1, load: 1, list: -1, rollback: -1 },
+  samples: { add: 1, count: -1, getAll: 0, delete: -1, trim: -1, clear: -1 },
+};
+
+/** Buffers in a result that can move to the page instead of being copied. */
+function buffersOf(value: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuffer[] {
+  if (depth > 4 || value === null || typeof value !== 'object') return out;
+  if (ArrayBuffer.isView(value)) {
+    const b = value.buffer;
+    // Only a view that owns its whole buffer moves; a view into a shared buffer is copied.
+    if (b instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+    return out;
+  }
+  for (const v of Array.isArray(value) ? value : Object.values(value)) buffersOf(v, out, depth + 1);
+  return out;
+}
 
 /** The object the worker exposes through comlink. */
 export class WorkerApi {
   readonly #encoders = new Map<number, Encoder>();
+  readonly #learners = new Map<number, Learner>();
+  readonly #storages = new Map<number, EdgetuneStorage>();
+  readonly #subscriptions = new Map<number, () => void>();
   readonly #aborts = new Map<string, AbortController>();
   #next = 1;
 
-  /** Sets process-wide runtime settings inside the worker (e.g. `wasmPaths`). */
-  configure(settings: Partial<RuntimeEnv>): void {
-    Object.assign(env, settings);
+  /** Sets process-wide runtime settings inside the worker (e.g. `wasmPaths`); `tflite: true` registers the TFLite backend. */
+  configure(settings: Partial<RuntimeEnv> & { readonly tflite?: boolean }): { readonly classic: boolean } {
+    const { tflite, ...rest } = settings;
+    Object.assign(env, rest);
+    if (tflite) registerTfliteBackend();
+    return { classic: isClassicWorker() };
   }
 
   /** Aborts the operation started with `token`. */
@@ -36,37 +93,49 @@ export class WorkerApi {
     this.#aborts.get(token)?.abort(new EdgetuneError('ABORTED', 'Aborted by the page.'));
   }
 
-  async #withToken<T>(token: string | undefined, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    if (token === undefined) return fn(undefined);
-    const c = new AbortController();
-    this.#aborts.set(token, c);
+  /** Runs `fn` with a signal the page can abort by `token`; releases the page's proxied callback afterwards. */
+  async #withToken<T>(token: string | undefined, fn: (signal: AbortSignal | undefined) => Promise<T>, callback?: unknown): Promise<T> {
+    const c = token === undefined ? undefined : new AbortController();
+    if (c) this.#aborts.set(token!, c);
     try {
-      return await fn(c.signal);
+      return await fn(c?.signal);
     } finally {
-      this.#aborts.delete(token);
+      if (c) this.#aborts.delete(token!);
+      release(callback);
     }
   }
 
-  /** Opens an encoder in the worker; progress goes to `onProgress` (a comlink proxy) when given. */
-  async openEncoder(source: WorkerModelSource, options: WorkerEncoderOptions = {}, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerEncoderInfo> {
-    return this.#withToken(token, async (signal) => {
-      const enc = await Encoder.open(source, { ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}) });
-      const handle = this.#next++;
-      this.#encoders.set(handle, enc);
-      return { handle, manifest: enc.manifest, diagnostics: enc.diagnostics };
-    });
+  #add<T>(map: Map<number, T>, value: T): number {
+    const handle = this.#next++;
+    map.set(handle, value);
+    return handle;
   }
 
-  #encoder(handle: number): Encoder {
-    const enc = this.#encoders.get(handle);
-    if (!enc) throw new EdgetuneError('DISPOSED', `Worker encoder ${handle} is disposed or was never opened.`);
-    return enc;
+  #get<T>(map: Map<number, T>, handle: number, what: string): T {
+    const v = map.get(handle);
+    if (!v) throw new EdgetuneError('DISPOSED', `Worker ${what} ${handle} is disposed or was never opened.`);
+    return v;
+  }
+
+  /** Opens an encoder in the worker; progress goes to `onProgress` (a comlink proxy) when given. */
+  async openEncoder(source: WorkerModelSource, options: WorkerEncoderOptions & { readonly cache?: number } = {}, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerEncoderInfo> {
+    return this.#withToken(token, async (signal) => {
+      const { cache, ...rest } = options;
+      const src: ModelSource = typeof source === 'object' && 'storage' in source ? { cache: this.#get(this.#storages, source.storage, 'storage'), id: source.id } : source;
+      const enc = await Encoder.open(src, {
+        ...rest,
+        ...(cache !== undefined ? { cache: this.#get(this.#storages, cache, 'storage') } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
+      });
+      return { handle: this.#add(this.#encoders, enc), manifest: enc.manifest, diagnostics: enc.diagnostics };
+    }, onProgress);
   }
 
   /** Embeds inputs with an opened encoder; the embeddings' buffers are transferred back, not copied. */
   async embed(handle: number, inputs: ImageInput[], token?: string): Promise<Float32Array[]> {
     return this.#withToken(token, async (signal) => {
-      const out = await this.#encoder(handle).embed(inputs, signal ? { signal } : {});
+      const out = await this.#get(this.#encoders, handle, 'encoder').embed(inputs, signal ? { signal } : {});
       return transfer(out, out.map((e) => e.buffer as ArrayBuffer));
     });
   }
@@ -78,10 +147,128 @@ export class WorkerApi {
     await enc?.dispose();
   }
 
+  /** Creates a learner (`options`) or restores one (`state`) in the worker; the fine-tuner's code loads on first use. */
+  async createLearner(init: { readonly options: LearnerOptions } | { readonly state: LearnerState }): Promise<{ readonly handle: number; readonly dim: number; readonly snapshot: LearnerSnapshot }> {
+    // Loaded on first use: a worker that only embeds never downloads the fine-tuner.
+    const { Learner } = await import('../finetune/learner.js');
+    const learner = 'state' in init ? Learner.fromState(init.state) : new Learner(init.options);
+    return { handle: this.#add(this.#learners, learner), dim: learner.dim, snapshot: snapshot(learner) };
+  }
+
+  /** Calls a synchronous learner member; returns its result with the learner's new snapshot. */
+  learnerCall<K extends keyof LearnerCalls>(handle: number, method: K, args: LearnerCalls[K]): { readonly result: unknown; readonly snapshot: LearnerSnapshot } {
+    const learner = this.#get(this.#learners, handle, 'learner');
+    const fn = (learner[method] as (...a: unknown[]) => unknown).bind(learner);
+    const result = fn(...args);
+    return { result: method === 'getState' ? movable(result) : result, snapshot: snapshot(learner) };
+  }
+
+  /** Runs `adapt()`; progress and learner events go to the proxied callbacks. */
+  async learnerAdapt(handle: number, token?: string, onProgress?: (p: unknown) => void): Promise<{ readonly result: unknown; readonly snapshot: LearnerSnapshot }> {
+    const learner = this.#get(this.#learners, handle, 'learner');
+    return this.#withToken(token, async (signal) => {
+      const result = await learner.adapt({ ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}) });
+      return { result, snapshot: snapshot(learner) };
+    }, onProgress);
+  }
+
+  /** Forwards the learner's events (drift, rollback, adapted) to `listener`; returns a subscription id for {@link WorkerApi.learnerOff}. */
+  learnerOn(handle: number, listener: (e: unknown) => void): number {
+    const off = this.#get(this.#learners, handle, 'learner').on((e) => void listener(e));
+    return this.#add(this.#subscriptions, () => (off(), release(listener)));
+  }
+
+  /** Ends a subscription made by {@link WorkerApi.learnerOn} or {@link WorkerApi.storageOn}. */
+  off(subscription: number): void {
+    this.#subscriptions.get(subscription)?.();
+    this.#subscriptions.delete(subscription);
+  }
+
+  /** Disposes a learner. */
+  disposeLearner(handle: number): void {
+    const l = this.#learners.get(handle);
+    this.#learners.delete(handle);
+    l?.dispose();
+  }
+
+  /** Opens IndexedDB storage in the worker (the worker's own `indexedDB`, same origin, same data as the page); the storage code loads on first use. */
+  async openStorage(options: WorkerStorageOptions = {}): Promise<{ readonly handle: number; readonly encrypted: boolean }> {
+    const { openStorage } = await import('../storage/storage.js');
+    const storage = await openStorage(options);
+    return { handle: this.#add(this.#storages, storage), encrypted: storage.encrypted };
+  }
+
+  /** Calls a storage method listed in {@link STORAGE_CALLS}; `signal` and `onProgress` are put back into its options. */
+  async storageCall(handle: number, scope: StorageScope, method: string, args: unknown[], token?: string, onProgress?: (p: unknown) => void): Promise<unknown> {
+    const storage = this.#get(this.#storages, handle, 'storage');
+    const optionsAt = STORAGE_CALLS[scope.kind]?.[method];
+    if (optionsAt === undefined || !Object.hasOwn(STORAGE_CALLS[scope.kind], method)) {
+      throw new EdgetuneError('INVALID_ARGUMENT', `Storage has no ${scope.kind}.${method}() callable through the worker.`);
+    }
+    const target: Record<string, unknown> =
+      scope.kind === 'root' ? (storage as unknown as Record<string, unknown>)
+      : scope.kind === 'meta' ? (storage.meta as unknown as Record<string, unknown>)
+      : (storage[scope.kind](scope.slot) as unknown as Record<string, unknown>);
+    return this.#withToken(token, async (signal) => {
+      const a = [...args];
+      if (optionsAt >= 0 && (signal || onProgress)) {
+        a[optionsAt] = { ...(a[optionsAt] as object | undefined), ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}) };
+      }
+      const result = await (target[method] as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+      return movable(result);
+    }, onProgress);
+  }
+
+  /** Forwards a storage event to `listener`; returns a subscription id for {@link WorkerApi.off}. */
+  storageOn(handle: number, type: keyof StorageEvents, listener: (e: unknown) => void): number {
+    const off = this.#get(this.#storages, handle, 'storage').on(type, (e) => void listener(e));
+    return this.#add(this.#subscriptions, () => (off(), release(listener)));
+  }
+
+  /** Closes a storage. */
+  async disposeStorage(handle: number): Promise<void> {
+    const s = this.#storages.get(handle);
+    this.#storages.delete(handle);
+    await s?.dispose();
+  }
+
   /** Disposes everything the worker holds. */
   async disposeAll(): Promise<void> {
-    const all = [...this.#encoders.values()];
+    for (const off of this.#subscriptions.values()) off();
+    this.#subscriptions.clear();
+    for (const l of this.#learners.values()) l.dispose();
+    this.#learners.clear();
+    const encoders = [...this.#encoders.values()];
+    const storages = [...this.#storages.values()];
     this.#encoders.clear();
-    await Promise.all(all.map((e) => e.dispose()));
+    this.#storages.clear();
+    await Promise.all([...encoders.map((e) => e.dispose()), ...storages.map((s) => s.dispose())]);
+  }
+}
+
+/** Marks the whole-buffer typed arrays in `value` to move to the page instead of being copied. */
+function movable<T>(value: T): T {
+  const buffers = buffersOf(value);
+  return buffers.length > 0 ? transfer(value, buffers) : value;
+}
+
+/** Frees the MessagePort behind a callback the page passed with comlink's `proxy()`. */
+function release(callback: unknown): void {
+  (callback as { [releaseProxy]?: () => void } | undefined)?.[releaseProxy]?.();
+}
+
+function snapshot(learner: Learner): LearnerSnapshot {
+  return { classes: [...learner.classes], ready: learner.ready };
+}
+
+/** True in a classic (non-module) worker, where `importScripts` works. */
+function isClassicWorker(): boolean {
+  const g = globalThis as { importScripts?: () => void };
+  if (typeof g.importScripts !== 'function') return false;
+  try {
+    g.importScripts();
+    return true;
+  } catch {
+    return false;
   }
 }
