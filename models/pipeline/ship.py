@@ -125,6 +125,10 @@ def main():
                                                      "supervised", "random"])
     ap.add_argument("--default", help="method of the default encoder (else: best SSL int8 linear probe)")
     ap.add_argument("--no-write", action="store_true", help="only evaluate (runs/<m>/ship.json); leave models/ alone")
+    ap.add_argument("--update", action="store_true",
+                    help="merge into the existing results.json, index.json and models/: only the listed methods' "
+                         "files are rewritten, so the other runs need not be on disk")
+    ap.add_argument("--keep-as", help="with --update: keep each replaced results.json entry under '<method>-<KEEP_AS>'")
     args = ap.parse_args()
     torch.set_num_threads(1)
     results = {}
@@ -139,7 +143,11 @@ def main():
     ssl = [m for m in results if m in SSL]
     if not ssl:
         raise SystemExit("ship: no SSL run finished")
-    default = args.default or max(ssl, key=lambda m: results[m]["metrics"]["int8"]["linearProbe"])
+    previous = json.load(open(os.path.join(HERE, "results.json"))) if args.update else None
+    if previous:
+        default = args.default or previous["default"]
+    else:
+        default = args.default or max(ssl, key=lambda m: results[m]["metrics"]["int8"]["linearProbe"])
     if args.no_write:
         print(json.dumps({m: r["metrics"] for m, r in results.items()}))
         return
@@ -159,12 +167,22 @@ def main():
             manifest(mid, file, m, r["family"], dtype, r["metrics"][dtype], r["config"]["dim"], extra)
             golden(mid, file, os.path.join(args.runs_dir, m, "encoder.pt"))
             shipped.append(mid)
+    runs = {m: {k: v for k, v in r.items() if k != "ckpt_sha256"} for m, r in results.items()}
+    listed = [f"{i}.json" for i in shipped]
+    if previous:
+        merged = dict(previous["runs"])
+        for m, r in runs.items():
+            if args.keep_as and m in merged:
+                merged[f"{m}-{args.keep_as}"] = merged[m]
+            merged[m] = r
+        runs = merged
+        old = json.load(open(os.path.join(MODELS, "index.json")))["models"]
+        listed = old + [f for f in listed if f not in old]
     with open(os.path.join(MODELS, "index.json"), "w") as f:
-        json.dump({"default": f"fmnist-cnn-{default}-int8", "models": [f"{i}.json" for i in shipped]}, f, indent=1)
+        json.dump({"default": f"fmnist-cnn-{default}-int8", "models": listed}, f, indent=1)
         f.write("\n")
     with open(os.path.join(HERE, "results.json"), "w") as f:
-        json.dump({"default": default, "runs": {m: {k: v for k, v in r.items() if k != "ckpt_sha256"}
-                                                for m, r in results.items()}}, f, indent=1)
+        json.dump({"default": default, "runs": runs}, f, indent=1)
         f.write("\n")
     print(json.dumps({"default": default, "shipped": shipped}))
 

@@ -1,5 +1,5 @@
 // One behaviour suite over every backend this Chromium runs — ONNX/WASM (1 and 2 threads), ONNX/WebGPU, TFLite/WASM — in-thread and in a Worker:
-// the same embeddings (cosine ≥ 0.999 against the shipped encoder's goldens from onnxruntime-node), the same typed errors, the same disposal.
+// the same embeddings (cosine ≥ 0.999 against the shipped encoder's goldens from onnxruntime-node), the same load phases, the same typed errors, the same disposal.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ interface Result {
   backend?: string;
   embeddings?: number[][];
   againMatches?: boolean;
+  phases?: string[];
   errors?: Record<string, string>;
 }
 interface PageOut {
@@ -59,6 +60,8 @@ describe('the same behaviour on every backend, in-thread and in a Worker', { ski
     assert.ok(Math.min(...cs) >= 0.999, `${r.target}: min cosine ${Math.min(...cs)}`);
     assert.ok(r.againMatches, `${r.target}: not deterministic after errors`);
     assert.deepEqual(r.errors, EXPECTED_ERRORS, r.target);
+    // Opened from its manifest URL the way an app does; GPU devices must pass the self-check against WASM first.
+    assert.deepEqual(r.phases, ['download', 'verify', 'compile', ...(expectBackend === 'wasm' ? [] : ['selfcheck']), 'warmup', 'ready'], r.target);
   };
 
   test('single-threaded page: ONNX/WASM, TFLite/WASM in-thread, in a module Worker and in a classic Worker', async (t) => {

@@ -18,7 +18,7 @@ interface EncoderLike {
   embed(inputs: readonly ImageInput[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
-type Opener = (source: string | { manifest: ModelManifest; bytes: Uint8Array }, device: Device) => Promise<EncoderLike>;
+type Opener = (source: string | { manifest: ModelManifest; bytes: Uint8Array }, device: Device, onProgress?: (p: { phase: string }) => void) => Promise<EncoderLike>;
 
 /** `target` = `<format>-<device>@<where>`, e.g. `onnx-wasm@thread`, `tflite-wasm@classic`. */
 interface Target {
@@ -55,7 +55,8 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uint8Array, n: number): Promise<Record<string, unknown>> {
-  const enc = await open(manifestUrl, target.device);
+  const phases: string[] = [];
+  const enc = await open(manifestUrl, target.device, (p) => phases.push(p.phase));
   const backend = enc.backend;
   const embeddings = await enc.embed(inputs(raw, n));
   const errors: Record<string, string> = {};
@@ -79,6 +80,7 @@ async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uin
   return {
     target: target.name,
     backend,
+    phases: [...new Set(phases)],
     embeddings: embeddings.map((e) => Array.from(e)),
     againMatches: again[0]!.every((v, j) => v === embeddings[0]![j]),
     errors,
@@ -97,7 +99,7 @@ report(async () => {
     try {
       let open: Opener;
       if (t.where === 'thread') {
-        open = (src, device) => Encoder.open(src, { device, normalize: false });
+        open = (src, device, onProgress) => Encoder.open(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
       } else {
         let w = workers.get(t.where);
         if (!w) {
@@ -111,7 +113,7 @@ report(async () => {
           workers.set(t.where, w);
         }
         const worker = w;
-        open = (src, device) => worker.openEncoder(src, { device, normalize: false });
+        open = (src, device, onProgress) => worker.openEncoder(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
       }
       results.push(await suite(t, open, manifests[t.format], raw, n));
     } catch (e) {
