@@ -129,6 +129,8 @@ def main():
                     help="merge into the existing results.json, index.json and models/: only the listed methods' "
                          "files are rewritten, so the other runs need not be on disk")
     ap.add_argument("--keep-as", help="with --update: keep each replaced results.json entry under '<method>-<KEEP_AS>'")
+    ap.add_argument("--rename", nargs="*", default=[], metavar="RUN=KEY",
+                    help="with --update: store run RUN under results.json key KEY (e.g. random=random-w48); no files")
     args = ap.parse_args()
     torch.set_num_threads(1)
     results = {}
@@ -152,7 +154,10 @@ def main():
         print(json.dumps({m: r["metrics"] for m, r in results.items()}))
         return
     shipped = []
+    renamed = {x.split("=", 1)[0] for x in args.rename} if previous else set()
     for m in ssl:
+        if m in renamed:
+            continue
         r = results[m]
         exp = os.path.join(args.runs_dir, m, "export")
         variants = [("int8", "int8")] + ([("fp32", "fp32")] if m == default else [])
@@ -171,6 +176,8 @@ def main():
     listed = [f"{i}.json" for i in shipped]
     if previous:
         merged = dict(previous["runs"])
+        renames = dict(x.split("=", 1) for x in args.rename)
+        runs = {renames.get(m, m): r for m, r in runs.items()}
         for m, r in runs.items():
             if args.keep_as and m in merged:
                 merged[f"{m}-{args.keep_as}"] = merged[m]
