@@ -41,6 +41,7 @@ test('learner and storage in a real module Worker: same answers as in-thread, pr
     assert.equal(r['seen'], 120);
     assert.ok((r['events'] as string[]).includes('adapted'), JSON.stringify(r['events']));
     assert.equal(r['abortCode'], 'ABORTED');
+    assert.equal(r['abortedFitted'], false, 'the aborted first fit was undone');
     assert.equal(r['unknownLabel'], 'UNKNOWN_LABEL');
     assert.equal(r['nonFinite'], 'NON_FINITE');
     assert.equal(r['savedVersion'], 1);
