@@ -2,23 +2,11 @@
 // (worker vs in-thread, same ONNX/WASM encoder), and steady TFLite vs ONNX latency for the same encoder (batch 1, WASM). Prints ratios.
 // Run: npm run bench:worker  (or: node --import tsx bench/worker.ts [--reps 3] [--calls 200])
 import { hasChromium, launchChromium, pageResult, serve } from '../test/browser/harness.js';
+import type { LoopRun, ResponsiveResult } from '../test/browser/pages/responsive.js';
 
 const arg = (name: string, dflt: number): number => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || dflt;
 const reps = arg('reps', 3);
 const calls = arg('calls', 200);
-
-interface Run {
-  mode: string;
-  frames: number;
-  maxFrameGapMs: number;
-  longTasks: number;
-  maxLongTaskMs: number;
-  totalMs: number;
-}
-interface Out {
-  runs: Run[];
-  bench?: Record<string, number>;
-}
 
 if (!hasChromium) {
   console.error('needs /usr/bin/chromium (npm test installs it)');
@@ -28,18 +16,18 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
 const server = await serve();
 const chrome = await launchChromium();
 try {
-  const runs: Run[] = [];
+  const runs: LoopRun[] = [];
   const benches: Record<string, number>[] = [];
   for (let r = 0; r < reps; r++) {
     // Alternate the order so neither mode always runs on a cold page.
     const modes = r % 2 === 0 ? 'thread,worker' : 'worker,thread';
     const page = await chrome.open(server.pageUrl('test/browser/pages/responsive.ts', { n: '256', modes, bench: '1', calls: String(calls) }));
-    const out = await pageResult<Out>(page, 600_000);
+    const out = await pageResult<ResponsiveResult>(page, 600_000);
     await page.close();
     runs.push(...out.runs);
     if (out.bench) benches.push(out.bench);
   }
-  const by = (mode: string, key: keyof Run): number => median(runs.filter((x) => x.mode === mode).map((x) => x[key] as number));
+  const by = (mode: string, key: keyof LoopRun): number => median(runs.filter((x) => x.mode === mode).map((x) => x[key] as number));
   console.log(`Chromium ${chrome.browser.version()}, ${reps} page loads, medians; default encoder, ONNX/WASM unless noted`);
   console.log('\nWhole loop (open encoder, embed 256, 50 labels, observe 206, adapt) with a requestAnimationFrame loop running:');
   console.log('| where | longest frame gap ms | long tasks | longest long task ms | wall ms |');

@@ -146,6 +146,7 @@ def main():
     if not ssl:
         raise SystemExit("ship: no SSL run finished")
     previous = json.load(open(os.path.join(HERE, "results.json"))) if args.update else None
+    renames = dict(x.split("=", 1) for x in args.rename) if previous else {}
     if previous:
         default = args.default or previous["default"]
     else:
@@ -154,9 +155,8 @@ def main():
         print(json.dumps({m: r["metrics"] for m, r in results.items()}))
         return
     shipped = []
-    renamed = {x.split("=", 1)[0] for x in args.rename} if previous else set()
     for m in ssl:
-        if m in renamed:
+        if m in renames:
             continue
         r = results[m]
         exp = os.path.join(args.runs_dir, m, "export")
@@ -176,7 +176,6 @@ def main():
     listed = [f"{i}.json" for i in shipped]
     if previous:
         merged = dict(previous["runs"])
-        renames = dict(x.split("=", 1) for x in args.rename)
         runs = {renames.get(m, m): r for m, r in runs.items()}
         for m, r in runs.items():
             if args.keep_as and m in merged:

@@ -274,13 +274,9 @@ export class Encoder {
    * @param inputs - images of any supported kind and size (resized per the manifest)
    * @throws EdgetuneError `INPUT_TYPE`, `INPUT_SHAPE`, `NON_FINITE`, `DISPOSED`, `ABORTED`
    */
-  embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    // Errors reject the promise, never throw synchronously (the same as through a worker).
-    try {
-      this.#assertOpen();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    // async, so a disposed encoder rejects rather than throws synchronously (as through a worker).
+    this.#assertOpen();
     const job = this.#queue.then(async () => {
       this.#assertOpen();
       const dim = this.#manifest.output.dim;

@@ -9,6 +9,9 @@ import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ModelSource } from '../runtime/source.js';
 import type { EdgetuneStorage, StorageEvents, StorageOptions } from '../storage/types.js';
+import { storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
+
+export type { StorageScope } from './protocol.js';
 
 /** Encoder options that can cross to a worker (no functions, no signal); `cache` is a storage handle opened in the worker. */
 export type WorkerEncoderOptions = Omit<EncoderOptions, 'signal' | 'onProgress' | 'cache' | 'fetch'>;
@@ -44,27 +47,12 @@ export interface LearnerSnapshot {
   readonly ready: boolean;
 }
 
-/** Which part of a storage a call addresses. */
-export type StorageScope = { readonly kind: 'root' } | { readonly kind: 'meta' } | { readonly kind: 'checkpoints' | 'samples'; readonly slot: string };
-
-/**
- * Storage methods callable through the worker, per scope, with the index of their options argument
- * (where `signal`/`onProgress` are put back in the worker), or -1 when they take none.
- */
-export const STORAGE_CALLS: Readonly<Record<StorageScope['kind'], Readonly<Record<string, number>>>> = {
-  root: { putModel: 3, getModel: 1, listModels: -1, deleteModel: -1, estimate: -1, persist: -1, exportProfile: 0, importProfile: 1, rotateKey: 1, keyUsage: -1 },
-  meta: { get: -1, set: -1, delete: -1, keys: -1 },
-  checkpoints: { save: 1, load: 1, list: -1, rollback: -1 },
-  samples: { add: 1, count: -1, getAll: 0, delete: -1, trim: -1, clear: -1 },
-};
-
 /** Buffers in a result that can move to the page instead of being copied. */
 function buffersOf(value: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuffer[] {
   if (depth > 4 || value === null || typeof value !== 'object') return out;
   if (ArrayBuffer.isView(value)) {
-    const b = value.buffer;
-    // Only a view that owns its whole buffer moves; a view into a shared buffer is copied.
-    if (b instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+    const b = wholeBuffer(value);
+    if (b && !out.includes(b)) out.push(b);
     return out;
   }
   for (const v of Array.isArray(value) ? value : Object.values(value)) buffersOf(v, out, depth + 1);
@@ -198,13 +186,11 @@ export class WorkerApi {
     return { handle: this.#add(this.#storages, storage), encrypted: storage.encrypted };
   }
 
-  /** Calls a storage method listed in {@link STORAGE_CALLS}; `signal` and `onProgress` are put back into its options. */
+  /** Calls a storage method listed in `STORAGE_CALLS` (protocol.ts); `signal` and `onProgress` are put back into its options. */
   async storageCall(handle: number, scope: StorageScope, method: string, args: unknown[], token?: string, onProgress?: (p: unknown) => void): Promise<unknown> {
     const storage = this.#get(this.#storages, handle, 'storage');
-    const optionsAt = STORAGE_CALLS[scope.kind]?.[method];
-    if (optionsAt === undefined || !Object.hasOwn(STORAGE_CALLS[scope.kind], method)) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `Storage has no ${scope.kind}.${method}() callable through the worker.`);
-    }
+    const optionsAt = storageOptionsIndex(scope, method);
+    if (optionsAt === undefined) throw new EdgetuneError('INVALID_ARGUMENT', `Storage has no ${scope.kind}.${method}() callable through the worker.`);
     const target: Record<string, unknown> =
       scope.kind === 'root' ? (storage as unknown as Record<string, unknown>)
       : scope.kind === 'meta' ? (storage.meta as unknown as Record<string, unknown>)

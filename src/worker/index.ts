@@ -9,19 +9,23 @@ import type { ImageInput } from '../runtime/preprocess.js';
 import type {
   Checkpoint,
   CheckpointInfo,
+  CheckpointStore,
   EncryptionOptions,
+  MetaStore,
   ModelInfo,
   OperationOptions,
   SaveOptions,
   SaveResult,
+  SampleStore,
   StorageEstimateResult,
   StorageEvents,
   StoredManifest,
   StoredModel,
   StoredSample,
 } from '../storage/types.js';
-import type { LearnerCalls, LearnerSnapshot, StorageScope, WorkerApi, WorkerEncoderOptions, WorkerModelSource, WorkerStorageOptions } from './api.js';
+import type { LearnerCalls, LearnerSnapshot, WorkerApi, WorkerEncoderOptions, WorkerModelSource, WorkerStorageOptions } from './api.js';
 import { installErrorTransfer } from './errors.js';
+import { storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
 
 export type { WorkerEncoderInfo, WorkerEncoderOptions, WorkerStorageOptions } from './api.js';
 
@@ -82,16 +86,12 @@ function transferables(inputs: readonly ImageInput[]): Transferable[] {
   const out: Transferable[] = [];
   for (const x of inputs) {
     if (typeof ImageBitmap === 'function' && x instanceof ImageBitmap) out.push(x);
-    else if (x instanceof Float32Array || x instanceof Uint8Array || x instanceof Uint8ClampedArray) pushWhole(out, x);
-    else if (typeof x === 'object' && x !== null && 'data' in x && ArrayBuffer.isView(x.data)) pushWhole(out, x.data);
+    else if (typeof x === 'object' && x !== null && 'data' in x && ArrayBuffer.isView(x.data)) {
+      const b = wholeBuffer(x.data);
+      if (b && !out.includes(b)) out.push(b);
+    }
   }
   return out;
-}
-
-/** Only a view over its whole (non-shared) buffer moves; part of a larger buffer is copied. */
-function pushWhole(out: Transferable[], v: ArrayBufferView): void {
-  const b = v.buffer;
-  if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength && !out.includes(b)) out.push(b);
 }
 
 /** Subscribes through an async call but hands back a synchronous unsubscribe, like the in-thread `on()`. */
@@ -263,35 +263,13 @@ export class WorkerLearner {
   }
 }
 
-type Call = (scope: StorageScope, method: string, args: unknown[], optionsAt?: number) => Promise<unknown>;
+type Call = (scope: StorageScope, method: string, args: unknown[]) => Promise<unknown>;
 
-/** `storage.checkpoints(slot)` in the worker; `update()` (it takes a function) is not available across the boundary. */
-export interface WorkerCheckpointStore<T = unknown> {
-  readonly slot: string;
-  save(payload: T, options?: SaveOptions): Promise<SaveResult>;
-  load(version?: number, options?: OperationOptions): Promise<Checkpoint<T> | undefined>;
-  list(): Promise<CheckpointInfo[]>;
-  rollback(version: number): Promise<void>;
-}
+/** `storage.checkpoints(slot)` in the worker: as in-thread, less `update()` (it takes a function, which cannot cross). */
+export type WorkerCheckpointStore<T = unknown> = Omit<CheckpointStore<T>, 'update'>;
 
-/** `storage.samples(slot)` in the worker; `iterate()` is not available across the boundary (use `getAll`). */
-export interface WorkerSampleStore<S = unknown> {
-  readonly slot: string;
-  add(values: readonly S[], options?: OperationOptions): Promise<number[]>;
-  count(): Promise<number>;
-  getAll(options?: OperationOptions): Promise<StoredSample<S>[]>;
-  delete(seqs: readonly number[]): Promise<void>;
-  trim(maxCount: number): Promise<number>;
-  clear(): Promise<void>;
-}
-
-/** `storage.meta` in the worker. */
-export interface WorkerMetaStore {
-  get<V = unknown>(key: string): Promise<V | undefined>;
-  set(key: string, value: unknown): Promise<void>;
-  delete(key: string): Promise<void>;
-  keys(): Promise<string[]>;
-}
+/** `storage.samples(slot)` in the worker: as in-thread, less `iterate()` (use `getAll`). */
+export type WorkerSampleStore<S = unknown> = Omit<SampleStore<S>, 'iterate'>;
 
 /**
  * Storage opened inside the worker (the same IndexedDB database the page would open). Same members
@@ -306,7 +284,7 @@ export class WorkerStorage {
   /** Whether records are encrypted at rest. */
   readonly encrypted: boolean;
   /** Small key-value settings. */
-  readonly meta: WorkerMetaStore;
+  readonly meta: MetaStore;
 
   /** @internal */
   constructor(api: Remote<WorkerApi>, handle: number, encrypted: boolean) {
@@ -322,13 +300,14 @@ export class WorkerStorage {
     };
   }
 
-  /** Sends one call; strips `signal`/`onProgress` from the options argument at `optionsAt` and forwards them. */
-  readonly #call: Call = async (scope, method, args, optionsAt) => {
+  /** Sends one call; takes `signal`/`onProgress` out of its options argument (see `STORAGE_CALLS`) and forwards them. */
+  readonly #call: Call = async (scope, method, args) => {
     if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This worker storage was disposed.');
     const a = [...args];
+    const optionsAt = storageOptionsIndex(scope, method) ?? -1;
     let signal: AbortSignal | undefined;
     let onProgress: ((p: never) => void) | undefined;
-    if (optionsAt !== undefined && a[optionsAt] !== undefined) {
+    if (optionsAt >= 0 && a[optionsAt] !== undefined) {
       const { signal: s, onProgress: p, ...rest } = a[optionsAt] as OperationOptions;
       signal = s;
       onProgress = p;
@@ -344,8 +323,8 @@ export class WorkerStorage {
     const c = this.#call;
     return {
       slot,
-      save: async (payload, options) => (await c(s, 'save', [payload, options], 1)) as SaveResult,
-      load: async (version, options) => (await c(s, 'load', [version, options], 1)) as Checkpoint<T> | undefined,
+      save: async (payload, options) => (await c(s, 'save', [payload, options])) as SaveResult,
+      load: async (version, options) => (await c(s, 'load', [version, options])) as Checkpoint<T> | undefined,
       list: async () => (await c(s, 'list', [])) as CheckpointInfo[],
       rollback: async (version) => void (await c(s, 'rollback', [version])),
     };
@@ -357,9 +336,9 @@ export class WorkerStorage {
     const c = this.#call;
     return {
       slot,
-      add: async (values, options) => (await c(s, 'add', [values, options], 1)) as number[],
+      add: async (values, options) => (await c(s, 'add', [values, options])) as number[],
       count: async () => (await c(s, 'count', [])) as number,
-      getAll: async (options) => (await c(s, 'getAll', [options], 0)) as StoredSample<S>[],
+      getAll: async (options) => (await c(s, 'getAll', [options])) as StoredSample<S>[],
       delete: async (seqs) => void (await c(s, 'delete', [seqs])),
       trim: async (maxCount) => (await c(s, 'trim', [maxCount])) as number,
       clear: async () => void (await c(s, 'clear', [])),
@@ -368,12 +347,12 @@ export class WorkerStorage {
 
   /** See `EdgetuneStorage.putModel`; the bytes are copied to the worker. */
   async putModel(id: string, manifest: StoredManifest, bytes: Uint8Array, options?: OperationOptions): Promise<{ evicted: readonly string[] }> {
-    return (await this.#call({ kind: 'root' }, 'putModel', [id, manifest, bytes, options], 3)) as { evicted: readonly string[] };
+    return (await this.#call({ kind: 'root' }, 'putModel', [id, manifest, bytes, options])) as { evicted: readonly string[] };
   }
 
   /** See `EdgetuneStorage.getModel`. */
   async getModel<M extends StoredManifest = StoredManifest>(id: string, options?: OperationOptions): Promise<StoredModel<M> | undefined> {
-    return (await this.#call({ kind: 'root' }, 'getModel', [id, options], 1)) as StoredModel<M> | undefined;
+    return (await this.#call({ kind: 'root' }, 'getModel', [id, options])) as StoredModel<M> | undefined;
   }
 
   /** See `EdgetuneStorage.listModels`. */
@@ -398,17 +377,17 @@ export class WorkerStorage {
 
   /** See `EdgetuneStorage.exportProfile`. */
   async exportProfile(options?: OperationOptions): Promise<Uint8Array> {
-    return (await this.#call({ kind: 'root' }, 'exportProfile', [options], 0)) as Uint8Array;
+    return (await this.#call({ kind: 'root' }, 'exportProfile', [options])) as Uint8Array;
   }
 
   /** See `EdgetuneStorage.importProfile`. */
   async importProfile(bytes: Uint8Array, options?: OperationOptions & { passphrase?: string }): Promise<void> {
-    await this.#call({ kind: 'root' }, 'importProfile', [bytes, options], 1);
+    await this.#call({ kind: 'root' }, 'importProfile', [bytes, options]);
   }
 
   /** See `EdgetuneStorage.rotateKey`. */
   async rotateKey(encryption: EncryptionOptions, options?: OperationOptions): Promise<void> {
-    await this.#call({ kind: 'root' }, 'rotateKey', [encryption, options], 1);
+    await this.#call({ kind: 'root' }, 'rotateKey', [encryption, options]);
   }
 
   /** See `EdgetuneStorage.keyUsage`. */

@@ -4,18 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { hasChromium, launchChromium, pageResult, serve, REPO_ROOT } from './harness.js';
-
-interface Run {
-  mode: string;
-  frames: number;
-  maxFrameGapMs: number;
-  longTasks: number;
-  maxLongTaskMs: number;
-  longTaskTotalMs: number;
-  totalMs: number;
-  streamCorrect: number;
-  adaptSteps: number;
-}
+import type { ResponsiveResult } from './pages/responsive.js';
 
 const skip = (!hasChromium && 'no /usr/bin/chromium') || (!existsSync(`${REPO_ROOT}/models/index.json`) && 'no shipped encoder');
 
@@ -24,7 +13,7 @@ test('load + embed + learn in a Worker keeps frames coming; the same work in-thr
   const chrome = await launchChromium();
   try {
     const page = await chrome.open(server.pageUrl('test/browser/pages/responsive.ts', { n: '256' }));
-    const r = await pageResult<{ longTaskSupported: boolean; runs: Run[] }>(page, 180_000);
+    const r = await pageResult<ResponsiveResult>(page, 180_000);
     assert.equal(r.longTaskSupported, true);
     const [thread, worker] = r.runs;
     for (const run of r.runs) {

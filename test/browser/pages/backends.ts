@@ -1,5 +1,5 @@
 // Browser page: one behaviour suite run against each requested backend, in-thread and in a Worker — same embeddings, same typed errors, same disposal.
-import { report } from '../harness-page.js';
+import { errorCode, fetchSample, report } from '../harness-page.js';
 import { Encoder, env, isEdgetuneError, registerTfliteBackend, type Device, type ImageInput, type ModelManifest } from '../../../src/runtime/index.js';
 import { EdgetuneWorker } from '../../../src/worker/index.js';
 
@@ -34,24 +34,9 @@ function parseTarget(name: string): Target {
   return { name, format: m[1] as Target['format'], device: m[2] as Device, where: m[3] as Target['where'] };
 }
 
-async function sampleImages(n: number): Promise<Uint8Array> {
-  const res = await fetch('/models/data/fmnist-test-5000.images.u8.gz');
-  const raw = new Uint8Array(await new Response(res.body!.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
-  return raw.slice(0, n * 784);
-}
-
 /** Fresh inputs per call: a worker call moves their buffers. */
 function inputs(raw: Uint8Array, n: number): ImageInput[] {
   return Array.from({ length: n }, (_, k) => ({ data: raw.slice(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (e) {
-    return isEdgetuneError(e) ? e.code : `${(e as Error)?.name}: ${(e as Error)?.message}`;
-  }
 }
 
 async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uint8Array, n: number): Promise<Record<string, unknown>> {
@@ -60,23 +45,23 @@ async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uin
   const backend = enc.backend;
   const embeddings = await enc.embed(inputs(raw, n));
   const errors: Record<string, string> = {};
-  errors['wrongShape'] = await codeOf(enc.embed([{ data: new Uint8Array(100), width: 28, height: 28, channels: 1 }]));
-  errors['nan'] = await codeOf(enc.embed([{ data: new Float32Array(784).fill(Number.NaN), width: 28, height: 28, channels: 1 }]));
-  errors['abortedBefore'] = await codeOf(enc.embed(inputs(raw, 1), { signal: AbortSignal.abort() }));
+  errors['wrongShape'] = await errorCode(enc.embed([{ data: new Uint8Array(100), width: 28, height: 28, channels: 1 }]));
+  errors['nan'] = await errorCode(enc.embed([{ data: new Float32Array(784).fill(Number.NaN), width: 28, height: 28, channels: 1 }]));
+  errors['abortedBefore'] = await errorCode(enc.embed(inputs(raw, 1), { signal: AbortSignal.abort() }));
   const c = new AbortController();
   const during = enc.embed(inputs(raw, Math.min(400, raw.length / 784)), { signal: c.signal });
   c.abort();
-  errors['abortedDuring'] = await codeOf(during);
+  errors['abortedDuring'] = await errorCode(during);
   // Still usable after the errors above.
   const again = await enc.embed(inputs(raw, 1));
   await enc.dispose();
-  errors['afterDispose'] = await codeOf(enc.embed(inputs(raw, 1)));
-  errors['disposeAgain'] = await codeOf(enc.dispose());
+  errors['afterDispose'] = await errorCode(enc.embed(inputs(raw, 1)));
+  errors['disposeAgain'] = await errorCode(enc.dispose());
   // A damaged file (one flipped byte) against its manifest.
   const manifest = (await (await fetch(manifestUrl)).json()) as ModelManifest;
   const bytes = new Uint8Array(await (await fetch(new URL(manifest.file, new URL(manifestUrl, location.href)))).arrayBuffer());
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
-  errors['corrupt'] = await codeOf(open({ manifest, bytes }, target.device));
+  errors['corrupt'] = await errorCode(open({ manifest, bytes }, target.device));
   return {
     target: target.name,
     backend,
@@ -91,7 +76,7 @@ report(async () => {
   const index = (await (await fetch('/models/index.json')).json()) as { default: string };
   const manifests = { onnx: `/models/${index.default}.json`, tflite: `/models/${index.default}-tflite.json` };
   const n = Number(q.get('n') ?? '16');
-  const raw = await sampleImages(400);
+  const raw = (await fetchSample()).images.slice(0, 400 * 784);
   const targets = (q.get('targets') ?? '').split(',').filter(Boolean).map(parseTarget);
   const results: Record<string, unknown>[] = [];
   const workers = new Map<string, EdgetuneWorker>();

@@ -1,7 +1,7 @@
 // Browser page: the whole loop (load the default encoder, embed a batch, label, observe the stream, adapt) in-thread or in a Worker while a
 // requestAnimationFrame loop runs; reports the longest frame gap and the Long Tasks the main thread suffered. With ?bench=1 also times
 // embed round trips (worker vs in-thread) and steady TFLite vs ONNX latency on the same encoder.
-import { report } from '../harness-page.js';
+import { fetchSample, report } from '../harness-page.js';
 import { Encoder, env, registerTfliteBackend, type ImageInput } from '../../../src/runtime/index.js';
 import { Learner } from '../../../src/finetune/index.js';
 import { EdgetuneWorker } from '../../../src/worker/index.js';
@@ -14,19 +14,40 @@ env.tfliteWasmPath = TFLITE;
 registerTfliteBackend();
 const WORKER = { url: '/bundle/src/worker/worker-classic.ts', moduleUrl: '/bundle/src/worker/worker-script.ts', type: 'classic' as const, env: { wasmPaths: ORT, tfliteWasmPath: TFLITE }, tflite: true };
 
-async function sample(): Promise<{ images: Uint8Array; labels: Uint8Array }> {
-  const res = await fetch('/models/data/fmnist-test-5000.images.u8.gz');
-  const images = new Uint8Array(await new Response(res.body!.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
-  const labels = new Uint8Array(await (await fetch('/models/data/fmnist-test-5000.labels.u8')).arrayBuffer());
-  return { images, labels };
-}
-
 function inputs(raw: Uint8Array, from: number, n: number): ImageInput[] {
   return Array.from({ length: n }, (_, k) => ({ data: raw.slice((from + k) * 784, (from + k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
 }
 
+/** What the main thread went through during one run of the loop. */
+export interface MainThreadWatch {
+  readonly frames: number;
+  readonly maxFrameGapMs: number;
+  readonly longTasks: number;
+  readonly maxLongTaskMs: number;
+  readonly longTaskTotalMs: number;
+}
+
+/** One run of the loop, as the page reports it. */
+export interface LoopRun extends MainThreadWatch {
+  readonly mode: 'thread' | 'worker';
+  readonly n: number;
+  readonly loadMs: number;
+  readonly embedMs: number;
+  readonly learnMs: number;
+  readonly totalMs: number;
+  readonly streamCorrect: number;
+  readonly adaptSteps: number;
+}
+
+/** What the page reports: the runs, and with ?bench=1 the per-call timings (ms). */
+export interface ResponsiveResult {
+  readonly longTaskSupported: boolean;
+  readonly runs: LoopRun[];
+  readonly bench: Record<string, number> | undefined;
+}
+
 /** Watches the main thread: frame gaps of a rAF loop and Long Tasks (≥ 50 ms). */
-function watch(): () => { frames: number; maxFrameGapMs: number; longTasks: number; maxLongTaskMs: number; longTaskTotalMs: number } {
+function watch(): () => MainThreadWatch {
   let frames = 0;
   let last = performance.now();
   let maxGap = 0;
@@ -53,7 +74,7 @@ function watch(): () => { frames: number; maxFrameGapMs: number; longTasks: numb
 }
 
 /** The same loop either side: the worker's objects have the same methods, awaited. */
-async function loop(mode: 'thread' | 'worker', data: { images: Uint8Array; labels: Uint8Array }, n: number): Promise<Record<string, unknown>> {
+async function loop(mode: 'thread' | 'worker', data: { images: Uint8Array; labels: Uint8Array }, n: number): Promise<LoopRun> {
   const index = (await (await fetch('/models/index.json')).json()) as { default: string };
   const url = `/models/${index.default}.json`;
   const stop = watch();
@@ -116,11 +137,11 @@ async function timings(data: { images: Uint8Array }, calls: number): Promise<Rec
   return out;
 }
 
-report(async () => {
-  const data = await sample();
+report(async (): Promise<ResponsiveResult> => {
+  const data = await fetchSample();
   const n = Number(q.get('n') ?? '256');
   const modes = (q.get('modes') ?? 'thread,worker').split(',') as Array<'thread' | 'worker'>;
-  const runs: Record<string, unknown>[] = [];
+  const runs: LoopRun[] = [];
   for (const m of modes) runs.push(await loop(m, data, n));
   const bench = q.get('bench') === '1' ? await timings(data, Number(q.get('calls') ?? '200')) : undefined;
   return { longTaskSupported: PerformanceObserver.supportedEntryTypes.includes('longtask'), runs, bench };

@@ -1,9 +1,8 @@
 // Browser page: the learner and storage through the worker — the same answers as in-thread, progress and abort across the boundary, state saved in the worker read by the page.
-import { report } from '../harness-page.js';
+import { errorCode, report } from '../harness-page.js';
 import { EdgetuneWorker } from '../../../src/worker/index.js';
 import { Learner, type LearnerEvent } from '../../../src/finetune/index.js';
 import { openStorage } from '../../../src/storage/index.js';
-import { isEdgetuneError } from '../../../src/runtime/index.js';
 import { tinyCnn } from '../../fixtures/onnx-builder.js';
 import { manifestFor, testImages } from '../../fixtures/models.js';
 
@@ -23,15 +22,6 @@ function clustered(n: number, dim: number, classes: number, seed: number): { x: 
     y.push(k);
   }
   return { x, y };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (e) {
-    return isEdgetuneError(e) ? e.code : String(e);
-  }
 }
 
 report(async () => {
@@ -71,11 +61,11 @@ report(async () => {
   const slow = await worker.createLearner({ ...options, firstEpochs: 100_000 });
   for (let i = 0; i < train.x.length; i++) await slow.addLabeled(train.x[i]!, labels[train.y[i]!]!);
   const c = new AbortController();
-  const abortCode = await codeOf(slow.adapt({ signal: c.signal, onProgress: (p) => p.phase === 'train' && c.abort() }));
+  const abortCode = await errorCode(slow.adapt({ signal: c.signal, onProgress: (p) => p.phase === 'train' && c.abort() }));
   const slowStats = await slow.stats();
   await slow.dispose();
-  const unknownLabel = await codeOf(remote.removeClass('zebra'));
-  const nonFinite = await codeOf(remote.observe(new Float32Array(dim).fill(Number.NaN)));
+  const unknownLabel = await errorCode(remote.removeClass('zebra'));
+  const nonFinite = await errorCode(remote.observe(new Float32Array(dim).fill(Number.NaN)));
 
   // Storage in the worker: save the learner's state there; the page's own connection reads it.
   const storage = await worker.openStorage({ name: 'worker-learner' });
@@ -92,7 +82,7 @@ report(async () => {
   const pRestored = await restored.predict(probe);
   await storage.meta.set('k', { v: 1 });
   const meta = await storage.meta.get<{ v: number }>('k');
-  const abortedSave = await codeOf(storage.checkpoints('demo').save(state, { signal: AbortSignal.abort() }));
+  const abortedSave = await errorCode(storage.checkpoints('demo').save(state, { signal: AbortSignal.abort() }));
   const listed = await storage.checkpoints('demo').list();
 
   // A model cached through the worker's storage opens offline from it.
@@ -104,16 +94,16 @@ report(async () => {
   const pixels = img.data;
   const [emb] = await cachedEnc.embed([img]);
   const pixelsMoved = pixels.byteLength === 0;
-  const missing = await codeOf(worker.openEncoder({ cache: storage, id: 'nope' }));
+  const missing = await errorCode(worker.openEncoder({ cache: storage, id: 'nope' }));
   off();
   offCkpt();
 
   await remote.dispose();
-  const afterDispose = await codeOf(remote.predict(probe));
+  const afterDispose = await errorCode(remote.predict(probe));
   await storage.dispose();
-  const storageAfterDispose = await codeOf(storage.meta.keys());
+  const storageAfterDispose = await errorCode(storage.meta.keys());
   await worker.dispose();
-  const workerAfterDispose = await codeOf(worker.createLearner(options));
+  const workerAfterDispose = await errorCode(worker.createLearner(options));
   return {
     readyBefore,
     readyAfter: remote.ready,
