@@ -115,10 +115,6 @@ const fewShotAcc = accuracy((e) => learner.predict(e).label);
 say(`${labeledIdx.length} labels (5 per class) tapped by the user:`);
 say(`  k-NN on the labels (k=3, the Teachable Machine way): ${pct(knnAcc)}`);
 say(`  edgetune learner after the labels:                   ${pct(fewShotAcc)}`);
-let drifts = 0;
-learner.on((ev) => {
-  if (ev.type === 'drift') drifts++;
-});
 const tStream = performance.now();
 let adaptMs = 0;
 for (const e of streamEmb) {
@@ -147,7 +143,7 @@ const reopened = await openStorage({ indexedDB: idb, name: 'edgetune-session' })
 const restoredCk = await reopened.checkpoints<LearnerState>().load();
 const restored = Learner.fromState(restoredCk!.payload);
 const same = testEmb.every((e) => restored.predict(e).label === learner.predict(e).label);
-say(`checkpoint v${saved.version} saved and reloaded: ${same ? 'identical predictions on all ' + testEmb.length + ' test frames' : 'PREDICTIONS DIFFER'}`);
+say(`checkpoint v${saved.version} saved and reloaded: ${same ? `identical predictions on all ${testEmb.length} test frames` : 'PREDICTIONS DIFFER'}`);
 const profile = await reopened.exportProfile();
 mkdirSync(join(root, '.cache'), { recursive: true });
 const profilePath = join(root, '.cache', 'profile.edgetune');

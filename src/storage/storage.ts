@@ -900,7 +900,7 @@ class StorageImpl implements EdgetuneStorage {
         this.assertOpen();
         return this.db.count('samples', this.range(slot));
       },
-      getAll: async (options = {}) => {
+      getAll: async (_options = {}) => {
         this.assertOpen();
         const recs = await this.db.getAll('samples', this.range(slot));
         return decodeAll(recs);

@@ -14,7 +14,6 @@ import type {
   MetaStore,
   ModelInfo,
   OperationOptions,
-  SaveOptions,
   SaveResult,
   SampleStore,
   StorageEstimateResult,

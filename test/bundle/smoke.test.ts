@@ -14,7 +14,7 @@ test('every exports-map entry points at built files, types first', { skip: skipU
   for (const [key, entry] of Object.entries(pkg.exports)) {
     if (typeof entry === 'string') continue;
     assert.equal(Object.keys(entry)[0], 'types', `${key}: types must come first`);
-    if (!existsSync(dist('src/' + (key === '.' ? 'index' : key.slice(2)) + (key.includes('/') ? '/index.ts' : '.ts')))) continue; // area not written yet
+    if (!existsSync(dist(`src/${key === '.' ? 'index' : key.slice(2)}${key.includes('/') ? '/index.ts' : '.ts'}`))) continue; // area not written yet
     assert.ok(existsSync(dist(entry.types)), `${key}: ${entry.types} missing`);
     assert.ok(existsSync(dist(entry.default)), `${key}: ${entry.default} missing`);
   }
