@@ -72,3 +72,23 @@ test('edgetune-copy-assets output served as env.wasmPaths: the built runtime loa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the built runtime opening a TFLite model with no env.tfliteWasmPath: BACKEND_UNAVAILABLE naming the setting and the copy-assets fix', { skip: skipUnbuilt || (!hasChromium && 'no chromium') }, async () => {
+  const server = await serve();
+  const chrome = await launchChromium();
+  const requests: string[] = [];
+  try {
+    const page = await chrome.context.newPage();
+    page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+    await page.goto(`${server.origin}/test/bundle/tflite-unset.html`);
+    const r = await pageResult<{ opened: boolean; code?: string; message: string; details: string }>(page, 60_000);
+    assert.equal(r.opened, false);
+    assert.equal(r.code, 'BACKEND_UNAVAILABLE');
+    assert.match(`${r.message} ${r.details}`, /env\.tfliteWasmPath is not set.*edgetune-copy-assets .* --tflite/);
+    // It fails before anything of tfjs is fetched, and never guesses a path.
+    assert.ok(requests.every((p) => !/tflite_web_api/.test(p)), requests.join('\n'));
+  } finally {
+    await chrome.close();
+    await server.close();
+  }
+});
