@@ -64,8 +64,6 @@ step(`node --test (${files.length} files${ci ? ', CI: skips fail' : ''})`, proce
   '--import',
   'tsx',
   '--test',
-  // Node's default is cores − 1 files at a time (one, on a 2-core machine); the unit files mostly wait on WASM and I/O.
-  ...(mode === 'unit' && !only.length ? ['--test-concurrency=2'] : []),
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=tap',
