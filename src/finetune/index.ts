@@ -8,6 +8,7 @@ export type {
   DriftEvent,
   FeatureAlignment,
   LearnerEvent,
+  LearnerCounters,
   LearnerOptions,
   LearnerState,
   LearnerStats,

@@ -13,6 +13,7 @@ import {
   resolveThresholds,
   updateThresholds,
   type LearnerOptions,
+  type LearnerState,
 } from '../../src/finetune/index.js';
 
 const DIM = 16;
@@ -281,7 +282,7 @@ test('state survives structuredClone mid-stream and resumes exactly', async () =
   const restored = Learner.fromState(saved);
   assert.deepEqual(await run(restored, stream.x.slice(200)), await run(l, stream.x.slice(200)));
   assert.deepEqual(restored.getState(), l.getState());
-  assert.throws(() => Learner.fromState({ ...saved, version: 99 as 1 }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
+  assert.throws(() => Learner.fromState({ ...saved, version: 99 as 2 }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
   assert.throws(() => Learner.fromState({ ...saved, teacher: new Float32Array(3) }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
 });
 
@@ -347,4 +348,19 @@ test('dispose makes later calls throw DISPOSED; await using disposes', async () 
   ac.abort();
   await assert.rejects(fresh.adapt({ signal: ac.signal }), (e) => isEdgetuneError(e, 'ABORTED'));
   assert.equal(fresh.stats().fitted, false);
+});
+
+test('a version-1 state (counters as a Float64Array) still restores, with its counters by name', async () => {
+  const rng = new Rng(17);
+  const mus = centres(rng, 1);
+  const l = await fit({ adaptEvery: 20 }, draw(rng, mus, 60));
+  for (const x of draw(rng, mus, 100).x) if (l.observe(x).adaptDue) await l.adapt();
+  const s = l.getState();
+  const c = s.counters;
+  const order = [c.seen, c.accepted, c.rejectedLowConfidence, c.rejectedByReservoir, c.pseudoDisagreed, c.adaptations, c.rollbacks, c.rollbacksNonFinite, c.drifts, c.sinceAdapt, c.lastGuardAccuracy, c.adaptDue ? 1 : 0];
+  const v1 = { ...s, version: 1, counters: Float64Array.from(order) } as unknown as LearnerState;
+  const restored = Learner.fromState(v1);
+  assert.deepEqual(restored.getState(), s);
+  assert.equal(restored.stats().seen, 100);
+  assert.throws(() => Learner.fromState({ ...v1, counters: new Float64Array(3) } as unknown as LearnerState), (e) => isEdgetuneError(e, 'STATE_INVALID') && /counters/.test((e as Error).message));
 });
