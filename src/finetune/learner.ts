@@ -1,5 +1,5 @@
 // The Learner: a head on frozen embeddings that keeps adapting from a few labels and an unlabeled stream, with drift detection, replay and guards.
-import { EdgetuneError } from '../core/errors.js';
+import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
 import { FeatureAligner } from './align.js';
 import { Adwin, PageHinkley, type DetectorChange } from './drift.js';
 import type { AdaptProgress, AdaptResult, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
@@ -7,17 +7,18 @@ import { guardScore, guardSet, guardSlack } from './guard.js';
 import { headSpec, type HeadSpec } from './heads.js';
 import { allFinite, argmax, assertFinite, normalizedEntropy, softmaxInPlace } from './ops.js';
 import { newOptimizerState, type OptimizerState } from './optim.js';
-import { resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
+import { MAX_CLASSES, checkResolved, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
 import { ReplayBuffer, type ReplayEntry } from './replay.js';
 import { Rng } from './rng.js';
-import { LEARNER_STATE_VERSION, migrateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
+import { LEARNER_STATE_VERSION, migrateState, validateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
 import { SupportSets, unit } from './t3a.js';
 import { classThresholds, newThresholdState, updateThresholds, type ThresholdState } from './thresholds.js';
-import { trainRound, type TrainItem } from './train.js';
+import { YIELD_MS, trainRound, type TrainItem } from './train.js';
 
 export type { AdaptMode, FeatureAlignment, LearnerOptions, ResolvedLearnerOptions } from './options.js';
 export type { AdaptProgress, AdaptResult, AdaptedEvent, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction, RollbackEvent } from './events.js';
 export { LEARNER_STATE_VERSION } from './state.js';
+export { MAX_CLASSES } from './options.js';
 export type { LearnerCounters, LearnerState } from './state.js';
 
 type Resolved = ResolvedLearnerOptions;
@@ -57,6 +58,16 @@ export class Learner {
   #listeners = new Set<(e: LearnerEvent) => void>();
   #disposed = false;
   #busy = false;
+  /** Class name → index (so adding or finding a class does not scan the list). */
+  #index = new Map<string, number>();
+  /** Classes named but not yet given head rows and statistics: grown in one copy by {@link Learner.#sync}. */
+  #pending = 0;
+  /** Label prototypes must be recomputed before they are next read. */
+  #protosDirty = false;
+  /** Structural changes asked for while `adapt()` runs, applied in order when it ends. */
+  #queue: Array<() => void> = [];
+  /** Class names as they will be once the queue is applied (only while `adapt()` runs). */
+  #projected: Set<string> | undefined;
 
   /** @param options - settings; only `dim` is required */
   constructor(options: LearnerOptions) {
@@ -122,39 +133,100 @@ export class Learner {
     }
   }
 
+  #unknownLabel(label: string): never {
+    const known = this.#classes.slice(0, 20).join(', ') + (this.#classes.length > 20 ? `, … (${this.#classes.length} in all)` : '');
+    throw new EdgetuneError('UNKNOWN_LABEL', `Unknown class '${label}'; known classes: ${known || '(none)'}. Add it with addClass() or addLabeled().`);
+  }
+
   #classIndex(label: string): number {
-    const i = this.#classes.indexOf(label);
-    if (i < 0) throw new EdgetuneError('UNKNOWN_LABEL', `Unknown class '${label}'; known classes: ${this.#classes.join(', ') || '(none)'}. Add it with addClass() or addLabeled().`);
+    const i = this.#index.get(label);
+    if (i === undefined) this.#unknownLabel(label);
     return i;
   }
 
-  /** Adds an empty class (no-op when it exists). */
-  addClass(label: string): void {
-    this.#alive();
+  #checkLabel(label: unknown): asserts label is string {
     if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(label)}.`);
-    if (this.#classes.includes(label)) return;
-    const c = this.#classes.length;
-    this.#student = this.#spec.addClass(this.#student, c);
-    this.#teacher = this.#spec.addClass(this.#teacher, c);
-    // Moments for a resized parameter vector are meaningless; restart them.
-    this.#opt = newOptimizerState(this.#student.length);
-    this.#classes.push(label);
-    this.#replay.addClass(this.#rng);
-    this.#th = growThresholds(this.#th, c + 1);
-    this.#meanPred = Float64Array.from([...this.#meanPred, 1 / (c + 1)]);
-    this.#resetMeanPrediction();
-    this.#supports.lists.push([]);
   }
 
-  /** Removes a class with its labels, pseudo-labels and head row. */
+  /** While `adapt()` runs, structural changes wait in a queue: the round trains on a fixed set of classes and labels. */
+  #deferred(apply: () => void): boolean {
+    if (!this.#busy) return false;
+    this.#queue.push(apply);
+    return true;
+  }
+
+  #projectedHas(label: string): boolean {
+    return this.#projected ? this.#projected.has(label) : this.#index.has(label);
+  }
+
+  /**
+   * Adds an empty class (no-op when it exists). O(1): head rows and statistics of new classes are
+   * grown together in one copy when the learner is next used, so adding many classes is linear.
+   * While `adapt()` runs, the class is added when it ends.
+   *
+   * @throws `INVALID_ARGUMENT` for an empty name or past {@link MAX_CLASSES} classes
+   */
+  addClass(label: string): void {
+    this.#alive();
+    this.#checkLabel(label);
+    if (this.#projectedHas(label)) return;
+    const total = this.#projected ? this.#projected.size : this.#classes.length;
+    if (total >= MAX_CLASSES) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot add class '${label}': a learner takes at most ${MAX_CLASSES} classes; remove some first or use a second learner.`, { details: { limit: MAX_CLASSES } });
+    if (this.#projected) this.#projected.add(label);
+    if (this.#deferred(() => this.addClass(label))) return;
+    this.#index.set(label, this.#classes.length);
+    this.#classes.push(label);
+    this.#replay.addClassLazily();
+    this.#supports.lists.push([]);
+    this.#pending++;
+  }
+
+  /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
+  #sync(): void {
+    const k = this.#pending;
+    if (k > 0) {
+      const c = this.#classes.length - k;
+      this.#student = this.#spec.addClasses(this.#student, c, k);
+      this.#teacher = this.#spec.addClasses(this.#teacher, c, k);
+      // Moments for a resized parameter vector are meaningless; restart them.
+      this.#opt = newOptimizerState(this.#student.length);
+      this.#replay.shrinkToQuota(this.#rng);
+      const th = this.#th;
+      const sigma = new Float64Array(c + k);
+      sigma.set(th.sigma);
+      const local = new Float64Array(c + k);
+      local.set(th.local);
+      // As if added one at a time: each new class starts at the uniform share of its own moment.
+      for (let i = c; i < c + k; i++) local[i] = 1 / (i + 1);
+      this.#th = { sigma, unused: th.unused, global: th.global, local };
+      this.#meanPred = new Float64Array(c + k);
+      this.#resetMeanPrediction();
+      const protos = new Float32Array((c + k) * this.#o.dim);
+      protos.set(this.#protos.subarray(0, Math.min(this.#protos.length, c * this.#o.dim)));
+      this.#protos = protos;
+      this.#pending = 0;
+    }
+    if (this.#protosDirty) {
+      this.#protosDirty = false;
+      this.#refreshPrototypes();
+    }
+  }
+
+  /** Removes a class with its labels, pseudo-labels and head row (after the running `adapt()`, if any). */
   removeClass(label: string): void {
     this.#alive();
+    if (!this.#projectedHas(label)) this.#unknownLabel(label);
+    this.#projected?.delete(label);
+    if (this.#deferred(() => this.removeClass(label))) return;
+    this.#sync();
     const i = this.#classIndex(label);
     const c = this.#classes.length;
     this.#student = this.#spec.removeClass(this.#student, c, i);
     this.#teacher = this.#spec.removeClass(this.#teacher, c, i);
     this.#opt = newOptimizerState(this.#student.length);
     this.#classes.splice(i, 1);
+    this.#index = new Map(this.#classes.map((n, j) => [n, j]));
+    this.#protos = Float32Array.from([...this.#protos.subarray(0, i * this.#o.dim), ...this.#protos.subarray((i + 1) * this.#o.dim)]);
     this.#replay.removeClass(i);
     const th = this.#th;
     this.#th = { sigma: dropAt(th.sigma, i), unused: th.unused, global: th.global, local: dropAt(th.local, i) };
@@ -164,13 +236,21 @@ export class Learner {
     this.#align.recomputeAnchor(this.#replay.labeled);
   }
 
-  /** Renames a class; its samples and weights stay. */
+  /** Renames a class; its samples and weights stay (after the running `adapt()`, if any). */
   renameClass(from: string, to: string): void {
     this.#alive();
+    if (!this.#projectedHas(from)) this.#unknownLabel(from);
+    this.#checkLabel(to);
+    if (from !== to && this.#projectedHas(to)) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`);
+    if (this.#projected) {
+      this.#projected.delete(from);
+      this.#projected.add(to);
+    }
+    if (this.#deferred(() => this.renameClass(from, to))) return;
     const i = this.#classIndex(from);
-    if (typeof to !== 'string' || to.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(to)}.`);
-    if (from !== to && this.#classes.includes(to)) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`);
     this.#classes[i] = to;
+    this.#index.delete(from);
+    this.#index.set(to, i);
   }
 
   /**
@@ -181,16 +261,22 @@ export class Learner {
    */
   addLabeled(embedding: Float32Array, label: string): void {
     this.#checkInput(embedding, 'Labeled embedding');
-    if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(label)}.`);
+    this.#checkLabel(label);
     this.addClass(label);
-    const c = this.#classes.indexOf(label);
+    if (this.#busy) {
+      const copy = Float32Array.from(embedding);
+      this.#queue.push(() => this.addLabeled(copy, label));
+      return;
+    }
+    const c = this.#classIndex(label);
     const u = this.#normalize(embedding);
     const g = this.#o.guard;
     const nth = this.#replay.seenLabeled[c]! + 1;
     const holdout = g.enabled && nth >= g.minPerClass && nth % g.every === 0;
     this.#replay.addLabeled({ x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters.seen }, this.#rng);
     this.#align.addAnchor(u);
-    if (this.#o.head === 'ncm' || !this.#fitted) this.#refreshPrototypes();
+    // Recomputed when next read, not per label: refreshing here made adding n labels O(n²).
+    if (this.#o.head === 'ncm' || !this.#fitted) this.#protosDirty = true;
   }
 
   /** L2-normalise and scale to √dim so every coordinate is O(1) whatever the encoder's scale. */
@@ -227,12 +313,12 @@ export class Learner {
     }
   }
 
-  #probs(z: Float32Array, params: Float32Array, useSupports: boolean): Float64Array {
+  #probs(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.#fitted): Float64Array {
     const c = this.#classes.length;
     const out = new Float64Array(c);
     if (useSupports) {
       this.#supports.logits(unit(this.#spec.features(params, z)), (k) => this.#row(k, params), out);
-    } else if (!this.#fitted && this.#o.head !== 'ncm') {
+    } else if (!fitted && this.#o.head !== 'ncm') {
       headSpec('ncm', this.#o.dim).forward(this.#protos, c, z, out);
     } else {
       this.#spec.forward(params, c, z, out);
@@ -262,6 +348,7 @@ export class Learner {
   predict(embedding: Float32Array): Prediction {
     this.#checkInput(embedding, 'Embedding');
     this.#ensureReady();
+    this.#sync();
     const z = this.#align.align(this.#o, this.#normalize(embedding));
     return this.#toPrediction(this.#probs(z, this.#teacher, this.#o.mode === 't3a'));
   }
@@ -277,6 +364,7 @@ export class Learner {
     this.#checkInput(embedding, 'Embedding');
     if (options.augmented !== undefined) this.#checkInput(options.augmented, 'Augmented embedding');
     this.#ensureReady();
+    this.#sync();
     const o = this.#o;
     const cnt = this.#counters;
     const u = this.#normalize(embedding);
@@ -348,62 +436,63 @@ export class Learner {
     return e;
   }
 
-  /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
-  #guardScore(params: Float32Array): number {
-    return guardScore(guardSet(this.#replay), (x) => this.#probs(x, params, false));
-  }
-
   /**
    * One round of adaptation: relabels replayed pseudo-labels with the teacher, trains the student on
    * labels (weight 1) and agreeing pseudo-labels (weight `pseudoWeight`), moves the EMA teacher, then
    * scores the teacher on held-back labels and rolls the whole round back if it got worse.
    *
-   * @param options.signal - aborts between mini-batches; the learner is left as before the call
+   * The round trains copies and swaps them in at the end, so `predict`, `observe` and `getState`
+   * during the round see the model from before it (a state saved then restores). `addLabeled`,
+   * `addClass`, `removeClass` and `renameClass` called meanwhile are queued and applied, in order,
+   * when the round ends.
+   *
+   * @param options.signal - aborts within about one mini-batch; the learner is left as before the call
    * @param options.onProgress - progress by phase
-   * @throws `NOT_READY` before any label, `ABORTED`
+   * @throws `NOT_READY` before any label, `ABORTED`, `INVALID_ARGUMENT` when a round is already running
    */
   async adapt(options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {}): Promise<AdaptResult> {
     this.#alive();
     this.#ensureReady();
     if (this.#busy) throw new EdgetuneError('INVALID_ARGUMENT', 'adapt() is already running on this learner; await the previous call first.');
+    this.#sync();
     this.#busy = true;
+    this.#projected = new Set(this.#classes);
     const { signal, onProgress } = options;
     const o = this.#o;
     const cnt = this.#counters;
-    const snap = {
-      student: Float32Array.from(this.#student),
-      teacher: Float32Array.from(this.#teacher),
-      opt: { m: Float32Array.from(this.#opt.m), v: Float32Array.from(this.#opt.v), t: this.#opt.t },
-      fitted: this.#fitted,
-      protos: Float32Array.from(this.#protos),
-      rng: Uint32Array.from(this.#rng.state),
-      steps: this.#replay.all().map((e) => e.step),
+    const check = (): void => {
+      this.#alive();
+      throwIfAborted(signal);
     };
-    const restore = (): void => {
-      this.#student = snap.student;
-      this.#teacher = snap.teacher;
-      this.#opt = snap.opt;
-      this.#fitted = snap.fitted;
-      this.#protos = snap.protos;
-      this.#rng.state.set(snap.rng);
-      this.#replay.all().forEach((e, i) => (e.step = snap.steps[i]!));
-    };
+    const rngStart = Uint32Array.from(this.#rng.state);
+    const rng = new Rng(rngStart);
+    const ncmSnap = o.head === 'ncm' ? { student: this.#student, teacher: this.#teacher, protos: this.#protos } : undefined;
     try {
+      check();
       const step = cnt.seen;
       const wasFitted = this.#fitted;
-      const before = wasFitted ? this.#guardScore(this.#teacher) : Number.NaN;
+      const before = wasFitted ? await this.#guardScore(this.#teacher, wasFitted, check) : Number.NaN;
       const train: TrainItem[] = [];
+      const confirmed: ReplayEntry[] = [];
       let disagreed = 0;
-      for (const e of this.#replay.all()) {
+      const entries = this.#replay.all();
+      let slice = performance.now();
+      for (let i = 0; i < entries.length; i++) {
+        if ((i & 31) === 0 && performance.now() - slice > YIELD_MS) {
+          await yieldToEventLoop();
+          check();
+          slice = performance.now();
+        }
+        const e = entries[i]!;
         if (e.holdout) continue;
         if (e.labeled) {
           train.push({ e, w: 1 });
           continue;
         }
         if (o.mode !== 'self-train') continue;
-        // A pseudo-label counts only while the current teacher still agrees with it; agreement refreshes its age.
+        // A pseudo-label counts only while the current teacher still agrees with it; agreement refreshes its age (on commit).
         if (argmax(this.#probs(e.x, this.#teacher, false)) === e.cls) {
-          e.step = step;
+          confirmed.push(e);
           train.push({ e, w: o.pseudoWeight });
         } else disagreed++;
       }
@@ -411,51 +500,57 @@ export class Learner {
       onProgress?.({ phase: 'prepare', labeled: labeledUsed, pseudo: train.length - labeledUsed });
       let steps = 0;
       let loss = 0;
+      let student = this.#student;
+      let teacher = this.#teacher;
+      let opt = this.#opt;
       if (o.head === 'ncm') {
         this.#refreshPrototypes();
+        student = this.#student;
+        teacher = this.#teacher;
       } else {
-        if (!wasFitted) {
-          this.#student = this.#spec.init(this.#rng, this.#classes.length);
-          this.#opt = newOptimizerState(this.#student.length);
-        }
+        const c = this.#classes.length;
+        student = wasFitted ? Float32Array.from(this.#student) : this.#spec.init(rng, c);
+        teacher = Float32Array.from(this.#teacher);
+        opt = wasFitted ? { m: Float32Array.from(opt.m), v: Float32Array.from(opt.v), t: opt.t } : newOptimizerState(student.length);
         const epochs = wasFitted ? o.epochs : o.firstEpochs;
-        let r;
-        try {
-          r = await trainRound({
-            spec: this.#spec,
-            classes: this.#classes.length,
-            optimizer: o.optimizer,
-            epochs,
-            batchSize: o.batchSize,
-            emaDecay: wasFitted ? o.emaDecay : undefined,
-            student: this.#student,
-            teacher: this.#teacher,
-            opt: this.#opt,
-            rng: this.#rng,
-            train,
-            signal,
-            onEpoch: onProgress && ((epoch, n, l) => onProgress({ phase: 'train', epoch, epochs: n, loss: l })),
-          });
-        } catch (e) {
-          restore();
-          throw e;
-        }
+        const r = await trainRound({
+          spec: this.#spec,
+          classes: c,
+          optimizer: o.optimizer,
+          epochs,
+          batchSize: o.batchSize,
+          emaDecay: wasFitted ? o.emaDecay : undefined,
+          student,
+          teacher,
+          opt,
+          rng,
+          train,
+          check,
+          onEpoch: onProgress && ((epoch, n, l) => onProgress({ phase: 'train', epoch, epochs: n, loss: l })),
+        });
         steps = r.steps;
         loss = r.loss;
-        if (r.nonFinite) return this.#nonFinite(restore, step, before);
-        if (!wasFitted) this.#teacher = Float32Array.from(this.#student);
-        if (!allFinite(this.#student) || !allFinite(this.#teacher) || !Number.isFinite(loss)) return this.#nonFinite(restore, step, before);
-        this.#fitted = true;
+        if (r.nonFinite) return this.#nonFinite(step, before);
+        if (!wasFitted) teacher = Float32Array.from(student);
+        if (!allFinite(student) || !allFinite(teacher) || !Number.isFinite(loss)) return this.#nonFinite(step, before);
       }
-      const after = this.#guardScore(this.#teacher);
+      const fittedAfter = o.head === 'ncm' ? this.#fitted : true;
+      const after = await this.#guardScore(teacher, fittedAfter, check);
       onProgress?.({ phase: 'guard', before, after });
-      let rolledBack = false;
       const slack = guardSlack(o.guard.tolerance, guardSet(this.#replay).length);
-      if (o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12) {
-        restore();
-        rolledBack = true;
+      const rolledBack = o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12;
+      if (rolledBack) {
+        if (ncmSnap) this.#restoreNcm(ncmSnap);
         cnt.rollbacks += 1;
         this.#emit({ type: 'rollback', step, reason: 'guard', before, after });
+      } else {
+        this.#student = student;
+        this.#teacher = teacher;
+        this.#opt = opt;
+        this.#fitted = fittedAfter;
+        // Calls during the round drew from the learner's generator: keep their draws rather than replay them.
+        if (this.#rng.state.every((v, i) => v === rngStart[i])) this.#rng.state.set(rng.state);
+        for (const e of confirmed) e.step = step;
       }
       cnt.adaptations += 1;
       cnt.sinceAdapt = 0;
@@ -475,13 +570,36 @@ export class Learner {
       onProgress?.({ phase: 'done', rolledBack });
       this.#emit({ type: 'adapted', step, result });
       return result;
+    } catch (e) {
+      if (ncmSnap) this.#restoreNcm(ncmSnap);
+      throw e;
     } finally {
       this.#busy = false;
+      this.#projected = undefined;
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const apply of queued) {
+        try {
+          apply();
+        } catch {
+          // Each change was validated against the projected classes when it was queued; only dispose() can stop it here.
+        }
+      }
     }
   }
 
-  #nonFinite(restore: () => void, step: number, before: number): AdaptResult {
-    restore();
+  #restoreNcm(s: { student: Float32Array; teacher: Float32Array; protos: Float32Array }): void {
+    this.#student = s.student;
+    this.#teacher = s.teacher;
+    this.#protos = s.protos;
+  }
+
+  /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
+  #guardScore(params: Float32Array, fitted: boolean, check: () => void): Promise<number> {
+    return guardScore(guardSet(this.#replay), (x) => this.#probs(x, params, false, fitted), check);
+  }
+
+  #nonFinite(step: number, before: number): AdaptResult {
     const cnt = this.#counters;
     cnt.rollbacks += 1;
     cnt.rollbacksNonFinite += 1;
@@ -491,6 +609,8 @@ export class Learner {
 
   /** Counters and per-class figures. */
   stats(): LearnerStats {
+    this.#alive();
+    this.#sync();
     const cnt = this.#counters;
     const th = classThresholds(this.#o.threshold, this.#th);
     const counts = this.#replay.counts();
@@ -518,6 +638,7 @@ export class Learner {
   /** A plain, versioned, structured-clone-able copy of the whole learner (nothing shared with it). */
   getState(): LearnerState {
     this.#alive();
+    this.#sync();
     const d = this.#o.dim;
     const a = this.#align;
     return {
@@ -550,7 +671,11 @@ export class Learner {
   /**
    * Restores a learner saved with {@link Learner.getState}; it continues exactly where the saved one was.
    *
-   * @throws `STATE_INVALID` when the object is not a learner state of a known version
+   * Every field is checked first (kind, length, finite values, ranges, class names unique, and the
+   * bounds that keep later calls' work bounded), so a damaged state is refused by name and never
+   * half-restored.
+   *
+   * @throws `STATE_INVALID` naming the field, when the object is not a valid learner state of a known version
    */
   static fromState(state: LearnerState): Learner {
     const raw = state as unknown as Record<string, unknown> | null;
@@ -561,23 +686,14 @@ export class Learner {
     if (s.version !== LEARNER_STATE_VERSION) {
       throw new EdgetuneError('STATE_INVALID', `Learner state version ${String(s.version)} is not supported (expected ${LEARNER_STATE_VERSION}).`, { details: { version: s.version } });
     }
-    const o = s.options!;
+    const o = s.options as Resolved;
+    checkResolved(o, (path, value, want) => {
+      throw new EdgetuneError('STATE_INVALID', `Learner state field 'options.${path}' is ${typeof value === 'string' ? `'${value}'` : String(value)}; ${want}. The state is damaged or from another build.`, {
+        details: { field: `options.${path}`, value },
+      });
+    });
     const spec = headSpec(o.head, o.dim, o.hidden);
-    const c = s.classes?.length ?? -1;
-    const expected = spec.size(c);
-    const arrays: Array<[string, unknown, number]> = [
-      ['student', s.student, expected],
-      ['teacher', s.teacher, expected],
-      ['anchorSum', s.anchorSum, o.dim],
-      ['streamMean', s.streamMean, o.dim],
-      ['meanPrediction', s.meanPrediction, c],
-    ];
-    for (const [name, v, n] of arrays) {
-      if (!ArrayBuffer.isView(v) || (v as Float32Array).length !== n) {
-        throw new EdgetuneError('STATE_INVALID', `Learner state field '${name}' should hold ${n} values; the state is damaged or from another build.`, { details: { field: name } });
-      }
-      if (!allFinite(v as Float32Array)) throw new EdgetuneError('STATE_INVALID', `Learner state field '${name}' holds NaN/Infinity; the state is damaged.`, { details: { field: name } });
-    }
+    validateState(s as Record<string, unknown>, (c) => spec.size(c), new Adwin(o.drift.adwin).options.maxWindow, MAX_CLASSES);
     const l = new Learner({ dim: o.dim, head: o.head, hidden: o.hidden, seed: o.seed });
     l.#restore(s as LearnerState, o);
     return l;
@@ -608,6 +724,7 @@ export class Learner {
     this.#supports = SupportSets.unpack(s.supports, this.#classes.length, o.dim);
     this.#protos = Float32Array.from(s.protos);
     this.#counters = { ...s.counters };
+    this.#index = new Map(this.#classes.map((n, j) => [n, j]));
   }
 
   /** Releases everything; later calls throw `DISPOSED`. */
@@ -635,12 +752,4 @@ function dropAt(a: Float64Array, i: number): Float64Array {
   q.set(a.subarray(0, i), 0);
   q.set(a.subarray(i + 1), i);
   return q;
-}
-
-function growThresholds(t: ThresholdState, c: number): ThresholdState {
-  const sigma = new Float64Array(c);
-  sigma.set(t.sigma);
-  const local = new Float64Array(c).fill(1 / c);
-  local.set(t.local);
-  return { sigma, unused: t.unused, global: t.global, local };
 }

@@ -98,5 +98,119 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
       else counters[name] = a[i]!;
     });
   } else throw new EdgetuneError('STATE_INVALID', `Learner state field 'counters' should hold ${V1_COUNTERS.length} values in a version-1 state; the state is damaged.`, { details: { field: 'counters' } });
-  return { ...s, version: 2, counters };
+  // Version 1 left the label prototypes short after a class was added to a fitted head; they are only read before the first fit.
+  const o = s['options'] as { dim?: unknown } | undefined;
+  const c = Array.isArray(s['classes']) ? s['classes'].length : 0;
+  const protos = s['protos'];
+  const fixed = typeof o?.dim === 'number' && protos instanceof Float32Array && protos.length !== c * o.dim && Number.isInteger(c * o.dim) ? new Float32Array(c * o.dim) : protos;
+  return { ...s, version: 2, counters, protos: fixed };
+}
+
+/** Refuses a state field by name: `STATE_INVALID` with the field in the message and the details. */
+function bad(field: string, what: string): never {
+  throw new EdgetuneError('STATE_INVALID', `Learner state field '${field}' ${what}; the state is damaged or from another build — restore an earlier checkpoint.`, { details: { field } });
+}
+
+type TypedCtor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor | Uint8ArrayConstructor;
+
+/** Checks a typed array's kind, length and (for float arrays) that every value is finite. */
+function typed(field: string, v: unknown, ctor: TypedCtor, length: number, finite = true): void {
+  if (!(v instanceof ctor)) bad(field, `should be a ${ctor.name}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v}`);
+  if (v.length !== length) bad(field, `should hold ${length} values, got ${v.length}`);
+  if (finite) for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) bad(field, `holds ${v[i]} at index ${i}`);
+}
+
+function count(field: string, v: unknown, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(field, `should be an integer in [0, ${max}], got ${String(v)}`);
+  return v;
+}
+
+function finite(field: string, v: unknown, nanOk = false): void {
+  if (typeof v !== 'number' || !(Number.isFinite(v) || (nanOk && Number.isNaN(v)))) bad(field, `should be a finite number, got ${String(v)}`);
+}
+
+function obj(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(field, 'should be an object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Checks every field of a (migrated) state against its own options: kinds, lengths, finiteness,
+ * ranges and the bounds that keep every later call's work bounded (ADWIN window, replay, supports).
+ *
+ * @param s - the state, already migrated to the current version
+ * @param paramCount - parameters of the head for `c` classes
+ * @param adwinWindow - the ADWIN ring length of these options
+ */
+export function validateState(s: Record<string, unknown>, paramCount: (c: number) => number, adwinWindow: number, maxClasses: number): void {
+  const o = s['options'] as ResolvedLearnerOptions;
+  const dim = o.dim;
+  const classes = s['classes'];
+  if (!Array.isArray(classes)) bad('classes', 'should be an array of class names');
+  if (classes.length > maxClasses) bad('classes', `holds ${classes.length} classes, more than the limit of ${maxClasses}`);
+  const names = new Set<string>();
+  classes.forEach((n, i) => {
+    if (typeof n !== 'string' || n.length === 0) bad(`classes[${i}]`, `should be a non-empty string, got ${JSON.stringify(n)}`);
+    if (names.has(n)) bad(`classes[${i}]`, `repeats the class name '${n}'`);
+    names.add(n);
+  });
+  const c = classes.length;
+  if (typeof s['fitted'] !== 'boolean') bad('fitted', 'should be true or false');
+  const p = paramCount(c);
+  typed('student', s['student'], Float32Array, p);
+  typed('teacher', s['teacher'], Float32Array, p);
+  const opt = obj('optimizer', s['optimizer']);
+  typed('optimizer.m', opt['m'], Float32Array, p);
+  typed('optimizer.v', opt['v'], Float32Array, p);
+  count('optimizer.t', opt['t'], Number.MAX_SAFE_INTEGER);
+  typed('rng', s['rng'], Uint32Array, 4, false);
+  const r = obj('replay', s['replay']);
+  if (r['dim'] !== dim) bad('replay.dim', `should be ${dim}, got ${String(r['dim'])}`);
+  const n = count('replay.count', r['count'], c * o.labeledPerClass + o.pseudoCapacity + c);
+  typed('replay.x', r['x'], Float32Array, n * dim);
+  typed('replay.hasX2', r['hasX2'], Uint8Array, n, false);
+  typed('replay.x2', r['x2'], Float32Array, n * dim);
+  typed('replay.cls', r['cls'], Int32Array, n, false);
+  typed('replay.flags', r['flags'], Uint8Array, n, false);
+  typed('replay.conf', r['conf'], Float32Array, n);
+  typed('replay.step', r['step'], Float64Array, n);
+  typed('replay.seenLabeled', r['seenLabeled'], Float64Array, c);
+  typed('replay.seenPseudo', r['seenPseudo'], Float64Array, c);
+  const cls = r['cls'] as Int32Array;
+  const flags = r['flags'] as Uint8Array;
+  for (let i = 0; i < n; i++) {
+    if (cls[i]! < 0 || cls[i]! >= c) bad('replay.cls', `holds class index ${cls[i]} at ${i}, outside [0, ${c})`);
+    if (flags[i]! > 3) bad('replay.flags', `holds ${flags[i]} at ${i}`);
+  }
+  const th = obj('thresholds', s['thresholds']);
+  typed('thresholds.sigma', th['sigma'], Float64Array, c);
+  typed('thresholds.local', th['local'], Float64Array, c);
+  finite('thresholds.unused', th['unused']);
+  finite('thresholds.global', th['global']);
+  typed('meanPrediction', s['meanPrediction'], Float64Array, c);
+  for (const f of ['anchorSum', 'anchorSq', 'streamMean', 'streamSq']) typed(f, s[f], Float64Array, dim);
+  count('anchorN', s['anchorN'], Number.MAX_SAFE_INTEGER);
+  count('streamN', s['streamN'], Number.MAX_SAFE_INTEGER);
+  const ph = obj('pageHinkley', s['pageHinkley']);
+  for (const f of ['n', 'mean', 'sumUp', 'minUp', 'sumDown', 'maxDown']) finite(`pageHinkley.${f}`, ph[f]);
+  const ad = obj('adwin', s['adwin']);
+  typed('adwin.window', ad['window'], Float64Array, adwinWindow);
+  count('adwin.length', ad['length'], adwinWindow);
+  count('adwin.seen', ad['seen'], Number.MAX_SAFE_INTEGER);
+  const sp = obj('supports', s['supports']);
+  const ns = count('supports.count', sp['count'], c * o.t3aFilter);
+  typed('supports.x', sp['x'], Float32Array, ns * dim);
+  typed('supports.cls', sp['cls'], Int32Array, ns, false);
+  typed('supports.ent', sp['ent'], Float32Array, ns);
+  typed('supports.step', sp['step'], Float64Array, ns);
+  const scls = sp['cls'] as Int32Array;
+  for (let i = 0; i < ns; i++) if (scls[i]! < 0 || scls[i]! >= c) bad('supports.cls', `holds class index ${scls[i]} at ${i}, outside [0, ${c})`);
+  typed('protos', s['protos'], Float32Array, c * dim);
+  const cnt = obj('counters', s['counters']);
+  for (const f of V1_COUNTERS) {
+    if (f === 'adaptDue') {
+      if (typeof cnt[f] !== 'boolean') bad('counters.adaptDue', 'should be true or false');
+    } else if (f === 'lastGuardAccuracy') finite(`counters.${f}`, cnt[f], true);
+    else count(`counters.${f}`, cnt[f], Number.MAX_SAFE_INTEGER);
+  }
 }

@@ -1,10 +1,13 @@
 // The training loop of one adaptation round: shuffled weighted mini-batches of cross-entropy, the optimiser step and the EMA teacher.
-import { throwIfAborted, yieldToEventLoop } from '../core/errors.js';
+import { yieldToEventLoop } from '../core/errors.js';
 import type { HeadSpec } from './heads.js';
 import { allFinite, softmaxInPlace } from './ops.js';
 import { optimizerStep, type OptimizerState, type ResolvedOptimizer } from './optim.js';
 import type { ReplayEntry } from './replay.js';
 import type { Rng } from './rng.js';
+
+/** Longest stretch of synchronous work between two yields to the event loop, in ms (yielding never changes the result). */
+export const YIELD_MS = 20;
 
 /** One training sample of a round and its loss weight. */
 export interface TrainItem {
@@ -26,7 +29,8 @@ export interface TrainJob {
   readonly opt: OptimizerState;
   readonly rng: Rng;
   readonly train: readonly TrainItem[];
-  readonly signal: AbortSignal | undefined;
+  /** Throws to stop the round (abort, dispose); called before every mini-batch. */
+  readonly check: () => void;
   readonly onEpoch: ((epoch: number, epochs: number, loss: number) => void) | undefined;
 }
 
@@ -38,10 +42,13 @@ export interface TrainOutcome {
 }
 
 /**
- * Runs `epochs` passes of shuffled mini-batches. Throws `ABORTED` between mini-batches when the
- * signal fires (the caller restores its snapshot); yields to the event loop after every epoch.
+ * Runs `epochs` passes of shuffled mini-batches on the job's arrays. `check` runs before every
+ * mini-batch (it throws on abort; the caller keeps its own copy). The loop yields to the event loop
+ * after every epoch and whenever a slice of {@link YIELD_MS} has passed, so an abort (or any other
+ * call) gets in within about one mini-batch even when an epoch takes seconds (10k classes).
  */
 export async function trainRound(j: TrainJob): Promise<TrainOutcome> {
+  let slice = performance.now();
   const c = j.classes;
   const grad = new Float64Array(j.student.length);
   const logits = new Float64Array(c);
@@ -54,7 +61,11 @@ export async function trainRound(j: TrainJob): Promise<TrainOutcome> {
     let sum = 0;
     let wsum = 0;
     for (let b = 0; b < order.length; b += j.batchSize) {
-      throwIfAborted(j.signal);
+      if (performance.now() - slice > YIELD_MS) {
+        await yieldToEventLoop();
+        slice = performance.now();
+      }
+      j.check();
       grad.fill(0);
       let bw = 0;
       for (let i = b; i < Math.min(b + j.batchSize, order.length); i++) {
@@ -81,6 +92,7 @@ export async function trainRound(j: TrainJob): Promise<TrainOutcome> {
     loss = wsum > 0 ? sum / wsum : 0;
     j.onEpoch?.(ep + 1, j.epochs, loss);
     await yieldToEventLoop();
+    slice = performance.now();
   }
   return { steps, loss, nonFinite: false };
 }
