@@ -46,7 +46,8 @@ export class FeatureAligner {
 
   /** Maps a normalised stream embedding onto the labeled statistics. */
   align(o: AlignSettings, u: Float32Array): Float32Array {
-    if (o.featureAlignment === 'none' || this.anchorN === 0) return u;
+    // Before the first stream frame the stream statistics are the labels' own: the mapping is the identity.
+    if (o.featureAlignment === 'none' || this.anchorN === 0 || this.streamN === 0) return u;
     const n = this.anchorN;
     const a = n / (n + o.anchorShrink);
     const z = new Float32Array(u.length);

@@ -5,12 +5,16 @@ import type { DetectorChange } from './drift.js';
 export interface Prediction {
   /** The predicted class name. */
   readonly label: string;
-  /** Probability of that class. */
+  /** Probability of that class, temperature-calibrated (see `calibration`). */
   readonly confidence: number;
-  /** Probability per class, in {@link Learner.classes} order. */
+  /** Probability per class, in {@link Learner.classes} order (calibrated). */
   readonly probs: Float32Array;
   /** Normalised entropy of `probs`, in [0, 1]. */
   readonly entropy: number;
+  /** True when the input looks like none of the taught classes (`label` is then only the nearest one). */
+  readonly unknown: boolean;
+  /** Cosine to the nearest label prototype minus that class's open-set threshold: negative means unknown; larger is more familiar. */
+  readonly familiarity: number;
 }
 
 /** A drift event with the detector's statistics and what was refreshed. */
@@ -29,8 +33,8 @@ export interface DriftEvent {
 export interface RollbackEvent {
   readonly type: 'rollback';
   readonly step: number;
-  /** `'guard'`: held-back accuracy dropped; `'non-finite'`: a loss or weight became NaN/Inf. */
-  readonly reason: 'guard' | 'non-finite';
+  /** `'guard'`: held-back accuracy dropped; `'stream'`: the new model disagreed with the old one or with the label prototypes on the recent stream, or collapsed onto fewer classes; `'non-finite'`: a loss or weight became NaN/Inf. */
+  readonly reason: 'guard' | 'stream' | 'non-finite';
   readonly before: number;
   readonly after: number;
 }
@@ -53,6 +57,12 @@ export interface Observation {
   readonly confidence: number;
   /** True when the sample became a pseudo-label in replay. */
   readonly accepted: boolean;
+  /** The class it was pseudo-labelled as (after distribution alignment; may differ from `label`), when accepted. */
+  readonly pseudoLabel: string | undefined;
+  /** Same as `prediction.unknown`. */
+  readonly unknown: boolean;
+  /** True when it was a near-duplicate of a recent frame: predicted, but no statistic moved and no pseudo-label was made. */
+  readonly duplicate: boolean;
   /** Full prediction. */
   readonly prediction: Prediction;
   /** The drift detected at this sample, if any. */
@@ -81,6 +91,15 @@ export interface AdaptResult {
   /** Guard score before and after (accuracy on held-back labels; NaN when there is no guard set). */
   readonly guardBefore: number;
   readonly guardAfter: number;
+  /** Share of recent stream frames on which the new teacher agrees with the old one (NaN with too few frames). */
+  readonly streamAgreement: number;
+  /** Share of recent frames on which the teacher agrees with the nearest label prototype, before and after. */
+  readonly prototypeAgreementBefore: number;
+  readonly prototypeAgreementAfter: number;
+  /** Held-back labels that scored this round and then returned to training (`guard.holdout: 'return'`). */
+  readonly holdoutReturned: number;
+  /** Confidence temperature after the round (1 until fitted). */
+  readonly temperature: number;
   readonly rolledBack: boolean;
 }
 
@@ -98,6 +117,16 @@ export interface LearnerStats {
   readonly rejectedLowConfidence: number;
   /** Accepted pseudo-labels the reservoir did not keep (class quota full). */
   readonly rejectedByReservoir: number;
+  /** Frames called unknown (never pseudo-labelled). */
+  readonly rejectedUnknown: number;
+  /** Near-duplicates of recent frames (no statistic moved). */
+  readonly rejectedDuplicate: number;
+  /** Confident frames on which teacher, student and label prototype disagreed. */
+  readonly rejectedDisagreement: number;
+  /** Frames refused because their class had its share of pseudo-labels for this round. */
+  readonly rejectedCap: number;
+  /** Confidence temperature (1 until fitted on held-back labels). */
+  readonly temperature: number;
   /** Inputs refused with `NON_FINITE` (counted, not part of the saved state). */
   readonly rejectedNonFinite: number;
   readonly pseudoDisagreed: number;

@@ -1,7 +1,7 @@
 // The Learner: a head on frozen embeddings that keeps adapting from a few labels and an unlabeled stream, with drift detection, replay and guards.
 import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
 import { FeatureAligner } from './align.js';
-import { Adwin, PageHinkley, type DetectorChange } from './drift.js';
+import { Adwin, EmbeddingDrift, PageHinkley, type DetectorChange } from './drift.js';
 import type { AdaptProgress, AdaptResult, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
 import { guardScore, guardSet, guardSlack } from './guard.js';
 import { headSpec, type HeadSpec } from './heads.js';
@@ -11,6 +11,8 @@ import { MAX_CLASSES, checkResolved, resolveLearnerOptions, type LearnerOptions,
 import { ReplayBuffer, type ReplayEntry } from './replay.js';
 import { Rng } from './rng.js';
 import { LEARNER_STATE_VERSION, migrateState, validateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
+import { fitOpenSet, fitTemperature, openSetScore, type OpenSetModel } from './openset.js';
+import { RecentFrames, checkStream, streamVerdict, type StreamCheck } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
 import { classThresholds, newThresholdState, updateThresholds, type ThresholdState } from './thresholds.js';
 import { YIELD_MS, trainRound, type TrainItem } from './train.js';
@@ -51,6 +53,13 @@ export class Learner {
   #ph: PageHinkley;
   #adwin: Adwin;
   #supports = new SupportSets();
+  #edrift: EmbeddingDrift;
+  #recent: RecentFrames;
+  /** Pseudo-labels accepted per class since the last adapt() (the per-round cap). */
+  #roundAccepted: Float64Array = new Float64Array(0);
+  #temperature = 1;
+  /** Label prototypes and open-set thresholds; undefined when the labels changed since they were fitted. */
+  #open: OpenSetModel | undefined;
   /** Class means of the labels (the NCM fallback before the head is first fitted). */
   #protos: Float32Array = new Float32Array(0);
   #counters: LearnerCounters = newCounters();
@@ -84,6 +93,8 @@ export class Learner {
     this.#align = new FeatureAligner(o.dim);
     this.#ph = new PageHinkley(o.drift.pageHinkley);
     this.#adwin = new Adwin(o.drift.adwin);
+    this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding);
+    this.#recent = new RecentFrames(o.pseudo.recent, o.dim);
     for (const c of options.classes ?? []) this.addClass(c);
   }
 
@@ -204,6 +215,10 @@ export class Learner {
       const protos = new Float32Array((c + k) * this.#o.dim);
       protos.set(this.#protos.subarray(0, Math.min(this.#protos.length, c * this.#o.dim)));
       this.#protos = protos;
+      const ra = new Float64Array(c + k);
+      ra.set(this.#roundAccepted);
+      this.#roundAccepted = ra;
+      this.#open = undefined;
       this.#pending = 0;
     }
     if (this.#protosDirty) {
@@ -231,6 +246,8 @@ export class Learner {
     const th = this.#th;
     this.#th = { sigma: dropAt(th.sigma, i), unused: th.unused, global: th.global, local: dropAt(th.local, i) };
     this.#meanPred = dropAt(this.#meanPred, i);
+    this.#roundAccepted = dropAt(this.#roundAccepted, i);
+    this.#open = undefined;
     this.#resetMeanPrediction();
     this.#supports.lists.splice(i, 1);
     this.#align.recomputeAnchor(this.#replay.labeled);
@@ -275,6 +292,7 @@ export class Learner {
     const holdout = g.enabled && nth >= g.minPerClass && nth % g.every === 0;
     this.#replay.addLabeled({ x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters.seen }, this.#rng);
     this.#align.addAnchor(u);
+    this.#open = undefined;
     // Recomputed when next read, not per label: refreshing here made adding n labels O(n²).
     if (this.#o.head === 'ncm' || !this.#fitted) this.#protosDirty = true;
   }
@@ -314,6 +332,10 @@ export class Learner {
   }
 
   #probs(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.#fitted): Float64Array {
+    return softmaxInPlace(this.#logits(z, params, useSupports, fitted));
+  }
+
+  #logits(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.#fitted): Float64Array {
     const c = this.#classes.length;
     const out = new Float64Array(c);
     if (useSupports) {
@@ -323,7 +345,16 @@ export class Learner {
     } else {
       this.#spec.forward(params, c, z, out);
     }
-    return softmaxInPlace(out);
+    return out;
+  }
+
+  /** The open-set model of the current labels (refitted after labels change). */
+  #openSet(): OpenSetModel {
+    if (!this.#open) {
+      const os = this.#o.openSet;
+      this.#open = fitOpenSet(this.#replay.labeled, this.#o.dim, os.quantile, os.margin);
+    }
+    return this.#open;
   }
 
   /** The classifier row of class `k` (the label prototype before the first fit). */
@@ -331,9 +362,22 @@ export class Learner {
     return this.#fitted || this.#o.head === 'ncm' ? this.#spec.row(params, this.#classes.length, k) : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
   }
 
-  #toPrediction(p: Float64Array): Prediction {
+  /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on `z`. */
+  #toPrediction(raw: Float64Array, z: Float32Array): Prediction {
+    let p = raw;
+    const t = this.#temperature;
+    if (this.#o.calibration && t !== 1) {
+      // softmax(logits / T) = normalised p^(1/T), whatever the head.
+      p = new Float64Array(raw.length);
+      let m = Number.NEGATIVE_INFINITY;
+      for (let k = 0; k < raw.length; k++) m = Math.max(m, Math.log(Math.max(raw[k]!, 1e-300)) / t);
+      let s = 0;
+      for (let k = 0; k < raw.length; k++) s += p[k] = Math.exp(Math.log(Math.max(raw[k]!, 1e-300)) / t - m);
+      for (let k = 0; k < raw.length; k++) p[k] = p[k]! / s;
+    }
     const b = argmax(p);
-    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p) };
+    const open = this.#o.openSet.enabled ? openSetScore(this.#openSet(), z).margin : Number.POSITIVE_INFINITY;
+    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open };
   }
 
   #ensureReady(): void {
@@ -350,12 +394,15 @@ export class Learner {
     this.#ensureReady();
     this.#sync();
     const z = this.#align.align(this.#o, this.#normalize(embedding));
-    return this.#toPrediction(this.#probs(z, this.#teacher, this.#o.mode === 't3a'));
+    return this.#toPrediction(this.#probs(z, this.#teacher, this.#o.mode === 't3a'), z);
   }
 
   /**
    * Takes one unlabeled embedding from the stream: updates the stream statistics, predicts, decides
-   * whether it becomes a pseudo-label, and feeds the drift detectors.
+   * whether it becomes a pseudo-label, and feeds the drift detectors. A near-duplicate of a recent
+   * frame is only predicted: it moves no statistic and makes no pseudo-label. A pseudo-label needs
+   * a known input, confidence over the class threshold, agreement of teacher, student and nearest
+   * label prototype, and room in its class's share for this round.
    *
    * @param options.augmented - a second, augmented view of the same input (FixMatch's strong view): the student trains on it against the teacher's label of the plain view
    * @throws `NOT_READY` before any label, `NON_FINITE` (nothing changes) for NaN/Infinity input
@@ -368,17 +415,21 @@ export class Learner {
     const o = this.#o;
     const cnt = this.#counters;
     const u = this.#normalize(embedding);
-    if (o.featureAlignment !== 'none') this.#align.updateStream(o, u);
+    const duplicate = o.pseudo.duplicateCosine < 1 && this.#recent.isDuplicate(u, o.pseudo.duplicateCosine);
+    if (!duplicate) {
+      if (o.featureAlignment !== 'none') this.#align.updateStream(o, u);
+      this.#recent.push(u);
+    }
     const z = this.#align.align(o, u);
     const step = cnt.seen;
     cnt.seen = step + 1;
     const head = this.#probs(z, this.#teacher, false);
     let shown = head;
-    if (o.mode === 't3a') {
+    if (o.mode === 't3a' && !duplicate) {
       const f = unit(this.#spec.features(this.#teacher, z));
       this.#supports.add(argmax(head), { f, ent: normalizedEntropy(head), step }, o.t3aFilter);
-      shown = this.#probs(z, this.#teacher, true);
     }
+    if (o.mode === 't3a') shown = this.#probs(z, this.#teacher, true);
     // Distribution alignment: divide out the running mean prediction so no class can take over the pseudo-labels.
     let pl = head;
     if (o.distributionAlignment) {
@@ -390,46 +441,75 @@ export class Learner {
         s += pl[k]!;
       }
       for (let k = 0; k < c; k++) pl[k] = pl[k]! / s;
-      const d = o.alignmentDecay;
-      for (let k = 0; k < c; k++) this.#meanPred[k] = d * this.#meanPred[k]! + (1 - d) * head[k]!;
+      if (!duplicate) {
+        const d = o.alignmentDecay;
+        for (let k = 0; k < c; k++) this.#meanPred[k] = d * this.#meanPred[k]! + (1 - d) * head[k]!;
+      }
     }
-    updateThresholds(o.threshold, this.#th, pl);
+    if (!duplicate) updateThresholds(o.threshold, this.#th, pl);
     const k = argmax(pl);
-    const tau = classThresholds(o.threshold, this.#th)[k]!;
+    const prediction = this.#toPrediction(shown, z);
     let accepted = false;
     if (o.mode === 'self-train') {
-      if (pl[k]! >= tau) {
+      const cap = o.pseudo.perClassPerRound > 0 ? o.pseudo.perClassPerRound : Math.max(1, Math.ceil((2 * o.adaptEvery) / this.#classes.length));
+      if (duplicate) cnt.rejectedDuplicate += 1;
+      else if (prediction.unknown) cnt.rejectedUnknown += 1;
+      else if (pl[k]! < classThresholds(o.threshold, this.#th)[k]!) cnt.rejectedLowConfidence += 1;
+      else if (o.pseudo.agreement && (argmax(this.#probs(z, this.#student, false)) !== k || (o.openSet.enabled ? openSetScore(this.#openSet(), z).cls : k) !== k)) cnt.rejectedDisagreement += 1;
+      else if (this.#roundAccepted[k]! >= cap) {
+        cnt.rejectedCap += 1;
+        cnt.cappedSinceAdapt += 1;
+      } else {
         const x2 = options.augmented === undefined ? undefined : this.#align.align(o, this.#normalize(options.augmented));
         accepted = this.#replay.addPseudo({ x: z, x2, cls: k, labeled: false, holdout: false, conf: pl[k]!, step }, this.#rng);
         if (accepted) {
           cnt.accepted += 1;
           cnt.sinceAdapt += 1;
+          this.#roundAccepted[k] = this.#roundAccepted[k]! + 1;
         } else cnt.rejectedByReservoir += 1;
-      } else cnt.rejectedLowConfidence += 1;
+      }
     }
-    const prediction = this.#toPrediction(shown);
-    const drift = this.#detect(prediction, step);
+    const drift = duplicate ? undefined : this.#detect(shown, u, step);
     if (drift) cnt.adaptDue = true;
-    if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
-    return { label: prediction.label, confidence: prediction.confidence, accepted, prediction, drift, adaptDue: cnt.adaptDue };
+    if (o.mode === 'self-train' && (cnt.sinceAdapt >= o.adaptEvery || cnt.cappedSinceAdapt >= o.adaptEvery)) cnt.adaptDue = true;
+    return {
+      label: prediction.label,
+      confidence: prediction.confidence,
+      accepted,
+      pseudoLabel: accepted ? this.#classes[k] : undefined,
+      unknown: prediction.unknown,
+      duplicate,
+      prediction,
+      drift,
+      adaptDue: cnt.adaptDue,
+    };
   }
 
-  #detect(p: Prediction, step: number): DriftEvent | undefined {
+  #detect(p: Float64Array, u: Float32Array, step: number): DriftEvent | undefined {
     const d = this.#o.drift;
     if (!d.enabled) return undefined;
-    const x = d.signal === 'confidence' ? 1 - p.confidence : p.entropy;
+    // Uncalibrated, so a new temperature is not a change in the stream.
+    const x = d.signal === 'confidence' ? 1 - p[argmax(p)]! : normalizedEntropy(p);
     let change: DetectorChange | undefined;
+    if (d.detectors.includes('embedding')) change = this.#edrift.update(u) ?? change;
     if (d.detectors.includes('page-hinkley')) change = this.#ph.update(x) ?? change;
-    if (d.detectors.includes('adwin')) change = this.#adwin.update(x) ?? change;
+    if (d.detectors.includes('adwin')) {
+      const a = this.#adwin.update(x);
+      // Only rising uncertainty is drift: the learner growing surer of a stationary stream is not.
+      if (a && a.meanAfter > a.meanBefore) change = a;
+    }
     if (!change) return undefined;
     this.#ph.reset();
     this.#adwin.reset();
+    this.#edrift.reset();
     this.#counters.drifts += 1;
     // Components not confirmed for maxAge steps describe a stream that is gone.
     const before = step - d.maxAge;
     const droppedReplay = this.#replay.dropAged(before);
     const droppedSupports = this.#supports.dropAged(before);
     this.#resetMeanPrediction();
+    // The stream statistics describe the old stream too: alignment starts again from the labels.
+    this.#align.resetStream();
     if (this.#o.head === 'ncm') this.#refreshPrototypes();
     const e: DriftEvent = { type: 'drift', step, change, droppedReplay, droppedSupports };
     this.#emit(e);
@@ -472,6 +552,7 @@ export class Learner {
       const step = cnt.seen;
       const wasFitted = this.#fitted;
       const before = wasFitted ? await this.#guardScore(this.#teacher, wasFitted, check) : Number.NaN;
+      const heldBack = this.#replay.labeled.flat().filter((e) => e.holdout);
       const train: TrainItem[] = [];
       const confirmed: ReplayEntry[] = [];
       let disagreed = 0;
@@ -538,11 +619,19 @@ export class Learner {
       const after = await this.#guardScore(teacher, fittedAfter, check);
       onProgress?.({ phase: 'guard', before, after });
       const slack = guardSlack(o.guard.tolerance, guardSet(this.#replay).length);
-      const rolledBack = o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12;
+      const labelVeto = o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12;
+      let stream: StreamCheck | undefined;
+      if (o.guard.enabled && wasFitted && this.#recent.length >= 20) {
+        const frames = this.#recent.frames().map((f) => this.#align.align(o, f));
+        const open = this.#openSet();
+        stream = checkStream(frames, this.#classes.length, (z) => this.#logits(z, this.#teacher, false), (z) => this.#logits(z, teacher, false, fittedAfter), (z) => openSetScore(open, z).cls);
+      }
+      const streamVeto = !labelVeto && stream !== undefined && streamVerdict(stream, o.guard.minAgreement) !== undefined;
+      const rolledBack = labelVeto || streamVeto;
       if (rolledBack) {
         if (ncmSnap) this.#restoreNcm(ncmSnap);
         cnt.rollbacks += 1;
-        this.#emit({ type: 'rollback', step, reason: 'guard', before, after });
+        this.#emit({ type: 'rollback', step, reason: labelVeto ? 'guard' : 'stream', before, after });
       } else {
         this.#student = student;
         this.#teacher = teacher;
@@ -552,6 +641,21 @@ export class Learner {
         if (this.#rng.state.every((v, i) => v === rngStart[i])) this.#rng.state.set(rng.state);
         for (const e of confirmed) e.step = step;
       }
+      // Held-back labels have never been trained on: the honest set to fit the temperature on.
+      if (o.calibration && heldBack.length >= 10 && (this.#fitted || o.head === 'ncm')) {
+        this.#temperature = fitTemperature(
+          heldBack.map((e) => this.#logits(e.x, this.#teacher, false)),
+          heldBack.map((e) => e.cls),
+        );
+      }
+      let holdoutReturned = 0;
+      if (o.guard.holdout === 'return') {
+        for (const e of heldBack) e.holdout = false;
+        holdoutReturned = heldBack.length;
+        if (heldBack.length && (o.head === 'ncm' || !this.#fitted)) this.#protosDirty = true;
+      }
+      this.#roundAccepted.fill(0);
+      cnt.cappedSinceAdapt = 0;
       cnt.adaptations += 1;
       cnt.sinceAdapt = 0;
       cnt.adaptDue = false;
@@ -564,6 +668,11 @@ export class Learner {
         pseudoDisagreed: disagreed,
         guardBefore: before,
         guardAfter: after,
+        streamAgreement: stream?.agreement ?? Number.NaN,
+        prototypeAgreementBefore: stream?.protoBefore ?? Number.NaN,
+        prototypeAgreementAfter: stream?.protoAfter ?? Number.NaN,
+        holdoutReturned,
+        temperature: this.#temperature,
         rolledBack,
       };
       cnt.pseudoDisagreed += disagreed;
@@ -604,7 +713,21 @@ export class Learner {
     cnt.rollbacks += 1;
     cnt.rollbacksNonFinite += 1;
     this.#emit({ type: 'rollback', step, reason: 'non-finite', before, after: Number.NaN });
-    return { steps: 0, loss: Number.NaN, labeledUsed: 0, pseudoUsed: 0, pseudoDisagreed: 0, guardBefore: before, guardAfter: Number.NaN, rolledBack: true };
+    return {
+      steps: 0,
+      loss: Number.NaN,
+      labeledUsed: 0,
+      pseudoUsed: 0,
+      pseudoDisagreed: 0,
+      guardBefore: before,
+      guardAfter: Number.NaN,
+      streamAgreement: Number.NaN,
+      prototypeAgreementBefore: Number.NaN,
+      prototypeAgreementAfter: Number.NaN,
+      holdoutReturned: 0,
+      temperature: this.#temperature,
+      rolledBack: true,
+    };
   }
 
   /** Counters and per-class figures. */
@@ -624,6 +747,11 @@ export class Learner {
       accepted: cnt.accepted,
       rejectedLowConfidence: cnt.rejectedLowConfidence,
       rejectedByReservoir: cnt.rejectedByReservoir,
+      rejectedUnknown: cnt.rejectedUnknown,
+      rejectedDuplicate: cnt.rejectedDuplicate,
+      rejectedDisagreement: cnt.rejectedDisagreement,
+      rejectedCap: cnt.rejectedCap,
+      temperature: this.#temperature,
       rejectedNonFinite: this.#rejectedNonFinite,
       pseudoDisagreed: cnt.pseudoDisagreed,
       adaptations: cnt.adaptations,
@@ -665,6 +793,10 @@ export class Learner {
       supports: this.#supports.pack(d),
       protos: Float32Array.from(this.#protos),
       counters: { ...this.#counters },
+      temperature: this.#temperature,
+      embeddingDrift: { ...this.#edrift.state, refSum: Float64Array.from(this.#edrift.state.refSum), refSq: Float64Array.from(this.#edrift.state.refSq), ring: Float32Array.from(this.#edrift.state.ring) },
+      recent: { x: Float32Array.from(this.#recent.x), length: this.#recent.length, next: this.#recent.next },
+      roundAccepted: Float64Array.from(this.#roundAccepted),
     };
   }
 
@@ -693,7 +825,7 @@ export class Learner {
       });
     });
     const spec = headSpec(o.head, o.dim, o.hidden);
-    validateState(s as Record<string, unknown>, (c) => spec.size(c), new Adwin(o.drift.adwin).options.maxWindow, MAX_CLASSES);
+    validateState(s as Record<string, unknown>, (c) => spec.size(c), new Adwin(o.drift.adwin).options.maxWindow, new EmbeddingDrift(1, o.drift.embedding).window, MAX_CLASSES);
     const l = new Learner({ dim: o.dim, head: o.head, hidden: o.hidden, seed: o.seed });
     l.#restore(s as LearnerState, o);
     return l;
@@ -725,6 +857,11 @@ export class Learner {
     this.#protos = Float32Array.from(s.protos);
     this.#counters = { ...s.counters };
     this.#index = new Map(this.#classes.map((n, j) => [n, j]));
+    this.#temperature = s.temperature;
+    this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding, s.embeddingDrift);
+    this.#recent = new RecentFrames(o.pseudo.recent, o.dim, s.recent);
+    this.#roundAccepted = Float64Array.from(s.roundAccepted);
+    this.#open = undefined;
   }
 
   /** Releases everything; later calls throw `DISPOSED`. */

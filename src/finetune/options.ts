@@ -1,6 +1,6 @@
 // Learner options: the public settings, their resolved form (kept in the saved state), defaults and validation.
 import { EdgetuneError } from '../core/errors.js';
-import type { AdwinOptions, PageHinkleyOptions } from './drift.js';
+import type { AdwinOptions, EmbeddingDriftOptions, PageHinkleyOptions } from './drift.js';
 import { HEAD_KINDS, type HeadKind } from './heads.js';
 import { resolveOptimizer, type OptimizerOptions, type ResolvedOptimizer } from './optim.js';
 import { THRESHOLD_KINDS, resolveThresholds, type ResolvedThresholds, type ThresholdOptions } from './thresholds.js';
@@ -57,21 +57,32 @@ export interface LearnerOptions {
   /** Replay bounds. @defaultValue 500 labeled per class, 2000 pseudo-labels in all */
   readonly replay?: { readonly labeledPerClass?: number; readonly pseudoCapacity?: number };
   /**
-   * Rollback guard: a share of labeled samples is held back and scores every adaptation; a step whose
-   * accuracy on them drops by more than `tolerance` is undone. `false` disables the guard.
-   * @defaultValue `{ every: 5, minPerClass: 10, tolerance: 0.01 }` (every 5th label of a class with ≥ 10 labels; with fewer, all labels train and the guard scores on them)
+   * Rollback guard. Every `every`-th label of a class with at least `minPerClass` labels is held back
+   * from the next `adapt()`, scores it (and fits the confidence temperature), and then — with
+   * `holdout: 'return'` — joins training from the round after; `'keep'` holds it back for good.
+   * A round is undone when accuracy on the guard set (held-back labels, or all labels when none are
+   * held back) drops by more than `tolerance`, or when, on the recent stream, the new model agrees
+   * with the old one on fewer than `minAgreement` of the frames, agrees with the label prototypes on
+   * 0.1 fewer of them, or its predictions collapse onto half as many classes. `false` disables it.
+   * @defaultValue `{ every: 5, minPerClass: 10, tolerance: 0.01, holdout: 'return', minAgreement: 0.5 }`
    */
-  readonly guard?: false | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number };
-  /** Drift detection on the label-free uncertainty stream. `false` disables it. */
+  readonly guard?:
+    | false
+    | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number; readonly holdout?: 'return' | 'keep'; readonly minAgreement?: number };
+  /** Drift detection on the embeddings and on the label-free uncertainty stream. `false` disables it. */
   readonly drift?:
     | false
     | {
-        /** Which detectors run. @defaultValue ['page-hinkley', 'adwin'] */
-        readonly detectors?: ReadonlyArray<'page-hinkley' | 'adwin'>;
+        /**
+         * Which detectors run: `'embedding'` (two-sample test of the recent embeddings against a reference),
+         * `'page-hinkley'` and `'adwin'` (on uncertainty; only a rise counts). @defaultValue ['embedding', 'page-hinkley', 'adwin']
+         */
+        readonly detectors?: ReadonlyArray<'embedding' | 'page-hinkley' | 'adwin'>;
         /** Signal fed to the detectors: 1 − confidence or normalised entropy. @defaultValue `'confidence'` */
         readonly signal?: 'confidence' | 'entropy';
         readonly pageHinkley?: PageHinkleyOptions;
         readonly adwin?: AdwinOptions;
+        readonly embedding?: EmbeddingDriftOptions;
         /** Pseudo-labels and T3A supports not confirmed for this many steps are dropped on drift. @defaultValue 1000 */
         readonly maxAge?: number;
       };
@@ -79,6 +90,22 @@ export interface LearnerOptions {
   readonly adaptEvery?: number;
   /** T3A: supports kept per class (lowest entropy first). @defaultValue 50 */
   readonly t3aFilter?: number;
+  /**
+   * Open-set detection: an input whose cosine to the nearest label prototype is under that class's
+   * `quantile` of leave-one-out label similarities (minus `margin`) is `unknown` and never pseudo-labelled.
+   * `false` turns it off. @defaultValue `{ quantile: 0.05, margin: 0 }`
+   */
+  readonly openSet?: false | { readonly quantile?: number; readonly margin?: number };
+  /** Temperature-scale reported confidences, fitted on held-back labels. @defaultValue true */
+  readonly calibration?: boolean;
+  /**
+   * Pseudo-label acceptance beyond the threshold: teacher, student and nearest label prototype must
+   * agree (`agreement`); a frame whose cosine to one of the last `recent` frames exceeds
+   * `duplicateCosine` is a near-duplicate (it neither becomes a pseudo-label nor moves any stream
+   * statistic); at most `perClassPerRound` pseudo-labels per class between two `adapt()`s (0: twice a
+   * class's share of `adaptEvery`). @defaultValue `{ agreement: true, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 }`
+   */
+  readonly pseudo?: { readonly agreement?: boolean; readonly duplicateCosine?: number; readonly recent?: number; readonly perClassPerRound?: number };
 }
 
 /** {@link LearnerOptions} with every default filled in (kept in the saved state). */
@@ -103,17 +130,21 @@ export interface ResolvedLearnerOptions {
   anchorShrink: number;
   labeledPerClass: number;
   pseudoCapacity: number;
-  guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number };
+  guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number; holdout: 'return' | 'keep'; minAgreement: number };
   drift: {
     enabled: boolean;
-    detectors: Array<'page-hinkley' | 'adwin'>;
+    detectors: Array<'embedding' | 'page-hinkley' | 'adwin'>;
     signal: 'confidence' | 'entropy';
     pageHinkley: PageHinkleyOptions;
     adwin: AdwinOptions;
+    embedding: EmbeddingDriftOptions;
     maxAge: number;
   };
   adaptEvery: number;
   t3aFilter: number;
+  openSet: { enabled: boolean; quantile: number; margin: number };
+  calibration: boolean;
+  pseudo: { agreement: boolean; duplicateCosine: number; recent: number; perClassPerRound: number };
 }
 
 type Resolved = ResolvedLearnerOptions;
@@ -131,7 +162,7 @@ const KEYS: Record<string, readonly string[]> = {
   drift: ['detectors', 'signal', 'pageHinkley', 'adwin', 'embedding', 'maxAge'],
   'drift.pageHinkley': ['minInstances', 'delta', 'threshold', 'alpha', 'mode'],
   'drift.adwin': ['delta', 'clock', 'maxWindow', 'minWindow'],
-  'drift.embedding': ['window', 'threshold', 'minInstances'],
+  'drift.embedding': ['window', 'threshold'],
   openSet: ['quantile', 'margin'],
   pseudo: ['agreement', 'duplicateCosine', 'recent', 'perClassPerRound'],
 };
@@ -241,6 +272,21 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('drift.maxAge', d['maxAge'], 0, 1e12, { int: true });
   num('adaptEvery', r.adaptEvery, 1, 1e9, { int: true });
   num('t3aFilter', r.t3aFilter, 1, 10_000, { int: true });
+  const em = group('drift.embedding', d['embedding']);
+  if (em['window'] !== undefined) num('drift.embedding.window', em['window'], 10, 10_000, { int: true });
+  if (em['threshold'] !== undefined) num('drift.embedding.threshold', em['threshold'], 0, 1e9, { loOpen: true });
+  oneOf('guard.holdout', g['holdout'], ['return', 'keep']);
+  num('guard.minAgreement', g['minAgreement'], 0, 1);
+  const os = group('openSet', r.openSet);
+  bool('openSet.enabled', os['enabled']);
+  num('openSet.quantile', os['quantile'], 0, 0.5);
+  num('openSet.margin', os['margin'], -2, 2);
+  bool('calibration', r.calibration);
+  const ps = group('pseudo', r.pseudo);
+  bool('pseudo.agreement', ps['agreement']);
+  num('pseudo.duplicateCosine', ps['duplicateCosine'], 0, 1, { loOpen: true });
+  num('pseudo.recent', ps['recent'], 1, 4096, { int: true });
+  num('pseudo.perClassPerRound', ps['perClassPerRound'], 0, 1e9, { int: true });
 }
 
 /**
@@ -288,20 +334,36 @@ function fill(o: LearnerOptions): Resolved {
     pseudoCapacity: o.replay?.pseudoCapacity ?? 2000,
     guard:
       g === false
-        ? { enabled: false, every: 5, minPerClass: 5, tolerance: 0.01 }
-        : { enabled: true, every: g?.every ?? 5, minPerClass: g?.minPerClass ?? 10, tolerance: g?.tolerance ?? 0.01 },
-    drift:
-      d === false
-        ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, maxAge: 1000 }
+        ? { enabled: false, every: 5, minPerClass: 5, tolerance: 0.01, holdout: 'return', minAgreement: 0 }
         : {
             enabled: true,
-            detectors: [...(d?.detectors ?? ['page-hinkley', 'adwin'])],
+            every: g?.every ?? 5,
+            minPerClass: g?.minPerClass ?? 10,
+            tolerance: g?.tolerance ?? 0.01,
+            holdout: g?.holdout ?? 'return',
+            minAgreement: g?.minAgreement ?? 0.5,
+          },
+    drift:
+      d === false
+        ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, embedding: {}, maxAge: 1000 }
+        : {
+            enabled: true,
+            detectors: [...(d?.detectors ?? ['embedding', 'page-hinkley', 'adwin'])],
             signal: d?.signal ?? 'confidence',
             pageHinkley: { ...d?.pageHinkley },
             adwin: { ...d?.adwin },
+            embedding: { ...d?.embedding },
             maxAge: d?.maxAge ?? 1000,
           },
     adaptEvery: o.adaptEvery ?? 100,
     t3aFilter: o.t3aFilter ?? 50,
+    openSet: o.openSet === false ? { enabled: false, quantile: 0.05, margin: 0 } : { enabled: true, quantile: o.openSet?.quantile ?? 0.05, margin: o.openSet?.margin ?? 0 },
+    calibration: o.calibration ?? true,
+    pseudo: {
+      agreement: o.pseudo?.agreement ?? true,
+      duplicateCosine: o.pseudo?.duplicateCosine ?? 0.995,
+      recent: o.pseudo?.recent ?? 128,
+      perClassPerRound: o.pseudo?.perClassPerRound ?? 0,
+    },
   };
 }

@@ -1,6 +1,6 @@
 // The Learner's saved state: its versioned shape, the named counters, and the checks fromState runs on it.
 import { EdgetuneError } from '../core/errors.js';
-import type { AdwinState, PageHinkleyState } from './drift.js';
+import type { AdwinState, EmbeddingDriftState, PageHinkleyState } from './drift.js';
 import type { OptimizerState } from './optim.js';
 import type { ResolvedLearnerOptions } from './options.js';
 import type { ReplayState } from './replay.js';
@@ -40,6 +40,13 @@ export interface LearnerState {
   /** Class means of the labels (the NCM fallback before the head is first fitted). */
   readonly protos: Float32Array;
   readonly counters: LearnerCounters;
+  /** Confidence temperature. */
+  readonly temperature: number;
+  readonly embeddingDrift: EmbeddingDriftState;
+  /** The last frames seen (normalised, unaligned), a ring: near-duplicate test and the stream guard. */
+  readonly recent: { x: Float32Array; length: number; next: number };
+  /** Pseudo-labels accepted per class since the last `adapt()`. */
+  readonly roundAccepted: Float64Array;
 }
 
 /** The learner's running counters, saved by name (version 1 kept them as indices into a Float64Array). */
@@ -57,6 +64,12 @@ export interface LearnerCounters {
   /** Pseudo-labels accepted since the last `adapt()`. */
   sinceAdapt: number;
   lastGuardAccuracy: number;
+  rejectedUnknown: number;
+  rejectedDuplicate: number;
+  rejectedDisagreement: number;
+  rejectedCap: number;
+  /** Frames refused by the per-class cap since the last `adapt()`. */
+  cappedSinceAdapt: number;
   /** An `adapt()` is due (set by drift or by `adaptEvery` pseudo-labels, cleared by `adapt()`). */
   adaptDue: boolean;
 }
@@ -75,12 +88,18 @@ export function newCounters(): LearnerCounters {
     drifts: 0,
     sinceAdapt: 0,
     lastGuardAccuracy: 0,
+    rejectedUnknown: 0,
+    rejectedDuplicate: 0,
+    rejectedDisagreement: 0,
+    rejectedCap: 0,
+    cappedSinceAdapt: 0,
     adaptDue: false,
   };
 }
 
 // Version 1 kept the counters in a Float64Array in this order.
 const V1_COUNTERS = ['seen', 'accepted', 'rejectedLowConfidence', 'rejectedByReservoir', 'pseudoDisagreed', 'adaptations', 'rollbacks', 'rollbacksNonFinite', 'drifts', 'sinceAdapt', 'lastGuardAccuracy', 'adaptDue'] as const;
+const COUNTERS = [...V1_COUNTERS, 'rejectedUnknown', 'rejectedDuplicate', 'rejectedDisagreement', 'rejectedCap', 'cappedSinceAdapt'] as const;
 
 /**
  * Brings an older state up to {@link LEARNER_STATE_VERSION} (returns newer ones unchanged; the caller validates the result).
@@ -103,7 +122,30 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
   const c = Array.isArray(s['classes']) ? s['classes'].length : 0;
   const protos = s['protos'];
   const fixed = typeof o?.dim === 'number' && protos instanceof Float32Array && protos.length !== c * o.dim && Number.isInteger(c * o.dim) ? new Float32Array(c * o.dim) : protos;
-  return { ...s, version: 2, counters, protos: fixed };
+  const opts = (s['options'] ?? {}) as Record<string, unknown>;
+  const guard = (opts['guard'] ?? {}) as Record<string, unknown>;
+  const drift = (opts['drift'] ?? {}) as Record<string, unknown>;
+  const dim = typeof o?.dim === 'number' && Number.isInteger(o.dim) && o.dim > 0 && o.dim <= 65536 ? o.dim : 0;
+  // Version-1 learners predate open-set detection, calibration, pseudo-label checks and the embedding detector: they get them with defaults, the embedding detector starting fresh.
+  const options = {
+    ...opts,
+    guard: { ...guard, holdout: 'keep', minAgreement: guard['enabled'] === false ? 0 : 0.5 },
+    drift: { ...drift, embedding: {} },
+    openSet: { enabled: true, quantile: 0.05, margin: 0 },
+    calibration: true,
+    pseudo: { agreement: true, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 },
+  };
+  return {
+    ...s,
+    version: 2,
+    options,
+    counters,
+    protos: fixed,
+    temperature: 1,
+    embeddingDrift: { refN: 0, refSum: new Float64Array(dim), refSq: new Float64Array(dim), ring: new Float32Array(100 * dim), length: 0, next: 0, seen: 0 },
+    recent: { x: new Float32Array(128 * dim), length: 0, next: 0 },
+    roundAccepted: new Float64Array(c),
+  };
 }
 
 /** Refuses a state field by name: `STATE_INVALID` with the field in the message and the details. */
@@ -142,7 +184,7 @@ function obj(field: string, v: unknown): Record<string, unknown> {
  * @param paramCount - parameters of the head for `c` classes
  * @param adwinWindow - the ADWIN ring length of these options
  */
-export function validateState(s: Record<string, unknown>, paramCount: (c: number) => number, adwinWindow: number, maxClasses: number): void {
+export function validateState(s: Record<string, unknown>, paramCount: (c: number) => number, adwinWindow: number, embeddingWindow: number, maxClasses: number): void {
   const o = s['options'] as ResolvedLearnerOptions;
   const dim = o.dim;
   const classes = s['classes'];
@@ -207,10 +249,25 @@ export function validateState(s: Record<string, unknown>, paramCount: (c: number
   for (let i = 0; i < ns; i++) if (scls[i]! < 0 || scls[i]! >= c) bad('supports.cls', `holds class index ${scls[i]} at ${i}, outside [0, ${c})`);
   typed('protos', s['protos'], Float32Array, c * dim);
   const cnt = obj('counters', s['counters']);
-  for (const f of V1_COUNTERS) {
+  for (const f of COUNTERS) {
     if (f === 'adaptDue') {
       if (typeof cnt[f] !== 'boolean') bad('counters.adaptDue', 'should be true or false');
     } else if (f === 'lastGuardAccuracy') finite(`counters.${f}`, cnt[f], true);
     else count(`counters.${f}`, cnt[f], Number.MAX_SAFE_INTEGER);
   }
+  const t = s['temperature'];
+  if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) bad('temperature', `should be a positive number, got ${String(t)}`);
+  const ed = obj('embeddingDrift', s['embeddingDrift']);
+  count('embeddingDrift.refN', ed['refN'], embeddingWindow);
+  typed('embeddingDrift.refSum', ed['refSum'], Float64Array, dim);
+  typed('embeddingDrift.refSq', ed['refSq'], Float64Array, dim);
+  typed('embeddingDrift.ring', ed['ring'], Float32Array, embeddingWindow * dim);
+  count('embeddingDrift.length', ed['length'], embeddingWindow);
+  count('embeddingDrift.next', ed['next'], embeddingWindow - 1);
+  count('embeddingDrift.seen', ed['seen'], Number.MAX_SAFE_INTEGER);
+  const rc = obj('recent', s['recent']);
+  typed('recent.x', rc['x'], Float32Array, o.pseudo.recent * dim);
+  count('recent.length', rc['length'], o.pseudo.recent);
+  count('recent.next', rc['next'], o.pseudo.recent - 1);
+  typed('roundAccepted', s['roundAccepted'], Float64Array, c);
 }
