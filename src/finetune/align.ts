@@ -76,11 +76,11 @@ export class FeatureAligner {
     this.streamN = 0;
   }
 
-  /** Folds one normalised stream embedding into the running statistics. */
-  updateStream(o: AlignSettings, u: Float32Array): void {
+  /** Folds one normalised stream embedding into the running statistics, with weight `w` in (0, 1]. */
+  updateStream(o: AlignSettings, u: Float32Array, w = 1): void {
     if (this.streamN === 0) this.resetStream();
     // Running mean at first (with the labeled statistics as a prior of featurePrior samples), then an EMA.
-    const m = Math.max(1 / (this.streamN + 1 + o.featurePrior), o.featureMomentum);
+    const m = w * Math.max(1 / (this.streamN + 1 + o.featurePrior), o.featureMomentum);
     for (let j = 0; j < u.length; j++) {
       this.streamMean[j] = this.streamMean[j]! + m * (u[j]! - this.streamMean[j]!);
       this.streamSq[j] = this.streamSq[j]! + m * (u[j]! * u[j]! - this.streamSq[j]!);

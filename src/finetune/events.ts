@@ -15,6 +15,8 @@ export interface Prediction {
   readonly unknown: boolean;
   /** Cosine to the nearest label prototype minus that class's open-set threshold: negative means unknown; larger is more familiar. */
   readonly familiarity: number;
+  /** Energy score −logsumexp(logits) of the uncalibrated head (Liu et al. 2020): higher is less familiar. */
+  readonly energy: number;
 }
 
 /** A drift event with the detector's statistics and what was refreshed. */

@@ -58,6 +58,8 @@ export class Learner {
   /** Pseudo-labels accepted per class since the last adapt() (the per-round cap). */
   #roundAccepted: Float64Array = new Float64Array(0);
   #temperature = 1;
+  /** Running share of stream frames called unknown (EMA over ~50 frames). */
+  #unknownRate = 0;
   /** Label prototypes and open-set thresholds; undefined when the labels changed since they were fitted. */
   #open: OpenSetModel | undefined;
   /** Class means of the labels (the NCM fallback before the head is first fitted). */
@@ -307,6 +309,29 @@ export class Learner {
     return u;
   }
 
+  /**
+   * Weight of a frame in the stream statistics: 1 on a class-balanced stream, less for a frame of a
+   * class the stream has been over-showing (running mean prediction above 1/C), so a camera that
+   * keeps looking at one kind of thing does not drag the alignment towards it.
+   */
+  #streamWeight(u: Float32Array): number {
+    const c = this.#classes.length;
+    const z = this.#align.align(this.#o, u);
+    let w = 1;
+    if (this.#o.openSet.enabled) {
+      // A few strangers in a familiar stream do not redefine it; a stream where most frames are
+      // unfamiliar has shifted as a whole, and then alignment must follow it.
+      const unknown = openSetScore(this.#openSet(), z).margin < 0;
+      this.#unknownRate = 0.98 * this.#unknownRate + 0.02 * (unknown ? 1 : 0);
+      if (unknown && this.#unknownRate < 0.5) return 0;
+    }
+    if (this.#o.distributionAlignment && c >= 2) {
+      const k = argmax(this.#probs(z, this.#teacher, false));
+      w = Math.min(1, 1 / (c * Math.max(this.#meanPred[k]!, 1e-6))) ** 2;
+    }
+    return w;
+  }
+
   #resetMeanPrediction(): void {
     this.#meanPred.fill(1 / Math.max(this.#classes.length, 1));
   }
@@ -348,6 +373,34 @@ export class Learner {
     return out;
   }
 
+  /**
+   * The teacher still picks `k` once weighted by the stream's own class frequencies (the running mean
+   * prediction, as in EM label-shift correction): distribution alignment pushes pseudo-labels towards
+   * rare classes, and on a stream that shows one class the rare-class calls are its odd frames.
+   */
+  #priorAgrees(head: Float64Array, k: number): boolean {
+    let best = 0;
+    let bv = -1;
+    for (let j = 0; j < head.length; j++) {
+      const v = head[j]! * this.#meanPred[j]!;
+      if (v > bv) {
+        bv = v;
+        best = j;
+      }
+    }
+    return best === k;
+  }
+
+  /**
+   * The nearest label mean is class `k` both after alignment and before it: the unaligned check is
+   * what stops a stream of one class, which alignment pulls towards the other classes, from
+   * pseudo-labelling itself as them.
+   */
+  #prototypeAgrees(k: number, z: Float32Array, u: Float32Array): boolean {
+    const m = this.#openSet();
+    return openSetScore(m, z).cls === k && (z === u || openSetScore(m, u).cls === k);
+  }
+
   /** The open-set model of the current labels (refitted after labels change). */
   #openSet(): OpenSetModel {
     if (!this.#open) {
@@ -362,8 +415,18 @@ export class Learner {
     return this.#fitted || this.#o.head === 'ncm' ? this.#spec.row(params, this.#classes.length, k) : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
   }
 
+  /** Calibrated probability of class `k` under raw probabilities `raw`. */
+  #calibrated(raw: Float64Array, k: number): number {
+    const t = this.#o.calibration ? this.#temperature : 1;
+    if (t === 1) return raw[k]!;
+    let s = 0;
+    const lk = Math.log(Math.max(raw[k]!, 1e-300)) / t;
+    for (let j = 0; j < raw.length; j++) s += Math.exp(Math.log(Math.max(raw[j]!, 1e-300)) / t - lk);
+    return 1 / s;
+  }
+
   /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on `z`. */
-  #toPrediction(raw: Float64Array, z: Float32Array): Prediction {
+  #toPrediction(raw: Float64Array, z: Float32Array, energy: number): Prediction {
     let p = raw;
     const t = this.#temperature;
     if (this.#o.calibration && t !== 1) {
@@ -377,7 +440,7 @@ export class Learner {
     }
     const b = argmax(p);
     const open = this.#o.openSet.enabled ? openSetScore(this.#openSet(), z).margin : Number.POSITIVE_INFINITY;
-    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open };
+    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open, energy };
   }
 
   #ensureReady(): void {
@@ -394,7 +457,9 @@ export class Learner {
     this.#ensureReady();
     this.#sync();
     const z = this.#align.align(this.#o, this.#normalize(embedding));
-    return this.#toPrediction(this.#probs(z, this.#teacher, this.#o.mode === 't3a'), z);
+    const logits = this.#logits(z, this.#teacher, this.#o.mode === 't3a');
+    const energy = -logSumExp(logits);
+    return this.#toPrediction(softmaxInPlace(logits), z, energy);
   }
 
   /**
@@ -417,19 +482,25 @@ export class Learner {
     const u = this.#normalize(embedding);
     const duplicate = o.pseudo.duplicateCosine < 1 && this.#recent.isDuplicate(u, o.pseudo.duplicateCosine);
     if (!duplicate) {
-      if (o.featureAlignment !== 'none') this.#align.updateStream(o, u);
+      if (o.featureAlignment !== 'none') this.#align.updateStream(o, u, this.#streamWeight(u));
       this.#recent.push(u);
     }
     const z = this.#align.align(o, u);
     const step = cnt.seen;
     cnt.seen = step + 1;
-    const head = this.#probs(z, this.#teacher, false);
+    const headLogits = this.#logits(z, this.#teacher, false);
+    let energy = -logSumExp(headLogits);
+    const head = softmaxInPlace(headLogits);
     let shown = head;
     if (o.mode === 't3a' && !duplicate) {
       const f = unit(this.#spec.features(this.#teacher, z));
       this.#supports.add(argmax(head), { f, ent: normalizedEntropy(head), step }, o.t3aFilter);
     }
-    if (o.mode === 't3a') shown = this.#probs(z, this.#teacher, true);
+    if (o.mode === 't3a') {
+      const l = this.#logits(z, this.#teacher, true);
+      energy = -logSumExp(l);
+      shown = softmaxInPlace(l);
+    }
     // Distribution alignment: divide out the running mean prediction so no class can take over the pseudo-labels.
     let pl = head;
     if (o.distributionAlignment) {
@@ -448,14 +519,14 @@ export class Learner {
     }
     if (!duplicate) updateThresholds(o.threshold, this.#th, pl);
     const k = argmax(pl);
-    const prediction = this.#toPrediction(shown, z);
+    const prediction = this.#toPrediction(shown, z, energy);
     let accepted = false;
     if (o.mode === 'self-train') {
       const cap = o.pseudo.perClassPerRound > 0 ? o.pseudo.perClassPerRound : Math.max(1, Math.ceil((2 * o.adaptEvery) / this.#classes.length));
       if (duplicate) cnt.rejectedDuplicate += 1;
       else if (prediction.unknown) cnt.rejectedUnknown += 1;
-      else if (pl[k]! < classThresholds(o.threshold, this.#th)[k]!) cnt.rejectedLowConfidence += 1;
-      else if (o.pseudo.agreement && (argmax(this.#probs(z, this.#student, false)) !== k || (o.openSet.enabled ? openSetScore(this.#openSet(), z).cls : k) !== k)) cnt.rejectedDisagreement += 1;
+      else if (pl[k]! < classThresholds(o.threshold, this.#th)[k]! || this.#calibrated(head, k) < o.pseudo.minConfidence) cnt.rejectedLowConfidence += 1;
+      else if (o.pseudo.agreement && (argmax(head) !== k || !this.#priorAgrees(head, k) || argmax(this.#probs(z, this.#student, false)) !== k || !this.#prototypeAgrees(k, z, u))) cnt.rejectedDisagreement += 1;
       else if (this.#roundAccepted[k]! >= cap) {
         cnt.rejectedCap += 1;
         cnt.cappedSinceAdapt += 1;
@@ -466,12 +537,14 @@ export class Learner {
           cnt.accepted += 1;
           cnt.sinceAdapt += 1;
           this.#roundAccepted[k] = this.#roundAccepted[k]! + 1;
+          // A class that filled its share makes the round due, rather than letting other classes' (rarer, likelier wrong) pseudo-labels fill the round.
+          if (this.#roundAccepted[k]! >= cap) cnt.adaptDue = true;
         } else cnt.rejectedByReservoir += 1;
       }
     }
     const drift = duplicate ? undefined : this.#detect(shown, u, step);
     if (drift) cnt.adaptDue = true;
-    if (o.mode === 'self-train' && (cnt.sinceAdapt >= o.adaptEvery || cnt.cappedSinceAdapt >= o.adaptEvery)) cnt.adaptDue = true;
+    if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
     return {
       label: prediction.label,
       confidence: prediction.confidence,
@@ -794,6 +867,7 @@ export class Learner {
       protos: Float32Array.from(this.#protos),
       counters: { ...this.#counters },
       temperature: this.#temperature,
+      unknownRate: this.#unknownRate,
       embeddingDrift: { ...this.#edrift.state, refSum: Float64Array.from(this.#edrift.state.refSum), refSq: Float64Array.from(this.#edrift.state.refSq), ring: Float32Array.from(this.#edrift.state.ring) },
       recent: { x: Float32Array.from(this.#recent.x), length: this.#recent.length, next: this.#recent.next },
       roundAccepted: Float64Array.from(this.#roundAccepted),
@@ -858,6 +932,7 @@ export class Learner {
     this.#counters = { ...s.counters };
     this.#index = new Map(this.#classes.map((n, j) => [n, j]));
     this.#temperature = s.temperature;
+    this.#unknownRate = s.unknownRate;
     this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding, s.embeddingDrift);
     this.#recent = new RecentFrames(o.pseudo.recent, o.dim, s.recent);
     this.#roundAccepted = Float64Array.from(s.roundAccepted);
@@ -889,4 +964,12 @@ function dropAt(a: Float64Array, i: number): Float64Array {
   q.set(a.subarray(0, i), 0);
   q.set(a.subarray(i + 1), i);
   return q;
+}
+
+function logSumExp(x: Float64Array): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]!);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
+  return m + Math.log(s);
 }

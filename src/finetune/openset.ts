@@ -1,47 +1,52 @@
-// Open-set recognition and confidence calibration: class-mean prototypes of the labels with thresholds calibrated on the labels themselves (leave-one-out), and temperature scaling.
+// Open-set recognition and confidence calibration: a diagonal Mahalanobis distance to the labels' class means with thresholds calibrated on the labels themselves (leave-one-out), and temperature scaling.
 import type { ReplayEntry } from './replay.js';
 
-/** Label prototypes (unit class means) and, per class, the similarity under which an input is called unknown. */
+/** Label class means, a shared per-dimension within-class variance and, per class, the distance past which an input is called unknown. */
 export interface OpenSetModel {
   readonly classes: number;
-  /** Unit class means of the labels, classes × dim. */
-  readonly protos: Float32Array;
-  /** Per class: unknown when the cosine to its prototype is below this (−Infinity: never). */
+  /** Class means of the labels, classes × dim. */
+  readonly means: Float32Array;
+  /** Shared within-class variance per dimension (floored). */
+  readonly variance: Float64Array;
+  /** Per class: unknown when the distance to its mean is above this (+Infinity: never). */
   readonly threshold: Float64Array;
   /** Labels per class used. */
   readonly counts: Float64Array;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NEGATIVE_INFINITY;
+  if (sorted.length === 0) return Number.POSITIVE_INFINITY;
   const at = q * (sorted.length - 1);
   const lo = Math.floor(at);
   const hi = Math.min(lo + 1, sorted.length - 1);
   return sorted[lo]! + (at - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>, off: number, d: number): number {
-  let s = 0, na = 0, nb = 0;
+/** Mean squared standardised distance of `x` to the row of `means` at `off`. */
+function distance(x: ArrayLike<number>, means: ArrayLike<number>, off: number, variance: Float64Array): number {
+  let s = 0;
+  const d = variance.length;
   for (let j = 0; j < d; j++) {
-    const x = a[j]!, y = b[off + j]!;
-    s += x * y;
-    na += x * x;
-    nb += y * y;
+    const t = x[j]! - means[off + j]!;
+    s += (t * t) / variance[j]!;
   }
-  return na > 0 && nb > 0 ? s / Math.sqrt(na * nb) : 0;
+  return s / d;
 }
 
 /**
- * Fits the open-set model on the labels: each label's cosine to the mean of the *other* labels of
- * its class (leave-one-out, so a label does not vouch for itself), and per class the `quantile` of
- * those similarities as the threshold — about `quantile` of inputs of a taught class are then
- * called unknown. Classes with fewer than `minPerClass` labels use the pooled quantile of all
- * classes; with no class of two or more labels nothing is ever called unknown.
+ * Fits the open-set model on the labels: class means, a diagonal within-class variance shared by
+ * all classes (Mahalanobis with a diagonal covariance, after Lee et al. 2018; a full covariance is
+ * out of reach with a few labels), and per class the `1 − quantile` point of each label's distance
+ * to the mean of the *other* labels of its class (leave-one-out, so a label does not vouch for
+ * itself): about `quantile` of inputs of a taught class are then called unknown. Classes with
+ * fewer than `minPerClass` labels use the pooled value of all classes; with no class of two or more
+ * labels nothing is ever called unknown. The harness measured this against max-softmax, energy and
+ * the cosine to class means (docs/finetune.md).
  *
  * @param labeled - per class, its labeled entries (in the head's input space)
  * @param dim - embedding size
- * @param quantile - share of labels below the threshold
- * @param margin - subtracted from every threshold (a looser bar for small label sets)
+ * @param q - share of labels past the threshold
+ * @param margin - added to every threshold, in units of the distance (looser when positive)
  */
 export function fitOpenSet(labeled: readonly (readonly ReplayEntry[])[], dim: number, q: number, margin: number, minPerClass = 5): OpenSetModel {
   const c = labeled.length;
@@ -53,50 +58,57 @@ export function fitOpenSet(labeled: readonly (readonly ReplayEntry[])[], dim: nu
       counts[k] = counts[k]! + 1;
     }
   }
-  const protos = new Float32Array(c * dim);
+  const means = new Float32Array(c * dim);
+  for (let k = 0; k < c; k++) if (counts[k]! > 0) for (let j = 0; j < dim; j++) means[k * dim + j] = sums[k * dim + j]! / counts[k]!;
+  const variance = new Float64Array(dim);
+  let n = 0;
   for (let k = 0; k < c; k++) {
-    let n = 0;
-    for (let j = 0; j < dim; j++) n += sums[k * dim + j]! ** 2;
-    const s = n > 0 ? 1 / Math.sqrt(n) : 0;
-    for (let j = 0; j < dim; j++) protos[k * dim + j] = sums[k * dim + j]! * s;
+    for (const e of labeled[k]!) {
+      for (let j = 0; j < dim; j++) variance[j] = variance[j]! + (e.x[j]! - means[k * dim + j]!) ** 2;
+      n++;
+    }
   }
+  // Floored at a tenth of the mean variance so a dimension the few labels happen not to vary in cannot dominate.
+  let mv = 0;
+  for (let j = 0; j < dim; j++) mv += (variance[j] = n > c ? variance[j]! / (n - c) : 1) / dim;
+  for (let j = 0; j < dim; j++) variance[j] = Math.max(variance[j]!, 0.1 * mv, 1e-6);
   const per: number[][] = [];
   const pooled: number[] = [];
   const loo = new Float64Array(dim);
   for (let k = 0; k < c; k++) {
-    const sims: number[] = [];
-    const n = counts[k]!;
-    if (n >= 2) {
+    const ds: number[] = [];
+    const m = counts[k]!;
+    if (m >= 2) {
       for (const e of labeled[k]!) {
-        for (let j = 0; j < dim; j++) loo[j] = sums[k * dim + j]! - e.x[j]!;
-        sims.push(cosine(e.x, loo, 0, dim));
+        for (let j = 0; j < dim; j++) loo[j] = (sums[k * dim + j]! - e.x[j]!) / (m - 1);
+        ds.push(distance(e.x, loo, 0, variance));
       }
     }
-    sims.sort((a, b) => a - b);
-    per.push(sims);
-    pooled.push(...sims);
+    ds.sort((a, b) => a - b);
+    per.push(ds);
+    pooled.push(...ds);
   }
   pooled.sort((a, b) => a - b);
-  const global = pooled.length ? quantile(pooled, q) : Number.NEGATIVE_INFINITY;
+  const global = quantile(pooled, 1 - q);
   const threshold = new Float64Array(c);
-  for (let k = 0; k < c; k++) threshold[k] = (per[k]!.length >= minPerClass ? quantile(per[k]!, q) : global) - margin;
-  return { classes: c, protos, threshold, counts };
+  for (let k = 0; k < c; k++) threshold[k] = (per[k]!.length >= minPerClass ? quantile(per[k]!, 1 - q) : global) + margin;
+  return { classes: c, means, variance, threshold, counts };
 }
 
-/** Nearest prototype of `z`, its cosine, and the margin over that class's threshold (negative: unknown). */
-export function openSetScore(m: OpenSetModel, z: Float32Array): { readonly cls: number; readonly similarity: number; readonly margin: number } {
+/** Nearest class mean of `z`, its distance, and the margin under that class's threshold (negative: unknown). */
+export function openSetScore(m: OpenSetModel, z: Float32Array): { readonly cls: number; readonly distance: number; readonly margin: number } {
   const d = z.length;
   let best = 0;
-  let sim = Number.NEGATIVE_INFINITY;
+  let dist = Number.POSITIVE_INFINITY;
   for (let k = 0; k < m.classes; k++) {
     if (m.counts[k] === 0) continue;
-    const s = cosine(z, m.protos, k * d, d);
-    if (s > sim) {
-      sim = s;
+    const s = distance(z, m.means, k * d, m.variance);
+    if (s < dist) {
+      dist = s;
       best = k;
     }
   }
-  return { cls: best, similarity: sim, margin: sim - m.threshold[best]! };
+  return { cls: best, distance: dist, margin: m.threshold[best]! - dist };
 }
 
 /**

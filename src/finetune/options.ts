@@ -100,12 +100,14 @@ export interface LearnerOptions {
   readonly calibration?: boolean;
   /**
    * Pseudo-label acceptance beyond the threshold: teacher, student and nearest label prototype must
-   * agree (`agreement`); a frame whose cosine to one of the last `recent` frames exceeds
+   * agree (`agreement`); the teacher's calibrated confidence, before distribution alignment and
+   * class-adaptive thresholds, must reach `minConfidence` (those thresholds drop for a class the
+   * stream rarely shows, which let a one-class stream label its odd frames as other classes); a frame whose cosine to one of the last `recent` frames exceeds
    * `duplicateCosine` is a near-duplicate (it neither becomes a pseudo-label nor moves any stream
    * statistic); at most `perClassPerRound` pseudo-labels per class between two `adapt()`s (0: twice a
-   * class's share of `adaptEvery`). @defaultValue `{ agreement: true, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 }`
+   * class's share of `adaptEvery`). @defaultValue `{ agreement: true, minConfidence: 0.9, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 }`
    */
-  readonly pseudo?: { readonly agreement?: boolean; readonly duplicateCosine?: number; readonly recent?: number; readonly perClassPerRound?: number };
+  readonly pseudo?: { readonly agreement?: boolean; readonly minConfidence?: number; readonly duplicateCosine?: number; readonly recent?: number; readonly perClassPerRound?: number };
 }
 
 /** {@link LearnerOptions} with every default filled in (kept in the saved state). */
@@ -144,7 +146,7 @@ export interface ResolvedLearnerOptions {
   t3aFilter: number;
   openSet: { enabled: boolean; quantile: number; margin: number };
   calibration: boolean;
-  pseudo: { agreement: boolean; duplicateCosine: number; recent: number; perClassPerRound: number };
+  pseudo: { agreement: boolean; minConfidence: number; duplicateCosine: number; recent: number; perClassPerRound: number };
 }
 
 type Resolved = ResolvedLearnerOptions;
@@ -164,7 +166,7 @@ const KEYS: Record<string, readonly string[]> = {
   'drift.adwin': ['delta', 'clock', 'maxWindow', 'minWindow'],
   'drift.embedding': ['window', 'threshold'],
   openSet: ['quantile', 'margin'],
-  pseudo: ['agreement', 'duplicateCosine', 'recent', 'perClassPerRound'],
+  pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
 };
 
 /** Raised for a bad option: `INVALID_ARGUMENT` from the constructor, `STATE_INVALID` from `fromState`. */
@@ -284,6 +286,7 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   bool('calibration', r.calibration);
   const ps = group('pseudo', r.pseudo);
   bool('pseudo.agreement', ps['agreement']);
+  num('pseudo.minConfidence', ps['minConfidence'], 0, 1);
   num('pseudo.duplicateCosine', ps['duplicateCosine'], 0, 1, { loOpen: true });
   num('pseudo.recent', ps['recent'], 1, 4096, { int: true });
   num('pseudo.perClassPerRound', ps['perClassPerRound'], 0, 1e9, { int: true });
@@ -361,6 +364,7 @@ function fill(o: LearnerOptions): Resolved {
     calibration: o.calibration ?? true,
     pseudo: {
       agreement: o.pseudo?.agreement ?? true,
+      minConfidence: o.pseudo?.minConfidence ?? 0.9,
       duplicateCosine: o.pseudo?.duplicateCosine ?? 0.995,
       recent: o.pseudo?.recent ?? 128,
       perClassPerRound: o.pseudo?.perClassPerRound ?? 0,

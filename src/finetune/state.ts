@@ -42,6 +42,8 @@ export interface LearnerState {
   readonly counters: LearnerCounters;
   /** Confidence temperature. */
   readonly temperature: number;
+  /** Running share of stream frames called unknown. */
+  readonly unknownRate: number;
   readonly embeddingDrift: EmbeddingDriftState;
   /** The last frames seen (normalised, unaligned), a ring: near-duplicate test and the stream guard. */
   readonly recent: { x: Float32Array; length: number; next: number };
@@ -133,7 +135,7 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
     drift: { ...drift, embedding: {} },
     openSet: { enabled: true, quantile: 0.05, margin: 0 },
     calibration: true,
-    pseudo: { agreement: true, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 },
+    pseudo: { agreement: true, minConfidence: 0, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 },
   };
   return {
     ...s,
@@ -142,6 +144,7 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
     counters,
     protos: fixed,
     temperature: 1,
+    unknownRate: 0,
     embeddingDrift: { refN: 0, refSum: new Float64Array(dim), refSq: new Float64Array(dim), ring: new Float32Array(100 * dim), length: 0, next: 0, seen: 0 },
     recent: { x: new Float32Array(128 * dim), length: 0, next: 0 },
     roundAccepted: new Float64Array(c),
@@ -257,6 +260,8 @@ export function validateState(s: Record<string, unknown>, paramCount: (c: number
   }
   const t = s['temperature'];
   if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) bad('temperature', `should be a positive number, got ${String(t)}`);
+  const ur = s['unknownRate'];
+  if (typeof ur !== 'number' || !(ur >= 0 && ur <= 1)) bad('unknownRate', `should be a number in [0, 1], got ${String(ur)}`);
   const ed = obj('embeddingDrift', s['embeddingDrift']);
   count('embeddingDrift.refN', ed['refN'], embeddingWindow);
   typed('embeddingDrift.refSum', ed['refSum'], Float64Array, dim);

@@ -251,7 +251,7 @@ test('distribution alignment and balanced replay keep a one-class-dominated stre
   const balanced = draw(rng, mus, 400);
   const mk = (o: Partial<LearnerOptions>): Promise<Learner> => fit({ featureAlignment: 'none', threshold: { kind: 'fixed', tau: 0.6 }, ...o }, src);
   const ours = await mk({});
-  const naive = await mk({ distributionAlignment: false, guard: false, emaDecay: 0, replay: { pseudoCapacity: 100000 } });
+  const naive = await mk({ distributionAlignment: false, guard: false, emaDecay: 0, replay: { pseudoCapacity: 100000 }, openSet: false, pseudo: { agreement: false, minConfidence: 0, perClassPerRound: 1e9 } });
   const start = acc(ours, balanced);
   const skew = draw(rng, mus, 3000, { weights: [0.94, 0.02, 0.02, 0.02] });
   for (const l of [ours, naive]) {
