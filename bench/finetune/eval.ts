@@ -54,7 +54,16 @@ const VARIANTS: Record<string, Partial<LearnerOptions>> = {
   source: { mode: 'frozen', featureAlignment: 'none', drift: false },
   ncm: { head: 'ncm', mode: 'frozen', featureAlignment: 'none', drift: false },
   t3a: { mode: 't3a', featureAlignment: 'none', drift: false },
-  naive: { threshold: { kind: 'fixed', tau: 0.95 }, guard: false, distributionAlignment: false, emaDecay: 0, featureAlignment: 'none', drift: false },
+  naive: {
+    threshold: { kind: 'fixed', tau: 0.95 },
+    guard: false,
+    distributionAlignment: false,
+    emaDecay: 0,
+    featureAlignment: 'none',
+    drift: false,
+    openSet: false,
+    pseudo: { agreement: false, minConfidence: 0, duplicateCosine: 1, perClassPerRound: 1e9 },
+  },
   ours: OURS,
 };
 
@@ -317,7 +326,7 @@ const openT0 = performance.now();
 const draws = QUICK ? 2 : 3;
 out(`## Open set: 3 of 10 classes never taught (${N_SRC} source images minus the held-out classes; the clean stream of ${N_STREAM} holds all 10; mean of ${draws} seeded draws)`);
 out();
-out('| held out | AUROC max-softmax | AUROC energy | AUROC diag-Mahalanobis | AUROC prototype cosine (ours) | unknown flagged: held-out / taught | unknowns pseudo-labelled | accuracy on taught |');
+out('| held out | AUROC max-softmax | AUROC energy | AUROC diag-Mahalanobis | AUROC ours (`familiarity`: Mahalanobis on aligned inputs, LOO-calibrated) | unknown flagged: held-out / taught | unknowns pseudo-labelled | accuracy on taught |');
 out('|---|---|---|---|---|---|---|---|');
 const agg = { msp: [] as number[], energy: [] as number[], maha: [] as number[], proto: [] as number[] };
 for (let dr = 0; dr < draws; dr++) {

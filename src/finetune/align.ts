@@ -76,6 +76,16 @@ export class FeatureAligner {
     this.streamN = 0;
   }
 
+  /** Moves the stream statistics a share `rate` of the way back to the labels' statistics. */
+  relax(rate: number): void {
+    if (this.anchorN === 0 || this.streamN === 0) return;
+    const n = this.anchorN;
+    for (let j = 0; j < this.dim; j++) {
+      this.streamMean[j] = this.streamMean[j]! + rate * (this.anchorSum[j]! / n - this.streamMean[j]!);
+      this.streamSq[j] = this.streamSq[j]! + rate * (this.anchorSq[j]! / n - this.streamSq[j]!);
+    }
+  }
+
   /** Folds one normalised stream embedding into the running statistics, with weight `w` in (0, 1]. */
   updateStream(o: AlignSettings, u: Float32Array, w = 1): void {
     if (this.streamN === 0) this.resetStream();

@@ -60,6 +60,8 @@ export class Learner {
   #temperature = 1;
   /** Running share of stream frames called unknown (EMA over ~50 frames). */
   #unknownRate = 0;
+  /** EMA of the predicted class over the stream (one-hot), for the label-shift test of the stream weight. */
+  #predFreq: Float64Array = new Float64Array(0);
   /** Label prototypes and open-set thresholds; undefined when the labels changed since they were fitted. */
   #open: OpenSetModel | undefined;
   /** Class means of the labels (the NCM fallback before the head is first fitted). */
@@ -220,6 +222,7 @@ export class Learner {
       const ra = new Float64Array(c + k);
       ra.set(this.#roundAccepted);
       this.#roundAccepted = ra;
+      this.#predFreq = new Float64Array(c + k).fill(1 / (c + k));
       this.#open = undefined;
       this.#pending = 0;
     }
@@ -249,6 +252,7 @@ export class Learner {
     this.#th = { sigma: dropAt(th.sigma, i), unused: th.unused, global: th.global, local: dropAt(th.local, i) };
     this.#meanPred = dropAt(this.#meanPred, i);
     this.#roundAccepted = dropAt(this.#roundAccepted, i);
+    this.#predFreq = new Float64Array(c - 1).fill(1 / Math.max(c - 1, 1));
     this.#open = undefined;
     this.#resetMeanPrediction();
     this.#supports.lists.splice(i, 1);
@@ -326,8 +330,26 @@ export class Learner {
       if (unknown && this.#unknownRate < 0.5) return 0;
     }
     if (this.#o.distributionAlignment && c >= 2) {
+      // A stream whose predictions crowd onto under half the classes is a label shift (a camera on one
+      // thing), not a change of domain: mapping its mean onto the labels' would move it towards classes it does not show.
       const k = argmax(this.#probs(z, this.#teacher, false));
-      w = Math.min(1, 1 / (c * Math.max(this.#meanPred[k]!, 1e-6))) ** 2;
+      // Frequencies of the predicted class (hard calls: an underconfident head's mean probabilities look balanced).
+      let h = 0;
+      let tot = 0;
+      for (let j = 0; j < c; j++) {
+        this.#predFreq[j] = 0.99 * this.#predFreq[j]! + (j === k ? 0.01 : 0);
+        tot += this.#predFreq[j]!;
+      }
+      for (let j = 0; j < c; j++) {
+        const p = this.#predFreq[j]! / tot;
+        if (p > 0) h -= p * Math.log(p);
+      }
+      if (Math.exp(h) < c / 2) {
+        // …and what alignment already absorbed of it is let go, towards the labels' own statistics.
+        this.#align.relax(0.02);
+        return 0;
+      }
+      w = Math.min(1, 1 / (c * Math.max(this.#meanPred[k]!, 1e-6)));
     }
     return w;
   }
@@ -581,6 +603,7 @@ export class Learner {
     const droppedReplay = this.#replay.dropAged(before);
     const droppedSupports = this.#supports.dropAged(before);
     this.#resetMeanPrediction();
+    this.#predFreq.fill(1 / Math.max(this.#classes.length, 1));
     // The stream statistics describe the old stream too: alignment starts again from the labels.
     this.#align.resetStream();
     if (this.#o.head === 'ncm') this.#refreshPrototypes();
@@ -868,6 +891,7 @@ export class Learner {
       counters: { ...this.#counters },
       temperature: this.#temperature,
       unknownRate: this.#unknownRate,
+      predictedFrequency: Float64Array.from(this.#predFreq),
       embeddingDrift: { ...this.#edrift.state, refSum: Float64Array.from(this.#edrift.state.refSum), refSq: Float64Array.from(this.#edrift.state.refSq), ring: Float32Array.from(this.#edrift.state.ring) },
       recent: { x: Float32Array.from(this.#recent.x), length: this.#recent.length, next: this.#recent.next },
       roundAccepted: Float64Array.from(this.#roundAccepted),
@@ -933,6 +957,7 @@ export class Learner {
     this.#index = new Map(this.#classes.map((n, j) => [n, j]));
     this.#temperature = s.temperature;
     this.#unknownRate = s.unknownRate;
+    this.#predFreq = Float64Array.from(s.predictedFrequency);
     this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding, s.embeddingDrift);
     this.#recent = new RecentFrames(o.pseudo.recent, o.dim, s.recent);
     this.#roundAccepted = Float64Array.from(s.roundAccepted);

@@ -44,6 +44,8 @@ export interface LearnerState {
   readonly temperature: number;
   /** Running share of stream frames called unknown. */
   readonly unknownRate: number;
+  /** EMA of the predicted class (one-hot) over the stream. */
+  readonly predictedFrequency: Float64Array;
   readonly embeddingDrift: EmbeddingDriftState;
   /** The last frames seen (normalised, unaligned), a ring: near-duplicate test and the stream guard. */
   readonly recent: { x: Float32Array; length: number; next: number };
@@ -145,6 +147,7 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
     protos: fixed,
     temperature: 1,
     unknownRate: 0,
+    predictedFrequency: new Float64Array(c).fill(1 / Math.max(c, 1)),
     embeddingDrift: { refN: 0, refSum: new Float64Array(dim), refSq: new Float64Array(dim), ring: new Float32Array(100 * dim), length: 0, next: 0, seen: 0 },
     recent: { x: new Float32Array(128 * dim), length: 0, next: 0 },
     roundAccepted: new Float64Array(c),
@@ -262,6 +265,7 @@ export function validateState(s: Record<string, unknown>, paramCount: (c: number
   if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) bad('temperature', `should be a positive number, got ${String(t)}`);
   const ur = s['unknownRate'];
   if (typeof ur !== 'number' || !(ur >= 0 && ur <= 1)) bad('unknownRate', `should be a number in [0, 1], got ${String(ur)}`);
+  typed('predictedFrequency', s['predictedFrequency'], Float64Array, c);
   const ed = obj('embeddingDrift', s['embeddingDrift']);
   count('embeddingDrift.refN', ed['refN'], embeddingWindow);
   typed('embeddingDrift.refSum', ed['refSum'], Float64Array, dim);
