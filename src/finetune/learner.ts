@@ -5,13 +5,13 @@ import { Adwin, EmbeddingDrift, PageHinkley, type DetectorChange } from './drift
 import type { AdaptProgress, AdaptResult, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
 import { guardScore, guardSet, guardSlack } from './guard.js';
 import { headSpec, type HeadSpec } from './heads.js';
-import { allFinite, argmax, assertFinite, normalizedEntropy, softmaxInPlace } from './ops.js';
+import { allFinite, argmax, assertFinite, dropAt, logSumExp, normalizedEntropy, softmaxInPlace, weightedArgmax } from './ops.js';
 import { newOptimizerState, type OptimizerState } from './optim.js';
 import { MAX_CLASSES, checkResolved, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
 import { ReplayBuffer, type ReplayEntry } from './replay.js';
 import { Rng } from './rng.js';
 import { LEARNER_STATE_VERSION, migrateState, validateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
-import { fitOpenSet, fitTemperature, openSetScore, type OpenSetModel } from './openset.js';
+import { calibratedAt, fitOpenSet, fitTemperature, openSetScore, temperatureScale, type OpenSetModel } from './openset.js';
 import { RecentFrames, checkStream, streamVerdict, type StreamCheck } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
 import { classThresholds, newThresholdState, updateThresholds, type ThresholdState } from './thresholds.js';
@@ -401,16 +401,7 @@ export class Learner {
    * rare classes, and on a stream that shows one class the rare-class calls are its odd frames.
    */
   #priorAgrees(head: Float64Array, k: number): boolean {
-    let best = 0;
-    let bv = -1;
-    for (let j = 0; j < head.length; j++) {
-      const v = head[j]! * this.#meanPred[j]!;
-      if (v > bv) {
-        bv = v;
-        best = j;
-      }
-    }
-    return best === k;
+    return weightedArgmax(head, this.#meanPred) === k;
   }
 
   /**
@@ -439,27 +430,12 @@ export class Learner {
 
   /** Calibrated probability of class `k` under raw probabilities `raw`. */
   #calibrated(raw: Float64Array, k: number): number {
-    const t = this.#o.calibration ? this.#temperature : 1;
-    if (t === 1) return raw[k]!;
-    let s = 0;
-    const lk = Math.log(Math.max(raw[k]!, 1e-300)) / t;
-    for (let j = 0; j < raw.length; j++) s += Math.exp(Math.log(Math.max(raw[j]!, 1e-300)) / t - lk);
-    return 1 / s;
+    return calibratedAt(raw, k, this.#o.calibration ? this.#temperature : 1);
   }
 
   /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on `z`. */
   #toPrediction(raw: Float64Array, z: Float32Array, energy: number): Prediction {
-    let p = raw;
-    const t = this.#temperature;
-    if (this.#o.calibration && t !== 1) {
-      // softmax(logits / T) = normalised p^(1/T), whatever the head.
-      p = new Float64Array(raw.length);
-      let m = Number.NEGATIVE_INFINITY;
-      for (let k = 0; k < raw.length; k++) m = Math.max(m, Math.log(Math.max(raw[k]!, 1e-300)) / t);
-      let s = 0;
-      for (let k = 0; k < raw.length; k++) s += p[k] = Math.exp(Math.log(Math.max(raw[k]!, 1e-300)) / t - m);
-      for (let k = 0; k < raw.length; k++) p[k] = p[k]! / s;
-    }
+    const p = this.#o.calibration ? temperatureScale(raw, this.#temperature) : raw;
     const b = argmax(p);
     const open = this.#o.openSet.enabled ? openSetScore(this.#openSet(), z).margin : Number.POSITIVE_INFINITY;
     return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open, energy };
@@ -982,19 +958,4 @@ export class Learner {
   async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
-}
-
-function dropAt(a: Float64Array, i: number): Float64Array {
-  const q = new Float64Array(a.length - 1);
-  q.set(a.subarray(0, i), 0);
-  q.set(a.subarray(i + 1), i);
-  return q;
-}
-
-function logSumExp(x: Float64Array): number {
-  let m = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]!);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
-  return m + Math.log(s);
 }

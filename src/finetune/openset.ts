@@ -150,3 +150,24 @@ export function fitTemperature(logits: readonly Float64Array[], labels: readonly
   }
   return Math.exp(best);
 }
+
+/** softmax(logits / T) from probabilities: the normalised p^(1/T), whatever the head produced them. */
+export function temperatureScale(raw: Float64Array, t: number): Float64Array {
+  if (t === 1) return raw;
+  const p = new Float64Array(raw.length);
+  let m = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k < raw.length; k++) m = Math.max(m, Math.log(Math.max(raw[k]!, 1e-300)) / t);
+  let s = 0;
+  for (let k = 0; k < raw.length; k++) s += p[k] = Math.exp(Math.log(Math.max(raw[k]!, 1e-300)) / t - m);
+  for (let k = 0; k < raw.length; k++) p[k] = p[k]! / s;
+  return p;
+}
+
+/** Probability of class `k` after temperature scaling `raw` by `t`. */
+export function calibratedAt(raw: Float64Array, k: number, t: number): number {
+  if (t === 1) return raw[k]!;
+  let s = 0;
+  const lk = Math.log(Math.max(raw[k]!, 1e-300)) / t;
+  for (let j = 0; j < raw.length; j++) s += Math.exp(Math.log(Math.max(raw[j]!, 1e-300)) / t - lk);
+  return 1 / s;
+}
