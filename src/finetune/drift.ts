@@ -27,12 +27,12 @@ export interface PageHinkleyState {
 /** What a detector reports with a change. */
 export interface DetectorChange {
   /** `'page-hinkley'` or `'adwin'`. */
-  readonly detector: 'page-hinkley' | 'adwin';
-  /** Mean of the signal before the change (as the detector estimated it). */
+  readonly detector: 'page-hinkley' | 'adwin' | 'embedding';
+  /** Mean of the signal before the change (as the detector estimated it; 0 for `'embedding'`). */
   readonly meanBefore: number;
-  /** Mean of the signal after the change. */
+  /** Mean of the signal after the change (the statistic for `'embedding'`). */
   readonly meanAfter: number;
-  /** Detector statistic at the moment of the change (PH: cumulative deviation; ADWIN: |mean difference|). */
+  /** Detector statistic at the moment of the change (PH: cumulative deviation; ADWIN: |mean difference|; embedding: standardised χ²). */
   readonly statistic: number;
   /** Samples the detector had seen since its last reset. */
   readonly samples: number;
@@ -198,5 +198,104 @@ export class Adwin {
       if (Math.abs(m0 - m1) > eps) return { at: n0, m0, m1 };
     }
     return undefined;
+  }
+}
+
+/** Settings of the embedding-statistics drift test. */
+export interface EmbeddingDriftOptions {
+  /** Frames in the reference and in the sliding window. @defaultValue 100 */
+  readonly window?: number;
+  /** Standardised statistic, (χ² − dim) / √(2·dim), that signals drift (stationary Fashion-MNIST streams peaked at 22 on the --dev split, a corruption reaches hundreds). @defaultValue 50 */
+  readonly threshold?: number;
+}
+
+/** Serialisable state of {@link EmbeddingDrift}. */
+export interface EmbeddingDriftState {
+  /** Reference: frames folded in, per-dimension sum and sum of squares. */
+  refN: number;
+  refSum: Float64Array;
+  refSq: Float64Array;
+  /** Sliding window ring (window × dim), frames in it, next slot. */
+  ring: Float32Array;
+  length: number;
+  next: number;
+  seen: number;
+}
+
+/**
+ * Two-sample test on embeddings: the mean of the last `window` frames against the mean of the first
+ * `window` frames after the last reset, each dimension standardised by the reference variance and
+ * summed (a linear-kernel MMD, after "Failing loudly", Rabanser et al. 2019). It watches the inputs,
+ * not the learner's confidence, so the learner growing surer of itself cannot trigger it.
+ */
+export class EmbeddingDrift {
+  readonly window: number;
+  readonly threshold: number;
+  readonly dim: number;
+  state: EmbeddingDriftState;
+
+  /**
+   * @param dim - embedding size
+   * @param options - window and threshold
+   * @param state - a saved state to resume
+   */
+  constructor(dim: number, options: EmbeddingDriftOptions = {}, state?: EmbeddingDriftState) {
+    this.dim = dim;
+    this.window = options.window ?? 100;
+    this.threshold = options.threshold ?? 50;
+    this.state = state
+      ? { ...state, refSum: Float64Array.from(state.refSum), refSq: Float64Array.from(state.refSq), ring: Float32Array.from(state.ring) }
+      : this.#fresh();
+  }
+
+  #fresh(): EmbeddingDriftState {
+    return { refN: 0, refSum: new Float64Array(this.dim), refSq: new Float64Array(this.dim), ring: new Float32Array(this.window * this.dim), length: 0, next: 0, seen: 0 };
+  }
+
+  /** Forgets the reference and the window. */
+  reset(): void {
+    this.state = this.#fresh();
+  }
+
+  /** Current standardised statistic (0 until both windows are full). */
+  statistic(): number {
+    const s = this.state;
+    const d = this.dim;
+    if (s.refN < this.window || s.length < this.window) return 0;
+    let chi = 0;
+    for (let j = 0; j < d; j++) {
+      const mr = s.refSum[j]! / s.refN;
+      const vr = Math.max(s.refSq[j]! / s.refN - mr * mr, 1e-4);
+      let mw = 0;
+      for (let i = 0; i < s.length; i++) mw += s.ring[i * d + j]!;
+      mw /= s.length;
+      chi += ((mw - mr) * (mw - mr)) / (vr * (1 / s.refN + 1 / s.length));
+    }
+    return (chi - d) / Math.sqrt(2 * d);
+  }
+
+  /** Adds one frame; returns the change when the window has moved away from the reference (and resets). */
+  update(u: Float32Array): DetectorChange | undefined {
+    const s = this.state;
+    const d = this.dim;
+    s.seen++;
+    if (s.refN < this.window) {
+      for (let j = 0; j < d; j++) {
+        s.refSum[j] = s.refSum[j]! + u[j]!;
+        s.refSq[j] = s.refSq[j]! + u[j]! * u[j]!;
+      }
+      s.refN++;
+      return undefined;
+    }
+    s.ring.set(u, s.next * d);
+    s.next = (s.next + 1) % this.window;
+    s.length = Math.min(s.length + 1, this.window);
+    // Checked every window/4 frames: the statistic costs O(window × dim).
+    if (s.length < this.window || s.seen % Math.max(1, Math.floor(this.window / 4)) !== 0) return undefined;
+    const stat = this.statistic();
+    if (!(stat > this.threshold)) return undefined;
+    const change: DetectorChange = { detector: 'embedding', meanBefore: 0, meanAfter: stat, statistic: stat, samples: s.seen };
+    this.reset();
+    return change;
   }
 }

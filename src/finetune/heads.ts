@@ -28,6 +28,8 @@ export interface HeadSpec {
   decayMask(c: number): Uint8Array;
   /** Parameters with one more class (its row starts at zero). */
   addClass(p: Float32Array, c: number): Float32Array;
+  /** Parameters with `k` more classes in one copy (their rows start at zero), so adding many classes stays linear. */
+  addClasses(p: Float32Array, c: number, k: number): Float32Array;
   /** Parameters without class `idx`. */
   removeClass(p: Float32Array, c: number, idx: number): Float32Array;
   /** The representation the classifier rows act on (T3A works in this space). */
@@ -86,6 +88,7 @@ function ncmSpec(dim: number): HeadSpec {
     },
     decayMask: (c) => new Uint8Array(c * dim),
     addClass: (p, c) => grow(p, c * dim, dim),
+    addClasses: (p, c, k) => grow(p, c * dim, k * dim),
     removeClass: (p, _c, idx) => cut(p, idx * dim, dim),
     features: (_p, x) => Float32Array.from(x),
     row: (p, _c, k) => p.slice(k * dim, (k + 1) * dim),
@@ -128,6 +131,10 @@ function linearSpec(dim: number): HeadSpec {
       // New bias slot after the old biases, new weight row after the old rows.
       const q = grow(p, c * dim + c, 1);
       return grow(q, c * dim, dim);
+    },
+    addClasses(p, c, k) {
+      const q = grow(p, c * dim + c, k);
+      return grow(q, c * dim, k * dim);
     },
     removeClass(p, c, idx) {
       const q = cut(p, c * dim + idx, 1);
@@ -230,6 +237,10 @@ function adapterSpec(dim: number, hidden: number): HeadSpec {
     addClass(p, c) {
       const q = grow(p, oWc + c * dim + c, 1);
       return grow(q, oWc + c * dim, dim);
+    },
+    addClasses(p, c, k) {
+      const q = grow(p, oWc + c * dim + c, k);
+      return grow(q, oWc + c * dim, k * dim);
     },
     removeClass(p, c, idx) {
       const q = cut(p, oWc + c * dim + idx, 1);

@@ -1,5 +1,5 @@
 // edgetune/finetune: few-shot heads and a self-training learner on frozen embeddings (pure TypeScript, no runtime or storage imports).
-export { Learner, LEARNER_STATE_VERSION } from './learner.js';
+export { Learner, LEARNER_STATE_VERSION, MAX_CLASSES } from './learner.js';
 export type {
   AdaptMode,
   AdaptProgress,
@@ -8,6 +8,7 @@ export type {
   DriftEvent,
   FeatureAlignment,
   LearnerEvent,
+  LearnerCounters,
   LearnerOptions,
   LearnerState,
   LearnerStats,

@@ -1,346 +1,29 @@
 // The Learner: a head on frozen embeddings that keeps adapting from a few labels and an unlabeled stream, with drift detection, replay and guards.
 import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
-import { Adwin, PageHinkley, type AdwinOptions, type AdwinState, type DetectorChange, type PageHinkleyOptions, type PageHinkleyState } from './drift.js';
-import { HEAD_KINDS, COSINE_SCALE, headSpec, type HeadKind, type HeadSpec } from './heads.js';
-import { allFinite, argmax, assertFinite, normalizedEntropy, softmaxInPlace } from './ops.js';
-import { newOptimizerState, optimizerStep, resolveOptimizer, type OptimizerOptions, type OptimizerState, type ResolvedOptimizer } from './optim.js';
-import { ReplayBuffer, type ReplayEntry, type ReplayState } from './replay.js';
+import { FeatureAligner } from './align.js';
+import { Adwin, EmbeddingDrift, PageHinkley, type DetectorChange } from './drift.js';
+import type { AdaptProgress, AdaptResult, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
+import { guardScore, guardSet, guardSlack } from './guard.js';
+import { headSpec, type HeadSpec } from './heads.js';
+import { allFinite, argmax, assertFinite, dropAt, logSumExp, normalizedEntropy, softmaxInPlace, weightedArgmax } from './ops.js';
+import { newOptimizerState, type OptimizerState } from './optim.js';
+import { MAX_CLASSES, checkResolved, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
+import { ReplayBuffer, type ReplayEntry } from './replay.js';
 import { Rng } from './rng.js';
-import {
-  THRESHOLD_KINDS,
-  classThresholds,
-  newThresholdState,
-  resolveThresholds,
-  updateThresholds,
-  type ResolvedThresholds,
-  type ThresholdOptions,
-  type ThresholdState,
-} from './thresholds.js';
+import { LEARNER_STATE_VERSION, migrateState, validateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
+import { calibratedAt, fitOpenSet, fitTemperature, openSetScore, temperatureScale, type OpenSetModel } from './openset.js';
+import { RecentFrames, checkStream, streamVerdict, type StreamCheck } from './stream.js';
+import { SupportSets, unit } from './t3a.js';
+import { classThresholds, newThresholdState, updateThresholds, type ThresholdState } from './thresholds.js';
+import { YIELD_MS, trainRound, type TrainItem } from './train.js';
 
-/** How `observe()` uses the stream: train on pseudo-labels, adjust prototypes without training (T3A), or only watch. */
-export type AdaptMode = 'self-train' | 't3a' | 'frozen';
-
-/** How stream embeddings are mapped onto the labeled data's statistics before the head sees them. */
-export type FeatureAlignment = 'none' | 'mean' | 'meanstd';
-
-/** Learner settings; every field has a default. */
-export interface LearnerOptions {
-  /** Embedding size. */
-  readonly dim: number;
-  /** Classes known from the start, in order. @defaultValue [] */
-  readonly classes?: readonly string[];
-  /** Head to train. @defaultValue `'linear'` */
-  readonly head?: HeadKind;
-  /** Adapter bottleneck width (adapter head only). @defaultValue 32 */
-  readonly hidden?: number;
-  /** What `observe()` does with the stream. @defaultValue `'self-train'` */
-  readonly mode?: AdaptMode;
-  /** Seed of every random choice (init, shuffles, reservoirs). @defaultValue 1 */
-  readonly seed?: number;
-  /** Optimiser. @defaultValue Adam, lr 0.01, weight decay 1e-4 */
-  readonly optimizer?: OptimizerOptions;
-  /** Passes over the training set per `adapt()`. @defaultValue 4 */
-  readonly epochs?: number;
-  /** Passes for the first fit of an untrained head. @defaultValue 30 */
-  readonly firstEpochs?: number;
-  /** Mini-batch size. @defaultValue 32 */
-  readonly batchSize?: number;
-  /** Pseudo-label acceptance thresholds. @defaultValue FreeMatch, τ 0.95, floor 0.5 */
-  readonly threshold?: ThresholdOptions;
-  /** Loss weight of a pseudo-labeled sample relative to a labeled one (kept below 1). @defaultValue 0.5 */
-  readonly pseudoWeight?: number;
-  /** EMA decay of the teacher per optimiser step; 0 makes the teacher the student. @defaultValue 0.99 */
-  readonly emaDecay?: number;
-  /** Distribution alignment of pseudo-label probabilities towards a uniform class prior (ReMixMatch). @defaultValue true */
-  readonly distributionAlignment?: boolean;
-  /** EMA decay of the running mean prediction used by distribution alignment. @defaultValue 0.99 */
-  readonly alignmentDecay?: number;
-  /** Map stream embeddings onto the labeled embeddings' mean (and spread). @defaultValue `'meanstd'` */
-  readonly featureAlignment?: FeatureAlignment;
-  /** Shortest memory of the running stream statistics, as an EMA rate. @defaultValue 0.005 */
-  readonly featureMomentum?: number;
-  /** Weight, in samples, of the labeled statistics before the stream has been seen. @defaultValue 20 */
-  readonly featurePrior?: number;
-  /**
-   * Weight, in samples, of the stream statistics in the alignment target: with few labels their
-   * statistics are noisy, so the target leans on the stream and alignment fades out. @defaultValue 200
-   */
-  readonly anchorShrink?: number;
-  /** Replay bounds. @defaultValue 500 labeled per class, 2000 pseudo-labels in all */
-  readonly replay?: { readonly labeledPerClass?: number; readonly pseudoCapacity?: number };
-  /**
-   * Rollback guard: a share of labeled samples is held back and scores every adaptation; a step whose
-   * accuracy on them drops by more than `tolerance` is undone. `false` disables the guard.
-   * @defaultValue `{ every: 5, minPerClass: 10, tolerance: 0.01 }` (every 5th label of a class with ≥ 10 labels; with fewer, all labels train and the guard scores on them)
-   */
-  readonly guard?: false | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number };
-  /** Drift detection on the label-free uncertainty stream. `false` disables it. */
-  readonly drift?:
-    | false
-    | {
-        /** Which detectors run. @defaultValue ['page-hinkley', 'adwin'] */
-        readonly detectors?: ReadonlyArray<'page-hinkley' | 'adwin'>;
-        /** Signal fed to the detectors: 1 − confidence or normalised entropy. @defaultValue `'confidence'` */
-        readonly signal?: 'confidence' | 'entropy';
-        readonly pageHinkley?: PageHinkleyOptions;
-        readonly adwin?: AdwinOptions;
-        /** Pseudo-labels and T3A supports not confirmed for this many steps are dropped on drift. @defaultValue 1000 */
-        readonly maxAge?: number;
-      };
-  /** `observe()` reports `adaptDue` after this many accepted pseudo-labels. @defaultValue 100 */
-  readonly adaptEvery?: number;
-  /** T3A: supports kept per class (lowest entropy first). @defaultValue 50 */
-  readonly t3aFilter?: number;
-}
-
-/** {@link LearnerOptions} with every default filled in (kept in the saved state). */
-export interface ResolvedLearnerOptions {
-  dim: number;
-  head: HeadKind;
-  hidden: number;
-  mode: AdaptMode;
-  seed: number;
-  optimizer: ResolvedOptimizer;
-  epochs: number;
-  firstEpochs: number;
-  batchSize: number;
-  threshold: ResolvedThresholds;
-  pseudoWeight: number;
-  emaDecay: number;
-  distributionAlignment: boolean;
-  alignmentDecay: number;
-  featureAlignment: FeatureAlignment;
-  featureMomentum: number;
-  featurePrior: number;
-  anchorShrink: number;
-  labeledPerClass: number;
-  pseudoCapacity: number;
-  guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number };
-  drift: {
-    enabled: boolean;
-    detectors: Array<'page-hinkley' | 'adwin'>;
-    signal: 'confidence' | 'entropy';
-    pageHinkley: PageHinkleyOptions;
-    adwin: AdwinOptions;
-    maxAge: number;
-  };
-  adaptEvery: number;
-  t3aFilter: number;
-}
+export type { AdaptMode, FeatureAlignment, LearnerOptions, ResolvedLearnerOptions } from './options.js';
+export type { AdaptProgress, AdaptResult, AdaptedEvent, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction, RollbackEvent } from './events.js';
+export { LEARNER_STATE_VERSION } from './state.js';
+export { MAX_CLASSES } from './options.js';
+export type { LearnerCounters, LearnerState } from './state.js';
 
 type Resolved = ResolvedLearnerOptions;
-
-/** One prediction. */
-export interface Prediction {
-  /** The predicted class name. */
-  readonly label: string;
-  /** Probability of that class. */
-  readonly confidence: number;
-  /** Probability per class, in {@link Learner.classes} order. */
-  readonly probs: Float32Array;
-  /** Normalised entropy of `probs`, in [0, 1]. */
-  readonly entropy: number;
-}
-
-/** A drift event with the detector's statistics and what was refreshed. */
-export interface DriftEvent {
-  readonly type: 'drift';
-  /** Stream step (observations so far) when it fired. */
-  readonly step: number;
-  readonly change: DetectorChange;
-  /** Pseudo-labels dropped from replay because they had not been confirmed for `maxAge` steps. */
-  readonly droppedReplay: number;
-  /** T3A supports dropped for the same reason. */
-  readonly droppedSupports: number;
-}
-
-/** An undone adaptation. */
-export interface RollbackEvent {
-  readonly type: 'rollback';
-  readonly step: number;
-  /** `'guard'`: held-back accuracy dropped; `'non-finite'`: a loss or weight became NaN/Inf. */
-  readonly reason: 'guard' | 'non-finite';
-  readonly before: number;
-  readonly after: number;
-}
-
-/** A completed adaptation. */
-export interface AdaptedEvent {
-  readonly type: 'adapted';
-  readonly step: number;
-  readonly result: AdaptResult;
-}
-
-/** Events a learner emits. */
-export type LearnerEvent = DriftEvent | RollbackEvent | AdaptedEvent;
-
-/** What `observe()` did with one unlabeled embedding. */
-export interface Observation {
-  /** Predicted class. */
-  readonly label: string;
-  /** Its probability. */
-  readonly confidence: number;
-  /** True when the sample became a pseudo-label in replay. */
-  readonly accepted: boolean;
-  /** Full prediction. */
-  readonly prediction: Prediction;
-  /** The drift detected at this sample, if any. */
-  readonly drift: DriftEvent | undefined;
-  /** True when enough new pseudo-labels (or a drift) make an `adapt()` worthwhile. */
-  readonly adaptDue: boolean;
-}
-
-/** Progress of {@link Learner.adapt}, told apart by `phase`. */
-export type AdaptProgress =
-  | { readonly phase: 'prepare'; readonly labeled: number; readonly pseudo: number }
-  | { readonly phase: 'train'; readonly epoch: number; readonly epochs: number; readonly loss: number }
-  | { readonly phase: 'guard'; readonly before: number; readonly after: number }
-  | { readonly phase: 'done'; readonly rolledBack: boolean };
-
-/** Outcome of one `adapt()`. */
-export interface AdaptResult {
-  /** Optimiser steps taken (0 for the NCM head and T3A mode). */
-  readonly steps: number;
-  /** Mean weighted loss of the last epoch. */
-  readonly loss: number;
-  readonly labeledUsed: number;
-  readonly pseudoUsed: number;
-  /** Pseudo-labels the teacher no longer agreed with, left out of this round. */
-  readonly pseudoDisagreed: number;
-  /** Guard score before and after (accuracy on held-back labels; NaN when there is no guard set). */
-  readonly guardBefore: number;
-  readonly guardAfter: number;
-  readonly rolledBack: boolean;
-}
-
-/** Counters and settings an app can show. Every rejection and rollback is counted. */
-export interface LearnerStats {
-  readonly classes: readonly string[];
-  /** Per class: labeled samples kept, pseudo-labels kept, current acceptance threshold. */
-  readonly perClass: ReadonlyArray<{ readonly label: string; readonly labeled: number; readonly pseudo: number; readonly threshold: number }>;
-  readonly labeled: number;
-  readonly heldBack: number;
-  /** Unlabeled samples observed. */
-  readonly seen: number;
-  readonly accepted: number;
-  /** Pseudo-labels refused because their confidence was under the threshold. */
-  readonly rejectedLowConfidence: number;
-  /** Accepted pseudo-labels the reservoir did not keep (class quota full). */
-  readonly rejectedByReservoir: number;
-  /** Inputs refused with `NON_FINITE` (counted, not part of the saved state). */
-  readonly rejectedNonFinite: number;
-  readonly pseudoDisagreed: number;
-  readonly adaptations: number;
-  readonly rollbacks: number;
-  readonly rollbacksNonFinite: number;
-  readonly drifts: number;
-  readonly lastGuardAccuracy: number;
-  readonly fitted: boolean;
-}
-
-/** Current version of {@link LearnerState}. */
-export const LEARNER_STATE_VERSION = 1;
-
-/**
- * Everything a learner needs to resume exactly: plain numbers, strings and typed arrays, so it
- * survives `structuredClone`, `postMessage` and IndexedDB.
- */
-export interface LearnerState {
-  readonly format: 'edgetune.learner';
-  readonly version: 1;
-  readonly options: Resolved;
-  readonly classes: string[];
-  readonly fitted: boolean;
-  readonly student: Float32Array;
-  readonly teacher: Float32Array;
-  readonly optimizer: OptimizerState;
-  readonly rng: Uint32Array;
-  readonly replay: ReplayState;
-  readonly thresholds: ThresholdState;
-  readonly meanPrediction: Float64Array;
-  /** Feature alignment: labeled sums, stream EMA of x and x², samples since reset. */
-  readonly anchorSum: Float64Array;
-  readonly anchorSq: Float64Array;
-  readonly anchorN: number;
-  readonly streamMean: Float64Array;
-  readonly streamSq: Float64Array;
-  readonly streamN: number;
-  readonly pageHinkley: PageHinkleyState;
-  readonly adwin: AdwinState;
-  readonly supports: { x: Float32Array; cls: Int32Array; ent: Float32Array; step: Float64Array; count: number };
-  /** Class means of the labels (the NCM fallback before the head is first fitted). */
-  readonly protos: Float32Array;
-  readonly counters: Float64Array;
-}
-
-// Index of each counter in LearnerState.counters.
-const C_SEEN = 0, C_ACCEPTED = 1, C_LOWCONF = 2, C_RESERVOIR = 3, C_DISAGREED = 4, C_ADAPT = 5, C_ROLLBACK = 6, C_ROLLNF = 7, C_DRIFT = 8, C_SINCE = 9, C_GUARD = 10, C_DUE = 11;
-const N_COUNTERS = 12;
-
-interface Support {
-  f: Float32Array;
-  ent: number;
-  step: number;
-}
-
-function resolve(o: LearnerOptions): Resolved {
-  if (!Number.isInteger(o.dim) || o.dim <= 0) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `Learner dim must be a positive integer, got ${o.dim}; pass the encoder's output size.`);
-  }
-  const head = o.head ?? 'linear';
-  if (!HEAD_KINDS.includes(head)) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `Unknown head '${String(head)}'; use one of ${HEAD_KINDS.join(', ')}.`);
-  }
-  const th = resolveThresholds(o.threshold);
-  if (!THRESHOLD_KINDS.includes(th.kind)) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `Unknown threshold kind '${String(th.kind)}'; use one of ${THRESHOLD_KINDS.join(', ')}.`);
-  }
-  const pw = o.pseudoWeight ?? 0.5;
-  if (!(pw >= 0 && pw < 1)) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `pseudoWeight must be in [0, 1) so labels weigh more than pseudo-labels, got ${pw}.`);
-  }
-  const g = o.guard;
-  const d = o.drift;
-  return {
-    dim: o.dim,
-    head,
-    hidden: o.hidden ?? 32,
-    mode: o.mode ?? 'self-train',
-    seed: o.seed ?? 1,
-    optimizer: resolveOptimizer(o.optimizer),
-    epochs: o.epochs ?? 4,
-    firstEpochs: o.firstEpochs ?? 30,
-    batchSize: o.batchSize ?? 32,
-    threshold: th,
-    pseudoWeight: pw,
-    emaDecay: o.emaDecay ?? 0.99,
-    distributionAlignment: o.distributionAlignment ?? true,
-    alignmentDecay: o.alignmentDecay ?? 0.99,
-    featureAlignment: o.featureAlignment ?? 'meanstd',
-    featureMomentum: o.featureMomentum ?? 0.005,
-    featurePrior: o.featurePrior ?? 20,
-    anchorShrink: o.anchorShrink ?? 200,
-    labeledPerClass: o.replay?.labeledPerClass ?? 500,
-    pseudoCapacity: o.replay?.pseudoCapacity ?? 2000,
-    guard:
-      g === false
-        ? { enabled: false, every: 5, minPerClass: 5, tolerance: 0.01 }
-        : { enabled: true, every: g?.every ?? 5, minPerClass: g?.minPerClass ?? 10, tolerance: g?.tolerance ?? 0.01 },
-    drift:
-      d === false
-        ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, maxAge: 1000 }
-        : {
-            enabled: true,
-            detectors: [...(d?.detectors ?? ['page-hinkley', 'adwin'])],
-            signal: d?.signal ?? 'confidence',
-            pageHinkley: { ...d?.pageHinkley },
-            adwin: { ...d?.adwin },
-            maxAge: d?.maxAge ?? 1000,
-          },
-    adaptEvery: o.adaptEvery ?? 100,
-    t3aFilter: o.t3aFilter ?? 50,
-  };
-}
 
 /**
  * A small learner on top of a frozen encoder. Labels are app strings; embeddings are `Float32Array`s
@@ -366,24 +49,42 @@ export class Learner {
   #replay: ReplayBuffer;
   #th: ThresholdState;
   #meanPred: Float64Array;
-  #anchorSum: Float64Array;
-  #anchorSq: Float64Array;
-  #anchorN = 0;
-  #streamMean: Float64Array;
-  #streamSq: Float64Array;
-  #streamN = 0;
+  #align: FeatureAligner;
   #ph: PageHinkley;
   #adwin: Adwin;
-  #supports: Support[][] = [];
-  #counters = new Float64Array(N_COUNTERS);
+  #supports = new SupportSets();
+  #edrift: EmbeddingDrift;
+  #recent: RecentFrames;
+  /** Pseudo-labels accepted per class since the last adapt() (the per-round cap). */
+  #roundAccepted: Float64Array = new Float64Array(0);
+  #temperature = 1;
+  /** Running share of stream frames called unknown (EMA over ~50 frames). */
+  #unknownRate = 0;
+  /** EMA of the predicted class over the stream (one-hot), for the label-shift test of the stream weight. */
+  #predFreq: Float64Array = new Float64Array(0);
+  /** Label prototypes and open-set thresholds; undefined when the labels changed since they were fitted. */
+  #open: OpenSetModel | undefined;
+  /** Class means of the labels (the NCM fallback before the head is first fitted). */
+  #protos: Float32Array = new Float32Array(0);
+  #counters: LearnerCounters = newCounters();
   #rejectedNonFinite = 0;
   #listeners = new Set<(e: LearnerEvent) => void>();
   #disposed = false;
   #busy = false;
+  /** Class name → index (so adding or finding a class does not scan the list). */
+  #index = new Map<string, number>();
+  /** Classes named but not yet given head rows and statistics: grown in one copy by {@link Learner.#sync}. */
+  #pending = 0;
+  /** Label prototypes must be recomputed before they are next read. */
+  #protosDirty = false;
+  /** Structural changes asked for while `adapt()` runs, applied in order when it ends. */
+  #queue: Array<() => void> = [];
+  /** Class names as they will be once the queue is applied (only while `adapt()` runs). */
+  #projected: Set<string> | undefined;
 
   /** @param options - settings; only `dim` is required */
   constructor(options: LearnerOptions) {
-    this.#o = resolve(options);
+    this.#o = resolveLearnerOptions(options);
     const o = this.#o;
     this.#spec = headSpec(o.head, o.dim, o.hidden);
     this.#rng = new Rng(o.seed);
@@ -393,12 +94,11 @@ export class Learner {
     this.#replay = new ReplayBuffer(o.labeledPerClass, o.pseudoCapacity);
     this.#th = newThresholdState(0);
     this.#meanPred = new Float64Array(0);
-    this.#anchorSum = new Float64Array(o.dim);
-    this.#anchorSq = new Float64Array(o.dim);
-    this.#streamMean = new Float64Array(o.dim);
-    this.#streamSq = new Float64Array(o.dim);
+    this.#align = new FeatureAligner(o.dim);
     this.#ph = new PageHinkley(o.drift.pageHinkley);
     this.#adwin = new Adwin(o.drift.adwin);
+    this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding);
+    this.#recent = new RecentFrames(o.pseudo.recent, o.dim);
     for (const c of options.classes ?? []) this.addClass(c);
   }
 
@@ -414,7 +114,7 @@ export class Learner {
 
   /** True when `predict` can answer (at least one class has a labeled sample). */
   get ready(): boolean {
-    return this.#anchorN > 0 && this.#classes.length > 0;
+    return this.#align.anchorN > 0 && this.#classes.length > 0;
   }
 
   /**
@@ -448,55 +148,132 @@ export class Learner {
     }
   }
 
+  #unknownLabel(label: string): never {
+    const known = this.#classes.slice(0, 20).join(', ') + (this.#classes.length > 20 ? `, … (${this.#classes.length} in all)` : '');
+    throw new EdgetuneError('UNKNOWN_LABEL', `Unknown class '${label}'; known classes: ${known || '(none)'}. Add it with addClass() or addLabeled().`);
+  }
+
   #classIndex(label: string): number {
-    const i = this.#classes.indexOf(label);
-    if (i < 0) throw new EdgetuneError('UNKNOWN_LABEL', `Unknown class '${label}'; known classes: ${this.#classes.join(', ') || '(none)'}. Add it with addClass() or addLabeled().`);
+    const i = this.#index.get(label);
+    if (i === undefined) this.#unknownLabel(label);
     return i;
   }
 
-  /** Adds an empty class (no-op when it exists). */
-  addClass(label: string): void {
-    this.#alive();
+  #checkLabel(label: unknown): asserts label is string {
     if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(label)}.`);
-    if (this.#classes.includes(label)) return;
-    const c = this.#classes.length;
-    this.#student = this.#spec.addClass(this.#student, c);
-    this.#teacher = this.#spec.addClass(this.#teacher, c);
-    // Moments for a resized parameter vector are meaningless; restart them.
-    this.#opt = newOptimizerState(this.#student.length);
-    this.#classes.push(label);
-    this.#replay.addClass(this.#rng);
-    this.#th = growThresholds(this.#th, c + 1);
-    this.#meanPred = Float64Array.from([...this.#meanPred, 1 / (c + 1)]);
-    this.#resetMeanPrediction();
-    this.#supports.push([]);
   }
 
-  /** Removes a class with its labels, pseudo-labels and head row. */
+  /** While `adapt()` runs, structural changes wait in a queue: the round trains on a fixed set of classes and labels. */
+  #deferred(apply: () => void): boolean {
+    if (!this.#busy) return false;
+    this.#queue.push(apply);
+    return true;
+  }
+
+  #projectedHas(label: string): boolean {
+    return this.#projected ? this.#projected.has(label) : this.#index.has(label);
+  }
+
+  /**
+   * Adds an empty class (no-op when it exists). O(1): head rows and statistics of new classes are
+   * grown together in one copy when the learner is next used, so adding many classes is linear.
+   * While `adapt()` runs, the class is added when it ends.
+   *
+   * @throws `INVALID_ARGUMENT` for an empty name or past {@link MAX_CLASSES} classes
+   */
+  addClass(label: string): void {
+    this.#alive();
+    this.#checkLabel(label);
+    if (this.#projectedHas(label)) return;
+    const total = this.#projected ? this.#projected.size : this.#classes.length;
+    if (total >= MAX_CLASSES) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot add class '${label}': a learner takes at most ${MAX_CLASSES} classes; remove some first or use a second learner.`, { details: { limit: MAX_CLASSES } });
+    if (this.#projected) this.#projected.add(label);
+    if (this.#deferred(() => this.addClass(label))) return;
+    this.#index.set(label, this.#classes.length);
+    this.#classes.push(label);
+    this.#replay.addClassLazily();
+    this.#supports.lists.push([]);
+    this.#pending++;
+  }
+
+  /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
+  #sync(): void {
+    const k = this.#pending;
+    if (k > 0) {
+      const c = this.#classes.length - k;
+      this.#student = this.#spec.addClasses(this.#student, c, k);
+      this.#teacher = this.#spec.addClasses(this.#teacher, c, k);
+      // Moments for a resized parameter vector are meaningless; restart them.
+      this.#opt = newOptimizerState(this.#student.length);
+      this.#replay.shrinkToQuota(this.#rng);
+      const th = this.#th;
+      const sigma = new Float64Array(c + k);
+      sigma.set(th.sigma);
+      const local = new Float64Array(c + k);
+      local.set(th.local);
+      // As if added one at a time: each new class starts at the uniform share of its own moment.
+      for (let i = c; i < c + k; i++) local[i] = 1 / (i + 1);
+      this.#th = { sigma, unused: th.unused, global: th.global, local };
+      this.#meanPred = new Float64Array(c + k);
+      this.#resetMeanPrediction();
+      const protos = new Float32Array((c + k) * this.#o.dim);
+      protos.set(this.#protos.subarray(0, Math.min(this.#protos.length, c * this.#o.dim)));
+      this.#protos = protos;
+      const ra = new Float64Array(c + k);
+      ra.set(this.#roundAccepted);
+      this.#roundAccepted = ra;
+      this.#predFreq = new Float64Array(c + k).fill(1 / (c + k));
+      this.#open = undefined;
+      this.#pending = 0;
+    }
+    if (this.#protosDirty) {
+      this.#protosDirty = false;
+      this.#refreshPrototypes();
+    }
+  }
+
+  /** Removes a class with its labels, pseudo-labels and head row (after the running `adapt()`, if any). */
   removeClass(label: string): void {
     this.#alive();
+    if (!this.#projectedHas(label)) this.#unknownLabel(label);
+    this.#projected?.delete(label);
+    if (this.#deferred(() => this.removeClass(label))) return;
+    this.#sync();
     const i = this.#classIndex(label);
     const c = this.#classes.length;
     this.#student = this.#spec.removeClass(this.#student, c, i);
     this.#teacher = this.#spec.removeClass(this.#teacher, c, i);
     this.#opt = newOptimizerState(this.#student.length);
     this.#classes.splice(i, 1);
+    this.#index = new Map(this.#classes.map((n, j) => [n, j]));
+    this.#protos = Float32Array.from([...this.#protos.subarray(0, i * this.#o.dim), ...this.#protos.subarray((i + 1) * this.#o.dim)]);
     this.#replay.removeClass(i);
     const th = this.#th;
     this.#th = { sigma: dropAt(th.sigma, i), unused: th.unused, global: th.global, local: dropAt(th.local, i) };
     this.#meanPred = dropAt(this.#meanPred, i);
+    this.#roundAccepted = dropAt(this.#roundAccepted, i);
+    this.#predFreq = new Float64Array(c - 1).fill(1 / Math.max(c - 1, 1));
+    this.#open = undefined;
     this.#resetMeanPrediction();
-    this.#supports.splice(i, 1);
-    this.#recomputeAnchor();
+    this.#supports.lists.splice(i, 1);
+    this.#align.recomputeAnchor(this.#replay.labeled);
   }
 
-  /** Renames a class; its samples and weights stay. */
+  /** Renames a class; its samples and weights stay (after the running `adapt()`, if any). */
   renameClass(from: string, to: string): void {
     this.#alive();
+    if (!this.#projectedHas(from)) this.#unknownLabel(from);
+    this.#checkLabel(to);
+    if (from !== to && this.#projectedHas(to)) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`);
+    if (this.#projected) {
+      this.#projected.delete(from);
+      this.#projected.add(to);
+    }
+    if (this.#deferred(() => this.renameClass(from, to))) return;
     const i = this.#classIndex(from);
-    if (typeof to !== 'string' || to.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(to)}.`);
-    if (from !== to && this.#classes.includes(to)) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`);
     this.#classes[i] = to;
+    this.#index.delete(from);
+    this.#index.set(to, i);
   }
 
   /**
@@ -507,20 +284,23 @@ export class Learner {
    */
   addLabeled(embedding: Float32Array, label: string): void {
     this.#checkInput(embedding, 'Labeled embedding');
-    if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(label)}.`);
+    this.#checkLabel(label);
     this.addClass(label);
-    const c = this.#classes.indexOf(label);
+    if (this.#busy) {
+      const copy = Float32Array.from(embedding);
+      this.#queue.push(() => this.addLabeled(copy, label));
+      return;
+    }
+    const c = this.#classIndex(label);
     const u = this.#normalize(embedding);
     const g = this.#o.guard;
     const nth = this.#replay.seenLabeled[c]! + 1;
     const holdout = g.enabled && nth >= g.minPerClass && nth % g.every === 0;
-    this.#replay.addLabeled({ x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters[C_SEEN]! }, this.#rng);
-    for (let j = 0; j < u.length; j++) {
-      this.#anchorSum[j] = this.#anchorSum[j]! + u[j]!;
-      this.#anchorSq[j] = this.#anchorSq[j]! + u[j]! * u[j]!;
-    }
-    this.#anchorN++;
-    if (this.#o.head === 'ncm' || !this.#fitted) this.#refreshPrototypes();
+    this.#replay.addLabeled({ x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters.seen }, this.#rng);
+    this.#align.addAnchor(u);
+    this.#open = undefined;
+    // Recomputed when next read, not per label: refreshing here made adding n labels O(n²).
+    if (this.#o.head === 'ncm' || !this.#fitted) this.#protosDirty = true;
   }
 
   /** L2-normalise and scale to √dim so every coordinate is O(1) whatever the encoder's scale. */
@@ -533,62 +313,45 @@ export class Learner {
     return u;
   }
 
-  #recomputeAnchor(): void {
-    this.#anchorSum.fill(0);
-    this.#anchorSq.fill(0);
-    this.#anchorN = 0;
-    for (const list of this.#replay.labeled) {
-      for (const e of list) {
-        for (let j = 0; j < e.x.length; j++) {
-          this.#anchorSum[j] = this.#anchorSum[j]! + e.x[j]!;
-          this.#anchorSq[j] = this.#anchorSq[j]! + e.x[j]! * e.x[j]!;
-        }
-        this.#anchorN++;
+  /**
+   * Weight of a frame in the stream statistics: 1 on a class-balanced stream, less for a frame of a
+   * class the stream has been over-showing (running mean prediction above 1/C), so a camera that
+   * keeps looking at one kind of thing does not drag the alignment towards it.
+   */
+  #streamWeight(u: Float32Array): number {
+    const c = this.#classes.length;
+    const z = this.#align.align(this.#o, u);
+    let w = 1;
+    if (this.#o.openSet.enabled) {
+      // A few strangers in a familiar stream do not redefine it; a stream where most frames are
+      // unfamiliar has shifted as a whole, and then alignment must follow it.
+      const unknown = openSetScore(this.#openSet(), z).margin < 0;
+      this.#unknownRate = 0.98 * this.#unknownRate + 0.02 * (unknown ? 1 : 0);
+      if (unknown && this.#unknownRate < 0.5) return 0;
+    }
+    if (this.#o.distributionAlignment && c >= 2) {
+      // A stream whose predictions crowd onto under half the classes is a label shift (a camera on one
+      // thing), not a change of domain: mapping its mean onto the labels' would move it towards classes it does not show.
+      const k = argmax(this.#probs(z, this.#teacher, false));
+      // Frequencies of the predicted class (hard calls: an underconfident head's mean probabilities look balanced).
+      let h = 0;
+      let tot = 0;
+      for (let j = 0; j < c; j++) {
+        this.#predFreq[j] = 0.99 * this.#predFreq[j]! + (j === k ? 0.01 : 0);
+        tot += this.#predFreq[j]!;
       }
-    }
-  }
-
-  /** Maps a normalised stream embedding onto the labeled statistics. */
-  #align(u: Float32Array): Float32Array {
-    const o = this.#o;
-    if (o.featureAlignment === 'none' || this.#anchorN === 0) return u;
-    const n = this.#anchorN;
-    const a = n / (n + o.anchorShrink);
-    const z = new Float32Array(u.length);
-    for (let j = 0; j < u.length; j++) {
-      const ms = this.#streamMean[j]!;
-      const ma = a * (this.#anchorSum[j]! / n) + (1 - a) * ms;
-      let r = 1;
-      if (o.featureAlignment === 'meanstd') {
-        const va = Math.max(a * (this.#anchorSq[j]! / n) + (1 - a) * this.#streamSq[j]! - ma * ma, 1e-6);
-        const vs = Math.max(this.#streamSq[j]! - ms * ms, 1e-6);
-        // Clamped so one noisy coordinate cannot be blown up.
-        r = Math.min(3, Math.max(1 / 3, Math.sqrt(va / vs)));
+      for (let j = 0; j < c; j++) {
+        const p = this.#predFreq[j]! / tot;
+        if (p > 0) h -= p * Math.log(p);
       }
-      z[j] = (u[j]! - ms) * r + ma;
+      if (Math.exp(h) < c / 2) {
+        // …and what alignment already absorbed of it is let go, towards the labels' own statistics.
+        this.#align.relax(0.02);
+        return 0;
+      }
+      w = Math.min(1, 1 / (c * Math.max(this.#meanPred[k]!, 1e-6)));
     }
-    return z;
-  }
-
-  #resetStream(): void {
-    const n = Math.max(this.#anchorN, 1);
-    for (let j = 0; j < this.#o.dim; j++) {
-      this.#streamMean[j] = this.#anchorSum[j]! / n;
-      this.#streamSq[j] = this.#anchorSq[j]! / n;
-    }
-    this.#streamN = 0;
-  }
-
-  #updateStream(u: Float32Array): void {
-    if (this.#streamN === 0) this.#resetStream();
-    const o = this.#o;
-    // Running mean at first (with the labeled statistics as a prior of featurePrior samples), then an EMA.
-    const m = Math.max(1 / (this.#streamN + 1 + o.featurePrior), o.featureMomentum);
-    for (let j = 0; j < u.length; j++) {
-      this.#streamMean[j] = this.#streamMean[j]! + m * (u[j]! - this.#streamMean[j]!);
-      this.#streamSq[j] = this.#streamSq[j]! + m * (u[j]! * u[j]! - this.#streamSq[j]!);
-    }
-    this.#streamN++;
+    return w;
   }
 
   #resetMeanPrediction(): void {
@@ -615,38 +378,67 @@ export class Learner {
     }
   }
 
-  #protos: Float32Array = new Float32Array(0);
+  #probs(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.#fitted): Float64Array {
+    return softmaxInPlace(this.#logits(z, params, useSupports, fitted));
+  }
 
-  #probs(z: Float32Array, params: Float32Array, useSupports: boolean): Float64Array {
+  #logits(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.#fitted): Float64Array {
     const c = this.#classes.length;
     const out = new Float64Array(c);
     if (useSupports) {
-      const f = unit(this.#spec.features(params, z));
-      for (let k = 0; k < c; k++) {
-        const cen = this.#centroid(k, params);
-        let s = 0;
-        for (let j = 0; j < f.length; j++) s += f[j]! * cen[j]!;
-        out[k] = COSINE_SCALE * s;
-      }
-    } else if (!this.#fitted && this.#o.head !== 'ncm') {
+      this.#supports.logits(unit(this.#spec.features(params, z)), (k) => this.#row(k, params), out);
+    } else if (!fitted && this.#o.head !== 'ncm') {
       headSpec('ncm', this.#o.dim).forward(this.#protos, c, z, out);
     } else {
       this.#spec.forward(params, c, z, out);
     }
-    return softmaxInPlace(out);
+    return out;
   }
 
-  /** Normalised mean of the class row and its supports (T3A). */
-  #centroid(k: number, params: Float32Array): Float32Array {
-    const rowSrc = this.#fitted || this.#o.head === 'ncm' ? this.#spec.row(params, this.#classes.length, k) : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
-    const s = Float64Array.from(unit(rowSrc));
-    for (const sp of this.#supports[k] ?? []) for (let j = 0; j < s.length; j++) s[j] = s[j]! + sp.f[j]!;
-    return unit(s);
+  /**
+   * The teacher still picks `k` once weighted by the stream's own class frequencies (the running mean
+   * prediction, as in EM label-shift correction): distribution alignment pushes pseudo-labels towards
+   * rare classes, and on a stream that shows one class the rare-class calls are its odd frames.
+   */
+  #priorAgrees(head: Float64Array, k: number): boolean {
+    return weightedArgmax(head, this.#meanPred) === k;
   }
 
-  #toPrediction(p: Float64Array): Prediction {
+  /**
+   * The nearest label mean is class `k` both after alignment and before it: the unaligned check is
+   * what stops a stream of one class, which alignment pulls towards the other classes, from
+   * pseudo-labelling itself as them.
+   */
+  #prototypeAgrees(k: number, z: Float32Array, u: Float32Array): boolean {
+    const m = this.#openSet();
+    return openSetScore(m, z).cls === k && (z === u || openSetScore(m, u).cls === k);
+  }
+
+  /** The open-set model of the current labels (refitted after labels change). */
+  #openSet(): OpenSetModel {
+    if (!this.#open) {
+      const os = this.#o.openSet;
+      this.#open = fitOpenSet(this.#replay.labeled, this.#o.dim, os.quantile, os.margin);
+    }
+    return this.#open;
+  }
+
+  /** The classifier row of class `k` (the label prototype before the first fit). */
+  #row(k: number, params: Float32Array): Float32Array {
+    return this.#fitted || this.#o.head === 'ncm' ? this.#spec.row(params, this.#classes.length, k) : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
+  }
+
+  /** Calibrated probability of class `k` under raw probabilities `raw`. */
+  #calibrated(raw: Float64Array, k: number): number {
+    return calibratedAt(raw, k, this.#o.calibration ? this.#temperature : 1);
+  }
+
+  /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on `z`. */
+  #toPrediction(raw: Float64Array, z: Float32Array, energy: number): Prediction {
+    const p = this.#o.calibration ? temperatureScale(raw, this.#temperature) : raw;
     const b = argmax(p);
-    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p) };
+    const open = this.#o.openSet.enabled ? openSetScore(this.#openSet(), z).margin : Number.POSITIVE_INFINITY;
+    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open, energy };
   }
 
   #ensureReady(): void {
@@ -661,13 +453,19 @@ export class Learner {
   predict(embedding: Float32Array): Prediction {
     this.#checkInput(embedding, 'Embedding');
     this.#ensureReady();
-    const z = this.#align(this.#normalize(embedding));
-    return this.#toPrediction(this.#probs(z, this.#teacher, this.#o.mode === 't3a'));
+    this.#sync();
+    const z = this.#align.align(this.#o, this.#normalize(embedding));
+    const logits = this.#logits(z, this.#teacher, this.#o.mode === 't3a');
+    const energy = -logSumExp(logits);
+    return this.#toPrediction(softmaxInPlace(logits), z, energy);
   }
 
   /**
    * Takes one unlabeled embedding from the stream: updates the stream statistics, predicts, decides
-   * whether it becomes a pseudo-label, and feeds the drift detectors.
+   * whether it becomes a pseudo-label, and feeds the drift detectors. A near-duplicate of a recent
+   * frame is only predicted: it moves no statistic and makes no pseudo-label. A pseudo-label needs
+   * a known input, confidence over the class threshold, agreement of teacher, student and nearest
+   * label prototype, and room in its class's share for this round.
    *
    * @param options.augmented - a second, augmented view of the same input (FixMatch's strong view): the student trains on it against the teacher's label of the plain view
    * @throws `NOT_READY` before any label, `NON_FINITE` (nothing changes) for NaN/Infinity input
@@ -676,23 +474,30 @@ export class Learner {
     this.#checkInput(embedding, 'Embedding');
     if (options.augmented !== undefined) this.#checkInput(options.augmented, 'Augmented embedding');
     this.#ensureReady();
+    this.#sync();
     const o = this.#o;
     const cnt = this.#counters;
     const u = this.#normalize(embedding);
-    if (o.featureAlignment !== 'none') this.#updateStream(u);
-    const z = this.#align(u);
-    const step = cnt[C_SEEN]!;
-    cnt[C_SEEN] = step + 1;
-    const head = this.#probs(z, this.#teacher, false);
+    const duplicate = o.pseudo.duplicateCosine < 1 && this.#recent.isDuplicate(u, o.pseudo.duplicateCosine);
+    if (!duplicate) {
+      if (o.featureAlignment !== 'none') this.#align.updateStream(o, u, this.#streamWeight(u));
+      this.#recent.push(u);
+    }
+    const z = this.#align.align(o, u);
+    const step = cnt.seen;
+    cnt.seen = step + 1;
+    const headLogits = this.#logits(z, this.#teacher, false);
+    let energy = -logSumExp(headLogits);
+    const head = softmaxInPlace(headLogits);
     let shown = head;
-    if (o.mode === 't3a') {
+    if (o.mode === 't3a' && !duplicate) {
       const f = unit(this.#spec.features(this.#teacher, z));
-      const k = argmax(head);
-      const list = this.#supports[k]!;
-      list.push({ f, ent: normalizedEntropy(head), step });
-      list.sort((a, b) => a.ent - b.ent || a.step - b.step);
-      if (list.length > o.t3aFilter) list.length = o.t3aFilter;
-      shown = this.#probs(z, this.#teacher, true);
+      this.#supports.add(argmax(head), { f, ent: normalizedEntropy(head), step }, o.t3aFilter);
+    }
+    if (o.mode === 't3a') {
+      const l = this.#logits(z, this.#teacher, true);
+      energy = -logSumExp(l);
+      shown = softmaxInPlace(l);
     }
     // Distribution alignment: divide out the running mean prediction so no class can take over the pseudo-labels.
     let pl = head;
@@ -705,70 +510,82 @@ export class Learner {
         s += pl[k]!;
       }
       for (let k = 0; k < c; k++) pl[k] = pl[k]! / s;
-      const d = o.alignmentDecay;
-      for (let k = 0; k < c; k++) this.#meanPred[k] = d * this.#meanPred[k]! + (1 - d) * head[k]!;
+      if (!duplicate) {
+        const d = o.alignmentDecay;
+        for (let k = 0; k < c; k++) this.#meanPred[k] = d * this.#meanPred[k]! + (1 - d) * head[k]!;
+      }
     }
-    updateThresholds(o.threshold, this.#th, pl);
+    if (!duplicate) updateThresholds(o.threshold, this.#th, pl);
     const k = argmax(pl);
-    const tau = classThresholds(o.threshold, this.#th)[k]!;
+    const prediction = this.#toPrediction(shown, z, energy);
     let accepted = false;
     if (o.mode === 'self-train') {
-      if (pl[k]! >= tau) {
-        const x2 = options.augmented === undefined ? undefined : this.#align(this.#normalize(options.augmented));
+      const cap = o.pseudo.perClassPerRound > 0 ? o.pseudo.perClassPerRound : Math.max(1, Math.ceil((2 * o.adaptEvery) / this.#classes.length));
+      if (duplicate) cnt.rejectedDuplicate += 1;
+      else if (prediction.unknown) cnt.rejectedUnknown += 1;
+      else if (pl[k]! < classThresholds(o.threshold, this.#th)[k]! || this.#calibrated(head, k) < o.pseudo.minConfidence) cnt.rejectedLowConfidence += 1;
+      else if (o.pseudo.agreement && (argmax(head) !== k || !this.#priorAgrees(head, k) || argmax(this.#probs(z, this.#student, false)) !== k || !this.#prototypeAgrees(k, z, u))) cnt.rejectedDisagreement += 1;
+      else if (this.#roundAccepted[k]! >= cap) {
+        cnt.rejectedCap += 1;
+        cnt.cappedSinceAdapt += 1;
+      } else {
+        const x2 = options.augmented === undefined ? undefined : this.#align.align(o, this.#normalize(options.augmented));
         accepted = this.#replay.addPseudo({ x: z, x2, cls: k, labeled: false, holdout: false, conf: pl[k]!, step }, this.#rng);
         if (accepted) {
-          cnt[C_ACCEPTED] = cnt[C_ACCEPTED]! + 1;
-          cnt[C_SINCE] = cnt[C_SINCE]! + 1;
-        } else cnt[C_RESERVOIR] = cnt[C_RESERVOIR]! + 1;
-      } else cnt[C_LOWCONF] = cnt[C_LOWCONF]! + 1;
+          cnt.accepted += 1;
+          cnt.sinceAdapt += 1;
+          this.#roundAccepted[k] = this.#roundAccepted[k]! + 1;
+          // A class that filled its share makes the round due, rather than letting other classes' (rarer, likelier wrong) pseudo-labels fill the round.
+          if (this.#roundAccepted[k]! >= cap) cnt.adaptDue = true;
+        } else cnt.rejectedByReservoir += 1;
+      }
     }
-    const prediction = this.#toPrediction(shown);
-    const drift = this.#detect(prediction, step);
-    if (drift) cnt[C_DUE] = 1;
-    if (o.mode === 'self-train' && cnt[C_SINCE]! >= o.adaptEvery) cnt[C_DUE] = 1;
-    return { label: prediction.label, confidence: prediction.confidence, accepted, prediction, drift, adaptDue: cnt[C_DUE] === 1 };
+    const drift = duplicate ? undefined : this.#detect(shown, u, step);
+    if (drift) cnt.adaptDue = true;
+    if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
+    return {
+      label: prediction.label,
+      confidence: prediction.confidence,
+      accepted,
+      pseudoLabel: accepted ? this.#classes[k] : undefined,
+      unknown: prediction.unknown,
+      duplicate,
+      prediction,
+      drift,
+      adaptDue: cnt.adaptDue,
+    };
   }
 
-  #detect(p: Prediction, step: number): DriftEvent | undefined {
+  #detect(p: Float64Array, u: Float32Array, step: number): DriftEvent | undefined {
     const d = this.#o.drift;
     if (!d.enabled) return undefined;
-    const x = d.signal === 'confidence' ? 1 - p.confidence : p.entropy;
+    // Uncalibrated, so a new temperature is not a change in the stream.
+    const x = d.signal === 'confidence' ? 1 - p[argmax(p)]! : normalizedEntropy(p);
     let change: DetectorChange | undefined;
+    if (d.detectors.includes('embedding')) change = this.#edrift.update(u) ?? change;
     if (d.detectors.includes('page-hinkley')) change = this.#ph.update(x) ?? change;
-    if (d.detectors.includes('adwin')) change = this.#adwin.update(x) ?? change;
+    if (d.detectors.includes('adwin')) {
+      const a = this.#adwin.update(x);
+      // Only rising uncertainty is drift: the learner growing surer of a stationary stream is not.
+      if (a && a.meanAfter > a.meanBefore) change = a;
+    }
     if (!change) return undefined;
     this.#ph.reset();
     this.#adwin.reset();
-    this.#counters[C_DRIFT] = this.#counters[C_DRIFT]! + 1;
+    this.#edrift.reset();
+    this.#counters.drifts += 1;
     // Components not confirmed for maxAge steps describe a stream that is gone.
     const before = step - d.maxAge;
     const droppedReplay = this.#replay.dropAged(before);
-    let droppedSupports = 0;
-    for (let k = 0; k < this.#supports.length; k++) {
-      const kept = this.#supports[k]!.filter((s) => s.step >= before);
-      droppedSupports += this.#supports[k]!.length - kept.length;
-      this.#supports[k] = kept;
-    }
+    const droppedSupports = this.#supports.dropAged(before);
     this.#resetMeanPrediction();
+    this.#predFreq.fill(1 / Math.max(this.#classes.length, 1));
+    // The stream statistics describe the old stream too: alignment starts again from the labels.
+    this.#align.resetStream();
     if (this.#o.head === 'ncm') this.#refreshPrototypes();
     const e: DriftEvent = { type: 'drift', step, change, droppedReplay, droppedSupports };
     this.#emit(e);
     return e;
-  }
-
-  #guardSet(): ReplayEntry[] {
-    const labeled = this.#replay.labeled.flat();
-    const set = labeled.filter((e) => e.holdout);
-    return set.length ? set : labeled;
-  }
-
-  /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
-  #guardScore(params: Float32Array): number {
-    const set = this.#guardSet();
-    if (set.length === 0) return Number.NaN;
-    let ok = 0;
-    for (const e of set) if (argmax(this.#probs(e.x, params, false)) === e.cls) ok++;
-    return ok / set.length;
   }
 
   /**
@@ -776,52 +593,59 @@ export class Learner {
    * labels (weight 1) and agreeing pseudo-labels (weight `pseudoWeight`), moves the EMA teacher, then
    * scores the teacher on held-back labels and rolls the whole round back if it got worse.
    *
-   * @param options.signal - aborts between mini-batches; the learner is left as before the call
+   * The round trains copies and swaps them in at the end, so `predict`, `observe` and `getState`
+   * during the round see the model from before it (a state saved then restores). `addLabeled`,
+   * `addClass`, `removeClass` and `renameClass` called meanwhile are queued and applied, in order,
+   * when the round ends.
+   *
+   * @param options.signal - aborts within about one mini-batch; the learner is left as before the call
    * @param options.onProgress - progress by phase
-   * @throws `NOT_READY` before any label, `ABORTED`
+   * @throws `NOT_READY` before any label, `ABORTED`, `INVALID_ARGUMENT` when a round is already running
    */
   async adapt(options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {}): Promise<AdaptResult> {
     this.#alive();
     this.#ensureReady();
     if (this.#busy) throw new EdgetuneError('INVALID_ARGUMENT', 'adapt() is already running on this learner; await the previous call first.');
+    this.#sync();
     this.#busy = true;
+    this.#projected = new Set(this.#classes);
     const { signal, onProgress } = options;
     const o = this.#o;
     const cnt = this.#counters;
-    const snap = {
-      student: Float32Array.from(this.#student),
-      teacher: Float32Array.from(this.#teacher),
-      opt: { m: Float32Array.from(this.#opt.m), v: Float32Array.from(this.#opt.v), t: this.#opt.t },
-      fitted: this.#fitted,
-      protos: Float32Array.from(this.#protos),
-      rng: Uint32Array.from(this.#rng.state),
-      steps: this.#replay.all().map((e) => e.step),
+    const check = (): void => {
+      this.#alive();
+      throwIfAborted(signal);
     };
-    const restore = (): void => {
-      this.#student = snap.student;
-      this.#teacher = snap.teacher;
-      this.#opt = snap.opt;
-      this.#fitted = snap.fitted;
-      this.#protos = snap.protos;
-      this.#rng.state.set(snap.rng);
-      this.#replay.all().forEach((e, i) => (e.step = snap.steps[i]!));
-    };
+    const rngStart = Uint32Array.from(this.#rng.state);
+    const rng = new Rng(rngStart);
+    const ncmSnap = o.head === 'ncm' ? { student: this.#student, teacher: this.#teacher, protos: this.#protos } : undefined;
     try {
-      const step = cnt[C_SEEN]!;
+      check();
+      const step = cnt.seen;
       const wasFitted = this.#fitted;
-      const before = wasFitted ? this.#guardScore(this.#teacher) : Number.NaN;
-      const train: Array<{ e: ReplayEntry; w: number }> = [];
+      const before = wasFitted ? await this.#guardScore(this.#teacher, wasFitted, check) : Number.NaN;
+      const heldBack = this.#replay.labeled.flat().filter((e) => e.holdout);
+      const train: TrainItem[] = [];
+      const confirmed: ReplayEntry[] = [];
       let disagreed = 0;
-      for (const e of this.#replay.all()) {
+      const entries = this.#replay.all();
+      let slice = performance.now();
+      for (let i = 0; i < entries.length; i++) {
+        if ((i & 31) === 0 && performance.now() - slice > YIELD_MS) {
+          await yieldToEventLoop();
+          check();
+          slice = performance.now();
+        }
+        const e = entries[i]!;
         if (e.holdout) continue;
         if (e.labeled) {
           train.push({ e, w: 1 });
           continue;
         }
         if (o.mode !== 'self-train') continue;
-        // A pseudo-label counts only while the current teacher still agrees with it; agreement refreshes its age.
+        // A pseudo-label counts only while the current teacher still agrees with it; agreement refreshes its age (on commit).
         if (argmax(this.#probs(e.x, this.#teacher, false)) === e.cls) {
-          e.step = step;
+          confirmed.push(e);
           train.push({ e, w: o.pseudoWeight });
         } else disagreed++;
       }
@@ -829,74 +653,85 @@ export class Learner {
       onProgress?.({ phase: 'prepare', labeled: labeledUsed, pseudo: train.length - labeledUsed });
       let steps = 0;
       let loss = 0;
+      let student = this.#student;
+      let teacher = this.#teacher;
+      let opt = this.#opt;
       if (o.head === 'ncm') {
         this.#refreshPrototypes();
+        student = this.#student;
+        teacher = this.#teacher;
       } else {
-        if (!wasFitted) {
-          this.#student = this.#spec.init(this.#rng, this.#classes.length);
-          this.#opt = newOptimizerState(this.#student.length);
-        }
-        const epochs = wasFitted ? o.epochs : o.firstEpochs;
         const c = this.#classes.length;
-        const grad = new Float64Array(this.#student.length);
-        const logits = new Float64Array(c);
-        const mask = this.#spec.decayMask(c);
-        const order = Array.from(train.keys());
-        for (let ep = 0; ep < epochs; ep++) {
-          this.#rng.shuffle(order);
-          let sum = 0;
-          let wsum = 0;
-          for (let b = 0; b < order.length; b += o.batchSize) {
-            if (signal?.aborted) {
-              restore();
-              throwIfAborted(signal);
-            }
-            grad.fill(0);
-            let bw = 0;
-            for (let i = b; i < Math.min(b + o.batchSize, order.length); i++) {
-              const t = train[order[i]!]!;
-              const x = t.e.x2 ?? t.e.x;
-              this.#spec.forward(this.#student, c, x, logits);
-              softmaxInPlace(logits);
-              sum -= t.w * Math.log(Math.max(logits[t.e.cls]!, 1e-12));
-              wsum += t.w;
-              bw += t.w;
-              for (let k = 0; k < c; k++) logits[k] = t.w * (logits[k]! - (k === t.e.cls ? 1 : 0));
-              this.#spec.backward(this.#student, c, x, logits, grad);
-            }
-            if (bw === 0) continue;
-            for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! / bw;
-            if (!allFinite(grad)) return this.#nonFinite(restore, step, before);
-            optimizerStep(o.optimizer, this.#opt, this.#student, grad, mask);
-            steps++;
-            if (wasFitted) {
-              const d = o.emaDecay;
-              for (let i = 0; i < this.#teacher.length; i++) this.#teacher[i] = d * this.#teacher[i]! + (1 - d) * this.#student[i]!;
-            }
-          }
-          loss = wsum > 0 ? sum / wsum : 0;
-          onProgress?.({ phase: 'train', epoch: ep + 1, epochs, loss });
-          await yieldToEventLoop();
-        }
-        if (!wasFitted) this.#teacher = Float32Array.from(this.#student);
-        if (!allFinite(this.#student) || !allFinite(this.#teacher) || !Number.isFinite(loss)) return this.#nonFinite(restore, step, before);
-        this.#fitted = true;
+        student = wasFitted ? Float32Array.from(this.#student) : this.#spec.init(rng, c);
+        teacher = Float32Array.from(this.#teacher);
+        opt = wasFitted ? { m: Float32Array.from(opt.m), v: Float32Array.from(opt.v), t: opt.t } : newOptimizerState(student.length);
+        const epochs = wasFitted ? o.epochs : o.firstEpochs;
+        const r = await trainRound({
+          spec: this.#spec,
+          classes: c,
+          optimizer: o.optimizer,
+          epochs,
+          batchSize: o.batchSize,
+          emaDecay: wasFitted ? o.emaDecay : undefined,
+          student,
+          teacher,
+          opt,
+          rng,
+          train,
+          check,
+          onEpoch: onProgress && ((epoch, n, l) => onProgress({ phase: 'train', epoch, epochs: n, loss: l })),
+        });
+        steps = r.steps;
+        loss = r.loss;
+        if (r.nonFinite) return this.#nonFinite(step, before);
+        if (!wasFitted) teacher = Float32Array.from(student);
+        if (!allFinite(student) || !allFinite(teacher) || !Number.isFinite(loss)) return this.#nonFinite(step, before);
       }
-      const after = this.#guardScore(this.#teacher);
+      const fittedAfter = o.head === 'ncm' ? this.#fitted : true;
+      const after = await this.#guardScore(teacher, fittedAfter, check);
       onProgress?.({ phase: 'guard', before, after });
-      let rolledBack = false;
-      // One sample's worth of slack on small guard sets, so a single borderline label cannot veto every round.
-      const slack = Math.max(o.guard.tolerance, 1 / Math.max(this.#guardSet().length, 1));
-      if (o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12) {
-        restore();
-        rolledBack = true;
-        cnt[C_ROLLBACK] = cnt[C_ROLLBACK]! + 1;
-        this.#emit({ type: 'rollback', step, reason: 'guard', before, after });
+      const slack = guardSlack(o.guard.tolerance, guardSet(this.#replay).length);
+      const labelVeto = o.guard.enabled && wasFitted && Number.isFinite(before) && after < before - slack - 1e-12;
+      let stream: StreamCheck | undefined;
+      if (o.guard.enabled && wasFitted && this.#recent.length >= 20) {
+        const frames = this.#recent.frames().map((f) => this.#align.align(o, f));
+        const open = this.#openSet();
+        stream = checkStream(frames, this.#classes.length, (z) => this.#logits(z, this.#teacher, false), (z) => this.#logits(z, teacher, false, fittedAfter), (z) => openSetScore(open, z).cls);
       }
-      cnt[C_ADAPT] = cnt[C_ADAPT]! + 1;
-      cnt[C_SINCE] = 0;
-      cnt[C_DUE] = 0;
-      cnt[C_GUARD] = rolledBack ? before : after;
+      const streamVeto = !labelVeto && stream !== undefined && streamVerdict(stream, o.guard.minAgreement) !== undefined;
+      const rolledBack = labelVeto || streamVeto;
+      if (rolledBack) {
+        if (ncmSnap) this.#restoreNcm(ncmSnap);
+        cnt.rollbacks += 1;
+        this.#emit({ type: 'rollback', step, reason: labelVeto ? 'guard' : 'stream', before, after });
+      } else {
+        this.#student = student;
+        this.#teacher = teacher;
+        this.#opt = opt;
+        this.#fitted = fittedAfter;
+        // Calls during the round drew from the learner's generator: keep their draws rather than replay them.
+        if (this.#rng.state.every((v, i) => v === rngStart[i])) this.#rng.state.set(rng.state);
+        for (const e of confirmed) e.step = step;
+      }
+      // Held-back labels have never been trained on: the honest set to fit the temperature on.
+      if (o.calibration && heldBack.length >= 10 && (this.#fitted || o.head === 'ncm')) {
+        this.#temperature = fitTemperature(
+          heldBack.map((e) => this.#logits(e.x, this.#teacher, false)),
+          heldBack.map((e) => e.cls),
+        );
+      }
+      let holdoutReturned = 0;
+      if (o.guard.holdout === 'return') {
+        for (const e of heldBack) e.holdout = false;
+        holdoutReturned = heldBack.length;
+        if (heldBack.length && (o.head === 'ncm' || !this.#fitted)) this.#protosDirty = true;
+      }
+      this.#roundAccepted.fill(0);
+      cnt.cappedSinceAdapt = 0;
+      cnt.adaptations += 1;
+      cnt.sinceAdapt = 0;
+      cnt.adaptDue = false;
+      cnt.lastGuardAccuracy = rolledBack ? before : after;
       const result: AdaptResult = {
         steps,
         loss,
@@ -905,28 +740,72 @@ export class Learner {
         pseudoDisagreed: disagreed,
         guardBefore: before,
         guardAfter: after,
+        streamAgreement: stream?.agreement ?? Number.NaN,
+        prototypeAgreementBefore: stream?.protoBefore ?? Number.NaN,
+        prototypeAgreementAfter: stream?.protoAfter ?? Number.NaN,
+        holdoutReturned,
+        temperature: this.#temperature,
         rolledBack,
       };
-      cnt[C_DISAGREED] = cnt[C_DISAGREED]! + disagreed;
+      cnt.pseudoDisagreed += disagreed;
       onProgress?.({ phase: 'done', rolledBack });
       this.#emit({ type: 'adapted', step, result });
       return result;
+    } catch (e) {
+      if (ncmSnap) this.#restoreNcm(ncmSnap);
+      throw e;
     } finally {
       this.#busy = false;
+      this.#projected = undefined;
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const apply of queued) {
+        try {
+          apply();
+        } catch {
+          // Each change was validated against the projected classes when it was queued; only dispose() can stop it here.
+        }
+      }
     }
   }
 
-  #nonFinite(restore: () => void, step: number, before: number): AdaptResult {
-    restore();
+  #restoreNcm(s: { student: Float32Array; teacher: Float32Array; protos: Float32Array }): void {
+    this.#student = s.student;
+    this.#teacher = s.teacher;
+    this.#protos = s.protos;
+  }
+
+  /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
+  #guardScore(params: Float32Array, fitted: boolean, check: () => void): Promise<number> {
+    return guardScore(guardSet(this.#replay), (x) => this.#probs(x, params, false, fitted), check);
+  }
+
+  #nonFinite(step: number, before: number): AdaptResult {
     const cnt = this.#counters;
-    cnt[C_ROLLBACK] = cnt[C_ROLLBACK]! + 1;
-    cnt[C_ROLLNF] = cnt[C_ROLLNF]! + 1;
+    cnt.rollbacks += 1;
+    cnt.rollbacksNonFinite += 1;
     this.#emit({ type: 'rollback', step, reason: 'non-finite', before, after: Number.NaN });
-    return { steps: 0, loss: Number.NaN, labeledUsed: 0, pseudoUsed: 0, pseudoDisagreed: 0, guardBefore: before, guardAfter: Number.NaN, rolledBack: true };
+    return {
+      steps: 0,
+      loss: Number.NaN,
+      labeledUsed: 0,
+      pseudoUsed: 0,
+      pseudoDisagreed: 0,
+      guardBefore: before,
+      guardAfter: Number.NaN,
+      streamAgreement: Number.NaN,
+      prototypeAgreementBefore: Number.NaN,
+      prototypeAgreementAfter: Number.NaN,
+      holdoutReturned: 0,
+      temperature: this.#temperature,
+      rolledBack: true,
+    };
   }
 
   /** Counters and per-class figures. */
   stats(): LearnerStats {
+    this.#alive();
+    this.#sync();
     const cnt = this.#counters;
     const th = classThresholds(this.#o.threshold, this.#th);
     const counts = this.#replay.counts();
@@ -936,17 +815,22 @@ export class Learner {
       perClass: this.#classes.map((label, k) => ({ label, labeled: counts[k]![0], pseudo: counts[k]![1], threshold: th[k]! })),
       labeled: labeled.length,
       heldBack: labeled.filter((e) => e.holdout).length,
-      seen: cnt[C_SEEN]!,
-      accepted: cnt[C_ACCEPTED]!,
-      rejectedLowConfidence: cnt[C_LOWCONF]!,
-      rejectedByReservoir: cnt[C_RESERVOIR]!,
+      seen: cnt.seen,
+      accepted: cnt.accepted,
+      rejectedLowConfidence: cnt.rejectedLowConfidence,
+      rejectedByReservoir: cnt.rejectedByReservoir,
+      rejectedUnknown: cnt.rejectedUnknown,
+      rejectedDuplicate: cnt.rejectedDuplicate,
+      rejectedDisagreement: cnt.rejectedDisagreement,
+      rejectedCap: cnt.rejectedCap,
+      temperature: this.#temperature,
       rejectedNonFinite: this.#rejectedNonFinite,
-      pseudoDisagreed: cnt[C_DISAGREED]!,
-      adaptations: cnt[C_ADAPT]!,
-      rollbacks: cnt[C_ROLLBACK]!,
-      rollbacksNonFinite: cnt[C_ROLLNF]!,
-      drifts: cnt[C_DRIFT]!,
-      lastGuardAccuracy: cnt[C_GUARD]!,
+      pseudoDisagreed: cnt.pseudoDisagreed,
+      adaptations: cnt.adaptations,
+      rollbacks: cnt.rollbacks,
+      rollbacksNonFinite: cnt.rollbacksNonFinite,
+      drifts: cnt.drifts,
+      lastGuardAccuracy: cnt.lastGuardAccuracy,
       fitted: this.#fitted,
     };
   }
@@ -954,21 +838,9 @@ export class Learner {
   /** A plain, versioned, structured-clone-able copy of the whole learner (nothing shared with it). */
   getState(): LearnerState {
     this.#alive();
+    this.#sync();
     const d = this.#o.dim;
-    const sups = this.#supports.flatMap((l, k) => l.map((s) => ({ s, k })));
-    const supports = {
-      x: new Float32Array(sups.length * d),
-      cls: new Int32Array(sups.length),
-      ent: new Float32Array(sups.length),
-      step: new Float64Array(sups.length),
-      count: sups.length,
-    };
-    sups.forEach(({ s, k }, i) => {
-      supports.x.set(s.f, i * d);
-      supports.cls[i] = k;
-      supports.ent[i] = s.ent;
-      supports.step[i] = s.step;
-    });
+    const a = this.#align;
     return {
       format: 'edgetune.learner',
       version: LEARNER_STATE_VERSION,
@@ -982,52 +854,54 @@ export class Learner {
       replay: this.#replay.pack(d),
       thresholds: { sigma: Float64Array.from(this.#th.sigma), unused: this.#th.unused, global: this.#th.global, local: Float64Array.from(this.#th.local) },
       meanPrediction: Float64Array.from(this.#meanPred),
-      anchorSum: Float64Array.from(this.#anchorSum),
-      anchorSq: Float64Array.from(this.#anchorSq),
-      anchorN: this.#anchorN,
-      streamMean: Float64Array.from(this.#streamMean),
-      streamSq: Float64Array.from(this.#streamSq),
-      streamN: this.#streamN,
+      anchorSum: Float64Array.from(a.anchorSum),
+      anchorSq: Float64Array.from(a.anchorSq),
+      anchorN: a.anchorN,
+      streamMean: Float64Array.from(a.streamMean),
+      streamSq: Float64Array.from(a.streamSq),
+      streamN: a.streamN,
       pageHinkley: { ...this.#ph.state },
       adwin: { window: Float64Array.from(this.#adwin.state.window), length: this.#adwin.state.length, seen: this.#adwin.state.seen },
-      supports,
+      supports: this.#supports.pack(d),
       protos: Float32Array.from(this.#protos),
-      counters: Float64Array.from(this.#counters),
+      counters: { ...this.#counters },
+      temperature: this.#temperature,
+      unknownRate: this.#unknownRate,
+      predictedFrequency: Float64Array.from(this.#predFreq),
+      embeddingDrift: { ...this.#edrift.state, refSum: Float64Array.from(this.#edrift.state.refSum), refSq: Float64Array.from(this.#edrift.state.refSq), ring: Float32Array.from(this.#edrift.state.ring) },
+      recent: { x: Float32Array.from(this.#recent.x), length: this.#recent.length, next: this.#recent.next },
+      roundAccepted: Float64Array.from(this.#roundAccepted),
     };
   }
 
   /**
    * Restores a learner saved with {@link Learner.getState}; it continues exactly where the saved one was.
    *
-   * @throws `STATE_INVALID` when the object is not a learner state of a known version
+   * Every field is checked first (kind, length, finite values, ranges, class names unique, and the
+   * bounds that keep later calls' work bounded), so a damaged state is refused by name and never
+   * half-restored.
+   *
+   * @throws `STATE_INVALID` naming the field, when the object is not a valid learner state of a known version
    */
   static fromState(state: LearnerState): Learner {
-    const s = state as Partial<LearnerState>;
-    if (typeof s !== 'object' || s === null || s.format !== 'edgetune.learner') {
-      throw new EdgetuneError('STATE_INVALID', `Not a learner state (format ${JSON.stringify((s as { format?: unknown } | null)?.format)}); pass an object from Learner.getState().`);
+    const raw = state as unknown as Record<string, unknown> | null;
+    if (typeof raw !== 'object' || raw === null || raw['format'] !== 'edgetune.learner') {
+      throw new EdgetuneError('STATE_INVALID', `Not a learner state (format ${JSON.stringify(raw?.['format'])}); pass an object from Learner.getState().`);
     }
+    const s = migrateState(raw) as Partial<LearnerState>;
     if (s.version !== LEARNER_STATE_VERSION) {
       throw new EdgetuneError('STATE_INVALID', `Learner state version ${String(s.version)} is not supported (expected ${LEARNER_STATE_VERSION}).`, { details: { version: s.version } });
     }
-    const o = s.options!;
+    const o = s.options as Resolved;
+    checkResolved(o, (path, value, want) => {
+      throw new EdgetuneError('STATE_INVALID', `Learner state field 'options.${path}' is ${typeof value === 'string' ? `'${value}'` : String(value)}; ${want}. The state is damaged or from another build.`, {
+        details: { field: `options.${path}`, value },
+      });
+    });
     const spec = headSpec(o.head, o.dim, o.hidden);
-    const c = s.classes?.length ?? -1;
-    const expected = spec.size(c);
-    const arrays: Array<[string, unknown, number]> = [
-      ['student', s.student, expected],
-      ['teacher', s.teacher, expected],
-      ['anchorSum', s.anchorSum, o.dim],
-      ['streamMean', s.streamMean, o.dim],
-      ['meanPrediction', s.meanPrediction, c],
-    ];
-    for (const [name, v, n] of arrays) {
-      if (!ArrayBuffer.isView(v) || (v as Float32Array).length !== n) {
-        throw new EdgetuneError('STATE_INVALID', `Learner state field '${name}' should hold ${n} values; the state is damaged or from another build.`, { details: { field: name } });
-      }
-      if (!allFinite(v as Float32Array)) throw new EdgetuneError('STATE_INVALID', `Learner state field '${name}' holds NaN/Infinity; the state is damaged.`, { details: { field: name } });
-    }
+    validateState(s as Record<string, unknown>, (c) => spec.size(c), new Adwin(o.drift.adwin).options.maxWindow, new EmbeddingDrift(1, o.drift.embedding).window, MAX_CLASSES);
     const l = new Learner({ dim: o.dim, head: o.head, hidden: o.hidden, seed: o.seed });
-    l.#restore(state, o);
+    l.#restore(s as LearnerState, o);
     return l;
   }
 
@@ -1043,20 +917,27 @@ export class Learner {
     this.#replay = ReplayBuffer.unpack(s.replay, o.labeledPerClass, o.pseudoCapacity);
     this.#th = { sigma: Float64Array.from(s.thresholds.sigma), unused: s.thresholds.unused, global: s.thresholds.global, local: Float64Array.from(s.thresholds.local) };
     this.#meanPred = Float64Array.from(s.meanPrediction);
-    this.#anchorSum = Float64Array.from(s.anchorSum);
-    this.#anchorSq = Float64Array.from(s.anchorSq);
-    this.#anchorN = s.anchorN;
-    this.#streamMean = Float64Array.from(s.streamMean);
-    this.#streamSq = Float64Array.from(s.streamSq);
-    this.#streamN = s.streamN;
+    const a = new FeatureAligner(o.dim);
+    a.anchorSum = Float64Array.from(s.anchorSum);
+    a.anchorSq = Float64Array.from(s.anchorSq);
+    a.anchorN = s.anchorN;
+    a.streamMean = Float64Array.from(s.streamMean);
+    a.streamSq = Float64Array.from(s.streamSq);
+    a.streamN = s.streamN;
+    this.#align = a;
     this.#ph = new PageHinkley(o.drift.pageHinkley, s.pageHinkley);
     this.#adwin = new Adwin(o.drift.adwin, s.adwin);
-    this.#supports = this.#classes.map(() => []);
-    for (let i = 0; i < s.supports.count; i++) {
-      this.#supports[s.supports.cls[i]!]!.push({ f: s.supports.x.slice(i * o.dim, (i + 1) * o.dim), ent: s.supports.ent[i]!, step: s.supports.step[i]! });
-    }
+    this.#supports = SupportSets.unpack(s.supports, this.#classes.length, o.dim);
     this.#protos = Float32Array.from(s.protos);
-    this.#counters = Float64Array.from(s.counters);
+    this.#counters = { ...s.counters };
+    this.#index = new Map(this.#classes.map((n, j) => [n, j]));
+    this.#temperature = s.temperature;
+    this.#unknownRate = s.unknownRate;
+    this.#predFreq = Float64Array.from(s.predictedFrequency);
+    this.#edrift = new EmbeddingDrift(o.dim, o.drift.embedding, s.embeddingDrift);
+    this.#recent = new RecentFrames(o.pseudo.recent, o.dim, s.recent);
+    this.#roundAccepted = Float64Array.from(s.roundAccepted);
+    this.#open = undefined;
   }
 
   /** Releases everything; later calls throw `DISPOSED`. */
@@ -1065,7 +946,7 @@ export class Learner {
     this.#disposed = true;
     this.#listeners.clear();
     this.#replay = new ReplayBuffer(0, 0);
-    this.#supports = [];
+    this.#supports = new SupportSets();
   }
 
   /** Same as {@link Learner.dispose}, for `using`. */
@@ -1077,28 +958,4 @@ export class Learner {
   async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
-}
-
-function unit(v: ArrayLike<number>): Float32Array {
-  let s = 0;
-  for (let j = 0; j < v.length; j++) s += v[j]! * v[j]!;
-  const k = s > 0 ? 1 / Math.sqrt(s) : 0;
-  const u = new Float32Array(v.length);
-  for (let j = 0; j < v.length; j++) u[j] = v[j]! * k;
-  return u;
-}
-
-function dropAt(a: Float64Array, i: number): Float64Array {
-  const q = new Float64Array(a.length - 1);
-  q.set(a.subarray(0, i), 0);
-  q.set(a.subarray(i + 1), i);
-  return q;
-}
-
-function growThresholds(t: ThresholdState, c: number): ThresholdState {
-  const sigma = new Float64Array(c);
-  sigma.set(t.sigma);
-  const local = new Float64Array(c).fill(1 / c);
-  local.set(t.local);
-  return { sigma, unused: t.unused, global: t.global, local };
 }

@@ -68,3 +68,34 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function norm(a: ArrayLike<number>): number {
   return Math.sqrt(dot(a, a));
 }
+
+/** Index of the largest `p[i] · w[i]` (first on ties). */
+export function weightedArgmax(p: ArrayLike<number>, w: ArrayLike<number>): number {
+  let best = 0;
+  let bv = -1;
+  for (let j = 0; j < p.length; j++) {
+    const v = p[j]! * w[j]!;
+    if (v > bv) {
+      bv = v;
+      best = j;
+    }
+  }
+  return best;
+}
+
+/** log Σ exp(x), stable. */
+export function logSumExp(x: ArrayLike<number>): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]!);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
+  return m + Math.log(s);
+}
+
+/** A copy of `a` without index `i`. */
+export function dropAt(a: Float64Array, i: number): Float64Array {
+  const q = new Float64Array(a.length - 1);
+  q.set(a.subarray(0, i), 0);
+  q.set(a.subarray(i + 1), i);
+  return q;
+}

@@ -65,10 +65,20 @@ export class ReplayBuffer {
 
   /** Makes room for one more class; shrinks other classes' pseudo reservoirs to the new quota. */
   addClass(rng: Rng): void {
+    this.addClassLazily();
+    this.shrinkToQuota(rng);
+  }
+
+  /** Makes room for one more class in O(1); call {@link ReplayBuffer.shrinkToQuota} before the next pseudo-label. */
+  addClassLazily(): void {
     this.labeled.push([]);
     this.pseudo.push([]);
     this.seenLabeled.push(0);
     this.seenPseudo.push(0);
+  }
+
+  /** Shrinks every class's pseudo reservoir to the current quota (one pass, however many classes were added). */
+  shrinkToQuota(rng: Rng): void {
     const q = this.pseudoQuota;
     for (const list of this.pseudo) while (list.length > q) list.splice(rng.int(list.length), 1);
   }

@@ -13,6 +13,7 @@ import {
   resolveThresholds,
   updateThresholds,
   type LearnerOptions,
+  type LearnerState,
 } from '../../src/finetune/index.js';
 
 const DIM = 16;
@@ -107,7 +108,7 @@ test('fixed threshold accepts only confident samples and counts each rejection',
   }
   const s = l.stats();
   assert.equal(s.accepted, accepted);
-  assert.equal(s.accepted + s.rejectedLowConfidence + s.rejectedByReservoir, 300);
+  assert.equal(s.accepted + s.rejectedLowConfidence + s.rejectedByReservoir + s.rejectedUnknown + s.rejectedDuplicate + s.rejectedDisagreement + s.rejectedCap, 300);
   assert.ok(s.rejectedLowConfidence > 0);
 });
 
@@ -250,7 +251,7 @@ test('distribution alignment and balanced replay keep a one-class-dominated stre
   const balanced = draw(rng, mus, 400);
   const mk = (o: Partial<LearnerOptions>): Promise<Learner> => fit({ featureAlignment: 'none', threshold: { kind: 'fixed', tau: 0.6 }, ...o }, src);
   const ours = await mk({});
-  const naive = await mk({ distributionAlignment: false, guard: false, emaDecay: 0, replay: { pseudoCapacity: 100000 } });
+  const naive = await mk({ distributionAlignment: false, guard: false, emaDecay: 0, replay: { pseudoCapacity: 100000 }, openSet: false, pseudo: { agreement: false, minConfidence: 0, perClassPerRound: 1e9 } });
   const start = acc(ours, balanced);
   const skew = draw(rng, mus, 3000, { weights: [0.94, 0.02, 0.02, 0.02] });
   for (const l of [ours, naive]) {
@@ -281,7 +282,7 @@ test('state survives structuredClone mid-stream and resumes exactly', async () =
   const restored = Learner.fromState(saved);
   assert.deepEqual(await run(restored, stream.x.slice(200)), await run(l, stream.x.slice(200)));
   assert.deepEqual(restored.getState(), l.getState());
-  assert.throws(() => Learner.fromState({ ...saved, version: 99 as 1 }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
+  assert.throws(() => Learner.fromState({ ...saved, version: 99 as 2 }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
   assert.throws(() => Learner.fromState({ ...saved, teacher: new Float32Array(3) }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
 });
 
@@ -347,4 +348,24 @@ test('dispose makes later calls throw DISPOSED; await using disposes', async () 
   ac.abort();
   await assert.rejects(fresh.adapt({ signal: ac.signal }), (e) => isEdgetuneError(e, 'ABORTED'));
   assert.equal(fresh.stats().fitted, false);
+});
+
+test('a version-1 state (counters as a Float64Array) still restores, with its counters by name', async () => {
+  const rng = new Rng(17);
+  const mus = centres(rng, 1);
+  const l = await fit({ adaptEvery: 20 }, draw(rng, mus, 60));
+  for (const x of draw(rng, mus, 100).x) if (l.observe(x).adaptDue) await l.adapt();
+  const s = l.getState();
+  const c = s.counters;
+  const order = [c.seen, c.accepted, c.rejectedLowConfidence, c.rejectedByReservoir, c.pseudoDisagreed, c.adaptations, c.rollbacks, c.rollbacksNonFinite, c.drifts, c.sinceAdapt, c.lastGuardAccuracy, c.adaptDue ? 1 : 0];
+  const v1 = { ...s, version: 1, counters: Float64Array.from(order) } as unknown as LearnerState;
+  const restored = Learner.fromState(v1);
+  const r = restored.getState();
+  for (const k of ['student', 'teacher', 'optimizer', 'replay', 'thresholds', 'anchorSum', 'streamMean', 'adwin', 'pageHinkley', 'rng'] as const) assert.deepEqual(r[k], s[k], k);
+  for (const k of Object.keys(c) as Array<keyof typeof c>) if (k in r.counters && order.length) assert.equal(r.counters[k], ['rejectedUnknown', 'rejectedDuplicate', 'rejectedDisagreement', 'rejectedCap', 'cappedSinceAdapt'].includes(k) ? 0 : c[k], k);
+  // Version-1 learners kept their held-back labels for good; that stays so.
+  assert.equal(r.options.guard.holdout, 'keep');
+  assert.equal(restored.predict(s.replay.x.slice(0, DIM)).label, l.predict(s.replay.x.slice(0, DIM)).label);
+  assert.equal(restored.stats().seen, 100);
+  assert.throws(() => Learner.fromState({ ...v1, counters: new Float64Array(3) } as unknown as LearnerState), (e) => isEdgetuneError(e, 'STATE_INVALID') && /counters/.test((e as Error).message));
 });

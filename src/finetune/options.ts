@@ -1,0 +1,373 @@
+// Learner options: the public settings, their resolved form (kept in the saved state), defaults and validation.
+import { EdgetuneError } from '../core/errors.js';
+import type { AdwinOptions, EmbeddingDriftOptions, PageHinkleyOptions } from './drift.js';
+import { HEAD_KINDS, type HeadKind } from './heads.js';
+import { resolveOptimizer, type OptimizerOptions, type ResolvedOptimizer } from './optim.js';
+import { THRESHOLD_KINDS, resolveThresholds, type ResolvedThresholds, type ThresholdOptions } from './thresholds.js';
+
+/** How `observe()` uses the stream: train on pseudo-labels, adjust prototypes without training (T3A), or only watch. */
+export type AdaptMode = 'self-train' | 't3a' | 'frozen';
+
+/** How stream embeddings are mapped onto the labeled data's statistics before the head sees them. */
+export type FeatureAlignment = 'none' | 'mean' | 'meanstd';
+
+/** Learner settings; every field has a default. */
+export interface LearnerOptions {
+  /** Embedding size. */
+  readonly dim: number;
+  /** Classes known from the start, in order. @defaultValue [] */
+  readonly classes?: readonly string[];
+  /** Head to train. @defaultValue `'linear'` */
+  readonly head?: HeadKind;
+  /** Adapter bottleneck width (adapter head only). @defaultValue 32 */
+  readonly hidden?: number;
+  /** What `observe()` does with the stream. @defaultValue `'self-train'` */
+  readonly mode?: AdaptMode;
+  /** Seed of every random choice (init, shuffles, reservoirs). @defaultValue 1 */
+  readonly seed?: number;
+  /** Optimiser. @defaultValue Adam, lr 0.01, weight decay 1e-4 */
+  readonly optimizer?: OptimizerOptions;
+  /** Passes over the training set per `adapt()`. @defaultValue 4 */
+  readonly epochs?: number;
+  /** Passes for the first fit of an untrained head. @defaultValue 30 */
+  readonly firstEpochs?: number;
+  /** Mini-batch size. @defaultValue 32 */
+  readonly batchSize?: number;
+  /** Pseudo-label acceptance thresholds. @defaultValue FreeMatch, τ 0.95, floor 0.5 */
+  readonly threshold?: ThresholdOptions;
+  /** Loss weight of a pseudo-labeled sample relative to a labeled one (kept below 1). @defaultValue 0.5 */
+  readonly pseudoWeight?: number;
+  /** EMA decay of the teacher per optimiser step; 0 makes the teacher the student. @defaultValue 0.99 */
+  readonly emaDecay?: number;
+  /** Distribution alignment of pseudo-label probabilities towards a uniform class prior (ReMixMatch). @defaultValue true */
+  readonly distributionAlignment?: boolean;
+  /** EMA decay of the running mean prediction used by distribution alignment. @defaultValue 0.99 */
+  readonly alignmentDecay?: number;
+  /** Map stream embeddings onto the labeled embeddings' mean (and spread). @defaultValue `'meanstd'` */
+  readonly featureAlignment?: FeatureAlignment;
+  /** Shortest memory of the running stream statistics, as an EMA rate. @defaultValue 0.005 */
+  readonly featureMomentum?: number;
+  /** Weight, in samples, of the labeled statistics before the stream has been seen. @defaultValue 20 */
+  readonly featurePrior?: number;
+  /**
+   * Weight, in samples, of the stream statistics in the alignment target: with few labels their
+   * statistics are noisy, so the target leans on the stream and alignment fades out. @defaultValue 200
+   */
+  readonly anchorShrink?: number;
+  /** Replay bounds. @defaultValue 500 labeled per class, 2000 pseudo-labels in all */
+  readonly replay?: { readonly labeledPerClass?: number; readonly pseudoCapacity?: number };
+  /**
+   * Rollback guard. Every `every`-th label of a class with at least `minPerClass` labels is held back
+   * from the next `adapt()`, scores it (and fits the confidence temperature), and then — with
+   * `holdout: 'return'` — joins training from the round after; `'keep'` holds it back for good.
+   * A round is undone when accuracy on the guard set (held-back labels, or all labels when none are
+   * held back) drops by more than `tolerance`, or when, on the recent stream, the new model agrees
+   * with the old one on fewer than `minAgreement` of the frames, agrees with the label prototypes on
+   * 0.1 fewer of them, or its predictions collapse onto half as many classes. `false` disables it.
+   * @defaultValue `{ every: 5, minPerClass: 10, tolerance: 0.01, holdout: 'return', minAgreement: 0.5 }`
+   */
+  readonly guard?:
+    | false
+    | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number; readonly holdout?: 'return' | 'keep'; readonly minAgreement?: number };
+  /** Drift detection on the embeddings and on the label-free uncertainty stream. `false` disables it. */
+  readonly drift?:
+    | false
+    | {
+        /**
+         * Which detectors run: `'embedding'` (two-sample test of the recent embeddings against a reference),
+         * `'page-hinkley'` and `'adwin'` (on uncertainty; only a rise counts). @defaultValue ['embedding', 'page-hinkley', 'adwin']
+         */
+        readonly detectors?: ReadonlyArray<'embedding' | 'page-hinkley' | 'adwin'>;
+        /** Signal fed to the detectors: 1 − confidence or normalised entropy. @defaultValue `'confidence'` */
+        readonly signal?: 'confidence' | 'entropy';
+        readonly pageHinkley?: PageHinkleyOptions;
+        readonly adwin?: AdwinOptions;
+        readonly embedding?: EmbeddingDriftOptions;
+        /** Pseudo-labels and T3A supports not confirmed for this many steps are dropped on drift. @defaultValue 1000 */
+        readonly maxAge?: number;
+      };
+  /** `observe()` reports `adaptDue` after this many accepted pseudo-labels. @defaultValue 100 */
+  readonly adaptEvery?: number;
+  /** T3A: supports kept per class (lowest entropy first). @defaultValue 50 */
+  readonly t3aFilter?: number;
+  /**
+   * Open-set detection: an input whose cosine to the nearest label prototype is under that class's
+   * `quantile` of leave-one-out label similarities (minus `margin`) is `unknown` and never pseudo-labelled.
+   * `false` turns it off. @defaultValue `{ quantile: 0.05, margin: 0 }`
+   */
+  readonly openSet?: false | { readonly quantile?: number; readonly margin?: number };
+  /** Temperature-scale reported confidences, fitted on held-back labels. @defaultValue true */
+  readonly calibration?: boolean;
+  /**
+   * Pseudo-label acceptance beyond the threshold: teacher, student and nearest label prototype must
+   * agree (`agreement`); the teacher's calibrated confidence, before distribution alignment and
+   * class-adaptive thresholds, must reach `minConfidence` (those thresholds drop for a class the
+   * stream rarely shows, which let a one-class stream label its odd frames as other classes); a frame whose cosine to one of the last `recent` frames exceeds
+   * `duplicateCosine` is a near-duplicate (it neither becomes a pseudo-label nor moves any stream
+   * statistic); at most `perClassPerRound` pseudo-labels per class between two `adapt()`s (0: twice a
+   * class's share of `adaptEvery`). @defaultValue `{ agreement: true, minConfidence: 0.9, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 }`
+   */
+  readonly pseudo?: { readonly agreement?: boolean; readonly minConfidence?: number; readonly duplicateCosine?: number; readonly recent?: number; readonly perClassPerRound?: number };
+}
+
+/** {@link LearnerOptions} with every default filled in (kept in the saved state). */
+export interface ResolvedLearnerOptions {
+  dim: number;
+  head: HeadKind;
+  hidden: number;
+  mode: AdaptMode;
+  seed: number;
+  optimizer: ResolvedOptimizer;
+  epochs: number;
+  firstEpochs: number;
+  batchSize: number;
+  threshold: ResolvedThresholds;
+  pseudoWeight: number;
+  emaDecay: number;
+  distributionAlignment: boolean;
+  alignmentDecay: number;
+  featureAlignment: FeatureAlignment;
+  featureMomentum: number;
+  featurePrior: number;
+  anchorShrink: number;
+  labeledPerClass: number;
+  pseudoCapacity: number;
+  guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number; holdout: 'return' | 'keep'; minAgreement: number };
+  drift: {
+    enabled: boolean;
+    detectors: Array<'embedding' | 'page-hinkley' | 'adwin'>;
+    signal: 'confidence' | 'entropy';
+    pageHinkley: PageHinkleyOptions;
+    adwin: AdwinOptions;
+    embedding: EmbeddingDriftOptions;
+    maxAge: number;
+  };
+  adaptEvery: number;
+  t3aFilter: number;
+  openSet: { enabled: boolean; quantile: number; margin: number };
+  calibration: boolean;
+  pseudo: { agreement: boolean; minConfidence: number; duplicateCosine: number; recent: number; perClassPerRound: number };
+}
+
+type Resolved = ResolvedLearnerOptions;
+
+/** Most classes one learner takes: the head, replay and statistics grow linearly with it, and a training step costs O(classes × dim). */
+export const MAX_CLASSES = 10_000;
+
+/** Known keys of each options object, so a misspelt option is refused instead of silently ignored. */
+const KEYS: Record<string, readonly string[]> = {
+  '': ['dim', 'classes', 'head', 'hidden', 'mode', 'seed', 'optimizer', 'epochs', 'firstEpochs', 'batchSize', 'threshold', 'pseudoWeight', 'emaDecay', 'distributionAlignment', 'alignmentDecay', 'featureAlignment', 'featureMomentum', 'featurePrior', 'anchorShrink', 'replay', 'guard', 'drift', 'adaptEvery', 't3aFilter', 'openSet', 'calibration', 'pseudo'],
+  optimizer: ['kind', 'lr', 'momentum', 'weightDecay', 'beta1', 'beta2'],
+  threshold: ['kind', 'tau', 'floor', 'decay'],
+  replay: ['labeledPerClass', 'pseudoCapacity'],
+  guard: ['every', 'minPerClass', 'tolerance', 'holdout', 'minAgreement'],
+  drift: ['detectors', 'signal', 'pageHinkley', 'adwin', 'embedding', 'maxAge'],
+  'drift.pageHinkley': ['minInstances', 'delta', 'threshold', 'alpha', 'mode'],
+  'drift.adwin': ['delta', 'clock', 'maxWindow', 'minWindow'],
+  'drift.embedding': ['window', 'threshold'],
+  openSet: ['quantile', 'margin'],
+  pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
+};
+
+/** Raised for a bad option: `INVALID_ARGUMENT` from the constructor, `STATE_INVALID` from `fromState`. */
+export type OptionFailure = (path: string, value: unknown, want: string) => never;
+
+/** The constructor's failure: `INVALID_ARGUMENT` naming the option and the value. */
+export const invalidOption: OptionFailure = (path, value, want) => {
+  throw new EdgetuneError('INVALID_ARGUMENT', `Learner option '${path}' is ${describe(value)}; ${want}.`, { details: { option: path, value } });
+};
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return `a ${typeof v}`;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Refuses misspelt keys and non-object option groups before defaults are filled in. */
+function checkShape(o: Record<string, unknown>, path: string, fail: OptionFailure): void {
+  const known = KEYS[path] ?? [];
+  for (const k of Object.keys(o)) {
+    const p = path ? `${path}.${k}` : k;
+    if (!known.includes(k)) fail(p, o[k], `there is no such option (known here: ${known.join(', ')})`);
+    const v = o[k];
+    if (v === undefined) continue;
+    if (KEYS[p]) {
+      if ((p === 'guard' || p === 'drift' || p === 'openSet') && v === false) continue;
+      if (!isObj(v)) fail(p, v, `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' ? ' or false' : ''}`);
+      checkShape(v, p, fail);
+    }
+  }
+}
+
+/** Checks every value of resolved options (the constructor's and a saved state's). */
+export function checkResolved(r: Resolved, fail: OptionFailure): void {
+  if (!isObj(r)) fail('options', r, 'a learner state carries its resolved options object');
+  const num = (path: string, v: unknown, lo: number, hi: number, opts: { int?: boolean; loOpen?: boolean; hiOpen?: boolean } = {}): void => {
+    const ok = typeof v === 'number' && Number.isFinite(v) && (opts.loOpen ? v > lo : v >= lo) && (opts.hiOpen ? v < hi : v <= hi) && (!opts.int || Number.isInteger(v));
+    if (!ok) fail(path, v, `use ${opts.int ? 'an integer' : 'a number'} in ${opts.loOpen ? '(' : '['}${lo}, ${hi}${opts.hiOpen ? ')' : ']'}`);
+  };
+  const oneOf = (path: string, v: unknown, values: readonly unknown[]): void => {
+    if (!values.includes(v)) fail(path, v, `use one of ${values.map((x) => `'${String(x)}'`).join(', ')}`);
+  };
+  const bool = (path: string, v: unknown): void => {
+    if (typeof v !== 'boolean') fail(path, v, 'use true or false');
+  };
+  const group = (path: string, v: unknown): Record<string, unknown> => {
+    if (!isObj(v)) fail(path, v, 'expected an object');
+    return v as Record<string, unknown>;
+  };
+  num('dim', r.dim, 1, 65536, { int: true });
+  oneOf('head', r.head, HEAD_KINDS);
+  num('hidden', r.hidden, 1, 4096, { int: true });
+  oneOf('mode', r.mode, ['self-train', 't3a', 'frozen']);
+  num('seed', r.seed, -(2 ** 53), 2 ** 53, { int: true });
+  const op = group('optimizer', r.optimizer);
+  oneOf('optimizer.kind', op['kind'], ['adam', 'sgd']);
+  num('optimizer.lr', op['lr'], 0, Number.MAX_VALUE, { loOpen: true });
+  num('optimizer.momentum', op['momentum'], 0, 1, { hiOpen: true });
+  num('optimizer.weightDecay', op['weightDecay'], 0, Number.MAX_VALUE);
+  num('optimizer.beta1', op['beta1'], 0, 1, { hiOpen: true });
+  num('optimizer.beta2', op['beta2'], 0, 1, { hiOpen: true });
+  num('epochs', r.epochs, 1, 1e6, { int: true });
+  num('firstEpochs', r.firstEpochs, 1, 1e6, { int: true });
+  num('batchSize', r.batchSize, 1, 65536, { int: true });
+  const th = group('threshold', r.threshold);
+  oneOf('threshold.kind', th['kind'], THRESHOLD_KINDS);
+  num('threshold.tau', th['tau'], 0, 1, { loOpen: true });
+  num('threshold.floor', th['floor'], 0, 1);
+  num('threshold.decay', th['decay'], 0, 1, { hiOpen: true });
+  num('pseudoWeight', r.pseudoWeight, 0, 1, { hiOpen: true });
+  num('emaDecay', r.emaDecay, 0, 1);
+  bool('distributionAlignment', r.distributionAlignment);
+  num('alignmentDecay', r.alignmentDecay, 0, 1, { hiOpen: true });
+  oneOf('featureAlignment', r.featureAlignment, ['none', 'mean', 'meanstd']);
+  num('featureMomentum', r.featureMomentum, 0, 1, { loOpen: true });
+  num('featurePrior', r.featurePrior, 0, 1e9);
+  num('anchorShrink', r.anchorShrink, 0, 1e9);
+  num('replay.labeledPerClass', r.labeledPerClass, 1, 1e6, { int: true });
+  num('replay.pseudoCapacity', r.pseudoCapacity, 0, 1e7, { int: true });
+  const g = group('guard', r.guard);
+  bool('guard.enabled', g['enabled']);
+  num('guard.every', g['every'], 2, 1e6, { int: true });
+  num('guard.minPerClass', g['minPerClass'], 1, 1e6, { int: true });
+  num('guard.tolerance', g['tolerance'], 0, 1);
+  const d = group('drift', r.drift);
+  bool('drift.enabled', d['enabled']);
+  if (!Array.isArray(d['detectors'])) fail('drift.detectors', d['detectors'], "use an array of 'embedding', 'page-hinkley', 'adwin'");
+  (d['detectors'] as unknown[]).forEach((v, i) => oneOf(`drift.detectors[${i}]`, v, ['embedding', 'page-hinkley', 'adwin']));
+  oneOf('drift.signal', d['signal'], ['confidence', 'entropy']);
+  const ph = group('drift.pageHinkley', d['pageHinkley']);
+  if (ph['minInstances'] !== undefined) num('drift.pageHinkley.minInstances', ph['minInstances'], 1, 1e9, { int: true });
+  if (ph['delta'] !== undefined) num('drift.pageHinkley.delta', ph['delta'], 0, 1e9);
+  if (ph['threshold'] !== undefined) num('drift.pageHinkley.threshold', ph['threshold'], 0, 1e9, { loOpen: true });
+  if (ph['alpha'] !== undefined) num('drift.pageHinkley.alpha', ph['alpha'], 0, 1, { loOpen: true });
+  if (ph['mode'] !== undefined) oneOf('drift.pageHinkley.mode', ph['mode'], ['up', 'down', 'both']);
+  const ad = group('drift.adwin', d['adwin']);
+  if (ad['delta'] !== undefined) num('drift.adwin.delta', ad['delta'], 0, 1, { loOpen: true, hiOpen: true });
+  if (ad['clock'] !== undefined) num('drift.adwin.clock', ad['clock'], 1, 1e6, { int: true });
+  if (ad['minWindow'] !== undefined) num('drift.adwin.minWindow', ad['minWindow'], 1, 1e4, { int: true });
+  // The window is kept value by value and scanned at every check: its bound is the bound on work per observe().
+  if (ad['maxWindow'] !== undefined) num('drift.adwin.maxWindow', ad['maxWindow'], 2 * ((ad['minWindow'] as number | undefined) ?? 10), 10_000, { int: true });
+  num('drift.maxAge', d['maxAge'], 0, 1e12, { int: true });
+  num('adaptEvery', r.adaptEvery, 1, 1e9, { int: true });
+  num('t3aFilter', r.t3aFilter, 1, 10_000, { int: true });
+  const em = group('drift.embedding', d['embedding']);
+  if (em['window'] !== undefined) num('drift.embedding.window', em['window'], 10, 10_000, { int: true });
+  if (em['threshold'] !== undefined) num('drift.embedding.threshold', em['threshold'], 0, 1e9, { loOpen: true });
+  oneOf('guard.holdout', g['holdout'], ['return', 'keep']);
+  num('guard.minAgreement', g['minAgreement'], 0, 1);
+  const os = group('openSet', r.openSet);
+  bool('openSet.enabled', os['enabled']);
+  num('openSet.quantile', os['quantile'], 0, 0.5);
+  num('openSet.margin', os['margin'], -2, 2);
+  bool('calibration', r.calibration);
+  const ps = group('pseudo', r.pseudo);
+  bool('pseudo.agreement', ps['agreement']);
+  num('pseudo.minConfidence', ps['minConfidence'], 0, 1);
+  num('pseudo.duplicateCosine', ps['duplicateCosine'], 0, 1, { loOpen: true });
+  num('pseudo.recent', ps['recent'], 1, 4096, { int: true });
+  num('pseudo.perClassPerRound', ps['perClassPerRound'], 0, 1e9, { int: true });
+}
+
+/**
+ * Fills every default of {@link LearnerOptions} and checks every value.
+ *
+ * @throws `INVALID_ARGUMENT` naming the option, its value and what it takes
+ */
+export function resolveLearnerOptions(o: LearnerOptions): Resolved {
+  if (!isObj(o)) invalidOption('options', o, 'pass an object such as { dim: 128 }');
+  checkShape(o as unknown as Record<string, unknown>, '', invalidOption);
+  if (o.classes !== undefined) {
+    if (!Array.isArray(o.classes)) invalidOption('classes', o.classes, 'pass an array of class names');
+    if (o.classes.length > MAX_CLASSES) invalidOption('classes', o.classes, `a learner takes at most ${MAX_CLASSES} classes`);
+  }
+  if (o.drift && o.drift.detectors !== undefined && !Array.isArray(o.drift.detectors)) invalidOption('drift.detectors', o.drift.detectors, "use an array of 'embedding', 'page-hinkley', 'adwin'");
+  const r = fill(o);
+  checkResolved(r, invalidOption);
+  return r;
+}
+
+function fill(o: LearnerOptions): Resolved {
+  const th = resolveThresholds(o.threshold);
+  const g = o.guard;
+  const d = o.drift;
+  return {
+    dim: o.dim,
+    head: o.head ?? 'linear',
+    hidden: o.hidden ?? 32,
+    mode: o.mode ?? 'self-train',
+    seed: o.seed ?? 1,
+    optimizer: resolveOptimizer(o.optimizer),
+    epochs: o.epochs ?? 4,
+    firstEpochs: o.firstEpochs ?? 30,
+    batchSize: o.batchSize ?? 32,
+    threshold: th,
+    pseudoWeight: o.pseudoWeight ?? 0.5,
+    emaDecay: o.emaDecay ?? 0.99,
+    distributionAlignment: o.distributionAlignment ?? true,
+    alignmentDecay: o.alignmentDecay ?? 0.99,
+    featureAlignment: o.featureAlignment ?? 'meanstd',
+    featureMomentum: o.featureMomentum ?? 0.005,
+    featurePrior: o.featurePrior ?? 20,
+    anchorShrink: o.anchorShrink ?? 200,
+    labeledPerClass: o.replay?.labeledPerClass ?? 500,
+    pseudoCapacity: o.replay?.pseudoCapacity ?? 2000,
+    guard:
+      g === false
+        ? { enabled: false, every: 5, minPerClass: 5, tolerance: 0.01, holdout: 'return', minAgreement: 0 }
+        : {
+            enabled: true,
+            every: g?.every ?? 5,
+            minPerClass: g?.minPerClass ?? 10,
+            tolerance: g?.tolerance ?? 0.01,
+            holdout: g?.holdout ?? 'return',
+            minAgreement: g?.minAgreement ?? 0.5,
+          },
+    drift:
+      d === false
+        ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, embedding: {}, maxAge: 1000 }
+        : {
+            enabled: true,
+            detectors: [...(d?.detectors ?? ['embedding', 'page-hinkley', 'adwin'])],
+            signal: d?.signal ?? 'confidence',
+            pageHinkley: { ...d?.pageHinkley },
+            adwin: { ...d?.adwin },
+            embedding: { ...d?.embedding },
+            maxAge: d?.maxAge ?? 1000,
+          },
+    adaptEvery: o.adaptEvery ?? 100,
+    t3aFilter: o.t3aFilter ?? 50,
+    openSet: o.openSet === false ? { enabled: false, quantile: 0.05, margin: 0 } : { enabled: true, quantile: o.openSet?.quantile ?? 0.05, margin: o.openSet?.margin ?? 0 },
+    calibration: o.calibration ?? true,
+    pseudo: {
+      agreement: o.pseudo?.agreement ?? true,
+      minConfidence: o.pseudo?.minConfidence ?? 0.9,
+      duplicateCosine: o.pseudo?.duplicateCosine ?? 0.995,
+      recent: o.pseudo?.recent ?? 128,
+      perClassPerRound: o.pseudo?.perClassPerRound ?? 0,
+    },
+  };
+}
