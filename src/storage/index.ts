@@ -2,13 +2,14 @@
 export { openStorage } from './storage.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { PROFILE_FORMAT_VERSION } from './profile.js';
-export { DEFAULT_PBKDF2_ITERATIONS } from './crypto.js';
+export { DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS } from './crypto.js';
 export type {
   Checkpoint,
   CheckpointInfo,
   CheckpointStore,
   EdgetuneStorage,
   EncryptionOptions,
+  ImportOptions,
   LockManagerLike,
   MetaStore,
   ModelInfo,

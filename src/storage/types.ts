@@ -18,6 +18,18 @@ export interface OperationOptions {
   readonly onProgress?: (p: StorageProgress) => void;
 }
 
+/** Options of `importProfile`. */
+export interface ImportOptions extends OperationOptions {
+  /** Passphrase of a passphrase-encrypted export (the open profile's own passphrase when absent). */
+  readonly passphrase?: string;
+  /**
+   * Import an encrypted export into an unencrypted profile, storing its records in clear. Without it
+   * that import is refused with `IMPORT_INVALID`, so an encrypted backup is never decrypted silently.
+   * @defaultValue false
+   */
+  readonly allowPlaintext?: boolean;
+}
+
 /** The part of `StorageManager` surfaced to the app; injectable for tests. */
 export interface StorageManagerLike {
   estimate(): Promise<StorageEstimate>;
@@ -234,9 +246,10 @@ export interface EdgetuneStorage extends AsyncDisposable {
   exportProfile(options?: OperationOptions): Promise<Uint8Array>;
   /**
    * Replaces the whole profile with an export after validating all of it (`IMPORT_INVALID`; a wrong key
-   * for an encrypted export gives `DECRYPT_FAILED`); nothing is replaced when anything is wrong.
+   * for an encrypted export gives `DECRYPT_FAILED`); nothing is replaced when anything is wrong. An
+   * encrypted export goes into an unencrypted profile only with `allowPlaintext: true`.
    */
-  importProfile(bytes: Uint8Array, options?: OperationOptions & { passphrase?: string }): Promise<void>;
+  importProfile(bytes: Uint8Array, options?: ImportOptions): Promise<void>;
   /** Re-encrypts every record under a new key (a passphrase gets a fresh salt) in one transaction. */
   rotateKey(encryption: EncryptionOptions, options?: OperationOptions): Promise<void>;
   /** Encryptions done under the current key (persisted), and the limit. */
