@@ -19,7 +19,21 @@ export function checkpointStore<T>(e: StorageEngine, slot: string): CheckpointSt
         const next = await fn(current);
         return saveLocked(e, slot, next, options);
       }, options.onProgress),
+    clear: () => e.lock(undefined, () => clearLocked(e, slot)),
   };
+}
+
+async function clearLocked(e: StorageEngine, slot: string): Promise<void> {
+  await e.write(`Deleting the checkpoints of ${slot}`, ['heads', 'checkpoints'], 0, async (tx, acct) => {
+    const store = tx.objectStore('checkpoints');
+    let cursor = await store.openCursor(e.keyRange.bound([slot, -Infinity], [slot, Infinity]));
+    while (cursor) {
+      acct.delta.checkpoints -= cursor.value.size;
+      await cursor.delete();
+      cursor = await cursor.continue();
+    }
+    await tx.objectStore('heads').delete(slot);
+  });
 }
 
 async function saveLocked(e: StorageEngine, slot: string, payload: unknown, options: SaveOptions): Promise<SaveResult> {

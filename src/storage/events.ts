@@ -1,11 +1,7 @@
 // Storage events: in-process listeners plus the BroadcastChannel that tells other tabs about new checkpoints.
 import type { StorageEvents } from './types.js';
 
-interface BroadcastMessage {
-  readonly type: 'checkpoint';
-  readonly slot: string;
-  readonly version: number;
-}
+type BroadcastMessage = { readonly type: 'checkpoint'; readonly slot: string; readonly version: number } | { readonly type: 'forgotten' };
 
 /** Listeners of one storage and its cross-tab channel. */
 export class StorageEventHub {
@@ -22,6 +18,8 @@ export class StorageEventHub {
         const m = ev.data;
         if (m && m.type === 'checkpoint' && typeof m.slot === 'string' && typeof m.version === 'number') {
           this.emit('checkpoint', { slot: m.slot, version: m.version, source: 'remote' });
+        } else if (m && m.type === 'forgotten') {
+          this.emit('forgotten', { source: 'remote' });
         }
       };
     }
@@ -51,6 +49,16 @@ export class StorageEventHub {
       this.#channel?.postMessage({ type: 'checkpoint', slot, version } satisfies BroadcastMessage);
     } catch {
       // A closed channel (disposal racing a save) only loses the notification.
+    }
+  }
+
+  /** The profile's records were deleted here: tell local listeners and other tabs. */
+  announceForgotten(): void {
+    this.emit('forgotten', { source: 'local' });
+    try {
+      this.#channel?.postMessage({ type: 'forgotten' } satisfies BroadcastMessage);
+    } catch {
+      // as above
     }
   }
 

@@ -9,6 +9,7 @@ export type {
   CheckpointStore,
   EdgetuneStorage,
   EncryptionOptions,
+  ForgetOptions,
   ImportOptions,
   LockManagerLike,
   MetaStore,

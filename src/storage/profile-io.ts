@@ -6,7 +6,7 @@ import { reserve } from './keyring.js';
 import { decodeProfile, encodeProfile, isEncryptedProfile } from './profile.js';
 import { ALL_STORES, type CryptoRecord } from './schema.js';
 import { readAll, replaceAll, sealAll } from './snapshot.js';
-import type { ImportOptions, OperationOptions } from './types.js';
+import type { ForgetOptions, ImportOptions, OperationOptions } from './types.js';
 
 /** The whole profile as one file, encrypted under the profile's key when encryption is on. */
 export async function exportProfile(e: StorageEngine, options: OperationOptions = {}): Promise<Uint8Array> {
@@ -46,4 +46,20 @@ export async function importProfile(e: StorageEngine, bytes: Uint8Array, options
     await e.write('Importing the profile', ALL_STORES, sealed.count, async (tx, acct) => replaceAll(tx, sealed, acct), options);
   }, options.onProgress);
   for (const h of data.heads) e.events.announce(h.slot, h.current);
+}
+
+/** Deletes every personal record of the profile in one transaction (see `EdgetuneStorage.forget`). */
+export async function forgetProfile(e: StorageEngine, options: ForgetOptions = {}): Promise<void> {
+  const keepModels = options.keepModels ?? true;
+  await e.lock(options.signal, async () => {
+    await e.write('Forgetting the profile', ALL_STORES, 0, async (tx, acct) => {
+      const stores = keepModels ? (['checkpoints', 'heads', 'samples', 'meta'] as const) : (['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta'] as const);
+      for (const st of stores) await tx.objectStore(st).clear();
+      const sys = tx.objectStore('sys');
+      for (const k of await sys.getAllKeys()) if (k.startsWith('seq:')) await sys.delete(k);
+      const old = ((await sys.get('usage')) as { models: number } | undefined)?.models ?? 0;
+      acct.absolute = { models: keepModels ? old : 0, checkpoints: 0, samples: 0, meta: 0 };
+    }, options);
+  }, options.onProgress);
+  e.events.announceForgotten();
 }

@@ -9,13 +9,14 @@ import { defaultLockManager } from './lock.js';
 import { metaStore } from './meta.js';
 import { deleteModel, getModel, listModels, putModel } from './models.js';
 import { openDatabase } from './open.js';
-import { exportProfile, importProfile } from './profile-io.js';
+import { exportProfile, forgetProfile, importProfile } from './profile-io.js';
 import { sampleStore } from './samples.js';
 import { DEFAULT_SLOT, type StorageSchema, type Usage } from './schema.js';
 import type {
   CheckpointStore,
   EdgetuneStorage,
   EncryptionOptions,
+  ForgetOptions,
   ImportOptions,
   MetaStore,
   ModelInfo,
@@ -175,6 +176,10 @@ class StorageImpl implements EdgetuneStorage {
 
   importProfile(bytes: Uint8Array, options?: ImportOptions): Promise<void> {
     return importProfile(this.#e, bytes, options);
+  }
+
+  forget(options?: ForgetOptions): Promise<void> {
+    return forgetProfile(this.#e, options);
   }
 
   async rotateKey(encryption: EncryptionOptions, options: OperationOptions = {}): Promise<void> {

@@ -161,6 +161,8 @@ export interface CheckpointStore<T = unknown> {
    * returns the next one, so two tabs adapting at once lose no update.
    */
   update(fn: (current: Checkpoint<T> | undefined) => T | Promise<T>, options?: SaveOptions): Promise<SaveResult>;
+  /** Deletes every version of this slot and its head in one transaction; the next save starts at v1 again. */
+  clear(): Promise<void>;
 }
 
 /** A stored sample. */
@@ -218,6 +220,17 @@ export interface StorageEvents {
   closed: { readonly reason: 'versionchange' | 'terminated' };
   /** Cached models evicted to stay within the budget or quota. */
   evicted: { readonly ids: readonly string[] };
+  /** `forget()` deleted the profile's records (here, or in another tab). */
+  forgotten: { readonly source: 'local' | 'remote' };
+}
+
+/** Options of `forget()`. */
+export interface ForgetOptions extends OperationOptions {
+  /**
+   * Keep the cached models (they hold no user data, and let the app start offline again).
+   * @defaultValue true
+   */
+  readonly keepModels?: boolean;
 }
 
 /** Durable on-device state of edgetune: models, checkpoints, samples, metadata. */
@@ -250,6 +263,12 @@ export interface EdgetuneStorage extends AsyncDisposable {
    * encrypted export goes into an unencrypted profile only with `allowPlaintext: true`.
    */
   importProfile(bytes: Uint8Array, options?: ImportOptions): Promise<void>;
+  /**
+   * Deletes every checkpoint version of every slot, every sample, every metadata record and the
+   * sample counters in one transaction (and the cached models with `keepModels: false`). The key
+   * record of an encrypted profile stays, so it reopens with the same key. Other tabs get `forgotten`.
+   */
+  forget(options?: ForgetOptions): Promise<void>;
   /** Re-encrypts every record under a new key (a passphrase gets a fresh salt) in one transaction. */
   rotateKey(encryption: EncryptionOptions, options?: OperationOptions): Promise<void>;
   /** Encryptions done under the current key (persisted), and the limit. */
