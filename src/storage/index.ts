@@ -27,3 +27,5 @@ export type {
   StoredModel,
   StoredSample,
 } from './types.js';
+export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
+export type { ErrorCode } from '../core/errors.js';

@@ -1,4 +1,5 @@
 // Public types of edgetune storage: options, records, events and the EdgetuneStorage interface.
+import type { OperationOptions as CoreOperationOptions } from '../core/options.js';
 import type { EncryptionOptions } from './crypto.js';
 import type { LockManagerLike } from './lock.js';
 
@@ -10,13 +11,11 @@ export type StorageProgress =
   | { readonly phase: 'lock' }
   | { readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write'; readonly done: number; readonly total: number };
 
-/** `{ signal, onProgress }` accepted by every long operation. */
-export interface OperationOptions {
-  /** Cancels the operation; a write is cancelled only before it commits, and then nothing was written. */
-  readonly signal?: AbortSignal;
-  /** Called as the operation moves through its phases. */
-  readonly onProgress?: (p: StorageProgress) => void;
-}
+/**
+ * `{ signal, onProgress }` accepted by every long storage operation (the one shape of every entry,
+ * with storage's progress). A write is cancelled only before it commits, and then nothing was written.
+ */
+export type OperationOptions = CoreOperationOptions<StorageProgress>;
 
 /** Options of `importProfile`. */
 export interface ImportOptions extends OperationOptions {

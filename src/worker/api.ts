@@ -8,6 +8,7 @@ import { env, type RuntimeEnv } from '../runtime/env.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ModelSource } from '../runtime/source.js';
+import type { Personalizer, PersonalizerEvents, PersonalizerModel, PersonalizerOptions } from '../personalizer/types.js';
 import type { EdgetuneStorage, SaveOptions, SaveResult, StorageEvents, StorageOptions } from '../storage/types.js';
 import { moveOut, storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
 
@@ -59,8 +60,27 @@ function buffersOf(value: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuf
   return out;
 }
 
+/** Personalizer options that can cross to a worker (no functions, no worker, no IndexedDB factory). */
+export type WorkerPersonalizerOptions = Omit<PersonalizerOptions, 'worker' | 'signal' | 'onProgress' | 'storage' | 'model'> & {
+  readonly model: Exclude<PersonalizerModel, URL>;
+  readonly storage?: false | string | WorkerStorageOptions;
+};
+
+/** Personalizer members callable through the worker. */
+export type PersonalizerMethod = 'teach' | 'predict' | 'observe' | 'classes' | 'renameClass' | 'removeClass' | 'undoLast' | 'forget' | 'exportProfile' | 'importProfile' | 'save' | 'idle' | 'stats';
+
+const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = ['teach', 'predict', 'observe', 'classes', 'renameClass', 'removeClass', 'undoLast', 'forget', 'exportProfile', 'importProfile', 'save', 'idle', 'stats'];
+
+/** What the worker tells the page about an opened personalizer. */
+export interface WorkerPersonalizerInfo {
+  readonly handle: number;
+  readonly modelId: string;
+  readonly dim: number;
+}
+
 /** The object the worker exposes through comlink. */
 export class WorkerApi {
+  readonly #personalizers = new Map<number, Personalizer>();
   readonly #encoders = new Map<number, Encoder>();
   readonly #learners = new Map<number, Learner>();
   readonly #storages = new Map<number, EdgetuneStorage>();
@@ -246,8 +266,47 @@ export class WorkerApi {
     await s?.dispose();
   }
 
-  /** Disposes everything the worker holds. */
+  /** Opens a personalizer in the worker: encoder, learner and storage together, so a frame crosses once. */
+  async openPersonalizer(options: WorkerPersonalizerOptions, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerPersonalizerInfo> {
+    return this.#withToken(token, async (signal) => {
+      const { openLocalPersonalizer } = await import('../personalizer/local.js');
+      const p = await openLocalPersonalizer({ ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (x) => void onProgress(x) } : {}) });
+      return { handle: this.#add(this.#personalizers, p), modelId: p.modelId, dim: p.dim };
+    }, onProgress);
+  }
+
+  /** Calls a personalizer member; an exported profile's bytes move to the page. */
+  async personalizerCall<K extends PersonalizerMethod>(handle: number, method: K, args: Parameters<Personalizer[K]>): Promise<Awaited<ReturnType<Personalizer[K]>>> {
+    if (!PERSONALIZER_METHODS.includes(method)) throw new EdgetuneError('INVALID_ARGUMENT', `Personalizer has no ${String(method)}() callable through the worker.`);
+    const p = this.#get(this.#personalizers, handle, 'personalizer');
+    const result = await (p[method] as (...a: unknown[]) => Promise<unknown>).apply(p, args);
+    if (result instanceof Uint8Array) return moveOut(result, result.byteOffset === 0 && result.byteLength === result.buffer.byteLength ? [result.buffer as ArrayBuffer] : []) as Awaited<ReturnType<Personalizer[K]>>;
+    return result as Awaited<ReturnType<Personalizer[K]>>;
+  }
+
+  /** Forwards a personalizer event to `listener`; returns a subscription id for {@link WorkerApi.off}. */
+  personalizerOn(handle: number, type: keyof PersonalizerEvents, listener: (e: unknown) => void): number {
+    const p = this.#get(this.#personalizers, handle, 'personalizer');
+    const off = p.on(type, (e) => {
+      // An error object from a failed background save crosses as its code and message.
+      const ev = type === 'error' ? { ...(e as object), error: plainError((e as { error: unknown }).error) } : e;
+      void listener(ev);
+    });
+    return this.#add(this.#subscriptions, () => (off(), release(listener)));
+  }
+
+  /** Saves and disposes a personalizer. */
+  async disposePersonalizer(handle: number): Promise<void> {
+    const p = this.#personalizers.get(handle);
+    this.#personalizers.delete(handle);
+    await p?.dispose();
+  }
+
+  /** Disposes everything the worker holds (personalizers first, so their last changes are saved). */
   async disposeAll(): Promise<void> {
+    const ps = [...this.#personalizers.values()];
+    this.#personalizers.clear();
+    await Promise.all(ps.map((p) => p.dispose().catch(() => undefined)));
     for (const off of this.#subscriptions.values()) off();
     this.#subscriptions.clear();
     for (const l of this.#learners.values()) l.dispose();
@@ -263,6 +322,11 @@ export class WorkerApi {
 /** Marks the whole-buffer typed arrays in `value` to move to the page instead of being copied. */
 function movable<T>(value: T): T {
   return moveOut(value, buffersOf(value));
+}
+
+function plainError(e: unknown): { name: string; message: string; code?: string } {
+  const x = e as { name?: unknown; message?: unknown; code?: unknown } | null;
+  return { name: String(x?.name ?? 'Error'), message: String(x?.message ?? e), ...(typeof x?.code === 'string' ? { code: x.code } : {}) };
 }
 
 /** Frees the MessagePort behind a callback the page passed with comlink's `proxy()`. */
