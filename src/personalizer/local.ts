@@ -191,8 +191,8 @@ class LocalPersonalizer implements Personalizer {
   #scheduleAdapt(ms = this.#options.adaptDelayMs ?? 250): void {
     clearTimeout(this.#adaptTimer);
     this.#adaptPending = true;
+    // Not unref'd: a caller awaiting the adaptation (an event, idle()) must keep Node alive until it runs.
     this.#adaptTimer = setTimeout(() => void this.#runScheduled(), ms);
-    (this.#adaptTimer as { unref?: () => void }).unref?.();
   }
 
   // ---------- the label journal ----------
@@ -351,6 +351,7 @@ class LocalPersonalizer implements Personalizer {
     return this.#exclusive(async () => {
       if (this.#disposed || !this.#learner.ready) return;
       this.#adaptSnapshot = { state: this.#learner.getState(), labels: [...this.#labels] };
+      this.#emit('adapting', { labels: this.#labels.size });
       try {
         const r = await this.#learner.adapt({ signal: this.#closing.signal });
         this.#emit('adapted', r);

@@ -122,6 +122,8 @@ export interface PersonalizerStats {
 
 /** Events a personalizer emits. */
 export interface PersonalizerEvents {
+  /** An adaptation started (the UI may show that it is learning). */
+  adapting: { readonly labels: number };
   /** An adaptation finished (also when it rolled back). */
   adapted: AdaptResult;
   /** A checkpoint was saved. */

@@ -179,9 +179,11 @@ export const CASES: PCase[] = [
     name: 'a checkpoint saved while an adaptation runs restores; calls made meanwhile wait and are applied',
     async run(env) {
       const profile = profileName('adapt');
-      const p = await env.open(profile, { learner: { firstEpochs: 400, epochs: 400 }, adaptDelayMs: 300, autosaveMs: false });
+      const p = await env.open(profile, { learner: { firstEpochs: 20000, epochs: 1 }, adaptDelayMs: 300, autosaveMs: false });
+      const started = new Promise<void>((r) => p.on('adapting', () => r()));
       await teachTwo(p, env.sample, 4);
-      await until(async () => (await p.stats()).adapting, 'the adaptation to start');
+      await started;
+      ok((await p.stats()).adapting, 'the (long) first adaptation is running');
       const v = await p.save();
       ok(v >= 1, `saved during the adaptation (v${v})`);
       const during = await p.teach(image(env.sample, ofClass(env.sample, SNEAKER, 1)[0]!), 'sneaker');
