@@ -10,3 +10,4 @@ export type { WorkerEncoderInfo, WorkerEncoderOptions, WorkerStorageOptions } fr
 export type { Async, Mirror } from './protocol.js';
 export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
 export type { ErrorCode } from '../core/errors.js';
+export type { OperationOptions } from '../core/options.js';
