@@ -21,7 +21,7 @@ import type {
 /** Undo steps kept (each holds one learner state). */
 const UNDO_DEPTH = 5;
 /** Frames kept while an adaptation runs, learned from once it ends. */
-const DEFERRED_FRAMES = 64;
+const DEFERRED_FRAMES = 256;
 
 interface UndoStep {
   readonly seq: number;
@@ -48,16 +48,20 @@ export async function openLocalPersonalizer(options: PersonalizerOptions): Promi
   const so = storageOptions(options.storage);
   const storage = so ? await openStorage(so) : null;
   let encoder: Encoder | undefined;
+  let p: LocalPersonalizer | undefined;
   try {
-    encoder = await openModel(options.model, storage, { device: options.device, signal, onProgress: onProgress ? (p) => onProgress({ phase: 'model', progress: p }) : undefined });
-    const p = new LocalPersonalizer(encoder, storage, options);
+    encoder = await openModel(options.model, storage, { device: options.device, signal, onProgress: onProgress ? (x) => onProgress({ phase: 'model', progress: x }) : undefined });
+    p = new LocalPersonalizer(encoder, storage, options);
     await p.restore();
     throwIfAborted(signal);
     onProgress?.({ phase: 'ready' });
     return p;
   } catch (e) {
-    await encoder?.dispose();
-    await storage?.dispose();
+    if (p) await p.discard();
+    else {
+      await encoder?.dispose();
+      await storage?.dispose();
+    }
     throw e;
   }
 }
@@ -365,7 +369,7 @@ class LocalPersonalizer implements Personalizer {
       let due = false;
       for (const f of frames) due = this.#learner.observe(f).adaptDue || due;
       this.#markDirty();
-      if (due) this.#scheduleAdapt(0);
+      if (due) void this.#runScheduled();
     });
   }
 
@@ -414,7 +418,8 @@ class LocalPersonalizer implements Personalizer {
     }
     const o = this.#learner.observe(e);
     this.#markDirty();
-    if (o.adaptDue) this.#scheduleAdapt(0);
+    // Started now rather than on a timer: a tight loop of observes may never give a timer its turn.
+    if (o.adaptDue) void this.#runScheduled();
     return { ...toPrediction(o.prediction, this.#learner.classes), accepted: o.accepted, deferred: false };
   }
 
@@ -526,6 +531,12 @@ class LocalPersonalizer implements Personalizer {
       classes: st.perClass.map((c) => ({ label: c.label, examples: c.labeled })),
       learner: st,
     };
+  }
+
+  /** Frees everything without saving (a failed or aborted open). */
+  async discard(): Promise<void> {
+    this.#dirty = false;
+    await this.dispose();
   }
 
   dispose(): Promise<void> {
