@@ -90,6 +90,8 @@ class LocalPersonalizer implements Personalizer {
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #adaptTimer: ReturnType<typeof setTimeout> | undefined;
   #adaptPending = false;
+  /** Adaptations queued or running. */
+  #adaptsQueued = 0;
   readonly #closing = new AbortController();
   readonly #listeners = new Map<keyof PersonalizerEvents, Set<(e: never) => void>>();
   readonly #offs: Array<() => void> = [];
@@ -344,33 +346,43 @@ class LocalPersonalizer implements Personalizer {
 
   async idle(): Promise<void> {
     this.#alive();
-    for (let round = 0; round < 16; round++) {
+    // An adaptation may make another one due (frames deferred during it): wait for the chain to end.
+    for (let round = 0; round < 64 && (this.#adaptPending || this.#adaptsQueued > 0); round++) {
       if (this.#adaptPending) await this.#runScheduled();
       await this.#exclusive(() => undefined);
-      if (!this.#adaptPending) return;
     }
+    await this.#exclusive(() => undefined);
   }
 
   #adapt(): Promise<void> {
+    this.#adaptsQueued++;
     return this.#exclusive(async () => {
-      if (this.#disposed || !this.#learner.ready) return;
-      this.#adaptSnapshot = { state: this.#learner.getState(), labels: [...this.#labels] };
-      this.#emit('adapting', { labels: this.#labels.size });
       try {
-        const r = await this.#learner.adapt({ signal: this.#closing.signal });
-        this.#emit('adapted', r);
-      } catch (e) {
-        if (!isEdgetuneError(e, 'ABORTED')) throw e;
+        await this.#adaptNow();
       } finally {
-        this.#adaptSnapshot = undefined;
+        this.#adaptsQueued--;
       }
-      const frames = this.#deferred;
-      this.#deferred = [];
-      let due = false;
-      for (const f of frames) due = this.#learner.observe(f).adaptDue || due;
-      this.#markDirty();
-      if (due) void this.#runScheduled();
     });
+  }
+
+  async #adaptNow(): Promise<void> {
+    if (this.#disposed || !this.#learner.ready) return;
+    this.#adaptSnapshot = { state: this.#learner.getState(), labels: [...this.#labels] };
+    this.#emit('adapting', { labels: this.#labels.size });
+    try {
+      const r = await this.#learner.adapt({ signal: this.#closing.signal });
+      this.#emit('adapted', r);
+    } catch (e) {
+      if (!isEdgetuneError(e, 'ABORTED')) throw e;
+    } finally {
+      this.#adaptSnapshot = undefined;
+    }
+    const frames = this.#deferred;
+    this.#deferred = [];
+    let due = false;
+    for (const f of frames) due = this.#learner.observe(f).adaptDue || due;
+    this.#markDirty();
+    if (due) void this.#runScheduled();
   }
 
   async teach(input: TeachInput, label: string): Promise<TeachResult> {
