@@ -440,6 +440,15 @@ class LocalPersonalizer implements Personalizer {
     return [...this.#learner.classes];
   }
 
+  async addClass(label: string): Promise<void> {
+    this.#alive();
+    await this.#exclusive(() => {
+      if (this.#learner.classes.includes(label)) return;
+      this.#learner.addClass(label);
+      this.#markDirty();
+    });
+  }
+
   async renameClass(from: string, to: string): Promise<void> {
     this.#alive();
     await this.#exclusive(async () => {
@@ -535,6 +544,8 @@ class LocalPersonalizer implements Personalizer {
       modelId: this.#model.id,
       modelSha256: this.#model.sha256,
       device: this.#encoder.diagnostics.device,
+      diagnostics: this.#encoder.diagnostics,
+      manifest: this.#encoder.manifest,
       inWorker: false,
       profile: this.#storage?.name,
       version: this.#version,
