@@ -1,11 +1,10 @@
-// The main job (`npm start`): an offline session on the shipped default encoder and data sample — embed, search, personalise, persist.
+// The main job (`npm start`): an offline session on the shipped default encoder and data sample — embed, search, then personalise and persist through one personalizer.
 import 'fake-indexeddb/auto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { openPersonalizer, type Personalizer } from '../src/index.js';
 import { Encoder, cosine, type ModelManifest, type RawPixels } from '../src/runtime/index.js';
-import { Learner, type LearnerState } from '../src/finetune/index.js';
-import { openStorage } from '../src/storage/index.js';
 import { corrupt, type Corruption } from '../bench/finetune/corruptions.js';
 
 const root = join(import.meta.dirname, '..');
@@ -73,7 +72,7 @@ for (let q = 0; q < probe; q++) {
 say(`k-NN (k=20, cosine, leave-one-out over the sample) on the first ${probe} images: ${((hits / probe) * 100).toFixed(1)}% accuracy`);
 
 // ---------------------------------------------------------------------------------------------
-// 4. Personalisation: this user's camera sees a shifted domain; a few labels, then the unlabeled stream.
+// 4. Personalisation: this user's camera sees a shifted domain; a few labels, then the unlabeled stream — through one personalizer.
 const SHIFT: Corruption = (process.env['EDGETUNE_SHIFT'] as Corruption | undefined) ?? 'contrast';
 const SEVERITY = 4;
 const order = shuffled(sample.count, 11);
@@ -89,69 +88,66 @@ for (const k of order) {
 const rest = order.filter((k) => !labeledIdx.includes(k));
 const streamIdx = rest.slice(0, 2500);
 const testIdx = rest.slice(2500, 4000);
-const shiftedEmb = async (idx: number[], seed: number): Promise<Float32Array[]> => {
+const shifted = (idx: number[], seed: number): RawPixels[] => {
   const imgs = new Uint8Array(idx.length * 784);
   idx.forEach((k, j) => imgs.set(sample.images.subarray(k * 784, (k + 1) * 784), j * 784));
-  const shifted = corrupt(imgs, SHIFT, SEVERITY, seed);
-  return encoder.embed(idx.map((_, j) => ({ data: shifted.subarray(j * 784, (j + 1) * 784), width: 28, height: 28, channels: 1 as const })));
+  const out = corrupt(imgs, SHIFT, SEVERITY, seed);
+  return idx.map((_, j) => ({ data: out.subarray(j * 784, (j + 1) * 784), width: 28, height: 28, channels: 1 as const }));
 };
 say(`\n## 4. Personalisation on this device (its camera: ${SHIFT}, severity ${SEVERITY})`);
-const [labEmb, streamEmb, testEmb] = [await shiftedEmb(labeledIdx, 1), await shiftedEmb(streamIdx, 2), await shiftedEmb(testIdx, 3)];
+const [labImg, streamImg, testImg] = [shifted(labeledIdx, 1), shifted(streamIdx, 2), shifted(testIdx, 3)];
 const name = (k: number): string => sample.classes[sample.labels[k]!]!;
+const labEmb = await encoder.embed(labImg);
+const testEmb = await encoder.embed(testImg);
 const knn = (q: Float32Array): string => {
   const top = labEmb.map((e, j) => [j, cosine(q, e)] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
   const votes = new Map<string, number>();
   for (const [j] of top) votes.set(name(labeledIdx[j]!), (votes.get(name(labeledIdx[j]!)) ?? 0) + 1);
   return [...votes].sort((a, b) => b[1] - a[1])[0]![0];
 };
-const accuracy = (f: (e: Float32Array) => string): number => testEmb.filter((e, j) => f(e) === name(testIdx[j]!)).length / testEmb.length;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const knnAcc = testEmb.filter((e, j) => knn(e) === name(testIdx[j]!)).length / testEmb.length;
+const accuracy = async (p: Personalizer): Promise<{ acc: number; labels: string[] }> => {
+  const labels: string[] = [];
+  for (const img of testImg) labels.push((await p.predict(img)).label);
+  return { acc: labels.filter((l, j) => l === name(testIdx[j]!)).length / labels.length, labels };
+};
 
-const learner = new Learner({ dim: encoder.dim, seed: 1 });
-labEmb.forEach((e, j) => learner.addLabeled(e, name(labeledIdx[j]!)));
-await learner.adapt();
-const knnAcc = accuracy(knn);
-const fewShotAcc = accuracy((e) => learner.predict(e).label);
+const idb = new IDBFactory();
+const storage = { name: 'edgetune-session', indexedDB: idb, IDBKeyRange };
+const me = await openPersonalizer({ model, storage, learner: { seed: 1 }, autosaveMs: false });
+for (const [j, img] of labImg.entries()) await me.teach(img, name(labeledIdx[j]!));
+await me.idle();
+const fewShot = await accuracy(me);
 say(`${labeledIdx.length} labels (5 per class) tapped by the user:`);
 say(`  k-NN on the labels (k=3, the Teachable Machine way): ${pct(knnAcc)}`);
-say(`  edgetune learner after the labels:                   ${pct(fewShotAcc)}`);
+say(`  edgetune personalizer after the labels:              ${pct(fewShot.acc)}`);
 const tStream = performance.now();
-let adaptMs = 0;
-for (const e of streamEmb) {
-  const o = learner.observe(e);
-  if (o.adaptDue) {
-    const a0 = performance.now();
-    await learner.adapt();
-    adaptMs += performance.now() - a0;
-  }
-}
+// A batch job waits out each adaptation (a camera app would not): frames observed meanwhile are only deferred.
+for (const img of streamImg) if ((await me.observe(img)).deferred) await me.idle();
+await me.idle();
 const streamSecs = (performance.now() - tStream) / 1000;
-const st = learner.stats();
-const adaptedAcc = accuracy((e) => learner.predict(e).label);
-say(`then ${streamEmb.length} unlabeled frames observed (${streamSecs.toFixed(1)} s, of which adapting ${(adaptMs / 1000).toFixed(1)} s):`);
+const st = (await me.stats()).learner;
+const adapted = await accuracy(me);
+say(`then ${streamImg.length} unlabeled frames observed (${streamSecs.toFixed(1)} s, embedding and adapting included):`);
 say(`  pseudo-labels accepted ${st.accepted}, rejected for low confidence ${st.rejectedLowConfidence}, adaptations ${st.adaptations}, rollbacks ${st.rollbacks}, drifts ${st.drifts}`);
-say(`  edgetune learner after the stream:                   ${pct(adaptedAcc)}  (${adaptedAcc >= fewShotAcc ? '+' : ''}${((adaptedAcc - fewShotAcc) * 100).toFixed(1)} points from the stream, ${((adaptedAcc - knnAcc) * 100).toFixed(1)} over k-NN)`);
+say(`  edgetune personalizer after the stream:              ${pct(adapted.acc)}  (${adapted.acc >= fewShot.acc ? '+' : ''}${((adapted.acc - fewShot.acc) * 100).toFixed(1)} points from the stream, ${((adapted.acc - knnAcc) * 100).toFixed(1)} over k-NN)`);
 
 // ---------------------------------------------------------------------------------------------
-// 5. Persistence: checkpoint in IndexedDB, restore, and an encrypted profile export.
+// 5. Persistence: the profile in IndexedDB survives a restart; an export file of it.
 say(`\n## 5. Persistence`);
-const idb = new IDBFactory();
-const storage = await openStorage({ indexedDB: idb, name: 'edgetune-session' });
-const saved = await storage.checkpoints<LearnerState>().save(learner.getState(), { label: `seen ${st.seen}` });
-await storage.dispose();
-const reopened = await openStorage({ indexedDB: idb, name: 'edgetune-session' });
-const restoredCk = await reopened.checkpoints<LearnerState>().load();
-const restored = Learner.fromState(restoredCk!.payload);
-const same = testEmb.every((e) => restored.predict(e).label === learner.predict(e).label);
-say(`checkpoint v${saved.version} saved and reloaded: ${same ? `identical predictions on all ${testEmb.length} test frames` : 'PREDICTIONS DIFFER'}`);
-const profile = await reopened.exportProfile();
+const version = await me.save();
+await me.dispose();
+const again = await openPersonalizer({ model: { id: model.manifest.id }, storage, autosaveMs: false });
+const reloaded = await accuracy(again);
+const same = reloaded.labels.every((l, j) => l === adapted.labels[j]);
+say(`checkpoint v${version} saved, personalizer reopened from the cached model: ${same ? 'identical predictions on all ' + testImg.length + ' test frames' : 'PREDICTIONS DIFFER'}`);
+const profile = await again.exportProfile();
 mkdirSync(join(root, '.cache'), { recursive: true });
 const profilePath = join(root, '.cache', 'profile.edgetune');
 writeFileSync(profilePath, profile);
 say(`profile exported: ${profile.byteLength} bytes → ${profilePath}`);
-await reopened.dispose();
-restored.dispose();
-learner.dispose();
+await again.dispose();
 if (!same) process.exitCode = 1;
 
 function shuffled(n: number, seed: number): number[] {

@@ -53,6 +53,26 @@ export const ERROR_CODES = Object.freeze({
   IMPORT_INVALID: 'IMPORT_INVALID',
   /** A worker failed to start or died. */
   WORKER_FAILED: 'WORKER_FAILED',
+  /**
+   * The worker died (terminated, crashed, or disposed) while a call was pending or after it.
+   * Every pending call rejects with it; start a new worker (`EdgetuneWorker.start()`) to go on.
+   */
+  WORKER_LOST: 'WORKER_LOST',
+  /**
+   * The object is busy with an operation that cannot run twice at once (e.g. `adapt()` while one runs).
+   * Await the running call, then retry.
+   */
+  BUSY: 'BUSY',
+  /**
+   * Another writer changed a record between our read and our write (it bypassed the cross-tab lock).
+   * Nothing was written; retry the operation.
+   */
+  CONFLICT: 'CONFLICT',
+  /**
+   * A database under the profile's name exists but was not written by edgetune (unknown stores).
+   * Nothing was read or changed; pick another `name`, or delete that database if it is yours.
+   */
+  DB_FOREIGN: 'DB_FOREIGN',
 } as const);
 
 /** Union of every stable error code. */

@@ -600,12 +600,12 @@ export class Learner {
    *
    * @param options.signal - aborts within about one mini-batch; the learner is left as before the call
    * @param options.onProgress - progress by phase
-   * @throws `NOT_READY` before any label, `ABORTED`, `INVALID_ARGUMENT` when a round is already running
+   * @throws `NOT_READY` before any label, `ABORTED`, `BUSY` when a round is already running
    */
   async adapt(options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {}): Promise<AdaptResult> {
     this.#alive();
     this.#ensureReady();
-    if (this.#busy) throw new EdgetuneError('INVALID_ARGUMENT', 'adapt() is already running on this learner; await the previous call first.');
+    if (this.#busy) throw new EdgetuneError('BUSY', 'adapt() is already running on this learner; await the previous call first.');
     this.#sync();
     this.#busy = true;
     this.#projected = new Set(this.#classes);

@@ -19,3 +19,4 @@ export type { TfliteModelInfo, TfliteOperatorInfo, TfliteTensorInfo } from './ba
 export { cosine } from './selfcheck.js';
 export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
 export type { ErrorCode } from '../core/errors.js';
+export type { OperationOptions } from '../core/options.js';

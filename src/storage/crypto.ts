@@ -20,6 +20,15 @@ export type EncryptionOptions =
 /** Default PBKDF2 iteration count. */
 export const DEFAULT_PBKDF2_ITERATIONS = 600_000;
 
+/** Fewest PBKDF2 iterations accepted: below it a passphrase key is too cheap to guess. */
+export const MIN_PBKDF2_ITERATIONS = 1_000;
+
+/** Most PBKDF2 iterations accepted (a few seconds on a phone): a crafted file cannot make us spin for minutes. */
+export const MAX_PBKDF2_ITERATIONS = 10_000_000;
+
+/** PBKDF2 salt sizes accepted, in bytes. */
+export const SALT_BYTES = { min: 16, max: 64 } as const;
+
 /** An encrypted record body as stored. */
 export interface Sealed {
   readonly keyId: string;
@@ -64,9 +73,12 @@ export function checkAppKey(key: CryptoKey): void {
 
 /** Derives a non-extractable AES-GCM-256 key from a passphrase with PBKDF2-SHA-256. */
 export async function deriveKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
-  if (passphrase.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.passphrase is empty; pass a non-empty passphrase.');
-  if (!Number.isInteger(iterations) || iterations < 1) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `PBKDF2 iterations must be a positive integer, got ${iterations}.`);
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.passphrase is empty; pass a non-empty passphrase.');
+  if (!Number.isInteger(iterations) || iterations < MIN_PBKDF2_ITERATIONS || iterations > MAX_PBKDF2_ITERATIONS) {
+    throw new EdgetuneError('INVALID_ARGUMENT', `PBKDF2 iterations must be an integer in [${MIN_PBKDF2_ITERATIONS}, ${MAX_PBKDF2_ITERATIONS}], got ${iterations}.`);
+  }
+  if (!(salt instanceof Uint8Array) || salt.byteLength < SALT_BYTES.min || salt.byteLength > SALT_BYTES.max) {
+    throw new EdgetuneError('INVALID_ARGUMENT', `PBKDF2 salt must be ${SALT_BYTES.min}–${SALT_BYTES.max} bytes, got ${salt instanceof Uint8Array ? `${salt.byteLength} bytes` : Object.prototype.toString.call(salt)}.`);
   }
   const base = await crypto.subtle.importKey('raw', te.encode(passphrase), 'PBKDF2', false, ['deriveKey']);
   return crypto.subtle.deriveKey(

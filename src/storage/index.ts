@@ -2,13 +2,15 @@
 export { openStorage } from './storage.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { PROFILE_FORMAT_VERSION } from './profile.js';
-export { DEFAULT_PBKDF2_ITERATIONS } from './crypto.js';
+export { DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS } from './crypto.js';
 export type {
   Checkpoint,
   CheckpointInfo,
   CheckpointStore,
   EdgetuneStorage,
   EncryptionOptions,
+  ForgetOptions,
+  ImportOptions,
   LockManagerLike,
   MetaStore,
   ModelInfo,
@@ -25,3 +27,5 @@ export type {
   StoredModel,
   StoredSample,
 } from './types.js';
+export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
+export type { ErrorCode } from '../core/errors.js';

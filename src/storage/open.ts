@@ -1,7 +1,7 @@
 // Opens the database on any IDBFactory, running migrations and turning `blocked` and version errors into typed errors.
 import { wrap, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { EdgetuneError } from '../core/errors.js';
-import { SCHEMA_VERSION, upgradeSchema, type StorageSchema, type StoreName } from './schema.js';
+import { ALL_STORES, SCHEMA_VERSION, foreign, upgradeSchema, type StorageSchema, type StoreName } from './schema.js';
 
 /** Callbacks and limits for {@link openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -35,6 +35,8 @@ export function openDatabase(factory: IDBFactory, name: string, options: OpenDat
     request.onupgradeneeded = (event) => {
       const db = wrap(request.result) as unknown as IDBPDatabase<StorageSchema>;
       const tx = wrap(request.transaction!) as unknown as IDBPTransaction<StorageSchema, StoreName[], 'versionchange'>;
+      // idb's done promise rejects when we abort a failed migration; the request's error reports it instead.
+      tx.done.catch(() => undefined);
       upgradeSchema(db, event.oldVersion, tx).catch((e: unknown) => {
         upgradeError = e;
         try {
@@ -68,6 +70,12 @@ export function openDatabase(factory: IDBFactory, name: string, options: OpenDat
         return;
       }
       settled = true;
+      const missing = ALL_STORES.filter((st) => !db.objectStoreNames.contains(st));
+      if (missing.length > 0) {
+        db.close();
+        reject(foreign(name, db.version, Array.from(db.objectStoreNames)));
+        return;
+      }
       resolve(wrap(db) as unknown as IDBPDatabase<StorageSchema>);
     };
     request.onerror = (event) => {
@@ -92,3 +100,4 @@ export function openDatabase(factory: IDBFactory, name: string, options: OpenDat
     };
   });
 }
+

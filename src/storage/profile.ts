@@ -2,7 +2,7 @@
 import { EdgetuneError, isEdgetuneError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { decodeValue, encodeValue } from './codec.js';
-import { Cipher, deriveKey, type KdfParams } from './crypto.js';
+import { Cipher, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, SALT_BYTES, deriveKey, type KdfParams } from './crypto.js';
 import { SCHEMA_VERSION, type VersionInfo } from './schema.js';
 import type { StoredManifest } from './types.js';
 
@@ -69,6 +69,38 @@ export async function encodeProfile(data: ProfileData, cipher: Cipher | null, kd
   return concat([unsummed, hexToBytes(await sha256Hex(unsummed))]);
 }
 
+/** True when `bytes` starts like an edgetune profile whose body is encrypted (checked before anything else is read). */
+export function isEncryptedProfile(bytes: Uint8Array): boolean {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < MAGIC.byteLength + 5) return false;
+  for (let i = 0; i < MAGIC.byteLength; i++) if (bytes[i] !== MAGIC[i]) return false;
+  return ((bytes[MAGIC.byteLength + 4] ?? 0) & FLAG_ENCRYPTED) !== 0;
+}
+
+/** Checks every header field, so no key derivation runs on parameters we did not check (a 1e8-iteration PBKDF2 is minutes of CPU). */
+function checkHeader(header: unknown, encrypted: boolean): Header {
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('header is not an object');
+  const h = header as Record<string, unknown>;
+  if (typeof h['schemaVersion'] !== 'number' || !Number.isInteger(h['schemaVersion']) || h['schemaVersion'] < 1) throw invalid(`header schemaVersion is ${JSON.stringify(h['schemaVersion'])}`);
+  if (typeof h['exportedAt'] !== 'number' || !Number.isFinite(h['exportedAt'])) throw invalid('header exportedAt is not a number');
+  if (h['keyId'] !== null && typeof h['keyId'] !== 'string') throw invalid('header keyId is neither a string nor null');
+  const kdf = h['kdf'];
+  if (kdf !== null) {
+    if (typeof kdf !== 'object' || kdf === undefined || Array.isArray(kdf)) throw invalid('header kdf is neither an object nor null');
+    const k = kdf as Record<string, unknown>;
+    if (k['name'] !== 'PBKDF2' || k['hash'] !== 'SHA-256') throw invalid(`header kdf is ${JSON.stringify(k['name'])}/${JSON.stringify(k['hash'])}; only PBKDF2/SHA-256 is read`);
+    const it = k['iterations'];
+    if (typeof it !== 'number' || !Number.isInteger(it) || it < MIN_PBKDF2_ITERATIONS || it > MAX_PBKDF2_ITERATIONS) {
+      throw invalid(`header asks for ${String(it)} PBKDF2 iterations; accepted are integers in [${MIN_PBKDF2_ITERATIONS}, ${MAX_PBKDF2_ITERATIONS}]`);
+    }
+    const salt = k['salt'];
+    if (!(salt instanceof Uint8Array) || salt.byteLength < SALT_BYTES.min || salt.byteLength > SALT_BYTES.max) {
+      throw invalid(`header kdf salt must be ${SALT_BYTES.min}–${SALT_BYTES.max} bytes, got ${salt instanceof Uint8Array ? `${salt.byteLength} bytes` : Object.prototype.toString.call(salt)}`);
+    }
+  }
+  if (encrypted && typeof h['keyId'] !== 'string') throw invalid('encrypted file has no keyId');
+  return header as Header;
+}
+
 /**
  * Parses, checks and decrypts a profile file and validates every record; throws `IMPORT_INVALID`
  * (or `DECRYPT_FAILED` for a wrong key) without side effects.
@@ -102,7 +134,7 @@ export async function decodeProfile(bytes: Uint8Array, cipher: Cipher | null, pa
   const bodyLen = view.getUint32(o, true);
   o += 4;
   if (o + bodyLen !== unsummed.byteLength) throw invalid(`body length ${bodyLen} does not match the file size`);
-  if (typeof header !== 'object' || header === null || typeof header.schemaVersion !== 'number') throw invalid('header has no schemaVersion');
+  header = checkHeader(header, (flags & FLAG_ENCRYPTED) !== 0);
   if (header.schemaVersion > SCHEMA_VERSION) throw invalid(`it was written by schema version ${header.schemaVersion}, newer than this code (${SCHEMA_VERSION}); update edgetune`);
   let body = bytes.subarray(o, o + bodyLen);
   if (flags & FLAG_ENCRYPTED) {

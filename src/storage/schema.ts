@@ -1,6 +1,7 @@
 // The IndexedDB schema (typed with idb's DBSchema) and the migrations from every earlier schema version.
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
 import type { KdfParams, Sealed } from './crypto.js';
+import { EdgetuneError } from '../core/errors.js';
 import { estimateSize } from './codec.js';
 
 /** Current schema version. Version 1 was the pre-release layout; see `migrateV1toV2`. */
@@ -89,6 +90,9 @@ export async function upgradeSchema(db: IDBPDatabase<StorageSchema>, oldVersion:
   if (oldVersion < 2) await migrateV1toV2(db, tx);
 }
 
+/** The stores of schema version 1; a version-1 database without them is not ours. */
+export const V1_STORES: readonly string[] = ['models', 'checkpoints', 'samples', 'meta'];
+
 function createV2(db: IDBPDatabase<StorageSchema>): void {
   const models = db.createObjectStore('models', { keyPath: 'id' });
   models.createIndex('by-lastUsed', 'lastUsed');
@@ -105,6 +109,11 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
   // v1 stores are untyped here: the v2 schema type does not describe them.
   const raw = tx as unknown as IDBPTransaction<unknown, string[], 'versionchange'>;
   const rawDb = db as unknown as IDBPDatabase<unknown>;
+  const have = Array.from(db.objectStoreNames as unknown as Iterable<string>);
+  if (!V1_STORES.every((st) => have.includes(st)) || have.length !== V1_STORES.length) {
+    // Thrown inside the upgrade, so it aborts and the foreign database keeps its version and data.
+    throw foreign(db.name, 1, have);
+  }
   const oldModels = (await raw.objectStore('models').getAll()) as { id: string; manifest: unknown; bytes: ArrayBuffer; storedAt: number }[];
   const oldCkpts = (await raw.objectStore('checkpoints').getAll()) as { version: number; payload: unknown; createdAt: number }[];
   const sampleStore = raw.objectStore('samples');
@@ -158,4 +167,13 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
   }
   await tx.objectStore('sys').put(usage, 'usage');
   if (sampleKeys.length) await tx.objectStore('sys').put(maxSeq + 1, `seq:${DEFAULT_SLOT}`);
+}
+
+/** The error for a database under our name that edgetune did not write. */
+export function foreign(name: string, version: number, stores: readonly string[]): EdgetuneError {
+  return new EdgetuneError(
+    'DB_FOREIGN',
+    `Database ${JSON.stringify(name)} (version ${version}, stores [${stores.join(', ')}]) was not written by edgetune; nothing was read or changed. Open storage under another name, or delete that database if it is yours.`,
+    { details: { name, version, stores: [...stores] } },
+  );
 }

@@ -1,4 +1,5 @@
 // Public types of edgetune storage: options, records, events and the EdgetuneStorage interface.
+import type { OperationOptions as CoreOperationOptions } from '../core/options.js';
 import type { EncryptionOptions } from './crypto.js';
 import type { LockManagerLike } from './lock.js';
 
@@ -10,12 +11,22 @@ export type StorageProgress =
   | { readonly phase: 'lock' }
   | { readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write'; readonly done: number; readonly total: number };
 
-/** `{ signal, onProgress }` accepted by every long operation. */
-export interface OperationOptions {
-  /** Cancels the operation; a write is cancelled only before it commits, and then nothing was written. */
-  readonly signal?: AbortSignal;
-  /** Called as the operation moves through its phases. */
-  readonly onProgress?: (p: StorageProgress) => void;
+/**
+ * `{ signal, onProgress }` accepted by every long storage operation (the one shape of every entry,
+ * with storage's progress). A write is cancelled only before it commits, and then nothing was written.
+ */
+export type OperationOptions = CoreOperationOptions<StorageProgress>;
+
+/** Options of `importProfile`. */
+export interface ImportOptions extends OperationOptions {
+  /** Passphrase of a passphrase-encrypted export (the open profile's own passphrase when absent). */
+  readonly passphrase?: string;
+  /**
+   * Import an encrypted export into an unencrypted profile, storing its records in clear. Without it
+   * that import is refused with `IMPORT_INVALID`, so an encrypted backup is never decrypted silently.
+   * @defaultValue false
+   */
+  readonly allowPlaintext?: boolean;
 }
 
 /** The part of `StorageManager` surfaced to the app; injectable for tests. */
@@ -149,6 +160,8 @@ export interface CheckpointStore<T = unknown> {
    * returns the next one, so two tabs adapting at once lose no update.
    */
   update(fn: (current: Checkpoint<T> | undefined) => T | Promise<T>, options?: SaveOptions): Promise<SaveResult>;
+  /** Deletes every version of this slot and its head in one transaction; the next save starts at v1 again. */
+  clear(): Promise<void>;
 }
 
 /** A stored sample. */
@@ -206,6 +219,17 @@ export interface StorageEvents {
   closed: { readonly reason: 'versionchange' | 'terminated' };
   /** Cached models evicted to stay within the budget or quota. */
   evicted: { readonly ids: readonly string[] };
+  /** `forget()` deleted the profile's records (here, or in another tab). */
+  forgotten: { readonly source: 'local' | 'remote' };
+}
+
+/** Options of `forget()`. */
+export interface ForgetOptions extends OperationOptions {
+  /**
+   * Keep the cached models (they hold no user data, and let the app start offline again).
+   * @defaultValue true
+   */
+  readonly keepModels?: boolean;
 }
 
 /** Durable on-device state of edgetune: models, checkpoints, samples, metadata. */
@@ -234,9 +258,16 @@ export interface EdgetuneStorage extends AsyncDisposable {
   exportProfile(options?: OperationOptions): Promise<Uint8Array>;
   /**
    * Replaces the whole profile with an export after validating all of it (`IMPORT_INVALID`; a wrong key
-   * for an encrypted export gives `DECRYPT_FAILED`); nothing is replaced when anything is wrong.
+   * for an encrypted export gives `DECRYPT_FAILED`); nothing is replaced when anything is wrong. An
+   * encrypted export goes into an unencrypted profile only with `allowPlaintext: true`.
    */
-  importProfile(bytes: Uint8Array, options?: OperationOptions & { passphrase?: string }): Promise<void>;
+  importProfile(bytes: Uint8Array, options?: ImportOptions): Promise<void>;
+  /**
+   * Deletes every checkpoint version of every slot, every sample, every metadata record and the
+   * sample counters in one transaction (and the cached models with `keepModels: false`). The key
+   * record of an encrypted profile stays, so it reopens with the same key. Other tabs get `forgotten`.
+   */
+  forget(options?: ForgetOptions): Promise<void>;
   /** Re-encrypts every record under a new key (a passphrase gets a fresh salt) in one transaction. */
   rotateKey(encryption: EncryptionOptions, options?: OperationOptions): Promise<void>;
   /** Encryptions done under the current key (persisted), and the limit. */

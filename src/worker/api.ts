@@ -1,15 +1,16 @@
 // The API the worker exposes: encoders, learners and storage addressed by handles, aborts forwarded by token (an AbortSignal cannot cross postMessage).
-import { releaseProxy, transfer } from 'comlink';
+import { releaseProxy } from 'comlink';
 import { EdgetuneError } from '../core/errors.js';
-import type { Learner, LearnerOptions, LearnerState } from '../finetune/learner.js';
+import type { AdaptResult, Learner, LearnerOptions, LearnerState } from '../finetune/learner.js';
 import { registerTfliteBackend } from '../runtime/backends/tflite.js';
 import { Encoder, type EncoderDiagnostics, type EncoderOptions } from '../runtime/encoder.js';
 import { env, type RuntimeEnv } from '../runtime/env.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ModelSource } from '../runtime/source.js';
-import type { EdgetuneStorage, StorageEvents, StorageOptions } from '../storage/types.js';
-import { storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
+import type { Personalizer, PersonalizerEvents, PersonalizerModel, PersonalizerOptions } from '../personalizer/types.js';
+import type { EdgetuneStorage, SaveOptions, SaveResult, StorageEvents, StorageOptions } from '../storage/types.js';
+import { moveOut, storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
 
 export type { StorageScope } from './protocol.js';
 
@@ -29,17 +30,17 @@ export type WorkerModelSource = Exclude<ModelSource, { readonly cache: unknown }
 /** Storage options that can cross to a worker (the worker uses its own `indexedDB`; no callbacks). */
 export type WorkerStorageOptions = Omit<StorageOptions, 'indexedDB' | 'IDBKeyRange' | 'onBlocked' | 'locks' | 'storageManager'>;
 
-/** Learner members callable through the worker, with their argument lists. */
-export interface LearnerCalls {
-  addClass: [label: string];
-  removeClass: [label: string];
-  renameClass: [from: string, to: string];
-  addLabeled: [embedding: Float32Array, label: string];
-  predict: [embedding: Float32Array];
-  observe: [embedding: Float32Array, options?: { readonly augmented?: Float32Array }];
-  stats: [];
-  getState: [];
-}
+/** The synchronous Learner members callable through the worker. */
+export type LearnerSyncMethod = 'addClass' | 'removeClass' | 'renameClass' | 'addLabeled' | 'predict' | 'observe' | 'stats' | 'getState';
+
+/** Argument lists of the callable learner members, taken from `Learner` itself. */
+export type LearnerCalls = { [K in LearnerSyncMethod]: Parameters<Learner[K]> };
+
+/** Results of the callable learner members, taken from `Learner` itself. */
+export type LearnerResults = { [K in LearnerSyncMethod]: ReturnType<Learner[K]> };
+
+/** The learner members that may be called, for the worker's allowlist. */
+const LEARNER_METHODS: readonly LearnerSyncMethod[] = ['addClass', 'removeClass', 'renameClass', 'addLabeled', 'predict', 'observe', 'stats', 'getState'];
 
 /** What every learner call returns besides its result: the learner's synchronous getters, mirrored on the page. */
 export interface LearnerSnapshot {
@@ -59,8 +60,27 @@ function buffersOf(value: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuf
   return out;
 }
 
+/** Personalizer options that can cross to a worker (no functions, no worker, no IndexedDB factory). */
+export type WorkerPersonalizerOptions = Omit<PersonalizerOptions, 'worker' | 'signal' | 'onProgress' | 'storage' | 'model'> & {
+  readonly model: Exclude<PersonalizerModel, URL>;
+  readonly storage?: false | string | WorkerStorageOptions;
+};
+
+/** Personalizer members callable through the worker. */
+export type PersonalizerMethod = 'teach' | 'predict' | 'observe' | 'classes' | 'addClass' | 'renameClass' | 'removeClass' | 'undoLast' | 'forget' | 'exportProfile' | 'importProfile' | 'save' | 'idle' | 'stats';
+
+const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = ['teach', 'predict', 'observe', 'classes', 'addClass', 'renameClass', 'removeClass', 'undoLast', 'forget', 'exportProfile', 'importProfile', 'save', 'idle', 'stats'];
+
+/** What the worker tells the page about an opened personalizer. */
+export interface WorkerPersonalizerInfo {
+  readonly handle: number;
+  readonly modelId: string;
+  readonly dim: number;
+}
+
 /** The object the worker exposes through comlink. */
 export class WorkerApi {
+  readonly #personalizers = new Map<number, Personalizer>();
   readonly #encoders = new Map<number, Encoder>();
   readonly #learners = new Map<number, Learner>();
   readonly #storages = new Map<number, EdgetuneStorage>();
@@ -68,12 +88,27 @@ export class WorkerApi {
   readonly #aborts = new Map<string, AbortController>();
   #next = 1;
 
-  /** Sets process-wide runtime settings inside the worker (e.g. `wasmPaths`); `tflite: true` registers the TFLite backend. */
-  configure(settings: Partial<RuntimeEnv> & { readonly tflite?: boolean }): { readonly classic: boolean } {
-    const { tflite, ...rest } = settings;
+  /**
+   * Sets process-wide runtime settings inside the worker (e.g. `wasmPaths`); `tflite: true` registers
+   * the TFLite backend; `lifeline` names a Web Lock the worker then holds until it dies, so the page
+   * learns of its death at once (the lock is granted to the page's waiting request).
+   */
+  async configure(settings: Partial<RuntimeEnv> & { readonly tflite?: boolean; readonly lifeline?: string }): Promise<{ readonly classic: boolean; readonly lifeline: boolean }> {
+    const { tflite, lifeline, ...rest } = settings;
     Object.assign(env, rest);
     if (tflite) registerTfliteBackend();
-    return { classic: isClassicWorker() };
+    let held = false;
+    const locks = (globalThis as { navigator?: { locks?: { request(name: string, cb: () => Promise<unknown>): Promise<unknown> } } }).navigator?.locks;
+    if (lifeline && locks) {
+      await new Promise<void>((granted) => {
+        locks.request(lifeline, () => {
+          granted();
+          return new Promise(() => undefined);
+        }).catch(() => undefined);
+      });
+      held = true;
+    }
+    return { classic: isClassicWorker(), lifeline: held };
   }
 
   /** Aborts the operation started with `token`. */
@@ -124,7 +159,7 @@ export class WorkerApi {
   async embed(handle: number, inputs: ImageInput[], token?: string): Promise<Float32Array[]> {
     return this.#withToken(token, async (signal) => {
       const out = await this.#get(this.#encoders, handle, 'encoder').embed(inputs, signal ? { signal } : {});
-      return transfer(out, out.map((e) => e.buffer as ArrayBuffer));
+      return moveOut(out, out.map((e) => e.buffer as ArrayBuffer));
     });
   }
 
@@ -144,15 +179,16 @@ export class WorkerApi {
   }
 
   /** Calls a synchronous learner member; returns its result with the learner's new snapshot. */
-  learnerCall<K extends keyof LearnerCalls>(handle: number, method: K, args: LearnerCalls[K]): { readonly result: unknown; readonly snapshot: LearnerSnapshot } {
+  learnerCall<K extends LearnerSyncMethod>(handle: number, method: K, args: LearnerCalls[K]): { readonly result: LearnerResults[K]; readonly snapshot: LearnerSnapshot } {
+    if (!LEARNER_METHODS.includes(method)) throw new EdgetuneError('INVALID_ARGUMENT', `Learner has no ${String(method)}() callable through the worker.`);
     const learner = this.#get(this.#learners, handle, 'learner');
     const fn = (learner[method] as (...a: unknown[]) => unknown).bind(learner);
-    const result = fn(...args);
+    const result = fn(...args) as LearnerResults[K];
     return { result: method === 'getState' ? movable(result) : result, snapshot: snapshot(learner) };
   }
 
   /** Runs `adapt()`; progress and learner events go to the proxied callbacks. */
-  async learnerAdapt(handle: number, token?: string, onProgress?: (p: unknown) => void): Promise<{ readonly result: unknown; readonly snapshot: LearnerSnapshot }> {
+  async learnerAdapt(handle: number, token?: string, onProgress?: (p: unknown) => void): Promise<{ readonly result: AdaptResult; readonly snapshot: LearnerSnapshot }> {
     const learner = this.#get(this.#learners, handle, 'learner');
     return this.#withToken(token, async (signal) => {
       const result = await learner.adapt({ ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}) });
@@ -180,10 +216,22 @@ export class WorkerApi {
   }
 
   /** Opens IndexedDB storage in the worker (the worker's own `indexedDB`, same origin, same data as the page); the storage code loads on first use. */
-  async openStorage(options: WorkerStorageOptions = {}): Promise<{ readonly handle: number; readonly encrypted: boolean }> {
+  async openStorage(options: WorkerStorageOptions = {}): Promise<{ readonly handle: number; readonly name: string; readonly encrypted: boolean }> {
     const { openStorage } = await import('../storage/storage.js');
     const storage = await openStorage(options);
-    return { handle: this.#add(this.#storages, storage), encrypted: storage.encrypted };
+    return { handle: this.#add(this.#storages, storage), name: storage.name, encrypted: storage.encrypted };
+  }
+
+  /** `checkpoints(slot).update(fn)` with `fn` on the page (a comlink proxy), called back under the cross-tab lock. */
+  async storageUpdate(handle: number, slot: string, fn: (current: unknown) => Promise<unknown>, options: SaveOptions = {}, token?: string, onProgress?: (p: unknown) => void): Promise<SaveResult> {
+    const storage = this.#get(this.#storages, handle, 'storage');
+    try {
+      return await this.#withToken(token, (signal) =>
+        storage.checkpoints(slot).update((current) => fn(current), { ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}) }),
+      onProgress);
+    } finally {
+      release(fn);
+    }
   }
 
   /** Calls a storage method listed in `STORAGE_CALLS` (protocol.ts); `signal` and `onProgress` are put back into its options. */
@@ -218,8 +266,47 @@ export class WorkerApi {
     await s?.dispose();
   }
 
-  /** Disposes everything the worker holds. */
+  /** Opens a personalizer in the worker: encoder, learner and storage together, so a frame crosses once. */
+  async openPersonalizer(options: WorkerPersonalizerOptions, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerPersonalizerInfo> {
+    return this.#withToken(token, async (signal) => {
+      const { openLocalPersonalizer } = await import('../personalizer/local.js');
+      const p = await openLocalPersonalizer({ ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (x) => void onProgress(x) } : {}) });
+      return { handle: this.#add(this.#personalizers, p), modelId: p.modelId, dim: p.dim };
+    }, onProgress);
+  }
+
+  /** Calls a personalizer member; an exported profile's bytes move to the page. */
+  async personalizerCall<K extends PersonalizerMethod>(handle: number, method: K, args: Parameters<Personalizer[K]>): Promise<Awaited<ReturnType<Personalizer[K]>>> {
+    if (!PERSONALIZER_METHODS.includes(method)) throw new EdgetuneError('INVALID_ARGUMENT', `Personalizer has no ${String(method)}() callable through the worker.`);
+    const p = this.#get(this.#personalizers, handle, 'personalizer');
+    const result = await (p[method] as (...a: unknown[]) => Promise<unknown>).apply(p, args);
+    if (result instanceof Uint8Array) return moveOut(result, result.byteOffset === 0 && result.byteLength === result.buffer.byteLength ? [result.buffer as ArrayBuffer] : []) as Awaited<ReturnType<Personalizer[K]>>;
+    return result as Awaited<ReturnType<Personalizer[K]>>;
+  }
+
+  /** Forwards a personalizer event to `listener`; returns a subscription id for {@link WorkerApi.off}. */
+  personalizerOn(handle: number, type: keyof PersonalizerEvents, listener: (e: unknown) => void): number {
+    const p = this.#get(this.#personalizers, handle, 'personalizer');
+    const off = p.on(type, (e) => {
+      // An error object from a failed background save crosses as its code and message.
+      const ev = type === 'error' ? { ...(e as object), error: plainError((e as { error: unknown }).error) } : e;
+      void listener(ev);
+    });
+    return this.#add(this.#subscriptions, () => (off(), release(listener)));
+  }
+
+  /** Saves and disposes a personalizer. */
+  async disposePersonalizer(handle: number): Promise<void> {
+    const p = this.#personalizers.get(handle);
+    this.#personalizers.delete(handle);
+    await p?.dispose();
+  }
+
+  /** Disposes everything the worker holds (personalizers first, so their last changes are saved). */
   async disposeAll(): Promise<void> {
+    const ps = [...this.#personalizers.values()];
+    this.#personalizers.clear();
+    await Promise.all(ps.map((p) => p.dispose().catch(() => undefined)));
     for (const off of this.#subscriptions.values()) off();
     this.#subscriptions.clear();
     for (const l of this.#learners.values()) l.dispose();
@@ -234,8 +321,12 @@ export class WorkerApi {
 
 /** Marks the whole-buffer typed arrays in `value` to move to the page instead of being copied. */
 function movable<T>(value: T): T {
-  const buffers = buffersOf(value);
-  return buffers.length > 0 ? transfer(value, buffers) : value;
+  return moveOut(value, buffersOf(value));
+}
+
+function plainError(e: unknown): { name: string; message: string; code?: string } {
+  const x = e as { name?: unknown; message?: unknown; code?: unknown } | null;
+  return { name: String(x?.name ?? 'Error'), message: String(x?.message ?? e), ...(typeof x?.code === 'string' ? { code: x.code } : {}) };
 }
 
 /** Frees the MessagePort behind a callback the page passed with comlink's `proxy()`. */

@@ -1,18 +1,19 @@
-// Keeps EdgetuneError codes and details intact across the worker boundary (comlink's default throw handler drops them).
-import { transferHandlers, type TransferHandler } from 'comlink';
-import { EdgetuneError, type ErrorCode } from '../core/errors.js';
+// Errors across the worker boundary as plain values: the worker returns them in an envelope and the page rethrows them, so comlink's global throw handler is never replaced.
+import { EdgetuneError, isEdgetuneError, type ErrorCode } from '../core/errors.js';
 
-interface SerializedError {
-  name: string;
-  message: string;
-  stack: string | undefined;
-  code: string | undefined;
-  details: unknown;
+/** An error as it crosses postMessage. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  readonly code: string | undefined;
+  readonly details: unknown;
 }
 
-type Thrown = { value: unknown };
+/** What every guarded worker call resolves to: its value, or the error it threw. */
+export type Envelope<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SerializedError };
 
-function serializeDetails(details: unknown): unknown {
+function cloneable(details: unknown): unknown {
   try {
     return structuredClone(details);
   } catch {
@@ -20,34 +21,21 @@ function serializeDetails(details: unknown): unknown {
   }
 }
 
-const throwHandler: Omit<TransferHandler<Thrown, { isError: boolean; value: SerializedError | unknown }>, 'canHandle'> = {
-  serialize({ value }) {
-    if (value instanceof Error) {
-      const e = value as Error & { code?: string; details?: unknown };
-      return [{ isError: true, value: { name: e.name, message: e.message, stack: e.stack, code: e.code, details: serializeDetails(e.details) } }, []];
-    }
-    return [{ isError: false, value }, []];
-  },
-  deserialize(s) {
-    if (!s.isError) throw s.value;
-    const v = s.value as SerializedError;
-    if (v.name === 'EdgetuneError' && v.code) {
-      const err = new EdgetuneError(v.code as ErrorCode, v.message, v.details === undefined ? {} : { details: v.details as Record<string, unknown> });
-      if (v.stack) err.stack = v.stack;
-      throw err;
-    }
-    throw Object.assign(new Error(v.message), { name: v.name, stack: v.stack });
-  },
-};
+/** Turns anything thrown into a structured-clone-able record that keeps an EdgetuneError's code and details. */
+export function serializeError(value: unknown): SerializedError {
+  if (value instanceof Error || isEdgetuneError(value)) {
+    const e = value as Error & { code?: string; details?: unknown };
+    return { name: e.name, message: e.message, stack: e.stack, code: typeof e.code === 'string' ? e.code : undefined, details: cloneable(e.details) };
+  }
+  return { name: 'Error', message: String(value), stack: undefined, code: undefined, details: undefined };
+}
 
-/** Installs the error-preserving throw handler (idempotent; called by both the worker and the client). */
-let installed = false;
-
-export function installErrorTransfer(): void {
-  if (installed) return;
-  installed = true;
-  const builtin = transferHandlers.get('throw');
-  if (!builtin) return;
-  // Comlink marks thrown values with a private symbol: keep its detection, replace the (de)serialisation.
-  transferHandlers.set('throw', { canHandle: builtin.canHandle.bind(builtin), ...throwHandler } as TransferHandler<unknown, unknown>);
+/** Rebuilds a thrown error on the page: an EdgetuneError with its code and details, or a plain Error with its name. */
+export function deserializeError(s: SerializedError): Error {
+  if (s.name === 'EdgetuneError' && s.code) {
+    const err = new EdgetuneError(s.code as ErrorCode, s.message, s.details === undefined ? {} : { details: s.details as Record<string, unknown> });
+    if (s.stack) err.stack = s.stack;
+    return err;
+  }
+  return Object.assign(new Error(s.message), { name: s.name, stack: s.stack });
 }

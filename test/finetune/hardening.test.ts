@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEdgetuneError } from '../../src/core/errors.js';
-import { Learner, MAX_CLASSES, Rng, type LearnerOptions, type LearnerState } from '../../src/finetune/index.js';
+import { Learner, MAX_CLASSES, type LearnerOptions, type LearnerState } from '../../src/finetune/index.js';
+import { Rng } from '../../src/finetune/rng.js';
 
 const DIM = 8;
 

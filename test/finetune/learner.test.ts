@@ -2,19 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEdgetuneError } from '../../src/core/errors.js';
-import {
-  Adwin,
-  Learner,
-  PageHinkley,
-  ReplayBuffer,
-  Rng,
-  classThresholds,
-  newThresholdState,
-  resolveThresholds,
-  updateThresholds,
-  type LearnerOptions,
-  type LearnerState,
-} from '../../src/finetune/index.js';
+import { Learner, type LearnerOptions, type LearnerState } from '../../src/finetune/index.js';
+// Internals are not part of edgetune/finetune's public surface: imported from their modules.
+import { Adwin, PageHinkley } from '../../src/finetune/drift.js';
+import { ReplayBuffer } from '../../src/finetune/replay.js';
+import { Rng } from '../../src/finetune/rng.js';
+import { classThresholds, newThresholdState, resolveThresholds, updateThresholds } from '../../src/finetune/thresholds.js';
 
 const DIM = 16;
 const CLASSES = ['a', 'b', 'c', 'd'];

@@ -1,7 +1,8 @@
 // Issue-13 regressions on synthetic clusters: alignment before the first frame, drift that is real, repeated and one-class streams, held-back labels, open-set unknown, calibration.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Learner, Rng, type LearnerOptions } from '../../src/finetune/index.js';
+import { Learner, type LearnerOptions } from '../../src/finetune/index.js';
+import { Rng } from '../../src/finetune/rng.js';
 
 const DIM = 16;
 const K = 4;

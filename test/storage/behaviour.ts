@@ -2,6 +2,7 @@
 import { isEdgetuneError, type ErrorCode } from '../../src/core/errors.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { openStorage, type EdgetuneStorage, type StorageOptions } from '../../src/storage/index.js';
+import { Cipher } from '../../src/storage/crypto.js';
 import { encodeProfile } from '../../src/storage/profile.js';
 import { createV1Database } from '../fixtures/storage/v1.js';
 import { createV2Database } from '../fixtures/storage/v2.js';
@@ -131,6 +132,44 @@ function containsBytes(hay: Uint8Array, needle: Uint8Array): boolean {
 
 async function appKey(): Promise<CryptoKey> {
   return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+}
+
+/** Creates a database that is not edgetune's: `version` with the given stores and one record in each. */
+async function foreignDatabase(env: Env, name: string, version: number, stores: string[]): Promise<void> {
+  const r = env.factory.open(name, version);
+  r.onupgradeneeded = () => {
+    for (const st of stores) r.result.createObjectStore(st).put({ mine: st }, 'k');
+  };
+  const db = await req(r);
+  db.close();
+}
+
+/** Collects unhandled promise rejections (Node or browser) while `fn` runs, and a moment after. */
+async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const proc = (globalThis as { process?: { on(e: string, l: (r: unknown) => void): void; off(e: string, l: (r: unknown) => void): void } }).process;
+  const onNode = (r: unknown): void => void seen.push(r);
+  const onBrowser = (ev: Event): void => {
+    seen.push((ev as PromiseRejectionEvent).reason);
+    ev.preventDefault();
+  };
+  if (proc?.on) proc.on('unhandledRejection', onNode);
+  else globalThis.addEventListener?.('unhandledrejection', onBrowser);
+  try {
+    await fn();
+    await new Promise((res) => setTimeout(res, 50));
+  } finally {
+    if (proc?.off) proc.off('unhandledRejection', onNode);
+    else globalThis.removeEventListener?.('unhandledrejection', onBrowser);
+  }
+  return seen;
+}
+
+/** A profile file whose header carries `kdf` as given (valid checksum, body sealed under a random key). */
+async function craftedEncryptedProfile(kdf: unknown): Promise<Uint8Array> {
+  const key = await appKey();
+  const data = { models: [], checkpoints: [], heads: [], samples: [], meta: [], seqs: {} };
+  return encodeProfile(data, new Cipher(key, 'crafted'), kdf as never);
 }
 
 // ---------- cases ----------
@@ -542,7 +581,8 @@ export const CASES: Case[] = [
       const before = await rawDump(env, dstName);
       await rejects(other.importProfile(file, { passphrase: 'not-it' }), 'DECRYPT_FAILED', 'wrong passphrase');
       const plainStore = await open(env, dbName('eplain'));
-      await rejects(plainStore.importProfile(file), 'DECRYPT_FAILED', 'encrypted export into a store with no key');
+      // Refused before any key work: importing would store the records in clear (see the allowPlaintext case).
+      await rejects(plainStore.importProfile(file), 'IMPORT_INVALID', 'encrypted export into a store with no key');
       await plainStore.dispose();
       eq(await rawDump(env, dstName), before, 'nothing replaced');
       await other.importProfile(file);
@@ -691,6 +731,65 @@ export const CASES: Case[] = [
       await b.dispose();
       await b.dispose();
       await rejects(b.checkpoints().load(), 'DISPOSED', 'after dispose');
+    },
+  },
+  {
+    name: 'hardening: a foreign database under the profile name (v1 or v2 layout) → DB_FOREIGN, no unhandled rejection, data untouched',
+    async run(env) {
+      for (const [version, stores] of [[1, ['things']], [2, ['a', 'b']], [1, ['models']]] as const) {
+        const name = dbName(`foreign${version}`);
+        await foreignDatabase(env, name, version, [...stores]);
+        const before = await rawDump(env, name);
+        const unhandled = await unhandledDuring(async () => {
+          await rejects(open(env, name), 'DB_FOREIGN', `foreign v${version} [${stores.join(',')}]`);
+        });
+        eq(unhandled.length, 0, `no unhandled rejection (${unhandled.map(String).join('; ')})`);
+        eq(await rawDump(env, name), before, 'foreign data untouched');
+        const v = await raw(env, name, async (db) => db.version);
+        eq(v, version, 'the foreign database keeps its version');
+      }
+    },
+  },
+  {
+    name: 'hardening: importProfile of a crafted header (1e8 PBKDF2 iterations, 1 iteration, non-bytes or short salt) → IMPORT_INVALID before any KDF work',
+    async run(env) {
+      const name = dbName('kdf');
+      await using s = await open(env, name);
+      await s.meta.set('keep', 1);
+      const salt = new Uint8Array(16).fill(7);
+      const bad = [
+        { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 1e8 },
+        { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 1 },
+        { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 2.5e3 + 0.5 },
+        { name: 'PBKDF2', hash: 'SHA-256', salt: 'not bytes', iterations: 1000 },
+        { name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(4), iterations: 1000 },
+        { name: 'scrypt', hash: 'SHA-256', salt, iterations: 1000 },
+        'a string',
+      ];
+      for (const kdf of bad) {
+        const file = await craftedEncryptedProfile(kdf);
+        const e = await rejects(s.importProfile(file, { passphrase: 'x', allowPlaintext: true }), 'IMPORT_INVALID', `kdf ${show(kdf)}`);
+        ok(/header/.test(e.message), `message names the header: ${e.message}`);
+      }
+      eq(await s.meta.get('keep'), 1, 'nothing replaced');
+      await rejects(open(env, dbName('kdf-open'), { encryption: { passphrase: 'p', iterations: 1e8 } }), 'INVALID_ARGUMENT', 'opening with 1e8 iterations');
+    },
+  },
+  {
+    name: 'hardening: an encrypted export imported into an unencrypted profile is refused unless allowPlaintext; then it is stored in clear',
+    async run(env) {
+      const enc = await open(env, dbName('enc-src'), { encryption: { passphrase: 'secret', iterations: env.iterations } });
+      await enc.checkpoints().save({ w: 1 });
+      const file = await enc.exportProfile();
+      await enc.dispose();
+      await using plain = await open(env, dbName('plain-dst'));
+      await plain.meta.set('mine', 'still here');
+      await rejects(plain.importProfile(file, { passphrase: 'secret' }), 'IMPORT_INVALID', 'encrypted file into a plain profile');
+      eq(await plain.meta.get('mine'), 'still here', 'nothing replaced');
+      eq(await plain.checkpoints().load(), undefined, 'no checkpoint imported');
+      await plain.importProfile(file, { passphrase: 'secret', allowPlaintext: true });
+      eq((await plain.checkpoints().load())?.payload, { w: 1 }, 'imported with the explicit option');
+      eq(plain.encrypted, false, 'the profile stays unencrypted');
     },
   },
 ];

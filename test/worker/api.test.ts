@@ -46,7 +46,7 @@ test('storage calls: only listed methods pass; options regain signal and progres
 
 test('encoder from a storage handle that does not hold the model is MODEL_NOT_FOUND; configure reports a non-classic scope in Node', async () => {
   const api = new WorkerApi();
-  assert.deepEqual(api.configure({}), { classic: false });
+  assert.deepEqual(await api.configure({}), { classic: false, lifeline: false });
   const { handle } = await api.openStorage({ name: `api-enc-${Date.now()}` });
   await assert.rejects(api.openEncoder({ storage: handle, id: 'missing' }, { device: 'wasm' }), (e) => code(e) === 'MODEL_NOT_FOUND');
   await assert.rejects(api.openEncoder({ storage: 12345, id: 'x' }), (e) => code(e) === 'DISPOSED');

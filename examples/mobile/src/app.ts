@@ -1,10 +1,8 @@
-// The mobile example app: camera frames or sample images → encoder in the edgetune worker → tap-to-label → live predictions → a learner that keeps adapting, saved in IndexedDB.
+// The mobile example app: camera frames or sample images → one edgetune personalizer in the worker (encoder, learner, profile) → tap-to-label → live predictions that keep adapting, saved in IndexedDB.
 import type { LoadProgress } from '../../../src/runtime/encoder.js';
-import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
-import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
+import { isEdgetuneError, openPersonalizer, type Personalizer, type PersonalizerPrediction, type PersonalizerStats } from '../../../src/index.js';
 import { humanError } from './messages.js';
-import { cachedModel, cacheModel, getSetting, loadLearner, onRemoteCheckpoint, saveLearner, setSetting, storageInfo } from './persist.js';
-import type { ModelManifest } from '../../../src/runtime/manifest.js';
+import { getSetting, setSetting, storageInfo } from './persist.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
 
 // Set by build.mjs.
@@ -45,18 +43,22 @@ const ui = {
   forget: $<HTMLButtonElement>('forget'),
 };
 
+/** Learner settings of the example: the library defaults, but adapting after 20 pseudo-labels instead of 100 so a short demo shows it. */
+const LEARNER = { adaptEvery: 20 } as const;
+const LEARNER_NAME = `edgetune personalizer in the worker: Learner (linear head, self-training with FreeMatch thresholds, Page-Hinkley + ADWIN drift, adapt every ${LEARNER.adaptEvery} pseudo-labels) and its profile in IndexedDB`;
+
 interface Frame {
-  /** Embedding from the worker, once computed. */
-  embedding: Float32Array;
+  /** The frame itself: the personalizer embeds it in the worker for each call. */
+  image: ImageData;
   /** Dataset label of a sample image (for the caption). */
   truth: string | undefined;
   labeled: boolean;
 }
 
 const state = {
-  encoder: undefined as WorkerEncoder | undefined,
-  modelId: '',
-  learner: undefined as AppLearner | undefined,
+  me: undefined as Personalizer | undefined,
+  /** The personalizer's figures as of the last call, for synchronous rendering. */
+  stats: undefined as PersonalizerStats | undefined,
   sample: undefined as Sample | undefined,
   sampleIndex: -1,
   source: 'sample' as 'sample' | 'camera',
@@ -64,9 +66,7 @@ const state = {
   frame: undefined as Frame | undefined,
   live: false,
   busy: false,
-  adaptTimer: 0,
   embedMs: 0,
-  saveTimer: 0,
 };
 
 // ---------------------------------------------------------------- errors and status
@@ -118,13 +118,13 @@ function threads(): number {
   return crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 }
 
-function renderDiagnostics(enc: WorkerEncoder): void {
-  const d = enc.diagnostics;
-  const m = enc.manifest;
+function renderDiagnostics(st: PersonalizerStats): void {
+  const d = st.diagnostics;
+  const m = st.manifest;
   const rows: [string, string][] = [
     ['Runs on', `${d.device} (${d.backend})`],
     ['Model', `${m.id} · ${m.dtype} · ${m.output.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
-    ['Loaded from', d.origin === 'bytes' ? 'IndexedDB model cache (edgetune/storage)' : d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app files cached by the service worker' : 'network') : d.origin],
+    ['Loaded from', d.origin === 'cache' ? 'IndexedDB model cache (edgetune/storage)' : d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app files cached by the service worker' : 'network') : d.origin],
     ['Load time', `${Math.round(d.loadMs)} ms`],
     ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
     ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
@@ -146,14 +146,12 @@ function renderDiagnostics(enc: WorkerEncoder): void {
 // ---------------------------------------------------------------- learner UI
 
 function renderClasses(top?: string): void {
-  const l = state.learner;
-  const counts = l?.counts() ?? {};
+  const st = state.stats;
   ui.classes.replaceChildren(
-    ...(l?.classes ?? []).map((name) => {
+    ...(st?.classes ?? []).map(({ label: name, examples: n }) => {
       const b = document.createElement('button');
       b.className = `cls${name === top ? ' top' : ''}`;
       b.dataset['class'] = name;
-      const n = counts[name] ?? 0;
       b.setAttribute('aria-label', `Label as ${name} (${n} example${n === 1 ? '' : 's'})`);
       b.append(name, Object.assign(document.createElement('small'), { textContent: `${n} labeled` }));
       b.disabled = !state.frame;
@@ -161,19 +159,39 @@ function renderClasses(top?: string): void {
       return b;
     }),
   );
-  const s = l?.stats() ?? { labeled: 0, seen: 0, pseudo: 0, drifts: 0, adaptations: 0, rollbacks: 0 };
-  $('st-labeled').textContent = String(s.labeled);
-  $('st-seen').textContent = String(s.seen);
-  $('st-pseudo').textContent = String(s.pseudo);
-  $('st-drift').textContent = String(s.drifts);
-  $('adapt-info').textContent = s.adaptations ? `Adapted ${s.adaptations}× on labels and pseudo-labels${s.rollbacks ? `, ${s.rollbacks} rolled back by the accuracy guard` : ''}.` : '';
+  const s = st?.learner;
+  $('st-labeled').textContent = String(s?.labeled ?? 0);
+  $('st-seen').textContent = String(s?.seen ?? 0);
+  $('st-pseudo').textContent = String(s?.accepted ?? 0);
+  $('st-drift').textContent = String(s?.drifts ?? 0);
+  $('adapt-info').textContent = s?.adaptations ? `Adapted ${s.adaptations}× on labels and pseudo-labels${s.rollbacks ? `, ${s.rollbacks} rolled back by the accuracy guard` : ''}.` : '';
 }
 
-function renderPrediction(p: Prediction | undefined): void {
+/** True when two classes have labels, so a prediction means something. */
+function ready(): boolean {
+  return (state.stats?.classes.filter((c) => c.examples > 0).length ?? 0) >= 2;
+}
+
+/** Refreshes the figures the UI renders from. */
+async function refresh(): Promise<void> {
+  if (state.me) state.stats = await state.me.stats();
+}
+
+async function predict(image: ImageData): Promise<PersonalizerPrediction | undefined> {
+  if (!state.me || !ready()) return undefined;
+  try {
+    return await state.me.predict(image);
+  } catch (err) {
+    if (isEdgetuneError(err, 'NOT_READY')) return undefined;
+    throw err;
+  }
+}
+
+function renderPrediction(p: PersonalizerPrediction | undefined): void {
   if (!p) {
     ui.predLabel.textContent = '—';
     ui.predBar.style.width = '0';
-    const classes = state.learner?.classes.length ?? 0;
+    const classes = state.stats?.classes.length ?? 0;
     ui.predConf.textContent = classes < 2 ? 'Add two classes and label a few images to start predicting.' : 'Label at least one image in two classes to start predicting.';
     renderClasses();
     return;
@@ -185,89 +203,49 @@ function renderPrediction(p: Prediction | undefined): void {
   renderClasses(p.label);
 }
 
-function scheduleSave(delay = 1500): void {
-  clearTimeout(state.saveTimer);
-  state.saveTimer = window.setTimeout(() => void save(), delay);
-}
-
-async function save(): Promise<void> {
-  clearTimeout(state.saveTimer);
-  if (!state.learner || !state.modelId) return;
-  try {
-    const { seen } = state.learner.stats();
-    const at = await saveLearner(state.modelId, state.learner.getState());
-    // The sample stream resumes where it was, so a reload does not feed the learner the same images again.
-    if (state.sampleIndex >= 0) await setSetting('sampleIndex', state.sampleIndex);
-    document.body.dataset['savedSeen'] = String(seen);
-    ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
-    document.body.dataset['savedAt'] = String(at);
-  } catch (err) {
-    showError(err, 'Saving');
-  }
-}
-
 async function label(name: string): Promise<void> {
   const f = state.frame;
-  const l = state.learner;
-  if (!f || !l) return;
+  if (!f || !state.me) return;
   try {
-    l.addLabeled(f.embedding, name);
+    // Saved, adapted (once the taps pause) and shared with other tabs by the personalizer.
+    await state.me.teach(f.image, name);
+    await refresh();
   } catch (err) {
     showError(err, 'Labeling');
     return;
   }
   f.labeled = true;
-  await save();
-  renderPrediction(l.predict(f.embedding));
-  // Train the head on the new labels once the taps pause.
-  clearTimeout(state.adaptTimer);
-  state.adaptTimer = window.setTimeout(() => void adapt(), 800);
+  renderPrediction(await predict(f.image));
   // In sample mode move on, so labeling is one tap per image.
   if (state.source === 'sample' && !state.live) await step();
-}
-
-async function adapt(): Promise<void> {
-  const l = state.learner;
-  if (!l) return;
-  try {
-    if (await l.adapt()) {
-      renderClasses();
-      scheduleSave(0);
-    }
-  } catch (err) {
-    showError(err, 'Adapting');
-  }
 }
 
 // ---------------------------------------------------------------- frames
 
 /** Leaves the current frame: an unlabeled one goes to the learner as part of the unlabeled stream. */
-function leaveFrame(): void {
+async function leaveFrame(): Promise<void> {
   const f = state.frame;
-  const l = state.learner;
-  if (!f || !l || f.labeled) return;
-  const o = l.observe(f.embedding);
-  if (!o) return;
-  if (o.drift) ui.saved.textContent = 'Drift detected: the stream changed; unconfirmed pseudo-labels were dropped and the learner re-adapts (your labels are kept).';
-  if (o.adaptDue) void adapt();
-  else scheduleSave(4000);
+  if (!f || !state.me || f.labeled || !ready()) return;
+  await state.me.observe(f.image);
+  await refresh();
 }
 
 let frames = 0;
 
 async function show(image: ImageData, truth: string | undefined): Promise<void> {
-  const enc = state.encoder;
-  if (!enc) return;
+  if (!state.me) return;
   const t0 = performance.now();
-  const [embedding] = await enc.embed([image]);
+  const p = await predict(image);
   const ms = performance.now() - t0;
-  state.embedMs = state.embedMs ? state.embedMs * 0.8 + ms * 0.2 : ms;
-  ui.timing.textContent = `Embedding a frame in the worker: ${state.embedMs.toFixed(1)} ms (running average, includes the message round trip).`;
-  state.frame = { embedding: embedding!, truth, labeled: false };
+  if (p) {
+    state.embedMs = state.embedMs ? state.embedMs * 0.8 + ms * 0.2 : ms;
+    ui.timing.textContent = `Embedding and predicting a frame in the worker: ${state.embedMs.toFixed(1)} ms (running average, includes the message round trip).`;
+  }
+  state.frame = { image, truth, labeled: false };
   ui.truth.textContent = truth === undefined ? '' : `Sample ${state.sampleIndex + 1} of ${state.sample?.count ?? 0} · dataset says: ${truth}`;
   ui.truth.dataset['label'] = truth ?? '';
   ui.truth.dataset['frame'] = String(++frames);
-  renderPrediction(state.learner?.predict(embedding!));
+  renderPrediction(p);
 }
 
 function drawSample(img: ImageData): void {
@@ -291,10 +269,10 @@ function cameraFrame(): ImageData | undefined {
 
 /** Shows the next frame of the current source. Frames are processed one at a time. */
 async function step(): Promise<void> {
-  if (state.busy || !state.encoder) return;
+  if (state.busy || !state.me) return;
   state.busy = true;
   try {
-    leaveFrame();
+    await leaveFrame();
     if (state.source === 'sample') {
       const s = state.sample;
       if (!s) return;
@@ -320,7 +298,7 @@ function setLive(on: boolean): void {
   ui.live.setAttribute('aria-pressed', String(on));
   ui.live.textContent = on ? '❚❚ Pause' : '▶ Live';
   if (on) void liveLoop();
-  else scheduleSave(0);
+  else void state.me?.save();
 }
 
 async function liveLoop(): Promise<void> {
@@ -379,44 +357,14 @@ async function registerServiceWorker(): Promise<void> {
   }
 }
 
-async function restore(modelId: string, dim: number): Promise<AppLearner> {
-  try {
-    const saved = await loadLearner(modelId);
-    if (saved?.state) {
-      const l = restoreLearner(saved.state);
-      ui.saved.textContent = `Restored ${l.stats().labeled} labels in ${l.classes.length} classes, saved ${new Date(saved.savedAt).toLocaleString()}.`;
-      document.body.dataset['restored'] = String(l.classes.length);
-      return l;
-    }
-  } catch (err) {
-    showError(err, 'Restoring what was learned');
-  }
-  document.body.dataset['restored'] = '0';
-  return newLearner(dim);
-}
-
-/** Opens the model in the worker: from the IndexedDB model cache when it holds this build's model, else from its URL (then cached for next time). */
-async function openModel(worker: EdgetuneWorker): Promise<WorkerEncoder> {
-  const url = new URL('models/default.json', location.href).href;
-  const options = { device: __EDGETUNE_ACCELERATORS__ ? ('auto' as const) : ('wasm' as const), onProgress };
-  const current = (await fetch(url)
-    .then((r) => (r.ok ? (r.json() as Promise<ModelManifest>) : undefined))
-    .catch(() => undefined));
-  const cached = await cachedModel(current?.id).catch(() => undefined);
-  if (cached && (!current || cached.manifest.sha256 === current.sha256)) {
-    document.body.dataset['modelCached'] = cached.manifest.id;
-    return worker.openEncoder({ manifest: cached.manifest, bytes: cached.bytes }, options);
-  }
-  const enc = await worker.openEncoder(url, options);
-  // The bytes come from the service worker's cache here, so storing them costs no download.
-  void fetch(new URL(`models/${enc.manifest.file}`, location.href))
-    .then(async (r) => {
-      if (!r.ok) return;
-      await cacheModel(enc.manifest, new Uint8Array(await r.arrayBuffer()));
-      document.body.dataset['modelCached'] = enc.manifest.id;
-    })
-    .catch((err: unknown) => console.warn('could not cache the model in IndexedDB', err));
-  return enc;
+/** Tells the UI what a save wrote (and resumes the sample stream there after a reload). */
+async function onSaved(): Promise<void> {
+  await refresh();
+  if (state.sampleIndex >= 0) await setSetting('sampleIndex', state.sampleIndex).catch(() => undefined);
+  const at = Date.now();
+  document.body.dataset['savedSeen'] = String(state.stats?.learner.seen ?? 0);
+  ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
+  document.body.dataset['savedAt'] = String(at);
 }
 
 async function renderStorage(): Promise<void> {
@@ -444,26 +392,30 @@ async function main(): Promise<void> {
   ui.addForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const name = ui.className.value.trim();
-    if (!name || !state.learner) return;
-    state.learner.addClass(name);
+    const me = state.me;
+    if (!name || !me) return;
     ui.className.value = '';
-    renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
-    void save();
+    void (async () => {
+      await me.addClass(name);
+      await refresh();
+      renderPrediction(state.frame ? await predict(state.frame.image) : undefined);
+    })().catch((err: unknown) => showError(err, 'Adding a class'));
   });
   ui.forget.addEventListener('click', () => {
-    if (!state.encoder) return;
-    state.learner = newLearner(state.encoder.dim);
-    renderPrediction(undefined);
-    void save().then(() => {
-      ui.saved.textContent = 'Started over: the classes are gone (the last versions stay on this device until newer saves replace them).';
-    });
+    const me = state.me;
+    if (!me) return;
+    void (async () => {
+      await me.forget();
+      await refresh();
+      renderPrediction(undefined);
+      ui.saved.textContent = 'Started over: every class, label and checkpoint of this app was deleted from this device.';
+    })().catch((err: unknown) => showError(err, 'Forgetting'));
   });
-  // Best effort: up to a few seconds of stream observations would otherwise wait for the next save.
-  addEventListener('pagehide', () => void save());
+  // The personalizer saves on pagehide itself; a hidden page also stops the live loop.
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
       setLive(false);
-      void save();
+      void state.me?.save();
     }
   });
 
@@ -472,11 +424,18 @@ async function main(): Promise<void> {
     return undefined;
   });
 
-  let worker: EdgetuneWorker;
   try {
-    worker = await EdgetuneWorker.start({ url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } });
     ui.loadText.textContent = 'Loading the model…';
-    state.encoder = await openModel(worker);
+    // Encoder, learner and profile in the worker; the model is cached in the profile for offline starts.
+    state.me = await openPersonalizer({
+      model: new URL('models/default.json', location.href).href,
+      storage: { name: 'edgetune-mobile', keepLast: 3 },
+      learner: LEARNER,
+      device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm',
+      worker: { url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } },
+      adaptDelayMs: 800,
+      onProgress: (p) => p.phase === 'model' && onProgress(p.progress),
+    });
   } catch (err) {
     ui.load.hidden = true;
     ui.device.textContent = 'not loaded';
@@ -484,20 +443,28 @@ async function main(): Promise<void> {
     document.body.dataset['state'] = 'error';
     return;
   }
-  state.modelId = state.encoder.manifest.id;
-  renderDiagnostics(state.encoder);
+  const me = state.me;
+  await refresh();
+  const st = state.stats!;
+  document.body.dataset['modelCached'] = st.modelId;
+  renderDiagnostics(st);
   void renderStorage();
-  state.learner = await restore(state.modelId, state.encoder.dim);
-  // Two tabs of the app share one profile: take over what the other tab learned.
-  void onRemoteCheckpoint(state.modelId, () => {
+  if (st.version > 0) ui.saved.textContent = `Restored ${st.learner.labeled} labels in ${st.classes.length} classes.`;
+  document.body.dataset['restored'] = String(st.version > 0 ? st.classes.length : 0);
+  me.on('saved', () => void onSaved().catch(() => undefined));
+  me.on('adapted', () => void refresh().then(() => renderClasses()).catch(() => undefined));
+  me.on('error', (e) => showError(e.error, e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Loading what another tab learned'));
+  me.on('learner', (e) => {
+    if (e.type === 'drift') ui.saved.textContent = 'Drift detected: the stream changed; unconfirmed pseudo-labels were dropped and the learner re-adapts (your labels are kept).';
+  });
+  // Two tabs of the app share one profile: the personalizer takes over what the other tab saved.
+  me.on('synced', () => {
     void (async () => {
-      const saved = await loadLearner(state.modelId);
-      if (!saved?.state || !state.encoder) return;
-      state.learner = restoreLearner(saved.state);
+      await refresh();
       ui.saved.textContent = 'Updated with what another tab of this app learned.';
-      renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
+      renderPrediction(state.frame ? await predict(state.frame.image) : undefined);
     })().catch((err: unknown) => showError(err, 'Loading what another tab learned'));
-  }).catch(() => undefined);
+  });
   state.sample = await samplePromise;
   const resume = await getSetting<number>('sampleIndex').catch(() => undefined);
   if (state.sample && typeof resume === 'number' && resume >= 0) state.sampleIndex = resume % state.sample.count;

@@ -1,0 +1,268 @@
+// Personalizer behaviour cases shared by Node (in-thread, fake-indexeddb) and real Chromium (in-thread and in a Worker), on the shipped default encoder and the Fashion-MNIST sample.
+import { isEdgetuneError, type ErrorCode } from '../../src/core/errors.js';
+import type { Personalizer, PersonalizerModel, PersonalizerOptions } from '../../src/personalizer/index.js';
+import type { RawPixels } from '../../src/runtime/preprocess.js';
+
+/** The sample: 784 bytes per image and a label byte each. */
+export interface Sample {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+}
+
+/** Where the cases run. */
+export interface PEnv {
+  /** Opens a personalizer on `profile` (the env picks storage factory and worker). */
+  open(profile: string, extra?: Partial<PersonalizerOptions>): Promise<Personalizer>;
+  /** The shipped default encoder as the env passes it. */
+  readonly model: PersonalizerModel;
+  readonly sample: Sample;
+  /** Every record of every store of database `profile`, read with the raw IndexedDB API. */
+  raw(profile: string): Promise<Record<string, { keys: unknown[]; values: unknown[] }>>;
+}
+
+/** One case. */
+export interface PCase {
+  readonly name: string;
+  run(env: PEnv): Promise<void>;
+}
+
+export const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+function fail(msg: string): never {
+  throw new Error(`assertion failed: ${msg}`);
+}
+function ok(v: unknown, msg: string): void {
+  if (!v) fail(msg);
+}
+function eq(a: unknown, b: unknown, msg: string): void {
+  if (JSON.stringify(a) !== JSON.stringify(b)) fail(`${msg}: got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}`);
+}
+async function rejects(p: Promise<unknown>, code: ErrorCode, msg: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (isEdgetuneError(e, code)) return;
+    fail(`${msg}: expected ${code}, got ${(e as Error)?.name} ${(e as { code?: string })?.code ?? ''} ${(e as Error)?.message}`);
+  }
+  fail(`${msg}: expected ${code}, but it succeeded`);
+}
+
+let n = 0;
+/** A fresh profile name per case. */
+export function profileName(tag: string): string {
+  return `p-${tag}-${Date.now().toString(36)}-${(n++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Image `k` of the sample as raw pixels (a fresh copy each call, so moving it is harmless). */
+export function image(s: Sample, k: number): RawPixels {
+  return { data: s.images.slice(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 };
+}
+
+/** The first `count` sample indices of class `c` after skipping `skip` of them. */
+export function ofClass(s: Sample, c: number, count: number, skip = 0): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < s.labels.length && out.length < count; k++) {
+    if (s.labels[k] === c) {
+      if (skip > 0) skip--;
+      else out.push(k);
+    }
+  }
+  return out;
+}
+
+const TROUSER = 1;
+const BAG = 8;
+const SNEAKER = 7;
+
+async function teachTwo(p: Personalizer, s: Sample, perClass = 5): Promise<void> {
+  for (const k of ofClass(s, TROUSER, perClass)) await p.teach(image(s, k), 'trouser');
+  for (const k of ofClass(s, BAG, perClass)) await p.teach(image(s, k), 'bag');
+}
+
+/** Predicted labels of held-out trousers and bags. */
+async function predictHeldOut(p: Personalizer, s: Sample, count = 15): Promise<{ labels: string[]; accuracy: number }> {
+  const idx = [...ofClass(s, TROUSER, count, 20).map((k) => [k, 'trouser'] as const), ...ofClass(s, BAG, count, 20).map((k) => [k, 'bag'] as const)];
+  const labels: string[] = [];
+  let hits = 0;
+  for (const [k, want] of idx) {
+    const r = await p.predict(image(s, k));
+    labels.push(r.label);
+    if (r.label === want) hits++;
+    ok(r.scores.length === 2 && Math.abs(r.scores[0]!.score + r.scores[1]!.score - 1) < 1e-4, `scores cover both classes and sum to 1 (${JSON.stringify(r.scores)})`);
+    ok(typeof r.unknown === 'boolean', 'unknown is a boolean');
+  }
+  return { labels, accuracy: hits / idx.length };
+}
+
+async function until(cond: () => Promise<boolean>, what: string, tries = 400): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  fail(`timed out waiting for ${what}`);
+}
+
+export const CASES: PCase[] = [
+  {
+    name: 'teach two classes from images, predict held-out images, reopen and predict the same',
+    async run(env) {
+      const profile = profileName('two');
+      const a = await env.open(profile);
+      await rejects(a.predict(image(env.sample, 0)), 'NOT_READY', 'predict before any teach');
+      await rejects(a.teach(image(env.sample, 0), ''), 'INVALID_ARGUMENT', 'empty label');
+      await teachTwo(a, env.sample);
+      await a.idle();
+      eq((await a.classes()).sort(), ['bag', 'trouser'], 'classes');
+      const before = await predictHeldOut(a, env.sample);
+      ok(before.accuracy >= 0.85, `held-out accuracy ${before.accuracy}`);
+      await a.dispose();
+      await rejects(a.predict(image(env.sample, 0)), 'DISPOSED', 'after dispose');
+      const b = await env.open(profile);
+      const st = await b.stats();
+      ok(st.version >= 1, `restored from a checkpoint (v${st.version})`);
+      eq(st.classes.map((c) => [c.label, c.examples]).sort(), [['bag', 5], ['trouser', 5]], 'examples per class');
+      const after = await predictHeldOut(b, env.sample);
+      eq(after.labels, before.labels, 'same predictions after reopening');
+      await b.dispose();
+    },
+  },
+  {
+    name: 'forget() deletes every checkpoint version, sample and metadata record (read from IndexedDB directly); reopening starts empty',
+    async run(env) {
+      const profile = profileName('forget');
+      const p = await env.open(profile);
+      await teachTwo(p, env.sample, 3);
+      await p.save();
+      await p.observe(image(env.sample, 100));
+      await p.save();
+      await p.teach(image(env.sample, ofClass(env.sample, SNEAKER, 1)[0]!), 'sneaker');
+      await p.save();
+      const full = await env.raw(profile);
+      ok(full['checkpoints']!.values.length >= 2 && full['samples']!.values.length === 7, `records before forget: ${full['checkpoints']!.values.length} checkpoints, ${full['samples']!.values.length} samples`);
+      await p.forget();
+      eq(await p.classes(), [], 'empty after forget');
+      const raw = await env.raw(profile);
+      for (const st of ['checkpoints', 'heads', 'samples', 'meta']) eq(raw[st]!.values.length, 0, `no ${st} records left`);
+      eq(raw['sys']!.keys.filter((k) => String(k).startsWith('seq:')), [], 'no sample counters left');
+      await p.dispose();
+      const again = await env.open(profile);
+      eq(await again.classes(), [], 'reopened empty');
+      eq((await env.raw(profile))['checkpoints']!.values.length, 0, 'dispose after forget saved nothing');
+      await again.dispose();
+    },
+  },
+  {
+    name: 'two tabs teaching the same profile at once lose no label',
+    async run(env) {
+      const profile = profileName('tabs');
+      const [a, b] = await Promise.all([env.open(profile), env.open(profile)]);
+      const ta = ofClass(env.sample, TROUSER, 4);
+      const tb = ofClass(env.sample, BAG, 4);
+      await Promise.all([
+        (async () => {
+          for (const k of ta) await a.teach(image(env.sample, k), 'trouser');
+          await a.save();
+        })(),
+        (async () => {
+          for (const k of tb) await b.teach(image(env.sample, k), 'bag');
+          await b.save();
+        })(),
+      ]);
+      await Promise.all([a.dispose(), b.dispose()]);
+      const c = await env.open(profile);
+      const st = await c.stats();
+      eq(st.classes.map((x) => [x.label, x.examples]).sort(), [['bag', 4], ['trouser', 4]], 'every label of both tabs');
+      await c.dispose();
+    },
+  },
+  {
+    name: 'a checkpoint saved while an adaptation runs restores; calls made meanwhile wait and are applied',
+    async run(env) {
+      const profile = profileName('adapt');
+      const p = await env.open(profile, { learner: { firstEpochs: 20000, epochs: 1 }, adaptDelayMs: 300, autosaveMs: false });
+      const started = new Promise<void>((r) => p.on('adapting', () => r()));
+      await teachTwo(p, env.sample, 4);
+      await started;
+      ok((await p.stats()).adapting, 'the (long) first adaptation is running');
+      const v = await p.save();
+      ok(v >= 1, `saved during the adaptation (v${v})`);
+      const during = await p.teach(image(env.sample, ofClass(env.sample, SNEAKER, 1)[0]!), 'sneaker');
+      eq(during.examples, 1, 'a label taught during the adaptation is applied');
+      const obs = await p.observe(image(env.sample, 300));
+      ok(typeof obs.deferred === 'boolean', 'observe answers during or after the adaptation');
+      const q = await env.open(profile, { learner: { firstEpochs: 1, epochs: 1 } });
+      const r = await q.predict(image(env.sample, ofClass(env.sample, BAG, 1, 30)[0]!));
+      ok(Number.isFinite(r.confidence) && r.scores.every((x) => Number.isFinite(x.score)), `the checkpoint saved mid-adaptation restores and predicts (${JSON.stringify(r.scores)})`);
+      eq((await q.classes()).sort(), ['bag', 'sneaker', 'trouser'], 'the label taught after that save is in the journal and restored too');
+      await q.dispose();
+      await p.dispose();
+    },
+  },
+  {
+    name: 'undoLast, renameClass, removeClass and addClass take effect and persist',
+    async run(env) {
+      const profile = profileName('edit');
+      const p = await env.open(profile);
+      await teachTwo(p, env.sample, 3);
+      await p.teach(image(env.sample, ofClass(env.sample, SNEAKER, 1)[0]!), 'sneaker');
+      eq(await p.undoLast(), true, 'undo the sneaker');
+      eq((await p.classes()).includes('sneaker'), false, 'sneaker gone after undo');
+      await p.renameClass('bag', 'handbag');
+      await p.removeClass('trouser');
+      eq(await p.undoLast(), false, 'nothing to undo after an edit');
+      await rejects(p.removeClass('zebra'), 'UNKNOWN_LABEL', 'removing an unknown class');
+      await p.addClass('hat');
+      await p.addClass('hat');
+      await p.dispose();
+      const q = await env.open(profile);
+      const st = await q.stats();
+      eq(st.classes.map((c) => [c.label, c.examples]), [['handbag', 3], ['hat', 0]], 'edits persisted (an empty class too)');
+      eq(st.diagnostics.device, st.device, 'diagnostics come with the stats');
+      eq(st.manifest.id, q.modelId, 'and the manifest');
+      eq((await env.raw(profile))['samples']!.values.length, 3, 'the journal holds only the kept labels');
+      await q.dispose();
+    },
+  },
+  {
+    name: 'a second tab follows checkpoints saved by the first (BroadcastChannel)',
+    async run(env) {
+      const profile = profileName('follow');
+      const a = await env.open(profile);
+      const b = await env.open(profile);
+      const synced: number[] = [];
+      b.on('synced', (e) => synced.push(e.version));
+      await teachTwo(a, env.sample, 2);
+      const v = await a.save();
+      await until(async () => synced.includes(v), `tab b to load v${v}`);
+      eq((await b.classes()).sort(), ['bag', 'trouser'], 'tab b knows the classes taught in tab a');
+      await a.dispose();
+      await b.dispose();
+    },
+  },
+  {
+    name: 'exportProfile / importProfile: another profile predicts the same; settings passed on reopen override the saved ones',
+    async run(env) {
+      const src = profileName('exp');
+      const a = await env.open(src, { learner: { epochs: 2 } });
+      await teachTwo(a, env.sample, 3);
+      await a.idle();
+      const want = await predictHeldOut(a, env.sample, 5);
+      const file = await a.exportProfile();
+      ok(file instanceof Uint8Array && file.byteLength > 1000, `an export file (${file.byteLength} bytes)`);
+      await a.dispose();
+      const dst = profileName('imp');
+      const b = await env.open(dst);
+      await b.importProfile(file);
+      eq((await predictHeldOut(b, env.sample, 5)).labels, want.labels, 'same predictions after import');
+      await b.dispose();
+      const c = await env.open(src, { learner: { epochs: 7 } });
+      await c.observe(image(env.sample, 5));
+      await c.save();
+      await c.dispose();
+      const raw = await env.raw(src);
+      const payloads = raw['checkpoints']!.values as Array<{ version: number; body: { value?: { learner: { options: { epochs: number } } } } }>;
+      const newest = payloads.sort((x, y) => y.version - x.version)[0]!;
+      eq(newest.body.value?.learner.options.epochs, 7, 'the epochs passed on reopen replaced the saved 2');
+    },
+  },
+];
