@@ -78,7 +78,7 @@ export type AdaptProgress =
   | { readonly phase: 'prepare'; readonly labeled: number; readonly pseudo: number }
   | { readonly phase: 'train'; readonly epoch: number; readonly epochs: number; readonly loss: number }
   | { readonly phase: 'guard'; readonly before: number; readonly after: number }
-  | { readonly phase: 'done'; readonly rolledBack: boolean };
+  | { readonly phase: 'ready'; readonly rolledBack: boolean };
 
 /** Outcome of one `adapt()`. */
 export interface AdaptResult {

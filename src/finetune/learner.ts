@@ -748,7 +748,7 @@ export class Learner {
         rolledBack,
       };
       cnt.pseudoDisagreed += disagreed;
-      onProgress?.({ phase: 'done', rolledBack });
+      onProgress?.({ phase: 'ready', rolledBack });
       this.#emit({ type: 'adapted', step, result });
       return result;
     } catch (e) {

@@ -35,7 +35,7 @@ test('learner and storage in a real module Worker: same answers as in-thread, pr
     assert.equal(r['sameObservations'], r['observations'], 'every observation in the worker equals the in-thread one');
     const [stepsLocal, stepsRemote] = r['adaptSteps'] as number[];
     assert.ok(stepsLocal! > 0 && stepsLocal === stepsRemote);
-    assert.deepEqual(r['phases'], ['prepare', 'train', 'guard', 'done']);
+    assert.deepEqual(r['phases'], ['prepare', 'train', 'guard', 'ready']);
     assert.equal(r['samePrediction'], true);
     assert.equal(r['restoredPrediction'], true, 'a learner restored from the checkpoint the page read predicts the same');
     assert.equal(r['seen'], 120);
