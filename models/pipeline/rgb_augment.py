@@ -141,3 +141,19 @@ def views(objs, bgs, idx, g, size=96, preset="camera"):
         x, _ = _paste(x, objs, idx, g, p["obj_scale"], size, p)
         out.append(normalise(photometric(x, g, p)))
     return out[0], out[1]
+
+
+def pool_views(n, size, seed, pool_dir=None):
+    """n normalised first views from the pretraining pool (calibration and export checks; never bench images)."""
+    import os
+
+    import numpy as np
+    pool_dir = pool_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs-rgb", "pool")
+    objs = torch.from_numpy(np.load(os.path.join(pool_dir, "objects.npy"), mmap_mode="r")[:])
+    bgs = torch.from_numpy(np.load(os.path.join(pool_dir, "backgrounds.npy"), mmap_mode="r")[:])
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(objs), (n,), generator=g)
+    out = []
+    for b in range(0, n, 128):
+        out.append(views(objs, bgs, idx[b:b + 128], g, size=size)[0])
+    return torch.cat(out)
