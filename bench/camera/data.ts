@@ -8,8 +8,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_DIR = join(ROOT, 'bench', 'camera', '.cache', 'camera-v1');
 
 /** Which part of the frame the app hands to the encoder. */
-export type Protocol = 'whole' | 'viewfinder' | 'bgref';
-export const PROTOCOLS: readonly Protocol[] = ['whole', 'viewfinder', 'bgref'];
+export type Protocol = 'whole' | 'viewfinder' | 'bgref' | 'bgmask';
+export const PROTOCOLS: readonly Protocol[] = ['whole', 'viewfinder', 'bgref', 'bgmask'];
 
 export type Split = 'shot' | 'testA' | 'testB' | 'unknown';
 
@@ -65,6 +65,16 @@ export function crop(px: Uint8Array, side: number, box: readonly [number, number
   return { data: out, width: w, height: h, channels: 3 };
 }
 
+/** Where a frame differs from its empty scene: a square crop box and a per-4×4-block mask of the changed region. */
+export interface Change {
+  readonly box: [number, number, number, number];
+  /** n×n blocks (n = side / 4), 1 = part of the changed region (dilated by one block). */
+  readonly blocks: Uint8Array;
+  readonly n: number;
+}
+
+const BLOCK = 4;
+
 /**
  * Fixed camera with a background reference: where the frame differs from the empty scene.
  * Works on 4×4 blocks (mean absolute RGB difference, which averages sensor noise away), keeps the
@@ -72,8 +82,8 @@ export function crop(px: Uint8Array, side: number, box: readonly [number, number
  * `margin`, clamped to the frame. With no changed block it returns the whole frame. This is what
  * the bench does itself until the runtime offers a background-reference option.
  */
-export function changedBox(frame: Uint8Array, empty: Uint8Array, side: number, threshold = 18, margin = 0.12): [number, number, number, number] {
-  const B = 4;
+export function changeOf(frame: Uint8Array, empty: Uint8Array, side: number, threshold = 18, margin = 0.12): Change {
+  const B = BLOCK;
   const n = Math.floor(side / B);
   const diff = new Float32Array(n * n);
   for (let by = 0; by < n; by++) {
@@ -115,7 +125,8 @@ export function changedBox(frame: Uint8Array, empty: Uint8Array, side: number, t
     }
     if (comp.length > best.length) best = comp;
   }
-  if (best.length === 0) return [0, 0, side, side];
+  const blocks = new Uint8Array(n * n);
+  if (best.length === 0) return { box: [0, 0, side, side], blocks: blocks.fill(1), n };
   let x0 = n;
   let y0 = n;
   let x1 = 0;
@@ -127,6 +138,7 @@ export function changedBox(frame: Uint8Array, empty: Uint8Array, side: number, t
     y0 = Math.min(y0, y);
     x1 = Math.max(x1, x + 1);
     y1 = Math.max(y1, y + 1);
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (y + dy >= 0 && x + dx >= 0 && y + dy < n && x + dx < n) blocks[(y + dy) * n + x + dx] = 1;
   }
   const w = (x1 - x0) * B;
   const h = (y1 - y0) * B;
@@ -135,7 +147,25 @@ export function changedBox(frame: Uint8Array, empty: Uint8Array, side: number, t
   const cy = y0 * B + h / 2;
   const bx = Math.round(Math.min(Math.max(cx - s / 2, 0), side - s));
   const by = Math.round(Math.min(Math.max(cy - s / 2, 0), side - s));
-  return [bx, by, s, s];
+  return { box: [bx, by, s, s], blocks, n };
+}
+
+/** The square crop box of {@link changeOf}. */
+export function changedBox(frame: Uint8Array, empty: Uint8Array, side: number): [number, number, number, number] {
+  return changeOf(frame, empty, side).box;
+}
+
+/** The frame with every pixel outside the changed region set to mid-grey (the "mask" variant of the background reference). */
+export function maskUnchanged(frame: Uint8Array, side: number, c: Change): Uint8Array {
+  const out = new Uint8Array(frame);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const by = Math.min(c.n - 1, Math.floor(y / BLOCK));
+      const bx = Math.min(c.n - 1, Math.floor(x / BLOCK));
+      if (!c.blocks[by * c.n + bx]) out.fill(128, (y * side + x) * 3, (y * side + x) * 3 + 3);
+    }
+  }
+  return out;
 }
 
 /** The crop a protocol hands to the encoder for item i. */
@@ -144,7 +174,8 @@ export function protocolCrop(b: CameraBench, i: number, p: Protocol): RawPixels 
   const item = b.items[i]!;
   if (p === 'whole') return { data: px, width: b.frame, height: b.frame, channels: 3 };
   if (p === 'viewfinder') return crop(px, b.frame, item.viewfinder);
-  return crop(px, b.frame, changedBox(px, framePixels(b, i, 'empty'), b.frame));
+  const c = changeOf(px, framePixels(b, i, 'empty'), b.frame);
+  return crop(p === 'bgmask' ? maskUnchanged(px, b.frame, c) : px, b.frame, c.box);
 }
 
 /** Intersection over union of two [x, y, w, h] boxes (how well the background reference found the object). */
