@@ -37,16 +37,16 @@ BENCH = {
     "backgrounds_a": ["ukui-wallpapers", "lomiri-wallpapers-16.04"],
     "backgrounds_b": ["lomiri-wallpapers", "lomiri-wallpapers-20.04", "python3-skimage"],
 }
-LICENSES = {
-    "openclipart-png": "public domain (Open Clip Art Library; debian/copyright)",
-    "tuxpaint-stamps-default": "GPL-2+ (debian/copyright; stamps from several authors, some from Open Clip Art)",
-    "mate-backgrounds": "GPL-2+ / CC-BY-SA (debian/copyright)",
-    "gnome-backgrounds": "CC-BY-SA-3.0 / CC-BY-2.0 (debian/copyright)",
-    "ukui-wallpapers": "see /usr/share/doc/ukui-wallpapers/copyright",
-    "lomiri-wallpapers": "see /usr/share/doc/lomiri-wallpapers/copyright",
-    "lomiri-wallpapers-16.04": "see /usr/share/doc/lomiri-wallpapers-16.04/copyright",
-    "lomiri-wallpapers-20.04": "see /usr/share/doc/lomiri-wallpapers-20.04/copyright",
-    "python3-skimage": "BSD-3-Clause code; sample images CC0/public domain/own licences (skimage/data/README.txt)",
+LICENSES = {  # from /usr/share/doc/PKG/copyright
+    "openclipart-png": "public domain (Creative Commons Public Domain Dedication)",
+    "tuxpaint-stamps-default": "GPL-2",
+    "mate-backgrounds": "GPL-2+ and CC-BY-SA-4.0",
+    "gnome-backgrounds": "CC-BY-SA-3.0",
+    "ukui-wallpapers": "CC-BY-SA-3.0",
+    "lomiri-wallpapers": "CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0, CC0-1.0, Expat (per file)",
+    "lomiri-wallpapers-16.04": "CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0, CC0-1.0, Expat (per file)",
+    "lomiri-wallpapers-20.04": "CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0, CC0-1.0, Expat (per file)",
+    "python3-skimage": "BSD-3-Clause (sample images: per skimage/data/README.txt)",
 }
 # scikit-image ships test fixtures beside its photos; only these are camera-like scenes.
 SKIMAGE_PHOTOS = {"astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png",
