@@ -65,7 +65,8 @@ class Net(nn.Module):
 
 
 def lr_at(step, args):
-    warm = min(args.warmup_steps, max(1, args.steps // 10))
+    # Fixed warmup, not a fraction of --steps: a run resumed with a shorter or longer --steps keeps its past schedule.
+    warm = max(1, min(args.warmup_steps, args.steps))
     decay_start = int(args.steps * (1 - args.decay_frac))
     f = min(1.0, (step + 1) / warm)
     if step >= decay_start:
