@@ -30,6 +30,18 @@ const wanted = [
   ['/usr/lib/python3/dist-packages/onnx', 'python3-onnx'],
   ['/usr/lib/python3/dist-packages/flatbuffers', 'python3-flatbuffers'],
   ['/usr/share/datasets/fashion-mnist', 'dataset-fashion-mnist'],
+  // RGB camera encoder: pretraining images (openclipart objects, MATE/GNOME wallpapers) and the
+  // disjoint camera benchmark's (Tux Paint stamps, UKUI/Lomiri wallpapers, scikit-image photos).
+  ['/usr/lib/python3/dist-packages/PIL', 'python3-pil'],
+  ['/usr/share/openclipart/png', 'openclipart-png'],
+  ['/usr/share/backgrounds/mate', 'mate-backgrounds'],
+  ['/usr/share/backgrounds/gnome', 'gnome-backgrounds'],
+  ['/usr/share/tuxpaint/stamps', 'tuxpaint-stamps-default'],
+  ['/var/lib/dpkg/info/ukui-wallpapers.list', 'ukui-wallpapers'],
+  ['/var/lib/dpkg/info/lomiri-wallpapers.list', 'lomiri-wallpapers'],
+  ['/var/lib/dpkg/info/lomiri-wallpapers-16.04.list', 'lomiri-wallpapers-16.04'],
+  ['/var/lib/dpkg/info/lomiri-wallpapers-20.04.list', 'lomiri-wallpapers-20.04'],
+  ['/usr/lib/python3/dist-packages/skimage/data', 'python3-skimage'],
 ];
 const missing = wanted.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
 if (missing.length > 0) {

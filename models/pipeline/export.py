@@ -1,6 +1,8 @@
 """Exports an encoder checkpoint to fp32 ONNX (opset 13, dynamic batch, BatchNorm folded into the convs).
 
 Input `input` [N,1,28,28] float32, already normalised ((x/255 - mean) / std); output `embedding` [N,dim].
+RGB camera checkpoints (config kind "rgb", from train_rgb.py) export as [N,3,S,S] with per-channel
+mean/std, and the folding check runs on pretraining-pool views instead of Fashion-MNIST.
 """
 import argparse
 import json
@@ -39,17 +41,52 @@ def fold_bn(enc):
     return nn.Sequential(*out, nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
 
 
+def inline_shared_initializers(model):
+    """The exporter dedups equal initializers (e.g. the all-zero BN biases of a random init) into
+    Identity nodes; give each its own copy so the graph stays in quantize.py's op set."""
+    from onnx import numpy_helper
+    inits = {i.name: i for i in model.graph.initializer}
+    ids = [n for n in model.graph.node if n.op_type == "Identity" and n.input[0] in inits]
+    for n in ids:
+        arr = numpy_helper.to_array(inits[n.input[0]])
+        model.graph.initializer.append(numpy_helper.from_array(arr.copy(), n.output[0]))
+        model.graph.node.remove(n)
+    return len(ids)
+
+
+def load_any(ckpt):
+    """(encoder, checkpoint) for a Fashion-MNIST or an RGB checkpoint."""
+    ck = torch.load(ckpt, map_location="cpu")
+    if ck["config"].get("kind") != "rgb":
+        return load_encoder(ckpt)
+    from rgb_model import RGBEncoder
+    enc = RGBEncoder(ck["config"]["arch"])
+    enc.load_state_dict(ck["encoder"])
+    return enc.eval(), ck
+
+
+def check_batch(ck, n):
+    """Real inputs for the folding check: FMNIST test images, or RGB views from the pretraining pool."""
+    if ck["config"].get("kind") == "rgb":
+        from rgb_augment import pool_views
+        return pool_views(n, ck["config"]["size"], seed=12345)
+    x, _ = load_split("t10k")
+    return torch.from_numpy(normalise(x[:n]))
+
+
 def export(ckpt, out_path, check_images=256):
-    enc, ck = load_encoder(ckpt)
+    enc, ck = load_any(ckpt)
     folded = fold_bn(enc)
-    dummy = torch.zeros(2, 1, 28, 28)
+    cfg = ck["config"]
+    dummy = torch.zeros(2, 3, cfg["size"], cfg["size"]) if cfg.get("kind") == "rgb" else torch.zeros(2, 1, 28, 28)
     torch.onnx.export(folded, dummy, out_path, opset_version=13, input_names=["input"], output_names=["embedding"],
                       dynamic_axes={"input": {0: "N"}, "embedding": {0: "N"}}, do_constant_folding=True)
     model = onnx.load(out_path)
+    if inline_shared_initializers(model):
+        onnx.save(model, out_path)
     onnx.checker.check_model(model)
     # BN folding must not change the function (eval mode): compare on real test images.
-    x, _ = load_split("t10k")
-    xb = torch.from_numpy(normalise(x[:check_images]))
+    xb = check_batch(ck, check_images)
     with torch.no_grad():
         a, b = enc(xb).numpy(), folded(xb).numpy()
     cos = float(np.mean(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)))

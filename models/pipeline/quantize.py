@@ -1,7 +1,8 @@
 """Static int8 QDQ quantization of the fp32 ONNX encoder (our own; no onnxruntime quantizer is installable here).
 
 - weights: per-channel symmetric int8 (axis 0), bias int32 with scale = input_scale * weight_scale[c];
-- activations: per-tensor int8 calibrated on unlabeled train images (min/max or percentile);
+- activations: per-tensor int8 calibrated on unlabeled train images (min/max or percentile); for a
+  3-channel input, on composites from the RGB pretraining pool (rgb_augment.pool_views);
 - a Conv followed by Relu becomes DQ -> Conv -> Q with the Relu's [0, max] range (zero point -128
   clips exactly like Relu), so onnxruntime fuses DQ/Conv/Q into QLinearConv; MaxPool keeps its
   input's scale (runs in int8); GlobalAveragePool and Flatten stay float.
@@ -197,14 +198,25 @@ def main():
     ap.add_argument("--method", choices=["auto", "minmax", "percentile"], default="auto",
                     help="auto: keep whichever gives the higher held-out fp32/int8 cosine")
     ap.add_argument("--check", type=int, default=512, help="held-out train images for the cosine check")
+    ap.add_argument("--calib-seed", type=int, default=777, help="RGB models: seed of the calibration pool views")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = onnx.load(args.fp32)
-    x, _ = load_split("train")
-    if args.calib_offset + args.calib + args.check > len(x):
-        raise SystemExit("--calib-offset + --calib + --check exceeds the 60000 train images")
-    calib = normalise(x[args.calib_offset: args.calib_offset + args.calib])
-    held = torch.from_numpy(normalise(x[args.calib_offset + args.calib: args.calib_offset + args.calib + args.check]))
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    if dims[1] == 3:
+        # RGB camera encoder: calibrate on pretraining-pool composites (seeded), check on other ones;
+        # never on Fashion-MNIST and never on the camera benchmark's images.
+        from rgb_augment import pool_views
+        calib = pool_views(args.calib, dims[2], seed=args.calib_seed).numpy()
+        held = pool_views(args.check, dims[2], seed=args.calib_seed + 1)
+        source = {"images": "rgb-pool views", "seeds": [args.calib_seed, args.calib_seed + 1]}
+    else:
+        x, _ = load_split("train")
+        if args.calib_offset + args.calib + args.check > len(x):
+            raise SystemExit("--calib-offset + --calib + --check exceeds the 60000 train images")
+        calib = normalise(x[args.calib_offset: args.calib_offset + args.calib])
+        held = torch.from_numpy(normalise(x[args.calib_offset + args.calib: args.calib_offset + args.calib + args.check]))
+        source = {"trainIndices": [args.calib_offset, args.calib_offset + args.calib]}
     out_name = model.graph.output[0].name
     ref = run_graph(model, held)[out_name]
     tried = {}
@@ -217,8 +229,7 @@ def main():
     onnx.save(qm, args.out)
     stem = args.out[:-5] if args.out.endswith(".onnx") else args.out
     with open(stem + ".calibration.json", "w") as f:
-        json.dump({"source": os.path.basename(args.fp32), "method": best, "images": args.calib,
-                   "trainIndices": [args.calib_offset, args.calib_offset + args.calib],
+        json.dump({"source": os.path.basename(args.fp32), "method": best, "images": args.calib, **source,
                    "tensors": {k: [lo, hi] for k, (lo, hi) in sorted(ranges.items())}}, f, indent=1)
         f.write("\n")
     print(json.dumps({"int8": args.out, "calibration": best,
