@@ -1,0 +1,75 @@
+// Warm-up at open: runs the model on a canary until WebAssembly has tiered up (V8 first runs code from its fast baseline compiler and swaps in optimised code compiled in the background), so the first user-facing embeds run at steady speed.
+import { EdgetuneError, throwIfAborted } from '../core/errors.js';
+
+/** How {@link Encoder.open} warms the model up: `'auto'` (until tier-up is past, within a budget), or an exact number of batch-1 runs. */
+export type WarmupOption = 'auto' | number | { readonly budgetMs: number };
+
+/** What the warm-up did, in {@link EncoderDiagnostics}. */
+export interface WarmupReport {
+  /** Batch-1 runs made. */
+  readonly runs: number;
+  /** Wall time spent, ms. */
+  readonly ms: number;
+  /** First and last run, ms: a large drop is the tier-up the warm-up absorbed. */
+  readonly firstMs: number;
+  readonly lastMs: number;
+  /** Why it stopped: `'steady'`, `'budget'` (time ran out first) or `'count'` (a fixed number was asked for). */
+  readonly stopped: 'steady' | 'budget' | 'count';
+}
+
+/** Default time budget of `'auto'`, ms. */
+export const WARMUP_BUDGET_MS = 2000;
+
+/**
+ * Runs `once` until the run time settles. "Settled" = the last three runs are within 1.5× of the
+ * fastest, and either the fastest is at most a third of the first run (a tier-up happened) or, after
+ * eight runs, no run was more than twice the fastest (the code was already warm, e.g. a second
+ * encoder in the same page). The budget caps the cost on a slow or loaded device.
+ *
+ * @param once - one batch-1 inference (its output is checked by the caller)
+ * @param option - `'auto'`, `{ budgetMs }` or a fixed run count
+ * @param signal - checked between runs
+ * @defaultValue option `'auto'` with a {@link WARMUP_BUDGET_MS} budget
+ */
+export async function warmUp(once: () => Promise<unknown>, option: WarmupOption = 'auto', signal?: AbortSignal): Promise<WarmupReport> {
+  const t0 = performance.now();
+  const times: number[] = [];
+  const timed = async (): Promise<void> => {
+    if (times.length > 0) throwIfAborted(signal);
+    const s = performance.now();
+    await once();
+    times.push(performance.now() - s);
+  };
+  const report = (stopped: WarmupReport['stopped']): WarmupReport => ({ runs: times.length, ms: performance.now() - t0, firstMs: times[0] ?? 0, lastMs: times[times.length - 1] ?? 0, stopped });
+  if (typeof option === 'number') {
+    for (let i = 0; i < option; i++) await timed();
+    return report('count');
+  }
+  const budget = option === 'auto' ? WARMUP_BUDGET_MS : option.budgetMs;
+  await timed();
+  while (performance.now() - t0 < budget) {
+    await timed();
+    const best = Math.min(...times);
+    const last = times.slice(-3);
+    if (last.length < 3 || !last.every((t) => t <= 1.5 * best)) continue;
+    if (best <= times[0]! / 3) return report('steady');
+    if (times.length >= 8 && Math.max(...times.slice(1)) <= 2 * best) return report('steady');
+  }
+  return report('budget');
+}
+
+/**
+ * Throws `INVALID_ARGUMENT` unless `option` is `'auto'`, a whole number of runs ≥ 1 (one run is the
+ * load-time NaN check) or `{ budgetMs }` with a finite budget ≥ 0.
+ *
+ * @param option - the `warmup` option as passed
+ */
+export function checkWarmup(option: unknown): asserts option is WarmupOption | undefined {
+  if (option === undefined || option === 'auto') return;
+  if (typeof option === 'number' && Number.isInteger(option) && option >= 1) return;
+  if (typeof option === 'object' && option !== null) {
+    const b = (option as { budgetMs?: unknown }).budgetMs;
+    if (typeof b === 'number' && Number.isFinite(b) && b >= 0) return;
+  }
+  throw new EdgetuneError('INVALID_ARGUMENT', `warmup must be 'auto', a whole number of runs >= 1, or { budgetMs: number >= 0 } (got ${JSON.stringify(option)}).`, { details: { field: 'warmup', value: option } });
+}
