@@ -1,5 +1,5 @@
 // `npm run bench`: every peer comparison side by side. Each part runs in its own process (Node parts in Node, the thread comparison in headless Chromium), parts interleaved over rounds; prints one markdown table of ratios (median, min–max) and writes bench/results/latest.json.
-// Run: npm run bench [-- --rounds 2] [--only ort,train,knn,browser,bundle]
+// Run: npm run bench [-- --rounds 2] [--only ort,warmup,train,knn,browser,bundle]
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT, arg, median, type Sample } from './suite/common.js';
 
 const rounds = Number(arg('rounds', '2'));
-const only = new Set(arg('only', 'ort,train,knn,browser,bundle').split(','));
+const only = new Set(arg('only', 'ort,warmup,train,knn,browser,bundle').split(','));
 
 interface Collected extends Sample {
   readonly round: number;
@@ -43,6 +43,7 @@ const load0 = loadavg()[0]!;
 for (let r = 0; r < rounds; r++) {
   const parts: Array<[string, string[]]> = [];
   if (only.has('ort')) parts.push(['ort.ts', ['--threads', '1', '--rounds', '2']], ['ort.ts', ['--threads', '2', '--rounds', '2']]);
+  if (only.has('warmup')) parts.push(['warmup.ts', ['--warmup', '1']], ['warmup.ts', ['--warmup', 'auto']]);
   if (only.has('train')) parts.push(['train.ts', ['--reps', '1']]);
   if (only.has('knn')) parts.push(['knn.ts', ['--reps', '1', '--seed', String(r + 1)]]);
   if (only.has('browser')) parts.push(['browser.ts', ['--loads', '1']]);
@@ -72,6 +73,20 @@ for (const q of ['int8', 'fp32']) {
   }
 }
 
+/** Warm-up: same round, one fresh process each; first 10 batch-1 embeds after open with 1 warm-up run over with 'auto'. */
+for (let r = 0; r < rounds; r++) {
+  const one = (by.get('warmup/1') ?? []).find((s) => s.round === r);
+  const auto = (by.get('warmup/auto') ?? []).find((s) => s.round === r);
+  if (!one || !auto) continue;
+  const add = (row: string, value: number): void => {
+    const s: Collected = { row, value, round: r };
+    samples.push(s);
+    by.set(row, [...(by.get(row) ?? []), s]);
+  };
+  add('warmup/first-embeds-speedup', one.value / auto.value);
+  add('warmup/open-cost-ms', Number(auto.detail?.['openMs']) - Number(one.detail?.['openMs']));
+}
+
 interface RowDef {
   readonly key: string;
   readonly what: string;
@@ -92,6 +107,8 @@ const rows: RowDef[] = [
   { key: 'int8-vs-fp32/web/b32/t1', what: 'int8 speed-up over fp32, ORT-web WASM batch 32', goal: '> 1', ok: (m) => m > 1 },
   { key: 'int8-vs-fp32/native/b32/t1', what: 'int8 speed-up over fp32, onnxruntime-node batch 32', goal: 'context' },
   { key: 'tierup/int8/b1/t1', what: 'tier-up: first 10 calls of a fresh WASM session / steady state, int8 batch 1', goal: 'context (discarded in every other row)' },
+  { key: 'warmup/first-embeds-speedup', what: "first 10 embeds after open: warmup 1 run / 'auto' (median call time)", goal: '> 1', ok: (m) => m > 1 },
+  { key: 'warmup/open-cost-ms', what: "extra open time of warmup 'auto' over 1 run (ms)", goal: 'cost', unit: ' ms' },
   { key: 'threads/node/int8/b32', what: '2-thread speed-up, ORT-web in Node, int8 batch 32', goal: '> 1', ok: (m) => m > 1 },
   { key: 'threads/node/fp32/b32', what: '2-thread speed-up, ORT-web in Node, fp32 batch 32', goal: '> 1', ok: (m) => m > 1 },
   { key: 'threads/chromium/int8/b32', what: '2-thread speed-up, Chromium (cross-origin isolated), int8 batch 32', goal: '> 1', ok: (m) => m > 1 },
@@ -132,6 +149,7 @@ const context = [
   `Model: shipped default encoder fmnist-cnn-vicreg-int8 (272,037 B) and its fp32 twin (1,031,761 B); 28×28×1 input, 256-d embedding.`,
   `Steady-state ms (median): ORT-web int8 b1 ${abs('wasm-vs-native/int8/b1/t1', 'webMs')}, b32 ${abs('wasm-vs-native/int8/b32/t1', 'webMs')}; fp32 b1 ${abs('wasm-vs-native/fp32/b1/t1', 'webMs')}, b32 ${abs('wasm-vs-native/fp32/b32/t1', 'webMs')}; native int8 b32 ${abs('wasm-vs-native/int8/b32/t1', 'nativeMs')}; tier-up: first call ${abs('tierup/int8/b1/t1', 'firstCallMs')} ms, ${abs('tierup/int8/b1/t1', 'callsUntilWithin1_5x')} calls until within 1.5× of steady.`,
   `Training (2000 real embeddings, 10 epochs, batch 32, Adam lr 0.01): edgetune linear ${abs('train/linear/tfjs-cpu', 'edgetuneMs')} ms (accuracy ${abs('train/linear/tfjs-cpu', 'edgetuneAcc')} vs tfjs ${abs('train/linear/tfjs-cpu', 'peerAcc')} cpu / ${abs('train/linear/tfjs-wasm', 'peerAcc')} wasm), adapter ${abs('train/adapter/tfjs-cpu', 'edgetuneMs')} ms (accuracy ${abs('train/adapter/tfjs-cpu', 'edgetuneAcc')} vs ${abs('train/adapter/tfjs-cpu', 'peerAcc')} / ${abs('train/adapter/tfjs-wasm', 'peerAcc')}).`,
+  `Warm-up 'auto': ${abs('warmup/auto', 'warmupRuns')} runs, ${abs('warmup/auto', 'warmupMs')} ms; first-10 embed median ${abs('warmup/auto', 'first10MedianMs')} ms vs ${abs('warmup/1', 'first10MedianMs')} ms with 1 run.`,
   `Few-shot accuracy learner / knn: 5-shot ${abs('fewshot/5/accuracy-points', 'learnerAcc')} / ${abs('fewshot/5/accuracy-points', 'knnAcc')}, 10-shot ${abs('fewshot/10/accuracy-points', 'learnerAcc')} / ${abs('fewshot/10/accuracy-points', 'knnAcc')}; predict µs ${abs('fewshot/10/predict-speed', 'learnerUs')} vs ${abs('fewshot/10/predict-speed', 'knnUs')}. Bundle bytes (min+gzip): ${['finetune', 'runtime', 'storage', 'whole loop (index)'].map((b) => `${b} ${abs(`bundle/${b}`, 'edgetuneBytes')}`).join(', ')}; transformers.js ${abs('bundle/finetune', 'transformersBytes')}.`,
 ].join('\n');
 console.log(`${table}\n\n${context}`);
