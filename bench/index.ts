@@ -117,6 +117,10 @@ const rows: RowDef[] = [
   { key: 'train/linear/tfjs-wasm', what: 'training speed-up, linear head vs tfjs layers (WASM backend)', goal: '≥ 2', ok: (m) => m >= 2 },
   { key: 'train/adapter/tfjs-cpu', what: 'training speed-up, residual adapter vs tfjs layers (CPU backend)', goal: '≥ 10', ok: (m) => m >= 10 },
   { key: 'train/adapter/tfjs-wasm', what: 'training speed-up, residual adapter vs tfjs layers (WASM backend)', goal: '≥ 2', ok: (m) => m >= 2 },
+  { key: 'train/linear/tfjs-cpu/cpu', what: 'same, linear vs tfjs CPU backend, by process CPU time', goal: '≥ 10', ok: (m) => m >= 10 },
+  { key: 'train/linear/tfjs-wasm/cpu', what: 'same, linear vs tfjs WASM backend, by process CPU time', goal: '≥ 2', ok: (m) => m >= 2 },
+  { key: 'train/adapter/tfjs-cpu/cpu', what: 'same, adapter vs tfjs CPU backend, by process CPU time', goal: '≥ 10', ok: (m) => m >= 10 },
+  { key: 'train/adapter/tfjs-wasm/cpu', what: 'same, adapter vs tfjs WASM backend, by process CPU time', goal: '≥ 2', ok: (m) => m >= 2 },
   { key: 'fewshot/5/accuracy-points', what: 'Learner − knn-classifier accuracy, 5 shots/class (points)', goal: '> 0', ok: (m) => m > 0, unit: 'pt' },
   { key: 'fewshot/10/accuracy-points', what: 'Learner − knn-classifier accuracy, 10 shots/class (points)', goal: '> 0', ok: (m) => m > 0, unit: 'pt' },
   { key: 'fewshot/5/predict-speed', what: 'prediction speed-up over knn-classifier, 5 shots', goal: '> 1', ok: (m) => m > 1 },
@@ -127,7 +131,7 @@ const rows: RowDef[] = [
   { key: 'bundle/whole loop (index)', what: 'transformers.js web build / edgetune whole loop (min+gzip)', goal: '> 1', ok: (m) => m > 1 },
 ];
 
-const fmt = (v: number, unit = '×'): string => (unit === 'pt' ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}` : `${v.toFixed(2)}${unit}`);
+const fmt = (v: number, unit = '×'): string => (unit === 'pt' ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}` : unit === ' ms' ? `${v.toFixed(0)} ms` : `${v.toFixed(2)}${unit}`);
 const lines: string[] = [];
 lines.push(`| comparison | median | min–max | n | goal | met |`);
 lines.push('|---|---:|---:|---:|---|:-:|');

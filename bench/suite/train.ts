@@ -63,15 +63,19 @@ for (const kind of ['linear', 'adapter'] as const) {
   for (let r = 0; r < reps; r++) {
     // Rotate the order so no contender always runs on the warmest (or most contended) slot.
     const order = (['edgetune', 'cpu', 'wasm'] as const).map((_, i, a) => a[(i + r) % a.length]!);
-    const res: Record<string, { ms: number; acc: number }> = {};
+    const res: Record<string, { ms: number; acc: number; cpu: number }> = {};
     for (const who of order) {
+      const c0 = process.cpuUsage();
       if (who === 'edgetune') {
         const t0 = performance.now();
         const h = trainEdgetune(train, st);
         const ms = performance.now() - t0;
-        res[who] = { ms, acc: accuracy(test, h.predict) };
+        res[who] = { ms, acc: accuracy(test, h.predict), cpu: 0 };
         et.push(ms);
-      } else res[who] = await trainTfjs(who, train, test, st);
+      } else res[who] = { ...(await trainTfjs(who, train, test, st)), cpu: 0 };
+      // Process CPU time (all threads) beside wall time: on a shared machine it is the steadier of the two.
+      const c = process.cpuUsage(c0);
+      res[who]!.cpu = (c.user + c.system) / 1000;
     }
     const e = res['edgetune']!;
     for (const peer of ['cpu', 'wasm'] as const) {
@@ -79,8 +83,9 @@ for (const kind of ['linear', 'adapter'] as const) {
       report({
         row: `train/${kind}/tfjs-${peer}`,
         value: q.ms / e.ms,
-        detail: { edgetuneMs: e.ms, peerMs: q.ms, edgetuneAcc: e.acc, peerAcc: q.acc, n: train.x.length, dim: train.dim, epochs: st.epochs, batch: st.batch },
+        detail: { edgetuneMs: e.ms, peerMs: q.ms, edgetuneCpuMs: e.cpu, peerCpuMs: q.cpu, edgetuneAcc: e.acc, peerAcc: q.acc, n: train.x.length, dim: train.dim, epochs: st.epochs, batch: st.batch },
       });
+      report({ row: `train/${kind}/tfjs-${peer}/cpu`, value: q.cpu / e.cpu, detail: {} });
     }
   }
   process.stderr.write(`train ${kind}: edgetune median ${median(et).toFixed(0)} ms\n`);
