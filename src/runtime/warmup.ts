@@ -17,14 +17,20 @@ export interface WarmupReport {
   readonly stopped: 'steady' | 'budget' | 'count';
 }
 
+function quantile(v: readonly number[], q: number): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(q * (s.length - 1))]!;
+}
+
 /** Default time budget of `'auto'`, ms. */
 export const WARMUP_BUDGET_MS = 2000;
 
 /**
- * Runs `once` until the run time settles. "Settled" = the last three runs are within 1.5× of the
- * fastest, and either the fastest is at most a third of the first run (a tier-up happened) or, after
- * eight runs, no run was more than twice the fastest (the code was already warm, e.g. a second
- * encoder in the same page). The budget caps the cost on a slow or loaded device.
+ * Runs `once` until the run time settles. "Settled" = the median of the last five runs is within 2×
+ * of the lower quartile of all runs, and either that quartile is at most a third of the first run (a
+ * tier-up happened) or, after eight runs, the median run is within 2× of it (the code was already
+ * warm, e.g. a second encoder in the same page). The budget caps the cost on a slow or loaded device.
+ * Limitation: a long flat stretch on baseline code before the optimised code arrives reads as settled.
  *
  * @param once - one batch-1 inference (its output is checked by the caller)
  * @param option - `'auto'`, `{ budgetMs }` or a fixed run count
@@ -52,11 +58,13 @@ export async function warmUp(once: () => Promise<unknown>, option: WarmupOption 
     // 50 ms) leaves them a core on a small device instead of competing with more baseline runs.
     await new Promise((r) => setTimeout(r, Math.min(50, times[times.length - 1]!)));
     await timed();
-    const best = Math.min(...times);
-    const last = times.slice(-3);
-    if (last.length < 3 || !last.every((t) => t <= 1.5 * best)) continue;
-    if (best <= times[0]! / 3) return report('steady');
-    if (times.length >= 8 && Math.max(...times.slice(1)) <= 2 * best) return report('steady');
+    if (times.length < 5) continue;
+    // Quartiles and medians, not min and max: one run the scheduler delayed (or a lucky fast one)
+    // must not keep a warm model spinning to the budget.
+    const fast = quantile(times, 0.25);
+    if (quantile(times.slice(-5), 0.5) > 2 * fast) continue;
+    if (fast <= times[0]! / 3) return report('steady');
+    if (times.length >= 8 && quantile(times.slice(1), 0.5) <= 2 * fast) return report('steady');
   }
   return report('budget');
 }

@@ -13,8 +13,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 test('auto stops as steady once a slow start has given way to fast runs', async () => {
   let n = 0;
-  // Three slow calls (like code still on the baseline tier), then immediate ones.
-  const r = await warmUp(async () => (n++ < 3 ? sleep(150) : undefined), { budgetMs: 20_000 });
+  // Three slow calls (like code still on the baseline tier), then fast ones.
+  const r = await warmUp(() => sleep(n++ < 3 ? 150 : 2), { budgetMs: 20_000 });
   assert.equal(r.stopped, 'steady');
   assert.ok(r.runs >= 6, `runs ${r.runs}`);
   assert.ok(r.firstMs >= 100 && r.lastMs < r.firstMs / 3, `first ${r.firstMs} last ${r.lastMs}`);
