@@ -10,8 +10,9 @@ export interface WarmupReport {
   readonly runs: number;
   /** Wall time spent, ms. */
   readonly ms: number;
-  /** First and last run, ms: a large drop is the tier-up the warm-up absorbed. */
+  /** First run, ms: far above `lastMs` means the warm-up absorbed a tier-up. */
   readonly firstMs: number;
+  /** Last run, ms. */
   readonly lastMs: number;
   /** Why it stopped: `'steady'`, `'budget'` (time ran out first) or `'count'` (a fixed number was asked for). */
   readonly stopped: 'steady' | 'budget' | 'count';
