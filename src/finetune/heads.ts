@@ -22,7 +22,11 @@ export interface HeadSpec {
   init(rng: Rng, c: number): Float32Array;
   /** Writes the `c` logits of `x` into `out`. */
   forward(p: Float32Array, c: number, x: Float32Array, out: Float64Array): void;
-  /** Adds d(loss)/d(params) for one sample, given d(loss)/d(logits), into `grad`. */
+  /**
+   * Adds d(loss)/d(params) for one sample, given d(loss)/d(logits), into `grad`. Right after
+   * `forward(p, c, x, …)` on the same `p` and `x` (the training loop's order) it reuses that call's
+   * activations, so change `p` in place only between a backward and the next forward.
+   */
   backward(p: Float32Array, c: number, x: Float32Array, dlogits: Float64Array, grad: Float64Array): void;
   /** 1 where weight decay applies. */
   decayMask(c: number): Uint8Array;
@@ -56,6 +60,147 @@ function cosineLogits(rows: Float32Array, c: number, d: number, x: Float32Array,
     }
     out[k] = nr > 0 ? (COSINE_SCALE * s) / (nx * Math.sqrt(nr)) : -COSINE_SCALE;
   }
+}
+
+/*
+ * Kernels. V8 does not auto-vectorise JS, so speed comes from what it does do well: monomorphic
+ * typed-array loops (one function per element-type pair), four independent partial sums so the adds
+ * do not wait on each other, and no allocation per sample. Summation order differs from a plain
+ * loop but is fixed, so training stays deterministic.
+ */
+
+/** Σ a[ao+j]·b[bo+j], j < n (both Float32Array). */
+function dot32(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += a[ao + j]! * b[bo + j]!;
+    s1 += a[ao + j + 1]! * b[bo + j + 1]!;
+    s2 += a[ao + j + 2]! * b[bo + j + 2]!;
+    s3 += a[ao + j + 3]! * b[bo + j + 3]!;
+  }
+  for (; j < n; j++) s0 += a[ao + j]! * b[bo + j]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** Σ a[ao+j]·b[j], j < n (Float32Array weights, Float64Array activations). */
+function dot3264(a: Float32Array, ao: number, b: Float64Array, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += a[ao + j]! * b[j]!;
+    s1 += a[ao + j + 1]! * b[j + 1]!;
+    s2 += a[ao + j + 2]! * b[j + 2]!;
+    s3 += a[ao + j + 3]! * b[j + 3]!;
+  }
+  for (; j < n; j++) s0 += a[ao + j]! * b[j]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** g[go+j] += d·x[j], j < n. */
+function axpy32(g: Float64Array, go: number, d: number, x: Float32Array, n: number): void {
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    g[go + j] = g[go + j]! + d * x[j]!;
+    g[go + j + 1] = g[go + j + 1]! + d * x[j + 1]!;
+    g[go + j + 2] = g[go + j + 2]! + d * x[j + 2]!;
+    g[go + j + 3] = g[go + j + 3]! + d * x[j + 3]!;
+  }
+  for (; j < n; j++) g[go + j] = g[go + j]! + d * x[j]!;
+}
+
+/** g[go+j] += d·x[j] and da[j] += d·w[wo+j], j < n: one pass over a classifier row for both gradients. */
+function axpy2(g: Float64Array, go: number, d: number, x: Float64Array, da: Float64Array, w: Float32Array, wo: number, n: number): void {
+  for (let j = 0; j < n; j++) {
+    g[go + j] = g[go + j]! + d * x[j]!;
+    da[j] = da[j]! + d * w[wo + j]!;
+  }
+}
+
+/**
+ * out[at+r] = Σ_j w[o + r·stride + j]·x[j] for rows r < rows (the rows of a row-major matrix against
+ * one vector). Four rows per pass share each load of x.
+ */
+function rowsDot32(w: Float32Array, o: number, stride: number, rows: number, x: Float32Array, n: number, out: Float64Array, at: number): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const o0 = o + r * stride;
+    const o1 = o0 + stride;
+    const o2 = o1 + stride;
+    const o3 = o2 + stride;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = 0; j < n; j++) {
+      const v = x[j]!;
+      s0 += w[o0 + j]! * v;
+      s1 += w[o1 + j]! * v;
+      s2 += w[o2 + j]! * v;
+      s3 += w[o3 + j]! * v;
+    }
+    out[at + r] = s0;
+    out[at + r + 1] = s1;
+    out[at + r + 2] = s2;
+    out[at + r + 3] = s3;
+  }
+  for (; r < rows; r++) out[at + r] = dot32(w, o + r * stride, x, 0, n);
+}
+
+/** {@link rowsDot32} against a Float64Array vector. */
+function rowsDot64(w: Float32Array, o: number, stride: number, rows: number, x: Float64Array, n: number, out: Float64Array, at: number): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const o0 = o + r * stride;
+    const o1 = o0 + stride;
+    const o2 = o1 + stride;
+    const o3 = o2 + stride;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = 0; j < n; j++) {
+      const v = x[j]!;
+      s0 += w[o0 + j]! * v;
+      s1 += w[o1 + j]! * v;
+      s2 += w[o2 + j]! * v;
+      s3 += w[o3 + j]! * v;
+    }
+    out[at + r] = s0;
+    out[at + r + 1] = s1;
+    out[at + r + 2] = s2;
+    out[at + r + 3] = s3;
+  }
+  for (; r < rows; r++) out[at + r] = dot3264(w, o + r * stride, x, n);
+}
+
+/** g[o + r·stride + j] += d[r]·x[j] for rows r < rows (an outer-product update); four rows share each load of x. */
+function rowsAxpy32(g: Float64Array, o: number, stride: number, rows: number, d: Float64Array, x: Float32Array, n: number): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const o0 = o + r * stride;
+    const o1 = o0 + stride;
+    const o2 = o1 + stride;
+    const o3 = o2 + stride;
+    const d0 = d[r]!;
+    const d1 = d[r + 1]!;
+    const d2 = d[r + 2]!;
+    const d3 = d[r + 3]!;
+    for (let j = 0; j < n; j++) {
+      const v = x[j]!;
+      g[o0 + j] = g[o0 + j]! + d0 * v;
+      g[o1 + j] = g[o1 + j]! + d1 * v;
+      g[o2 + j] = g[o2 + j]! + d2 * v;
+      g[o3 + j] = g[o3 + j]! + d3 * v;
+    }
+  }
+  for (; r < rows; r++) axpy32(g, o + r * stride, d[r]!, x, n);
 }
 
 /** Drops a block of `n` values at `at` from `p`. */
@@ -105,22 +250,13 @@ function linearSpec(dim: number): HeadSpec {
     init: (_r, c) => new Float32Array(c * dim + c),
     forward(p, c, x, out) {
       const bo = c * dim;
-      for (let k = 0; k < c; k++) {
-        let s = p[bo + k]!;
-        const o = k * dim;
-        for (let j = 0; j < dim; j++) s += p[o + j]! * x[j]!;
-        out[k] = s;
-      }
+      rowsDot32(p, 0, dim, c, x, dim, out, 0);
+      for (let k = 0; k < c; k++) out[k] = out[k]! + p[bo + k]!;
     },
     backward(_p, c, x, dl, g) {
       const bo = c * dim;
-      for (let k = 0; k < c; k++) {
-        const d = dl[k]!;
-        if (d === 0) continue;
-        const o = k * dim;
-        for (let j = 0; j < dim; j++) g[o + j] = g[o + j]! + d * x[j]!;
-        g[bo + k] = g[bo + k]! + d;
-      }
+      rowsAxpy32(g, 0, dim, c, dl, x, dim);
+      for (let k = 0; k < c; k++) g[bo + k] = g[bo + k]! + dl[k]!;
     },
     decayMask(c) {
       const m = new Uint8Array(c * dim + c);
@@ -155,25 +291,64 @@ function adapterSpec(dim: number, hidden: number): HeadSpec {
   const oB1 = h * dim;
   const oW2 = oB1 + h;
   const oWc = oW2 + dim * h;
-  const hid = (p: Float32Array, x: Float32Array): Float64Array => {
-    const z = new Float64Array(h);
+  // Scratch reused by every call (JS runs one call at a time): hidden activations, the indices of the
+  // active (positive) ones, the adapted features and the backward buffers.
+  const z = new Float64Array(h);
+  const act = new Int32Array(h);
+  let nAct = 0;
+  const a = new Float64Array(dim);
+  const da = new Float64Array(dim);
+  const dz = new Float64Array(h);
+  // forward() leaves z/a for (lastP, lastX); backward() on the same pair right after reuses them
+  // instead of running the adapter twice (the learner always calls forward, then backward).
+  let lastP: Float32Array | undefined;
+  let lastX: Float32Array | undefined;
+  const run = (p: Float32Array, x: Float32Array): void => {
+    nAct = 0;
+    rowsDot32(p, 0, dim, h, x, dim, z, 0);
     for (let i = 0; i < h; i++) {
-      let s = p[oB1 + i]!;
-      const o = i * dim;
-      for (let j = 0; j < dim; j++) s += p[o + j]! * x[j]!;
-      z[i] = s > 0 ? s : 0;
+      const s = z[i]! + p[oB1 + i]!;
+      if (s > 0) {
+        z[i] = s;
+        act[nAct++] = i;
+      } else z[i] = 0;
     }
-    return z;
-  };
-  const adapt = (p: Float32Array, x: Float32Array, z: Float64Array): Float32Array => {
-    const a = Float32Array.from(x);
-    for (let j = 0; j < dim; j++) {
-      let s = 0;
+    // Inactive units add exactly zero, so only the active columns of W2 are read; four rows of W2
+    // per pass share each load of z.
+    let j = 0;
+    for (; j + 3 < dim; j += 4) {
+      const o0 = oW2 + j * h;
+      const o1 = o0 + h;
+      const o2 = o1 + h;
+      const o3 = o2 + h;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let t = 0; t < nAct; t++) {
+        const i = act[t]!;
+        const v = z[i]!;
+        s0 += p[o0 + i]! * v;
+        s1 += p[o1 + i]! * v;
+        s2 += p[o2 + i]! * v;
+        s3 += p[o3 + i]! * v;
+      }
+      a[j] = x[j]! + s0;
+      a[j + 1] = x[j + 1]! + s1;
+      a[j + 2] = x[j + 2]! + s2;
+      a[j + 3] = x[j + 3]! + s3;
+    }
+    for (; j < dim; j++) {
       const o = oW2 + j * h;
-      for (let i = 0; i < h; i++) s += p[o + i]! * z[i]!;
-      a[j] = a[j]! + s;
+      let s = 0;
+      for (let t = 0; t < nAct; t++) {
+        const i = act[t]!;
+        s += p[o + i]! * z[i]!;
+      }
+      a[j] = x[j]! + s;
     }
-    return a;
+    lastP = p;
+    lastX = x;
   };
   return {
     kind: 'adapter',
@@ -187,46 +362,95 @@ function adapterSpec(dim: number, hidden: number): HeadSpec {
       return p;
     },
     forward(p, c, x, out) {
-      const a = adapt(p, x, hid(p, x));
+      run(p, x);
       const bo = oWc + c * dim;
-      for (let k = 0; k < c; k++) {
-        let s = p[bo + k]!;
-        const o = oWc + k * dim;
-        for (let j = 0; j < dim; j++) s += p[o + j]! * a[j]!;
-        out[k] = s;
-      }
+      rowsDot64(p, oWc, dim, c, a, dim, out, 0);
+      for (let k = 0; k < c; k++) out[k] = out[k]! + p[bo + k]!;
     },
     backward(p, c, x, dl, g) {
-      const z = hid(p, x);
-      const a = adapt(p, x, z);
+      if (p !== lastP || x !== lastX) run(p, x);
       const bo = oWc + c * dim;
-      const da = new Float64Array(dim);
-      for (let k = 0; k < c; k++) {
-        const d = dl[k]!;
-        if (d === 0) continue;
-        const o = oWc + k * dim;
-        for (let j = 0; j < dim; j++) {
-          g[o + j] = g[o + j]! + d * a[j]!;
-          da[j] = da[j]! + d * p[o + j]!;
+      da.fill(0);
+      let k = 0;
+      for (; k + 1 < c; k += 2) {
+        const d0 = dl[k]!;
+        const d1 = dl[k + 1]!;
+        const o0 = oWc + k * dim;
+        const o1 = o0 + dim;
+        for (let q = 0; q < dim; q++) {
+          const v = a[q]!;
+          g[o0 + q] = g[o0 + q]! + d0 * v;
+          g[o1 + q] = g[o1 + q]! + d1 * v;
+          da[q] = da[q]! + (d0 * p[o0 + q]! + d1 * p[o1 + q]!);
         }
-        g[bo + k] = g[bo + k]! + d;
       }
-      const dz = new Float64Array(h);
-      for (let j = 0; j < dim; j++) {
+      if (k < c) axpy2(g, oWc + k * dim, dl[k]!, a, da, p, oWc + k * dim, dim);
+      for (let q = 0; q < c; q++) g[bo + q] = g[bo + q]! + dl[q]!;
+      for (let t = 0; t < nAct; t++) dz[act[t]!] = 0;
+      let j = 0;
+      for (; j + 3 < dim; j += 4) {
+        const d0 = da[j]!;
+        const d1 = da[j + 1]!;
+        const d2 = da[j + 2]!;
+        const d3 = da[j + 3]!;
+        const o0 = oW2 + j * h;
+        const o1 = o0 + h;
+        const o2 = o1 + h;
+        const o3 = o2 + h;
+        for (let t = 0; t < nAct; t++) {
+          const i = act[t]!;
+          const v = z[i]!;
+          g[o0 + i] = g[o0 + i]! + d0 * v;
+          g[o1 + i] = g[o1 + i]! + d1 * v;
+          g[o2 + i] = g[o2 + i]! + d2 * v;
+          g[o3 + i] = g[o3 + i]! + d3 * v;
+          dz[i] = dz[i]! + (d0 * p[o0 + i]! + d1 * p[o1 + i]! + d2 * p[o2 + i]! + d3 * p[o3 + i]!);
+        }
+      }
+      for (; j < dim; j++) {
         const dj = da[j]!;
         const o = oW2 + j * h;
-        for (let i = 0; i < h; i++) {
+        for (let t = 0; t < nAct; t++) {
+          const i = act[t]!;
           g[o + i] = g[o + i]! + dj * z[i]!;
           dz[i] = dz[i]! + dj * p[o + i]!;
         }
       }
-      for (let i = 0; i < h; i++) {
-        if (z[i]! <= 0) continue;
+      // W1 rows of the active units, four per pass sharing each load of x.
+      let t = 0;
+      for (; t + 3 < nAct; t += 4) {
+        const i0 = act[t]!;
+        const i1 = act[t + 1]!;
+        const i2 = act[t + 2]!;
+        const i3 = act[t + 3]!;
+        const d0 = dz[i0]!;
+        const d1 = dz[i1]!;
+        const d2 = dz[i2]!;
+        const d3 = dz[i3]!;
+        const o0 = i0 * dim;
+        const o1 = i1 * dim;
+        const o2 = i2 * dim;
+        const o3 = i3 * dim;
+        for (let q = 0; q < dim; q++) {
+          const v = x[q]!;
+          g[o0 + q] = g[o0 + q]! + d0 * v;
+          g[o1 + q] = g[o1 + q]! + d1 * v;
+          g[o2 + q] = g[o2 + q]! + d2 * v;
+          g[o3 + q] = g[o3 + q]! + d3 * v;
+        }
+        g[oB1 + i0] = g[oB1 + i0]! + d0;
+        g[oB1 + i1] = g[oB1 + i1]! + d1;
+        g[oB1 + i2] = g[oB1 + i2]! + d2;
+        g[oB1 + i3] = g[oB1 + i3]! + d3;
+      }
+      for (; t < nAct; t++) {
+        const i = act[t]!;
         const d = dz[i]!;
-        const o = i * dim;
-        for (let j = 0; j < dim; j++) g[o + j] = g[o + j]! + d * x[j]!;
+        axpy32(g, i * dim, d, x, dim);
         g[oB1 + i] = g[oB1 + i]! + d;
       }
+      // The parameters may change before the next forward (optimiser step): do not trust the cache past here.
+      lastP = undefined;
     },
     decayMask(c) {
       const m = new Uint8Array(oWc + c * dim + c);
@@ -246,7 +470,11 @@ function adapterSpec(dim: number, hidden: number): HeadSpec {
       const q = cut(p, oWc + c * dim + idx, 1);
       return cut(q, oWc + idx * dim, dim);
     },
-    features: (p, x) => adapt(p, x, hid(p, x)),
+    features(p, x) {
+      run(p, x);
+      lastP = undefined;
+      return Float32Array.from(a);
+    },
     row: (p, _c, k) => p.slice(oWc + k * dim, oWc + (k + 1) * dim),
   };
 }

@@ -8,6 +8,7 @@ import type { ModelManifest } from './manifest.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
 import { batchCosines, canaryInputs } from './selfcheck.js';
 import { loadModel, type DownloadProgress, type ModelCache, type ModelSource } from './source.js';
+import { checkWarmup, warmUp, type WarmupOption, type WarmupReport } from './warmup.js';
 
 /** Progress of {@link Encoder.open}, told apart by `phase`. */
 export type LoadProgress =
@@ -39,6 +40,14 @@ export interface EncoderOptions {
   readonly normalize?: boolean;
   /** Inputs per runtime call. @defaultValue 16 */
   readonly batchSize?: number;
+  /**
+   * Warm-up before `open` resolves. `'auto'` runs a batch-1 canary until WebAssembly has tiered up
+   * (fresh pages otherwise run their first ~30-50 embeds on V8's baseline code, measured 10-70x
+   * slower; see bench/README.md), capped at 2 s; a number runs exactly that many times;
+   * `{ budgetMs }` sets the cap. What it cost is in `diagnostics.warmup`.
+   * @defaultValue 'auto'
+   */
+  readonly warmup?: WarmupOption;
   /** With a URL source: read the model from here when present, store it after download. */
   readonly cache?: ModelCache;
   /** Custom fetch for URL sources. */
@@ -67,6 +76,8 @@ export interface EncoderDiagnostics {
   readonly selfCheck: { readonly threshold: number; readonly samples: number } | false;
   readonly origin: 'url' | 'bytes' | 'cache';
   readonly loadMs: number;
+  /** What the load-time warm-up did (set once `open` resolves). */
+  readonly warmup?: WarmupReport;
 }
 
 /** Per-call options of {@link Encoder.embed}. */
@@ -137,6 +148,7 @@ export class Encoder {
     const devices = resolveDevices(options.device ?? 'auto');
     const batchSize = options.batchSize ?? 16;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
+    checkWarmup(options.warmup);
     const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
     const { signal, onProgress } = options;
     const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch });
@@ -228,7 +240,13 @@ export class Encoder {
       batchSize,
     );
     // Warm-up compiles kernels now, not on the user's first tap; its output doubles as a NaN check.
-    await encoder.#runBatch(preprocessBatch(canaryInputs(manifest.input, 1), manifest.input), 1);
+    const canary = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
+    try {
+      (encoder.#diagnostics as { warmup?: WarmupReport }).warmup = await warmUp(() => encoder.#runBatch(canary, 1), options.warmup, signal);
+    } catch (err) {
+      await encoder.dispose().catch(() => undefined);
+      throw err;
+    }
     (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
     onProgress?.({ phase: 'ready', device: chosen.device });
     return encoder;

@@ -3,6 +3,8 @@ export { Encoder, normalizeInPlace } from './encoder.js';
 export type { DeviceAttempt, EmbedOptions, EncoderDiagnostics, EncoderOptions, LoadProgress, SelfCheckOptions } from './encoder.js';
 export { AUTO_ORDER, DEVICES, isDevice, resolveDevices } from './devices.js';
 export type { Device, DevicePreference } from './devices.js';
+export { WARMUP_BUDGET_MS } from './warmup.js';
+export type { WarmupOption, WarmupReport } from './warmup.js';
 export { env } from './env.js';
 export type { RuntimeEnv } from './env.js';
 export { MODEL_FORMATS, validateManifest } from './manifest.js';
