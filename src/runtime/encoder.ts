@@ -5,13 +5,17 @@ import { findBackend, hasBackendFor, registerBackend } from './backends/registry
 import type { Backend, BackendSession } from './backends/types.js';
 import { resolveDevices, type Device, type DevicePreference } from './devices.js';
 import type { ModelManifest } from './manifest.js';
+import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
+import type { BackgroundReference, Rect } from './region.js';
 import { batchCosines, canaryInputs } from './selfcheck.js';
-import { loadModel, type DownloadProgress, type ModelCache, type ModelSource } from './source.js';
+import { loadModel, type DownloadProgress, type LoadWarning, type ModelCache, type ModelSource, type UpdateEvent } from './source.js';
 
 /** Progress of {@link Encoder.open}, told apart by `phase`. */
 export type LoadProgress =
   | DownloadProgress
+  | LoadWarning
+  | UpdateEvent
   | { readonly phase: 'verify'; readonly file: string }
   | { readonly phase: 'compile'; readonly device: Device }
   | { readonly phase: 'selfcheck'; readonly device: Device }
@@ -74,6 +78,10 @@ export interface EmbedOptions {
   readonly signal?: AbortSignal;
   /** Called after each batch with the number of inputs embedded so far. */
   readonly onProgress?: (p: { readonly phase: 'embed'; readonly done: number; readonly total: number }) => void;
+  /** Region of interest (input pixels), e.g. the viewfinder box; the crop policy applies inside it. */
+  readonly roi?: Rect;
+  /** Empty-scene reference of a fixed camera (`createBackground`): crop to what differs from it. */
+  readonly background?: BackgroundReference;
 }
 
 let builtinsRegistered = false;
@@ -140,7 +148,9 @@ export class Encoder {
     const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
     const { signal, onProgress } = options;
     const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch });
-    const { manifest, bytes } = model;
+    const { bytes } = model;
+    // Backends see concrete spatial sizes; pooling and fixed batches are handled by adaptSession.
+    const manifest = forRuntime(model.manifest);
     if (!hasBackendFor(manifest.format)) {
       throw new EdgetuneError('BACKEND_UNAVAILABLE', `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`, { details: { format: manifest.format } });
     }
@@ -152,7 +162,7 @@ export class Encoder {
       if (!reference) {
         const wasm = findBackend(manifest.format, 'wasm');
         if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
-        const session = await wasm.createSession({ bytes, manifest, device: 'wasm', signal });
+        const session = adaptSession(await wasm.createSession({ bytes, manifest, device: 'wasm', signal }), manifest);
         reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
       }
       return reference.output;
@@ -179,7 +189,7 @@ export class Encoder {
         onProgress?.({ phase: 'compile', device });
         let session: BackendSession;
         try {
-          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await backend.createSession({ bytes, manifest, device, signal });
+          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : adaptSession(await backend.createSession({ bytes, manifest, device, signal }), manifest);
         } catch (err) {
           // A corrupt model fails everywhere: say so now instead of trying every device.
           if ((err as EdgetuneError).code === 'MODEL_CORRUPT') throw err;
@@ -286,7 +296,7 @@ export class Encoder {
         if (options.signal && start > 0) await yieldToEventLoop();
         throwIfAborted(options.signal);
         const chunk = inputs.slice(start, start + this.#batchSize);
-        const tensor = preprocessBatch(chunk, this.#manifest.input, start);
+        const tensor = preprocessBatch(chunk, this.#manifest.input, start, { roi: options.roi, background: options.background });
         const out = await this.#runBatch(tensor, chunk.length);
         for (let k = 0; k < chunk.length; k++) {
           const e = out.slice(k * dim, (k + 1) * dim);

@@ -2,6 +2,9 @@
 import { EdgetuneError, throwIfAborted } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { validateManifest, type ModelManifest } from './manifest.js';
+import { cacheIdForUrl, isLocalSource, readLocal, resolveLocal, roomToCache, type LoadWarning, type UpdateEvent } from './source-extra.js';
+
+export type { LoadWarning, UpdateEvent } from './source-extra.js';
 
 /**
  * A place that keeps model bytes for offline start. The storage object of `edgetune/storage`
@@ -16,7 +19,7 @@ export interface ModelCache {
 
 /** Where an encoder's model comes from. */
 export type ModelSource =
-  /** URL of a manifest JSON; the model file is resolved relative to it. */
+  /** URL of a manifest JSON (in Node also a file path or `file://` URL); the model file is resolved relative to it. */
   | string
   | URL
   /** A manifest (validated) and the model bytes. */
@@ -36,8 +39,13 @@ export interface DownloadProgress {
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   readonly signal?: AbortSignal | undefined;
-  readonly onProgress?: ((p: DownloadProgress | { readonly phase: 'verify'; readonly file: string }) => void) | undefined;
-  /** Cache consulted before downloading a URL source, and filled after. */
+  readonly onProgress?: ((p: DownloadProgress | { readonly phase: 'verify'; readonly file: string } | LoadWarning | UpdateEvent) => void) | undefined;
+  /**
+   * Cache for URL sources. Consulted first, before any network access (under the manifest's file
+   * name, see `edgetune import`); the manifest is then fetched in the background only to look for
+   * an update. Filled after a download; a cache that cannot take the model (quota, budget) gives a
+   * `warning` event and the model runs uncached.
+   */
   readonly cache?: ModelCache | undefined;
   /** Custom fetch (e.g. with auth headers). @defaultValue globalThis.fetch */
   readonly fetch?: typeof fetch | undefined;
@@ -122,6 +130,12 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if (typeof source === 'string' || source instanceof URL) {
     const f = options.fetch ?? globalThis.fetch.bind(globalThis);
     const url = String(source);
+    if (isLocalSource(url)) return loadLocal(url, options);
+    const early = await cachedByUrl(url, options);
+    if (early) {
+      void lookForUpdate(f, url, early.manifest, options);
+      return early;
+    }
     const res = await fetchOrThrow(f, url, options.signal, 'manifest');
     let json: unknown;
     try {
@@ -146,11 +160,14 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       }
     }
     const fileUrl = new URL(manifest.file, new URL(url, (globalThis as { location?: { href: string } }).location?.href)).href;
+    // Say before the download, not after it, when the cache has no room: the model then runs uncached.
+    const noRoom = options.cache?.putModel ? await roomToCache(manifest.bytes) : undefined;
+    if (noRoom) warn(options, 'QUOTA_EXCEEDED', `Model ${manifest.id} will run uncached: ${noRoom}. Free space or raise the quota to start offline next time.`);
     const bin = await fetchOrThrow(f, fileUrl, options.signal, 'model file');
     const bytes = await readWithProgress(bin, manifest.file, manifest.bytes, options);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, bytes);
-    await options.cache?.putModel?.(manifest.id, { ...manifest }, bytes);
+    if (!noRoom) await storeOrWarn(options, manifest, url, bytes);
     return { manifest, bytes, origin: 'url' };
   }
   if ('cache' in source) {
@@ -169,4 +186,82 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     return { manifest, bytes, origin: 'bytes' };
   }
   throw new EdgetuneError('INVALID_ARGUMENT', 'Model source must be a manifest URL, { manifest, bytes }, or { cache, id }.');
+}
+
+function warn(options: LoadModelOptions, code: LoadWarning['code'], message: string): void {
+  options.onProgress?.({ phase: 'warning', code, message });
+}
+
+/** Stores a downloaded model; a cache that refuses it (quota, budget) is a warning, not a failure. */
+async function storeOrWarn(options: LoadModelOptions, manifest: ModelManifest, url: string, bytes: Uint8Array): Promise<boolean> {
+  if (!options.cache?.putModel) return false;
+  try {
+    // `source` lets the next open find the entry by URL before any network access.
+    await options.cache.putModel(manifest.id, { ...manifest, source: url }, bytes);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'MODEL_NOT_FOUND';
+    warn(options, code, `Model ${manifest.id} runs uncached: the cache refused it (${err instanceof Error ? err.message : String(err)}).`);
+    return false;
+  }
+}
+
+/** The cached copy of a URL source, found without network access, or `undefined`. */
+async function cachedByUrl(url: string, options: LoadModelOptions): Promise<LoadedModel | undefined> {
+  const id = cacheIdForUrl(url);
+  if (!options.cache || !id) return undefined;
+  const cached = await options.cache.getModel(id).catch(() => undefined);
+  if (!cached || (cached.manifest as { source?: unknown } | null)?.source !== url) return undefined;
+  try {
+    const manifest = validateManifest(cached.manifest);
+    options.onProgress?.({ phase: 'verify', file: manifest.file });
+    await verifyModelBytes(manifest, cached.bytes);
+    return { manifest, bytes: cached.bytes, origin: 'cache' };
+  } catch {
+    // A damaged entry: fall through to the network.
+    return undefined;
+  }
+}
+
+/** After a cache-first open: fetch the manifest and, when it names other bytes, store those for the next open. Never throws. */
+async function lookForUpdate(f: typeof fetch, url: string, current: ModelManifest, options: LoadModelOptions): Promise<void> {
+  let manifest: ModelManifest;
+  try {
+    const res = await f(url, options.signal ? { signal: options.signal } : {});
+    if (!res.ok) return;
+    manifest = validateManifest(await res.json());
+  } catch {
+    return; // offline or unreachable: the cached model is what we run
+  }
+  if (manifest.sha256 === current.sha256) return;
+  let status: UpdateEvent['status'] = 'failed';
+  try {
+    const fileUrl = new URL(manifest.file, new URL(url, (globalThis as { location?: { href: string } }).location?.href)).href;
+    const res = await f(fileUrl, options.signal ? { signal: options.signal } : {});
+    if (res.ok) {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      await verifyModelBytes(manifest, bytes);
+      if (await storeOrWarn(options, manifest, url, bytes)) status = 'stored';
+    }
+  } catch {
+    status = 'failed';
+  }
+  options.onProgress?.({ phase: 'update', id: manifest.id, sha256: manifest.sha256, status });
+}
+
+/** A manifest and model from the local file system (Node). */
+async function loadLocal(path: string, options: LoadModelOptions): Promise<LoadedModel> {
+  const text = new TextDecoder().decode(await readLocal(path, 'manifest'));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${path} is not valid JSON.`, { cause: err, details: { field: '(root)' } });
+  }
+  const manifest = validateManifest(json);
+  throwIfAborted(options.signal);
+  const bytes = await readLocal(resolveLocal(path, manifest.file), 'model file');
+  options.onProgress?.({ phase: 'verify', file: manifest.file });
+  await verifyModelBytes(manifest, bytes);
+  return { manifest, bytes, origin: 'url' };
 }
