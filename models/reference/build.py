@@ -110,11 +110,27 @@ def build(name, depth):
         return ViT(224, 16, 192, depth or 12, 3, None), {0: 'batch'}
     if name == 'mobilenetv3-small':
         m = MobileNetFeatures()
-        # Random BatchNorm statistics so the folded weights are not the identity transform.
+        # Briefly fitted: BatchNorm statistics from forward passes over smooth random images, so
+        # every layer sees unit-scale activations (with default statistics the random network
+        # collapses: every image gets the same embedding).
         for mod in m.modules():
             if isinstance(mod, nn.BatchNorm2d):
-                mod.running_mean.normal_(0, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
+                mod.momentum = None
+                mod.reset_running_stats()
+        m.train()
+        with torch.no_grad():
+            for k in range(16):
+                # Photo-like statistics: flat regions with edges, gradients and mild noise, ImageNet-normalised.
+                grid = [4, 8, 16, 32][k % 4]
+                low = torch.rand(16, 3, grid, grid)
+                img = nn.functional.interpolate(low, size=224, mode='nearest' if k % 2 else 'bilinear')
+                yy, xx = torch.meshgrid(torch.arange(224.0), torch.arange(224.0), indexing='ij')
+                freq = 0.05 + 0.4 * torch.rand(16, 1, 1, 1)
+                texture = 0.08 * torch.sin(freq * xx) * torch.cos(freq * yy)
+                img = (img * torch.rand(16, 1, 1, 1) + torch.rand(16, 1, 1, 1) * 0.3 + texture + 0.02 * torch.randn(16, 3, 224, 224)).clamp(0, 1)
+                mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+                std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+                m((img - mean) / std)
         return m, {0: 'batch', 2: 'height', 3: 'width'}
     raise SystemExit(f'unknown model {name}')
 

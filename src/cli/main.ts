@@ -34,13 +34,20 @@ function positive(flag: string, value: string | undefined): number | undefined {
   return n;
 }
 
+/** Where the CLI writes (tests capture it). */
+export interface CliIo {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
 /**
  * Runs the CLI.
  *
  * @param argv - arguments after the program name
+ * @param io - output sinks @defaultValue process.stdout / process.stderr
  * @returns the exit code
  */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values, positionals } = parseArgs({
@@ -54,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     });
     if (values.help || !command) {
-      process.stdout.write(`${USAGE}\n`);
+      io.out(`${USAGE}\n`);
       return command ? 0 : 2;
     }
     const target = positionals[0];
@@ -65,7 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         output: values.output, pooling: oneOf<OutputPooling>('pooling', values.pooling, OUTPUT_POOLINGS), id: values.id, mean: numbers('mean', values.mean), std: numbers('std', values.std), license: values.license,
       });
       const m = r.manifest;
-      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : [
+      io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : [
         `import ${m.file} → ${r.manifestPath}`,
         `  id ${m.id}, ${m.format} ${m.dtype} (${m.quantization}), ${m.bytes} bytes, sha256 ${m.sha256}`,
         `  input ${m.input.name} ${JSON.stringify(m.input.shape)} ${m.input.layout}, fed ${m.input.width}×${m.input.height}, crop ${m.input.crop}${m.input.cropFraction !== undefined && m.input.cropFraction !== 1 ? ` ${m.input.cropFraction}` : ''}, mean ${m.input.mean.join(',')} std ${m.input.std.join(',')}`,
@@ -76,29 +83,29 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (command === 'quantize') {
       if (values.tflite) {
-        process.stderr.write('--tflite output is not supported yet: the int8 model is written as ONNX QDQ only. A TFLite writer would need these ops mapped: Conv→CONV_2D, MatMul/Gemm→FULLY_CONNECTED/BATCH_MATMUL, Softmax, LayerNormalization (no TFLite builtin: decomposed), Erf/GELU, HardSwish, Transpose, Reshape, Concat, Gather/Slice.\n');
+        io.err('--tflite output is not supported yet: the int8 model is written as ONNX QDQ only. A TFLite writer would need these ops mapped: Conv→CONV_2D, MatMul/Gemm→FULLY_CONNECTED/BATCH_MATMUL, Softmax, LayerNormalization (no TFLite builtin: decomposed), Erf/GELU, HardSwish, Transpose, Reshape, Concat, Gather/Slice.\n');
         return 1;
       }
       if (!values.calibrate && values['calibrate-sample'] === undefined) throw new UsageError('quantize needs --calibrate DIR or --calibrate-sample N.');
       const r = await quantizeModel(target, { calibrate: values.calibrate, calibrateSample: positive('calibrate-sample', values['calibrate-sample']), limit: positive('limit', values.limit), speedRuns: positive('speed-runs', values['speed-runs']) });
-      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatQuantizeReport(r)}\n`);
+      io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatQuantizeReport(r)}\n`);
       return 0;
     }
     if (command === 'verify') {
       const threshold = values.threshold === undefined ? 0.999 : Number(values.threshold);
       if (!(threshold > 0 && threshold <= 1)) throw new UsageError(`--threshold must be in (0, 1] (got ${values.threshold}).`);
       const r = await verifyManifest(target, threshold);
-      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatVerifyReport(r)}\n`);
+      io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatVerifyReport(r)}\n`);
       return r.ok ? 0 : 1;
     }
     throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`edgetune: ${(err as Error).message}\n${USAGE}\n`);
+      io.err(`edgetune: ${(err as Error).message}\n${USAGE}\n`);
       return 2;
     }
     const refused = err instanceof ImportRefused;
-    process.stderr.write(`edgetune ${command}: ${refused ? 'refused: ' : ''}${err instanceof Error ? err.message : String(err)}\n`);
+    io.err(`edgetune ${command}: ${refused ? 'refused: ' : ''}${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }

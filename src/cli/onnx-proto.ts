@@ -303,12 +303,9 @@ export function tensorFloats(t: OnnxTensor): Float32Array {
   const count = t.dims.reduce((a, b) => a * b, 1);
   for (const f of t.fields) {
     const v = f.value as Uint8Array;
-    if (f.n === 9 && f.wire === 2) {
-      const copy = v.slice();
-      return new Float32Array(copy.buffer, 0, copy.length / 4);
-    }
-    if (f.n === 4 && f.wire === 2) {
-      const copy = v.slice();
+    if ((f.n === 9 || f.n === 4) && f.wire === 2) {
+      // A real copy: on a Node Buffer, slice() is a view into the whole pool.
+      const copy = new Uint8Array(v);
       return new Float32Array(copy.buffer, 0, copy.length / 4);
     }
   }

@@ -15,10 +15,24 @@ export interface QdqPlan {
   readonly nodes: ReadonlySet<OnnxNode>;
 }
 
-/** A calibrated activation range. */
+/** A calibrated activation range, with the mean magnitude that tells outlier-dominated tensors apart. */
 export interface Range {
   min: number;
   max: number;
+  sumAbs?: number;
+  count?: number;
+}
+
+/** max|x| / mean|x| of a calibrated tensor: large when a few outliers set the range and uint8 steps swallow the rest. */
+export function outlierRatio(r: Range): number {
+  const mean = (r.sumAbs ?? 0) / Math.max(1, r.count ?? 0);
+  return mean > 0 ? Math.max(Math.abs(r.min), Math.abs(r.max)) / mean : 0;
+}
+
+/** The activations a quantized node reads or writes (what its accuracy depends on). */
+export function nodeActivations(n: OnnxNode, plan: QdqPlan): string[] {
+  const acts = new Set(plan.activations);
+  return [...n.inputs, ...(n.op === 'Conv' ? n.outputs : [])].filter((x) => acts.has(x));
 }
 
 function attrInt(n: OnnxNode, name: string, dflt: number): number {
@@ -31,8 +45,9 @@ function attrInt(n: OnnxNode, name: string, dflt: number): number {
  * with a 2-D constant weight or two activations (attention), Gemm (input, per-channel weight).
  *
  * @param model - the decoded fp32 model
+ * @param exclude - nodes to leave in float
  */
-export function planQdq(model: OnnxModel): QdqPlan {
+export function planQdq(model: OnnxModel, exclude: ReadonlySet<OnnxNode> = new Set()): QdqPlan {
   const inits = new Map(model.initializers.map((t) => [t.name, t]));
   const weights = new Map<string, number>();
   const biases = new Map<string, readonly [string, string]>();
@@ -46,7 +61,7 @@ export function planQdq(model: OnnxModel): QdqPlan {
     return true;
   };
   for (const n of model.nodes) {
-    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+    if ((n.domain !== '' && n.domain !== 'ai.onnx') || exclude.has(n)) continue;
     const [a, b, c] = n.inputs;
     if (n.op === 'Conv' && a && isFloatInit(b) && !isFloatInit(a) && inits.get(b)!.dims.length >= 3) {
       if (!claim(b, 0)) continue;
