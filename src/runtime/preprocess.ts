@@ -1,5 +1,6 @@
 // Turns what a web app has (ImageData, bitmaps, elements, canvases, raw pixels) into the model's normalised input tensor.
 import { EdgetuneError } from '../core/errors.js';
+import { assertPixelCap } from './inputs.js';
 import type { InputSpec } from './manifest.js';
 
 /**
@@ -64,6 +65,11 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
     if (channels !== 1 && channels !== 3 && channels !== 4) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} declares ${String(channels)} channels; use 1 (gray), 3 (RGB) or 4 (RGBA).`, { details: { index, channels } });
     }
+    assertPixelCap(width, height, index);
+    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array)) {
+      const kind = data === null ? 'null' : typeof data === 'object' ? ((data as object).constructor?.name ?? 'object') : typeof data;
+      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${kind}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index, kind } });
+    }
     if (data.length !== width * height * channels) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has ${data.length} values but declares ${width}×${height}×${channels} = ${width * height * channels}.`, { details: { index, length: data.length, width, height, channels } });
     }
@@ -73,13 +79,11 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
       }
       return { data, width, height, channels, scale: 255 };
     }
-    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
-      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${(data as object)?.constructor?.name}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index } });
-    }
     return { data, width, height, channels, scale: 1 };
   }
   if (has('ImageData') && input instanceof ImageData) {
     checkSize(input.width, input.height, index);
+    assertPixelCap(input.width, input.height, index);
     return { data: input.data, width: input.width, height: input.height, channels: 4, scale: 1 };
   }
   const d = drawable(input);

@@ -1,7 +1,9 @@
 // Where model bytes come from: a manifest URL (with download progress), a manifest + bytes, or a cache; checked against the manifest before use.
 import { EdgetuneError, throwIfAborted } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
+import { untilAborted } from './guard.js';
 import { validateManifest, type ModelManifest } from './manifest.js';
+import { resolveModelFile, type ResolveFile } from './resolve-file.js';
 
 /**
  * A place that keeps model bytes for offline start. The storage object of `edgetune/storage`
@@ -41,6 +43,12 @@ export interface LoadModelOptions {
   readonly cache?: ModelCache | undefined;
   /** Custom fetch (e.g. with auth headers). @defaultValue globalThis.fetch */
   readonly fetch?: typeof fetch | undefined;
+  /**
+   * Opt-in to model files outside the manifest's directory or origin: maps the manifest's `file` to
+   * the URL to fetch. Without it, `file` must be a relative path inside the manifest's directory.
+   * @defaultValue confined to the manifest's directory
+   */
+  readonly resolveFile?: ResolveFile | undefined;
 }
 
 /** A model ready for a runtime: validated manifest and checksum-verified bytes. */
@@ -58,7 +66,8 @@ function toBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
 async function fetchOrThrow(f: typeof fetch, url: string, signal: AbortSignal | undefined, what: string): Promise<Response> {
   let res: Response;
   try {
-    res = await f(url, signal ? { signal } : {});
+    // A custom fetch may ignore the signal: the abort must land anyway, and a late body is dropped.
+    res = await untilAborted(f(url, signal ? { signal } : {}), signal, (late) => late.body?.cancel());
   } catch (err) {
     throwIfAborted(signal);
     throw new EdgetuneError('MODEL_NOT_FOUND', `Could not fetch the ${what} at ${url}: ${err instanceof Error ? err.message : String(err)}. Check the URL, or open the model from a cache when offline.`, { cause: err, details: { url } });
@@ -75,7 +84,11 @@ async function readWithProgress(res: Response, file: string, total: number, opti
   options.onProgress?.({ phase: 'download', file, loaded, total });
   for (;;) {
     throwIfAborted(options.signal);
-    const { done, value } = await reader.read();
+    const { done, value } = await untilAborted(reader.read(), options.signal, () => reader.cancel()).catch(async (err: unknown) => {
+      await reader.cancel().catch(() => undefined);
+      throwIfAborted(options.signal);
+      throw new EdgetuneError('MODEL_NOT_FOUND', `The download of ${file} broke off after ${loaded} bytes: ${err instanceof Error ? err.message : String(err)}. Retry when the connection is back.`, { cause: err, details: { file, loaded } });
+    });
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
@@ -125,8 +138,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     const res = await fetchOrThrow(f, url, options.signal, 'manifest');
     let json: unknown;
     try {
-      json = await res.json();
+      json = await untilAborted(res.json(), options.signal);
     } catch (err) {
+      throwIfAborted(options.signal);
       throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${url} is not valid JSON.`, { cause: err, details: { field: '(root)' } });
     }
     const manifest = validateManifest(json);
@@ -145,13 +159,16 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
         }
       }
     }
-    const fileUrl = new URL(manifest.file, new URL(url, (globalThis as { location?: { href: string } }).location?.href)).href;
+    const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile);
     const bin = await fetchOrThrow(f, fileUrl, options.signal, 'model file');
     const bytes = await readWithProgress(bin, manifest.file, manifest.bytes, options);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, bytes);
     await options.cache?.putModel?.(manifest.id, { ...manifest }, bytes);
     return { manifest, bytes, origin: 'url' };
+  }
+  if (typeof source !== 'object' || source === null) {
+    throw new EdgetuneError('INVALID_ARGUMENT', `Model source must be a manifest URL, { manifest, bytes }, or { cache, id } (got ${source === null ? 'null' : typeof source}).`);
   }
   if ('cache' in source) {
     const cached = await source.cache.getModel(source.id);
@@ -163,6 +180,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   }
   if ('manifest' in source && 'bytes' in source) {
     const manifest = validateManifest(source.manifest);
+    if (!(source.bytes instanceof Uint8Array || source.bytes instanceof ArrayBuffer)) {
+      throw new EdgetuneError('INVALID_ARGUMENT', `Model bytes must be a Uint8Array or ArrayBuffer (got ${source.bytes === null ? 'null' : typeof source.bytes}).`);
+    }
     const bytes = toBytes(source.bytes);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, bytes);
