@@ -53,7 +53,7 @@ function drawable(x: unknown): { source: CanvasImageSource; width: number; heigh
 
 function checkSize(width: number, height: number, index: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${width}×${height}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
+    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${String(width)}×${String(height)}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
   }
 }
 
