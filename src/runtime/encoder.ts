@@ -4,6 +4,7 @@ import { onnxBackend } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
 import { resolveDevices, type Device, type DevicePreference } from './devices.js';
+import { softwareWebGPU } from './gpu-adapter.js';
 import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
 import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
@@ -38,6 +39,12 @@ export interface EncoderOptions {
    * disagree. `false` turns it off. @defaultValue true
    */
   readonly selfCheck?: boolean | SelfCheckOptions;
+  /**
+   * Use a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
+   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed.
+   * @defaultValue `false` with `device: 'auto'`; `true` when the app lists the devices itself
+   */
+  readonly softwareGpu?: boolean;
   /** L2-normalise embeddings (skipped when the model already does). @defaultValue true */
   readonly normalize?: boolean;
   /** Inputs per runtime call. @defaultValue 16 */
@@ -147,6 +154,7 @@ export class Encoder {
     options ??= {};
     const t0 = performance.now();
     const devices = resolveDevices(options.device ?? 'auto');
+    const allowSoftwareGpu = options.softwareGpu ?? (options.device !== undefined && options.device !== 'auto');
     const batchSize = options.batchSize ?? 16;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
     const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
@@ -194,6 +202,11 @@ export class Encoder {
         await abortPoint(signal);
         if (unavailable !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
+          continue;
+        }
+        const software = device === 'webgpu' && !allowSoftwareGpu ? await softwareWebGPU() : undefined;
+        if (software !== undefined) {
+          attempts.push({ device, status: 'unavailable', backend: backend.name, reason: software });
           continue;
         }
         onProgress?.({ phase: 'compile', device });
