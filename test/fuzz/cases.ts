@@ -147,7 +147,14 @@ const baseManifest = await manifestFor(modelBytes);
 
 /** Manifests with 1–3 mutated fields: validation is typed; those that pass open, embed and dispose. */
 function manifestCase(r: Rand): Case {
-  const { value, desc } = mutateTree(baseManifest as unknown, r);
+  let { value, desc } = mutateTree(baseManifest as unknown, r);
+  if (r() < 0.1) {
+    // Field-by-field mutations rarely keep shape, height and width consistent: size the input as a whole too.
+    const [h, w] = [pick(r, [1, 3, 300, 8193, 65536, 100000, 2 ** 31]), pick(r, [1, 5, 300, 8193, 100000])];
+    const c = pick(r, [1, 3] as const);
+    value = { ...baseManifest, input: { ...baseManifest.input, channels: c, height: h, width: w, shape: [null, c, h, w], mean: Array(c).fill(0), std: Array(c).fill(1) } };
+    desc = `input=${c}x${h}x${w}`;
+  }
   return {
     desc,
     async run() {
