@@ -1,6 +1,6 @@
 // Tells a software (fallback) WebGPU adapter from a hardware one, so 'auto' does not pick a GPU path that is ~200× slower than WASM.
 
-/** The parts of `GPUAdapter` / `GPUAdapterInfo` read here; older browsers lack `info` or `isFallbackAdapter`. */
+// Older browsers lack `info` or `isFallbackAdapter`.
 interface AdapterLike {
   readonly isFallbackAdapter?: boolean;
   readonly info?: InfoLike;
@@ -14,14 +14,10 @@ interface InfoLike {
   readonly isFallbackAdapter?: boolean;
 }
 
-/** Renderers that run WebGPU on the CPU (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, Windows' WARP/Basic Render). */
+// CPU renderers: SwiftShader, Mesa llvmpipe/lavapipe, Windows WARP/Basic Render.
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|\bwarp\b/i;
 
-/**
- * Why the WebGPU adapter this browser offers is a software one, or `undefined` when it is hardware
- * (or there is none: the backend's own probe reports that). Reads `isFallbackAdapter` and the adapter
- * info's vendor/architecture/device/description.
- */
+/** Why the browser's WebGPU adapter is a software one, or `undefined` when it is hardware or absent. */
 export async function softwareWebGPU(): Promise<string | undefined> {
   const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
   if (!gpu) return undefined;
