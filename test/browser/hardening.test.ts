@@ -1,4 +1,4 @@
-// Issue 14 (abort of Encoder.open through edgetune/worker) and issue 16 ('auto' passes over a software WebGPU adapter) in real Chromium.
+// Issue 14 (manifest file confinement in a page; abort of Encoder.open through edgetune/worker) and issue 16 ('auto' passes over a software WebGPU adapter) in real Chromium.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasChromium, launchChromium, pageResult, serve, type TestServer } from './harness.js';
@@ -34,6 +34,17 @@ describe('runtime hardening in real Chromium', { skip }, () => {
     assert.match(gpu.reason!, /software renderer/);
     assert.match(gpu.reason!, /swiftshader|isFallbackAdapter/i);
     assert.equal(out.allowed.backend, 'webgpu', JSON.stringify(out.allowed.attempts));
+  });
+
+  test('issue 14: a manifest file outside its directory or origin is refused in the browser (relative URLs resolved against the page)', async () => {
+    const out = await run<{ outcomes: Record<string, string>; fetched: string[] }>('files');
+    const { null: good, ...bad } = out.outcomes;
+    assert.equal(good, 'resolved', 'the shipped manifest as it is must open');
+    for (const [file, code] of Object.entries(bad)) assert.equal(code, 'MANIFEST_INVALID', file);
+    // Only the manifest was fetched for each refused file; the good one fetched its model next to it.
+    const models = out.fetched.filter((u) => !u.endsWith('.json'));
+    assert.equal(models.length, 1, models.join(', '));
+    assert.match(models[0]!, /\/models\/fmnist-cnn-vicreg-int8\.onnx$/);
   });
 
   test('issue 14: abort of Encoder.open through edgetune/worker (at compile, and 1 ms after start) → ABORTED; the worker stays usable', async () => {

@@ -1,4 +1,4 @@
-// Browser page for the issue-14/16 runtime checks: which device 'auto' picks with a software WebGPU adapter, and aborts of Encoder.open through edgetune/worker.
+// Browser page for the issue-14/16 runtime checks: which device 'auto' picks with a software WebGPU adapter, manifest file confinement against the page's origin, and aborts of Encoder.open through edgetune/worker.
 import { errorCode, report } from '../harness-page.js';
 import { EdgetuneWorker } from '../../../src/worker/index.js';
 import { Encoder, env } from '../../../src/runtime/index.js';
@@ -25,6 +25,21 @@ report(async () => {
     await auto.dispose();
     await allowed.dispose();
     return out;
+  }
+  if (q.get('mode') === 'files') {
+    // The shipped manifest, fetched for real by a relative URL (resolved against this page), with its `file` rewritten.
+    const outcomes: Record<string, string> = {};
+    const fetched: string[] = [];
+    for (const file of [null, '../package.json', '/models/fmnist-cnn-vicreg-int8.onnx', `//${location.host}/models/fmnist-cnn-vicreg-int8.onnx`, `${location.origin}/models/fmnist-cnn-vicreg-int8.onnx`, 'data:application/octet-stream;base64,AAAA', 'javascript:alert(1)']) {
+      const rewrite = (async (url: string | URL | Request, init?: RequestInit) => {
+        fetched.push(String(url));
+        const res = await fetch(url, init);
+        if (file === null || !String(url).endsWith('.json')) return res;
+        return new Response(JSON.stringify({ ...(await res.json()), file }));
+      }) as typeof fetch;
+      outcomes[String(file)] = await errorCode(Encoder.open('/models/fmnist-cnn-vicreg-int8.json', { device: 'wasm', fetch: rewrite }).then((e) => e.dispose()));
+    }
+    return { outcomes, fetched };
   }
   // Worker: each abort in a fresh worker, where the first open also loads the runtime (so the abort lands mid-open).
   const start = (): Promise<EdgetuneWorker> => EdgetuneWorker.start({ url: '/bundle/src/worker/worker-script.ts', env: { wasmPaths } });
