@@ -1,14 +1,18 @@
 // The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
-import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
+import { EdgetuneError, isEdgetuneError, throwIfAborted, yieldToEventLoop, type ErrorCode } from '../core/errors.js';
 import { onnxBackend } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
 import { resolveDevices, type Device, type DevicePreference } from './devices.js';
+import { softwareWebGPU } from './gpu-adapter.js';
+import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
+import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
 import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
 import type { BackgroundReference, Rect } from './region.js';
 import { batchCosines, canaryInputs } from './selfcheck.js';
+import type { ResolveFile } from './resolve-file.js';
 import { loadModel, type DownloadProgress, type LoadWarning, type ModelCache, type ModelSource, type UpdateEvent } from './source.js';
 
 /** Progress of {@link Encoder.open}, told apart by `phase`. */
@@ -39,6 +43,12 @@ export interface EncoderOptions {
    * disagree. `false` turns it off. @defaultValue true
    */
   readonly selfCheck?: boolean | SelfCheckOptions;
+  /**
+   * Use a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
+   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed.
+   * @defaultValue `false` with `device: 'auto'`; `true` when the app lists the devices itself
+   */
+  readonly softwareGpu?: boolean;
   /** L2-normalise embeddings (skipped when the model already does). @defaultValue true */
   readonly normalize?: boolean;
   /** Inputs per runtime call. @defaultValue 16 */
@@ -47,6 +57,11 @@ export interface EncoderOptions {
   readonly cache?: ModelCache;
   /** Custom fetch for URL sources. */
   readonly fetch?: typeof fetch;
+  /**
+   * With a URL source: opt-in to model files outside the manifest's directory or origin (e.g. a CDN).
+   * @defaultValue the manifest's `file` must be a relative path inside the manifest's directory
+   */
+  readonly resolveFile?: ResolveFile;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: LoadProgress) => void;
 }
@@ -90,6 +105,9 @@ function ensureBuiltins(): void {
   builtinsRegistered = true;
   registerBackend(onnxBackend, 0);
 }
+
+/** Session-creation failures that no other device would fix (or that the caller asked for). */
+const FATAL_AT_CREATE: ReadonlySet<ErrorCode> = new Set(['MODEL_CORRUPT', 'MANIFEST_INVALID', 'ABORTED']);
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -141,37 +159,46 @@ export class Encoder {
    */
   static async open(source: ModelSource, options: EncoderOptions = {}): Promise<Encoder> {
     ensureBuiltins();
+    options ??= {};
     const t0 = performance.now();
     const devices = resolveDevices(options.device ?? 'auto');
+    const allowSoftwareGpu = options.softwareGpu ?? (options.device !== undefined && options.device !== 'auto');
     const batchSize = options.batchSize ?? 16;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
     const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
+    if (check && (typeof check.threshold !== 'number' || !(check.threshold >= -1 && check.threshold <= 1))) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.threshold must be a cosine in [-1, 1] (got ${String(check.threshold)}).`, { details: { option: 'selfCheck.threshold' } });
+    if (check && (!Number.isInteger(check.samples) || check.samples < 1 || check.samples > 64)) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.samples must be an integer from 1 to 64 (got ${String(check.samples)}).`, { details: { option: 'selfCheck.samples' } });
     const { signal, onProgress } = options;
-    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch });
+    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch, resolveFile: options.resolveFile });
     const { bytes } = model;
     // Backends see concrete spatial sizes; pooling and fixed batches are handled by adaptSession.
     const manifest = forRuntime(model.manifest);
     if (!hasBackendFor(manifest.format)) {
       throw new EdgetuneError('BACKEND_UNAVAILABLE', `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`, { details: { format: manifest.format } });
     }
+    // Verification hashed the bytes: an abort during it lands here.
+    await abortPoint(signal);
 
+    // Every session this call creates is freed on every way out except the one handed to the caller.
+    const owned = new Owned<BackendSession>();
+    const create = (backend: Backend, device: Device): Promise<BackendSession> =>
+      untilAborted(backend.createSession({ bytes, manifest, device, signal }), signal, (late) => late.dispose()).then((s) => owned.add(adaptSession(s, manifest)));
     const attempts: DeviceAttempt[] = [];
     let reference: { session: BackendSession; output: Float32Array } | undefined;
-    const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
-    const referenceOutput = async (): Promise<Float32Array> => {
-      if (!reference) {
-        const wasm = findBackend(manifest.format, 'wasm');
-        if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
-        const session = adaptSession(await wasm.createSession({ bytes, manifest, device: 'wasm', signal }), manifest);
-        reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
-      }
-      return reference.output;
-    };
-
     let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
     try {
+      const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
+      const referenceOutput = async (): Promise<Float32Array> => {
+        if (!reference) {
+          const wasm = findBackend(manifest.format, 'wasm');
+          if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
+          const session = await create(wasm, 'wasm');
+          reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
+        }
+        return reference.output;
+      };
       for (const device of devices) {
-        throwIfAborted(signal);
+        await abortPoint(signal);
         if (chosen) {
           attempts.push({ device, status: 'skipped' });
           continue;
@@ -182,21 +209,28 @@ export class Encoder {
           continue;
         }
         const unavailable = await backend.probe(device);
+        await abortPoint(signal);
         if (unavailable !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
+          continue;
+        }
+        const software = device === 'webgpu' && !allowSoftwareGpu ? await softwareWebGPU() : undefined;
+        if (software !== undefined) {
+          attempts.push({ device, status: 'unavailable', backend: backend.name, reason: software });
           continue;
         }
         onProgress?.({ phase: 'compile', device });
         let session: BackendSession;
         try {
-          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : adaptSession(await backend.createSession({ bytes, manifest, device, signal }), manifest);
+          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await create(backend, device);
         } catch (err) {
-          // A corrupt model fails everywhere: say so now instead of trying every device.
-          if ((err as EdgetuneError).code === 'MODEL_CORRUPT') throw err;
+          // These fail the same on every device (or were asked for): say so now instead of trying the rest.
+          if (isEdgetuneError(err) && FATAL_AT_CREATE.has(err.code)) throw err;
           attempts.push({ device, status: 'failed', backend: backend.name, reason: message(err) });
           if (device === devices[devices.length - 1] && (err as EdgetuneError).code === 'UNSUPPORTED_OP') throw err;
           continue;
         }
+        await abortPoint(signal);
         if (check && device !== 'wasm') {
           onProgress?.({ phase: 'selfcheck', device });
           let verdict: { ok: boolean; cosine: number; reason?: string };
@@ -209,10 +243,12 @@ export class Encoder {
               verdict = Number.isFinite(cos) && cos >= check.threshold ? { ok: true, cosine: cos } : { ok: false, cosine: cos, reason: `self-check failed: cosine ${cos.toFixed(5)} against WASM is below ${check.threshold}` };
             }
           } catch (err) {
+            if (isEdgetuneError(err, 'ABORTED')) throw err;
             verdict = { ok: false, cosine: Number.NaN, reason: `self-check run failed: ${message(err)}` };
           }
+          await abortPoint(signal);
           if (!verdict.ok) {
-            await session.dispose().catch(() => undefined);
+            await owned.release(session);
             attempts.push({ device, status: 'rejected', backend: backend.name, reason: verdict.reason ?? 'self-check failed', cosine: verdict.cosine });
             continue;
           }
@@ -222,26 +258,29 @@ export class Encoder {
         }
         chosen = { device, backend, session };
       }
+      if (reference && reference.session !== chosen?.session) await owned.release(reference.session);
+      if (!chosen) {
+        const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
+        throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
+      }
+      onProgress?.({ phase: 'warmup', device: chosen.device });
+      const encoder = new Encoder(
+        manifest,
+        chosen.session,
+        { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
+        options.normalize ?? true,
+        batchSize,
+      );
+      // Warm-up compiles kernels now, not on the user's first tap; its output doubles as a NaN and output.dim check.
+      await encoder.#runBatch(preprocessBatch(canaryInputs(manifest.input, 1), manifest.input), 1);
+      await abortPoint(signal);
+      owned.keep(chosen.session);
+      (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
+      onProgress?.({ phase: 'ready', device: chosen.device });
+      return encoder;
     } finally {
-      if (reference && reference.session !== chosen?.session) await reference.session.dispose().catch(() => undefined);
+      await owned.releaseAll();
     }
-    if (!chosen) {
-      const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
-      throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
-    }
-    onProgress?.({ phase: 'warmup', device: chosen.device });
-    const encoder = new Encoder(
-      manifest,
-      chosen.session,
-      { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
-      options.normalize ?? true,
-      batchSize,
-    );
-    // Warm-up compiles kernels now, not on the user's first tap; its output doubles as a NaN check.
-    await encoder.#runBatch(preprocessBatch(canaryInputs(manifest.input, 1), manifest.input), 1);
-    (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
-    onProgress?.({ phase: 'ready', device: chosen.device });
-    return encoder;
   }
 
   /** The model's manifest. */
@@ -281,12 +320,16 @@ export class Encoder {
    * Embeds images, one `Float32Array` of `dim` values per input (L2-normalised unless disabled).
    * Calls are queued: the runtime runs one batch at a time.
    *
-   * @param inputs - images of any supported kind and size (resized per the manifest)
+   * @param inputs - an array of images of any supported kind and size (resized per the manifest);
+   *   one image still goes in brackets (`embed([img])`): anything but a dense array is `INPUT_TYPE`.
+   *   Raw pixels and `ImageData` are capped at {@link MAX_INPUT_PIXELS} pixels (`INPUT_SHAPE` past it).
    * @throws EdgetuneError `INPUT_TYPE`, `INPUT_SHAPE`, `NON_FINITE`, `DISPOSED`, `ABORTED`
    */
   async embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     // async, so a disposed encoder rejects rather than throws synchronously (as through a worker).
     this.#assertOpen();
+    assertInputList(inputs);
+    options ??= {};
     const job = this.#queue.then(async () => {
       this.#assertOpen();
       const dim = this.#manifest.output.dim;

@@ -1,5 +1,6 @@
 // The model manifest: its type, and validation that names the bad field.
 import { EdgetuneError } from '../core/errors.js';
+import { MAX_EMBEDDING_DIM, MAX_FIXED_BATCH, MAX_MODEL_INPUT_SIDE, MAX_MODEL_INPUT_VALUES } from './inputs.js';
 
 /** Model file formats the runtime can open. */
 export const MODEL_FORMATS = Object.freeze({ onnx: 'onnx', tflite: 'tflite' } as const);
@@ -129,6 +130,8 @@ function checkOutput(output: Record<string, unknown>): void {
   const shape = output['shape'];
   if (shape !== undefined && (!Array.isArray(shape) || shape.length < 2 || shape.length > 4 || !shape.every((d, k) => (k === 0 && d === null) || posInt(d))))
     fail('output.shape', 'must be [null|batch, ...] with 1 to 3 positive integer dimensions', shape);
+  if (Array.isArray(shape) && (shape.slice(1) as number[]).reduce((a, d) => a * d, 1) > MAX_MODEL_INPUT_VALUES)
+    fail('output.shape', `must hold at most ${MAX_MODEL_INPUT_VALUES} values per sample`, shape);
   if (pooling === undefined || pooling === 'none') return;
   if (!Array.isArray(shape)) fail('output.shape', `is required with pooling "${String(pooling)}"`, shape);
   const dims = shape as number[];
@@ -171,6 +174,12 @@ export function validateManifest(value: unknown): ModelManifest {
   if (input['channels'] !== 1 && input['channels'] !== 3) fail('input.channels', 'must be 1 or 3', input['channels']);
   if (!posInt(input['height'])) fail('input.height', 'must be a positive integer', input['height']);
   if (!posInt(input['width'])) fail('input.width', 'must be a positive integer', input['width']);
+  // Bounded before anything is allocated from them (canaries, batch tensors, fixed-batch padding).
+  if ((input['height'] as number) > MAX_MODEL_INPUT_SIDE) fail('input.height', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['height']);
+  if ((input['width'] as number) > MAX_MODEL_INPUT_SIDE) fail('input.width', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['width']);
+  if ((input['channels'] as number) * (input['height'] as number) * (input['width'] as number) > MAX_MODEL_INPUT_VALUES)
+    fail('input.shape', `must hold at most ${MAX_MODEL_INPUT_VALUES} values per sample (channels × height × width)`, shape);
+  if (typeof shape[0] === 'number' && shape[0] > MAX_FIXED_BATCH) fail('input.shape', `must have a fixed batch (first dimension) of at most ${MAX_FIXED_BATCH}, or null`, shape);
   const [, a, b, c] = shape as [null, number | null, number | null, number | null];
   const expected = input['layout'] === 'NCHW' ? [input['channels'], input['height'], input['width']] : [input['height'], input['width'], input['channels']];
   if ([a, b, c].some((d, k) => d !== null && d !== expected[k]))
@@ -191,7 +200,7 @@ export function validateManifest(value: unknown): ModelManifest {
   const output = m['output'];
   if (!isObj(output)) fail('output', 'must be an object', output);
   if (typeof output['name'] !== 'string' || !output['name']) fail('output.name', 'must be a non-empty string', output['name']);
-  if (!posInt(output['dim'])) fail('output.dim', 'must be a positive integer', output['dim']);
+  if (!posInt(output['dim']) || output['dim'] > MAX_EMBEDDING_DIM) fail('output.dim', `must be a positive integer up to ${MAX_EMBEDDING_DIM}`, output['dim']);
   if (typeof output['normalized'] !== 'boolean') fail('output.normalized', 'must be a boolean', output['normalized']);
   checkOutput(output);
   if (m['dtype'] !== 'fp32' && m['dtype'] !== 'fp16' && m['dtype'] !== 'int8') fail('dtype', 'must be "fp32", "fp16" or "int8"', m['dtype']);

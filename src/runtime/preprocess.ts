@@ -1,5 +1,6 @@
 // Turns what a web app has (ImageData, bitmaps, elements, canvases, raw pixels) into the model's normalised input tensor.
 import { EdgetuneError } from '../core/errors.js';
+import { assertPixelCap } from './inputs.js';
 import type { InputSpec } from './manifest.js';
 import { backgroundFromPixels, changedRegion, checkRoi, cropRect, extract, pad, type BackgroundOptions, type BackgroundReference, type Rect } from './region.js';
 
@@ -64,7 +65,7 @@ function drawable(x: unknown): { source: CanvasImageSource; width: number; heigh
 
 function checkSize(width: number, height: number, index: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${width}×${height}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
+    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${String(width)}×${String(height)}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
   }
 }
 
@@ -76,6 +77,11 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
     if (channels !== 1 && channels !== 3 && channels !== 4) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} declares ${String(channels)} channels; use 1 (gray), 3 (RGB) or 4 (RGBA).`, { details: { index, channels } });
     }
+    assertPixelCap(width, height, index);
+    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array)) {
+      const kind = data === null ? 'null' : typeof data === 'object' ? ((data as object).constructor?.name ?? 'object') : typeof data;
+      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${kind}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index, kind } });
+    }
     if (data.length !== width * height * channels) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has ${data.length} values but declares ${width}×${height}×${channels} = ${width * height * channels}.`, { details: { index, length: data.length, width, height, channels } });
     }
@@ -85,13 +91,11 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
       }
       return { data, width, height, channels, scale: 255, sourceWidth: width, sourceHeight: height };
     }
-    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
-      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${(data as object)?.constructor?.name}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index } });
-    }
     return { data, width, height, channels, scale: 1, sourceWidth: width, sourceHeight: height };
   }
   if (has('ImageData') && input instanceof ImageData) {
     checkSize(input.width, input.height, index);
+    assertPixelCap(input.width, input.height, index);
     return { data: input.data, width: input.width, height: input.height, channels: 4, scale: 1, sourceWidth: input.width, sourceHeight: input.height };
   }
   const d = drawable(input);

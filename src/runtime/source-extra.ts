@@ -41,11 +41,18 @@ export async function readLocal(pathOrUrl: string, what: string): Promise<Uint8A
   }
 }
 
-/** Resolves a model file name against a local manifest path or file URL. */
-export function resolveLocal(manifestPath: string, file: string): string {
-  if (manifestPath.startsWith('file:')) return new URL(file, manifestPath).href;
-  const slash = Math.max(manifestPath.lastIndexOf('/'), manifestPath.lastIndexOf('\\'));
-  return slash < 0 ? file : manifestPath.slice(0, slash + 1) + file;
+/** A local manifest path (relative to the working directory) or `file://` URL as an absolute `file://` URL, so its `file` resolves and is confined like a URL's. */
+export async function localManifestUrl(pathOrUrl: string): Promise<URL> {
+  if (pathOrUrl.startsWith('file:')) {
+    try {
+      return new URL(pathOrUrl);
+    } catch (err) {
+      throw new EdgetuneError('INVALID_ARGUMENT', `${JSON.stringify(pathOrUrl.slice(0, 120))} is not a valid file:// URL.`, { cause: err, details: { url: pathOrUrl } });
+    }
+  }
+  const spec = 'node:url';
+  const { pathToFileURL } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as { pathToFileURL(p: string): URL };
+  return pathToFileURL(pathOrUrl);
 }
 
 /**

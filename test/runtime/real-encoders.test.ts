@@ -1,6 +1,6 @@
 // Runtime features for real encoders on real ONNX models: pooling, fixed batch, crop policy, ROI and background, file paths, cache-first URL opens and uncached fallback.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -110,6 +110,16 @@ test('Encoder.open takes a manifest file path or file:// URL in Node', async () 
   await using b = await Encoder.open(pathToFileURL(join(dir, 'm.json')).href, { device: 'wasm' });
   assert.deepEqual(Array.from((await a.embed(testImages(1)))[0]!), Array.from((await b.embed(testImages(1)))[0]!));
   await assert.rejects(Encoder.open(join(dir, 'missing.json')), (e) => isEdgetuneError(e, 'MODEL_NOT_FOUND'));
+  // A local manifest's file is confined to its directory like a URL's: the file exists one level up, and is still refused.
+  const sub = join(dir, 'sub');
+  mkdirSync(sub);
+  for (const file of [`../${manifest.file}`, join(dir, manifest.file), pathToFileURL(join(dir, manifest.file)).href]) {
+    writeFileSync(join(sub, 'm.json'), JSON.stringify({ ...manifest, file }));
+    await assert.rejects(Encoder.open(join(sub, 'm.json'), { device: 'wasm' }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e.details as { field?: string }).field === 'file');
+  }
+  // resolveFile is the opt-in, as for URLs.
+  await using c = await Encoder.open(join(sub, 'm.json'), { device: 'wasm', resolveFile: (_f, base) => new URL(`../${manifest.file}`, base) });
+  assert.equal(c.manifest.id, manifest.id);
 });
 
 /** A Map-backed cache; `refuse` makes putModel fail like a full quota. */
