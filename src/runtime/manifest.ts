@@ -79,7 +79,7 @@ export interface ModelManifest {
   readonly schema: 'edgetune.manifest/1';
   readonly id: string;
   readonly format: ModelFormat;
-  /** File name, resolved relative to the manifest URL. */
+  /** Relative path of the model file, resolved against the manifest's URL or path and confined to its directory (see `resolveFile`). */
   readonly file: string;
   /** Exact byte size of the file. */
   readonly bytes: number;
