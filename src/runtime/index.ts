@@ -12,8 +12,12 @@ export { MAX_EMBEDDING_DIM, MAX_INPUT_PIXELS, MAX_MODEL_INPUT_SIDE, MAX_MODEL_IN
 export { resolveModelFile } from './resolve-file.js';
 export type { ResolveFile } from './resolve-file.js';
 export type { ImageInput, RawPixels } from './preprocess.js';
+export { createBackground } from './preprocess.js';
+export type { BackgroundOptions, BackgroundReference, Rect } from './region.js';
+export type { CropPolicy, OutputPooling } from './manifest.js';
+export { MAX_FIXED_BATCH } from './inputs.js';
 export { loadModel, verifyModelBytes } from './source.js';
-export type { DownloadProgress, LoadedModel, LoadModelOptions, ModelCache, ModelSource } from './source.js';
+export type { DownloadProgress, LoadedModel, LoadModelOptions, LoadWarning, ModelCache, ModelSource, UpdateEvent } from './source.js';
 export { registerBackend } from './backends/registry.js';
 export type { Backend, BackendSession, SessionRequest } from './backends/types.js';
 export { onnxBackend } from './backends/onnx.js';
