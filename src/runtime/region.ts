@@ -22,10 +22,13 @@ interface Thumb {
   readonly height: number;
 }
 
-function thumbnail(hwc: Float32Array, width: number, height: number, c: number): Thumb {
+function thumbSize(width: number, height: number): [number, number] {
   const f = Math.min(1, THUMB / Math.max(width, height));
-  const w = Math.max(1, Math.round(width * f));
-  const h = Math.max(1, Math.round(height * f));
+  return [Math.max(1, Math.round(width * f)), Math.max(1, Math.round(height * f))];
+}
+
+function thumbnail(hwc: Float32Array, width: number, height: number, c: number): Thumb {
+  const [w, h] = thumbSize(width, height);
   const data = new Float32Array(w * h);
   const count = new Float32Array(w * h);
   for (let y = 0; y < height; y++) {
@@ -77,8 +80,23 @@ export function backgroundFromPixels(hwc: Float32Array, width: number, height: n
   return { kind: 'edgetune.background', width, height, threshold, margin, thumb: thumbnail(hwc, width, height, c) };
 }
 
+/** Refuses anything but an intact {@link createBackground} result (e.g. a hand-made or damaged object) with `INVALID_ARGUMENT`. */
+function checkBackground(bg: BackgroundReference): void {
+  const b = bg as Partial<BackgroundReference> | null;
+  const t = typeof b === 'object' && b !== null ? (b.thumb as Partial<Thumb> | null | undefined) : undefined;
+  const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  const ok =
+    b?.kind === 'edgetune.background' && int(b.width) && int(b.height) && typeof b.threshold === 'number' && b.threshold > 0 && b.threshold < 255 &&
+    typeof b.margin === 'number' && b.margin >= 0 && b.margin <= 1 && typeof t === 'object' && t !== null && int(t.w) && int(t.h) &&
+    t.data instanceof Float32Array && t.data.length === t.w * t.h && t.width === b.width && t.height === b.height;
+  if (!ok || thumbSize(b.width!, b.height!).join() !== `${t!.w},${t!.h}`) {
+    throw new EdgetuneError('INVALID_ARGUMENT', 'The background option is not a reference made by createBackground() (or it was damaged); capture it again with createBackground(emptyScene).', { details: { option: 'background' } });
+  }
+}
+
 /** The bounding box (frame pixels) of what differs from the background, or `undefined` when nothing does. */
 export function changedRegion(bg: BackgroundReference, hwc: Float32Array, width: number, height: number, c: number, index: number): Rect | undefined {
+  checkBackground(bg);
   if (width !== bg.width || height !== bg.height) {
     throw new EdgetuneError('INPUT_SHAPE', `Input ${index} is ${width}×${height} but the background reference was captured at ${bg.width}×${bg.height}; capture the background again at the camera's current resolution.`, { details: { index, width, height } });
   }

@@ -1,17 +1,20 @@
-// The seeded fuzz cases of test/fuzz/hostile.test.ts: mutated manifests, manifest file paths, embed arguments, learner states and profile files, each run against the real API; anything but a typed EdgetuneError is a finding.
+// The seeded fuzz cases of test/fuzz/hostile.test.ts: mutated manifests (also with crop, pooling and fixed-batch fields), manifest file paths (URL and Node file), embed arguments and regions, learner states and profile files, each run against the real API; anything but a typed EdgetuneError is a finding.
 import 'fake-indexeddb/auto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { isEdgetuneError } from '../../src/core/errors.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { Learner } from '../../src/finetune/learner.js';
-import { Encoder, loadModel, validateManifest } from '../../src/runtime/index.js';
+import { createBackground, Encoder, loadModel, validateManifest } from '../../src/runtime/index.js';
 import { openStorage } from '../../src/storage/index.js';
 import { decodeValue, encodeValue } from '../../src/storage/codec.js';
 import { manifestFor, testImages } from '../fixtures/models.js';
 import { tinyCnn } from '../fixtures/onnx-builder.js';
 
 /** The fuzzed areas; each runs in its own worker thread so a synchronous hang is caught, not suffered. */
-export const DOMAINS = ['manifest', 'file', 'input', 'learner', 'profile'] as const;
+export const DOMAINS = ['manifest', 'file', 'input', 'learner', 'profile', 'shaped', 'localfile', 'region'] as const;
 /** One fuzzed area. */
 export type Domain = (typeof DOMAINS)[number];
 
@@ -391,6 +394,102 @@ async function profileCase(r: Rand): Promise<Case> {
   };
 }
 
+// ---------- the import branch's runtime features ----------
+
+/** Manifests with crop policy, fixed or dynamic sizes and output pooling fields, 1–3 of them mutated: typed, and those that pass embed. */
+function shapedCase(r: Rand): Case {
+  const batch = pick(r, [null, 1, 2, 3]);
+  const spatial = r() < 0.5 ? [null, null] : [16, 16];
+  const base = {
+    ...baseManifest,
+    input: { ...baseManifest.input, shape: [batch, 1, ...spatial], crop: pick(r, ['center', 'stretch', 'pad']), cropFraction: pick(r, [1, 0.875, 0.5]) },
+    output: { ...baseManifest.output, shape: [null, 16], pooling: 'none' },
+  };
+  const { value, desc } = mutateTree(base as unknown, r);
+  const frames = testImages(int(r, 1, 5), pick(r, [16, 24, 40]));
+  return {
+    desc: `batch=${String(batch)} spatial=${String(spatial[0])} ${desc}`,
+    async run() {
+      const code = await typedOnly('validateManifest', () => validateManifest(value));
+      if (code !== 'ok' && code !== 'MANIFEST_INVALID') throw new Finding(`validateManifest gave ${code}, not MANIFEST_INVALID`);
+      if (code !== 'ok') return;
+      await typedOnly('open+embed', async () => {
+        await using enc = await Encoder.open({ manifest: value, bytes: modelBytes }, { device: 'wasm', selfCheck: false, batchSize: int(r, 1, 4) });
+        const out = await enc.embed(frames);
+        if (out.length !== frames.length || out.some((e) => e.length !== enc.dim || !e.every(Number.isFinite))) throw new Finding(`embed returned ${out.length} embeddings of ${out.map((e) => e.length).join('/')}`);
+      });
+    },
+  };
+}
+
+/** A folder whose parent (and a sibling) hold the model, while the manifest's own folder holds no copy: any load that succeeds read outside it. */
+let localRoot: string | undefined;
+function localDirs(): { root: string; dir: string } {
+  if (!localRoot) {
+    localRoot = mkdtempSync(join(tmpdir(), 'edgetune-fuzz-'));
+    mkdirSync(join(localRoot, 'dir', 'sub'), { recursive: true });
+    mkdirSync(join(localRoot, 'sub'));
+    for (const name of ['m.onnx', 'a', 'sub/m.onnx', 'dirm.onnx', 'evil.example']) writeFileSync(join(localRoot, name), modelBytes);
+  }
+  return { root: localRoot, dir: join(localRoot, 'dir') };
+}
+
+/** Random `file` strings in a manifest opened by Node file path (or file:// URL): refused, or read from the manifest's folder only. */
+function localFileCase(r: Rand): Case {
+  const file = Array.from({ length: int(r, 1, 6) }, () => pick(r, FILE_PIECES)).join('');
+  const asUrl = r() < 0.3;
+  return {
+    desc: `${asUrl ? 'url' : 'path'} file=${JSON.stringify(file)}`,
+    async run() {
+      const { dir } = localDirs();
+      const path = join(dir, 'm.json');
+      writeFileSync(path, JSON.stringify({ ...baseManifest, file }));
+      const code = await typedOnly('loadModel', () => loadModel(asUrl ? new URL(`file://${path}`).href : path));
+      if (code === 'ok') throw new Finding(`loaded the model from outside ${dir}`);
+    },
+  };
+}
+
+/** Random `roi` and `background` options of embed(): typed errors, or embeddings. */
+function regionCase(r: Rand): Case {
+  const size = pick(r, [8, 16, 33]);
+  const frames = testImages(int(r, 1, 3), size, pick(r, [1, 3, 4] as const));
+  const num = (): unknown => (r() < 0.8 ? int(r, -2, size + 2) + (r() < 0.2 ? 0.5 : 0) : pick(r, VALUES));
+  const options: Record<string, unknown> = {};
+  const parts: string[] = [];
+  if (r() < 0.6) {
+    const roi = r() < 0.85 ? { x: num(), y: num(), width: num(), height: num() } : pick(r, VALUES);
+    options['roi'] = roi;
+    parts.push(`roi=${typeof roi === 'symbol' || typeof roi === 'function' ? typeof roi : JSON.stringify(roi)}`);
+  }
+  let background: unknown;
+  let bgDesc = '';
+  if (r() < 0.6) {
+    const kind = pick(r, ['same', 'other-size', 'mutated', 'value']);
+    bgDesc = `background=${kind}`;
+    const of = (w: number): unknown => createBackground(testImages(1, w, 3)[0]!);
+    if (kind === 'same') background = of(size);
+    else if (kind === 'other-size') background = of(size + 1);
+    else if (kind === 'mutated') {
+      const m = mutateTree(of(size), r);
+      background = m.value;
+      bgDesc += ` ${m.desc}`;
+    } else background = pick(r, VALUES);
+    parts.push(bgDesc);
+  }
+  return {
+    desc: `${size}px ${parts.join(' ') || 'none'}`,
+    async run() {
+      if (background !== undefined) options['background'] = background;
+      encoder ??= await Encoder.open({ manifest: baseManifest, bytes: modelBytes }, { device: 'wasm', batchSize: 2 });
+      await typedOnly('embed', async () => {
+        const out = await encoder!.embed(frames, options as never);
+        if (out.length !== frames.length || out.some((e) => e.length !== 16 || !e.every(Number.isFinite))) throw new Finding(`embed resolved with ${out.length} embeddings`);
+      });
+    },
+  };
+}
+
 /** Case `i` of `domain` under `seed` (built without running it, so it can be skipped by its description). */
 export async function makeCase(domain: Domain, seed: number, i: number): Promise<Case> {
   const r = rng(caseSeed(seed, domain, i));
@@ -405,5 +504,11 @@ export async function makeCase(domain: Domain, seed: number, i: number): Promise
       return learnerCase(r);
     case 'profile':
       return profileCase(r);
+    case 'shaped':
+      return shapedCase(r);
+    case 'localfile':
+      return localFileCase(r);
+    case 'region':
+      return regionCase(r);
   }
 }

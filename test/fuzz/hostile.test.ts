@@ -7,9 +7,9 @@ import { KNOWN_FINDINGS } from './known.js';
 
 /** Fixed seed: a finding is a reproducible case, named by its description. `EDGETUNE_FUZZ_SEED` explores others. */
 const SEED = Number(process.env['EDGETUNE_FUZZ_SEED'] ?? 20261201);
-/** Cases per domain: 2300 in all, ~15 s on a quiet 2-core machine (~25 s loaded). */
+/** Cases per domain: 3000 in all, ~20 s on a quiet 2-core machine (~35 s loaded). */
 const SCALE = Number(process.env['EDGETUNE_FUZZ_SCALE'] ?? 1);
-const COUNTS: Record<Domain, number> = Object.fromEntries(Object.entries({ manifest: 600, file: 500, input: 500, learner: 400, profile: 300 }).map(([d, n]) => [d, Math.round(n * SCALE)])) as Record<Domain, number>;
+const COUNTS: Record<Domain, number> = Object.fromEntries(Object.entries({ manifest: 600, file: 500, input: 500, learner: 400, profile: 300, shaped: 300, localfile: 200, region: 200 }).map(([d, n]) => [d, Math.round(n * SCALE)])) as Record<Domain, number>;
 /** A case that sends nothing for this long is a synchronous hang (the worker is terminated). Generous: the machine is shared. */
 const WATCHDOG_MS = 20_000;
 /** An async case that does not settle within this is reported as a hang by the worker itself. */

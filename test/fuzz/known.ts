@@ -11,6 +11,9 @@ export const KNOWN_FINDINGS: Record<Domain, Record<string, string>> = {
   manifest: {},
   file: {},
   input: {},
+  shaped: {},
+  localfile: {},
+  region: {},
   learner: {
     "optimizer=null adwin=string":
       "TODO(src/finetune (learner branch): Learner.fromState) #9: raw TypeError: Cannot read properties of null (reading 'm')",
