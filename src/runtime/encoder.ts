@@ -7,6 +7,7 @@ import { resolveDevices, type Device, type DevicePreference } from './devices.js
 import { softwareWebGPU } from './gpu-adapter.js';
 import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
+import { heartbeat } from './heartbeat.js';
 import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
 import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
@@ -21,9 +22,10 @@ export type LoadProgress =
   | LoadWarning
   | UpdateEvent
   | { readonly phase: 'verify'; readonly file: string }
-  | { readonly phase: 'compile'; readonly device: Device }
-  | { readonly phase: 'selfcheck'; readonly device: Device }
-  | { readonly phase: 'warmup'; readonly device: Device }
+  /** Compile, self-check and warm-up repeat every second with `elapsedMs` while they last. */
+  | { readonly phase: 'compile'; readonly device: Device; readonly elapsedMs?: number }
+  | { readonly phase: 'selfcheck'; readonly device: Device; readonly elapsedMs?: number }
+  | { readonly phase: 'warmup'; readonly device: Device; readonly elapsedMs?: number }
   | { readonly phase: 'ready'; readonly device: Device };
 
 /** Self-check settings. */
@@ -158,8 +160,17 @@ export class Encoder {
    *   `UNSUPPORTED_OP`, `BACKEND_UNAVAILABLE` (with every device's reason in `details.attempts`), `ABORTED`
    */
   static async open(source: ModelSource, options: EncoderOptions = {}): Promise<Encoder> {
-    ensureBuiltins();
     options ??= {};
+    const beat = heartbeat(options.onProgress);
+    try {
+      return await Encoder.#open(source, beat.emit ? { ...options, onProgress: beat.emit } : options);
+    } finally {
+      beat.stop();
+    }
+  }
+
+  static async #open(source: ModelSource, options: EncoderOptions): Promise<Encoder> {
+    ensureBuiltins();
     const t0 = performance.now();
     const devices = resolveDevices(options.device ?? 'auto');
     const allowSoftwareGpu = options.softwareGpu ?? (options.device !== undefined && options.device !== 'auto');

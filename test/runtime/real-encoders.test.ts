@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { isEdgetuneError } from '../../src/core/errors.js';
 import { Encoder, validateManifest, type LoadProgress, type ModelCache, type ModelManifest } from '../../src/runtime/index.js';
+import { heartbeat } from '../../src/runtime/heartbeat.js';
 import { poolOutput } from '../../src/runtime/pooling.js';
 import { createBackground, preprocessBatch } from '../../src/runtime/preprocess.js';
 import { buildModel, DT, rng, tinyCnn } from '../fixtures/onnx-builder.js';
@@ -208,4 +209,26 @@ test('a cache that refuses the model, or an origin without room, gives a warning
     if (nav) Object.defineProperty(globalThis, 'navigator', nav);
     else delete (globalThis as { navigator?: unknown }).navigator;
   }
+});
+
+test('heartbeat: a silent phase repeats with elapsedMs until the next event; other phases do not', async () => {
+  const seen: { phase: string; elapsedMs?: number }[] = [];
+  let twoBeats!: () => void;
+  const beats = new Promise<void>((r) => (twoBeats = r));
+  const beat = heartbeat<{ phase: string; elapsedMs?: number }>((p) => {
+    seen.push(p);
+    if (seen.filter((x) => x.elapsedMs !== undefined).length === 2) twoBeats();
+  }, 10);
+  // The heartbeat's timer is unref'd (it never keeps a process alive): hold the loop open meanwhile.
+  const keep = setInterval(() => undefined, 1000);
+  beat.emit!({ phase: 'compile' });
+  await beats;
+  beat.emit!({ phase: 'download' });
+  const n = seen.length;
+  await new Promise((r) => setTimeout(r, 40));
+  beat.stop();
+  clearInterval(keep);
+  assert.ok(seen.filter((p) => p.phase === 'compile' && typeof p.elapsedMs === 'number').length >= 2, JSON.stringify(seen));
+  assert.equal(seen.length, n, 'no beats after a non-silent phase');
+  assert.deepEqual(heartbeat(undefined).emit, undefined);
 });
