@@ -24,7 +24,14 @@ export function heartbeat<P extends Beating>(onProgress: ((p: P) => void) | unde
     onProgress(p);
     if (!SILENT_PHASES.has(p.phase)) return;
     const t0 = performance.now();
-    timer = setInterval(() => onProgress({ ...p, elapsedMs: Math.round(performance.now() - t0) }), intervalMs);
+    timer = setInterval(() => {
+      try {
+        onProgress({ ...p, elapsedMs: Math.round(performance.now() - t0) });
+      } catch {
+        // A throw from a timer would be an uncaught exception (it crashes Node): the app's callback just stops beating.
+        stop();
+      }
+    }, intervalMs);
     (timer as { unref?: () => void }).unref?.();
   };
   return { emit, stop };

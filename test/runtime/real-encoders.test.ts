@@ -231,4 +231,16 @@ test('heartbeat: a silent phase repeats with elapsedMs until the next event; oth
   assert.ok(seen.filter((p) => p.phase === 'compile' && typeof p.elapsedMs === 'number').length >= 2, JSON.stringify(seen));
   assert.equal(seen.length, n, 'no beats after a non-silent phase');
   assert.deepEqual(heartbeat(undefined).emit, undefined);
+  // A callback that throws on a beat stops the beats instead of throwing from a timer (an uncaught exception).
+  let calls = 0;
+  const throwing = heartbeat<{ phase: string; elapsedMs?: number }>((p) => {
+    calls++;
+    if (p.elapsedMs !== undefined) throw new Error('app bug');
+  }, 5);
+  const keep2 = setInterval(() => undefined, 1000);
+  throwing.emit!({ phase: 'warmup' });
+  await new Promise((r) => setTimeout(r, 60));
+  clearInterval(keep2);
+  throwing.stop();
+  assert.equal(calls, 2, 'one event, one throwing beat, then silence');
 });
