@@ -256,3 +256,51 @@ test('row 6: docs/errors.md has a row for every code in src/core/errors.ts', () 
   const missing = Object.keys(ERROR_CODES).filter((c) => !new RegExp(`^\\| \`${c}\` \\|`, 'm').test(doc));
   assert.deepEqual(missing, [], `docs/errors.md lacks rows for: ${missing.join(', ')}`);
 });
+
+test('merged with the import branch: abort at every phase of a Node file-path open and a cache-first URL open, and a failed fixed-batch open, release every session', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  // A batch-1 export: the encoder wraps its sessions (adaptSession); the wrapper must be released too.
+  const m = await manifestFor(bytes, { id: 'tiny' });
+  const batch1 = { ...m, input: { ...m.input, shape: [1, ...m.input.shape.slice(1)] } };
+  const dir = mkdtempSync(join(tmpdir(), 'edgetune-merged-'));
+  writeFileSync(join(dir, m.file), bytes);
+  writeFileSync(join(dir, 'tiny.json'), JSON.stringify(batch1));
+  const url = 'https://m.example/dir/tiny.json';
+  const cache = {
+    getModel: async (id: string) => (id === 'tiny' ? { manifest: { ...batch1, source: url }, bytes: bytes.slice() } : undefined),
+    putModel: async () => undefined,
+  };
+  const offline = (async () => {
+    throw new TypeError('offline');
+  }) as typeof fetch;
+  const sources = { path: join(dir, 'tiny.json'), 'cache-first': url } as const;
+  const unregister = registerBackend(accelerator, 10);
+  try {
+    for (const [kind, source] of Object.entries(sources)) {
+      for (const phase of ['verify', 'compile', 'selfcheck', 'warmup'] as const) {
+        const c = new AbortController();
+        const seen: string[] = [];
+        const onProgress = (p: LoadProgress): void => {
+          seen.push(p.phase);
+          if (p.phase === phase) c.abort(new Error(`abort at ${phase}`));
+        };
+        await assert.rejects(Encoder.open(source, { device: ['webgpu', 'wasm'], cache, fetch: offline, signal: c.signal, onProgress }), code('ABORTED'), `${kind} ${phase}`);
+        assert.ok(seen.includes(phase) && !seen.includes('ready'), `${kind} ${phase}: ${seen.join(',')}`);
+        assert.equal(await settled(), 0, `${kind} ${phase}: a session is still alive after the abort`);
+      }
+      // Not aborted, the same source opens (from the file, or from the cache with the network off) and embeds one at a time.
+      await using enc = await Encoder.open(source, { device: ['webgpu', 'wasm'], cache, fetch: offline });
+      assert.equal(enc.diagnostics.origin, kind === 'path' ? 'url' : 'cache');
+      assert.equal((await enc.embed(testImages(3))).length, 3);
+    }
+    // A fixed-batch model whose manifest names the wrong size fails at warm-up, wrapped sessions and all.
+    const before = sessions.created;
+    await assert.rejects(Encoder.open({ manifest: { ...batch1, output: { ...batch1.output, dim: 8 } }, bytes }, { device: ['webgpu', 'wasm'] }), (e) => isEdgetuneError(e));
+    assert.ok(sessions.created > before, 'no session was created: the case tests nothing');
+    assert.equal(await settled(), 0, 'a failed fixed-batch open left a session alive');
+  } finally {
+    unregister();
+  }
+});
