@@ -1,22 +1,32 @@
 // The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
-import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
+import { EdgetuneError, isEdgetuneError, throwIfAborted, yieldToEventLoop, type ErrorCode } from '../core/errors.js';
 import { onnxBackend } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
 import { resolveDevices, type Device, type DevicePreference } from './devices.js';
+import { softwareWebGPU } from './gpu-adapter.js';
+import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
+import { heartbeat } from './heartbeat.js';
+import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
+import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
+import type { BackgroundReference, Rect } from './region.js';
 import { batchCosines, canaryInputs } from './selfcheck.js';
-import { loadModel, type DownloadProgress, type ModelCache, type ModelSource } from './source.js';
+import type { ResolveFile } from './resolve-file.js';
+import { loadModel, type DownloadProgress, type LoadWarning, type ModelCache, type ModelSource, type UpdateEvent } from './source.js';
 import { checkWarmup, warmUp, type WarmupOption, type WarmupReport } from './warmup.js';
 
 /** Progress of {@link Encoder.open}, told apart by `phase`. */
 export type LoadProgress =
   | DownloadProgress
+  | LoadWarning
+  | UpdateEvent
   | { readonly phase: 'verify'; readonly file: string }
-  | { readonly phase: 'compile'; readonly device: Device }
-  | { readonly phase: 'selfcheck'; readonly device: Device }
-  | { readonly phase: 'warmup'; readonly device: Device }
+  /** Compile, self-check and warm-up repeat every second with `elapsedMs` while they last. */
+  | { readonly phase: 'compile'; readonly device: Device; readonly elapsedMs?: number }
+  | { readonly phase: 'selfcheck'; readonly device: Device; readonly elapsedMs?: number }
+  | { readonly phase: 'warmup'; readonly device: Device; readonly elapsedMs?: number }
   | { readonly phase: 'ready'; readonly device: Device };
 
 /** Self-check settings. */
@@ -36,6 +46,12 @@ export interface EncoderOptions {
    * disagree. `false` turns it off. @defaultValue true
    */
   readonly selfCheck?: boolean | SelfCheckOptions;
+  /**
+   * Use a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
+   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed.
+   * @defaultValue `false` with `device: 'auto'`; `true` when the app lists the devices itself
+   */
+  readonly softwareGpu?: boolean;
   /** L2-normalise embeddings (skipped when the model already does). @defaultValue true */
   readonly normalize?: boolean;
   /** Inputs per runtime call. @defaultValue 16 */
@@ -52,6 +68,11 @@ export interface EncoderOptions {
   readonly cache?: ModelCache;
   /** Custom fetch for URL sources. */
   readonly fetch?: typeof fetch;
+  /**
+   * With a URL source: opt-in to model files outside the manifest's directory or origin (e.g. a CDN).
+   * @defaultValue the manifest's `file` must be a relative path inside the manifest's directory
+   */
+  readonly resolveFile?: ResolveFile;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: LoadProgress) => void;
 }
@@ -85,6 +106,10 @@ export interface EmbedOptions {
   readonly signal?: AbortSignal;
   /** Called after each batch with the number of inputs embedded so far. */
   readonly onProgress?: (p: { readonly phase: 'embed'; readonly done: number; readonly total: number }) => void;
+  /** Region of interest (input pixels), e.g. the viewfinder box; the crop policy applies inside it. */
+  readonly roi?: Rect;
+  /** Empty-scene reference of a fixed camera (`createBackground`): crop to what differs from it. */
+  readonly background?: BackgroundReference;
 }
 
 let builtinsRegistered = false;
@@ -93,6 +118,9 @@ function ensureBuiltins(): void {
   builtinsRegistered = true;
   registerBackend(onnxBackend, 0);
 }
+
+/** Session-creation failures that no other device would fix (or that the caller asked for). */
+const FATAL_AT_CREATE: ReadonlySet<ErrorCode> = new Set(['MODEL_CORRUPT', 'MANIFEST_INVALID', 'ABORTED']);
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -143,37 +171,57 @@ export class Encoder {
    *   `UNSUPPORTED_OP`, `BACKEND_UNAVAILABLE` (with every device's reason in `details.attempts`), `ABORTED`
    */
   static async open(source: ModelSource, options: EncoderOptions = {}): Promise<Encoder> {
+    options ??= {};
+    const beat = heartbeat(options.onProgress);
+    try {
+      return await Encoder.#open(source, beat.emit ? { ...options, onProgress: beat.emit } : options);
+    } finally {
+      beat.stop();
+    }
+  }
+
+  static async #open(source: ModelSource, options: EncoderOptions): Promise<Encoder> {
     ensureBuiltins();
     const t0 = performance.now();
     const devices = resolveDevices(options.device ?? 'auto');
+    const allowSoftwareGpu = options.softwareGpu ?? (options.device !== undefined && options.device !== 'auto');
     const batchSize = options.batchSize ?? 16;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
     checkWarmup(options.warmup);
     const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
+    if (check && (typeof check.threshold !== 'number' || !(check.threshold >= -1 && check.threshold <= 1))) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.threshold must be a cosine in [-1, 1] (got ${String(check.threshold)}).`, { details: { option: 'selfCheck.threshold' } });
+    if (check && (!Number.isInteger(check.samples) || check.samples < 1 || check.samples > 64)) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.samples must be an integer from 1 to 64 (got ${String(check.samples)}).`, { details: { option: 'selfCheck.samples' } });
     const { signal, onProgress } = options;
-    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch });
-    const { manifest, bytes } = model;
+    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch, resolveFile: options.resolveFile });
+    const { bytes } = model;
+    // Backends see concrete spatial sizes; pooling and fixed batches are handled by adaptSession.
+    const manifest = forRuntime(model.manifest);
     if (!hasBackendFor(manifest.format)) {
       throw new EdgetuneError('BACKEND_UNAVAILABLE', `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`, { details: { format: manifest.format } });
     }
+    // Verification hashed the bytes: an abort during it lands here.
+    await abortPoint(signal);
 
+    // Every session this call creates is freed on every way out except the one handed to the caller.
+    const owned = new Owned<BackendSession>();
+    const create = (backend: Backend, device: Device): Promise<BackendSession> =>
+      untilAborted(backend.createSession({ bytes, manifest, device, signal }), signal, (late) => late.dispose()).then((s) => owned.add(adaptSession(s, manifest)));
     const attempts: DeviceAttempt[] = [];
     let reference: { session: BackendSession; output: Float32Array } | undefined;
-    const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
-    const referenceOutput = async (): Promise<Float32Array> => {
-      if (!reference) {
-        const wasm = findBackend(manifest.format, 'wasm');
-        if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
-        const session = await wasm.createSession({ bytes, manifest, device: 'wasm', signal });
-        reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
-      }
-      return reference.output;
-    };
-
     let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
     try {
+      const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
+      const referenceOutput = async (): Promise<Float32Array> => {
+        if (!reference) {
+          const wasm = findBackend(manifest.format, 'wasm');
+          if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
+          const session = await create(wasm, 'wasm');
+          reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
+        }
+        return reference.output;
+      };
       for (const device of devices) {
-        throwIfAborted(signal);
+        await abortPoint(signal);
         if (chosen) {
           attempts.push({ device, status: 'skipped' });
           continue;
@@ -184,21 +232,28 @@ export class Encoder {
           continue;
         }
         const unavailable = await backend.probe(device);
+        await abortPoint(signal);
         if (unavailable !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
+          continue;
+        }
+        const software = device === 'webgpu' && !allowSoftwareGpu ? await softwareWebGPU() : undefined;
+        if (software !== undefined) {
+          attempts.push({ device, status: 'unavailable', backend: backend.name, reason: software });
           continue;
         }
         onProgress?.({ phase: 'compile', device });
         let session: BackendSession;
         try {
-          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await backend.createSession({ bytes, manifest, device, signal });
+          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await create(backend, device);
         } catch (err) {
-          // A corrupt model fails everywhere: say so now instead of trying every device.
-          if ((err as EdgetuneError).code === 'MODEL_CORRUPT') throw err;
+          // These fail the same on every device (or were asked for): say so now instead of trying the rest.
+          if (isEdgetuneError(err) && FATAL_AT_CREATE.has(err.code)) throw err;
           attempts.push({ device, status: 'failed', backend: backend.name, reason: message(err) });
           if (device === devices[devices.length - 1] && (err as EdgetuneError).code === 'UNSUPPORTED_OP') throw err;
           continue;
         }
+        await abortPoint(signal);
         if (check && device !== 'wasm') {
           onProgress?.({ phase: 'selfcheck', device });
           let verdict: { ok: boolean; cosine: number; reason?: string };
@@ -211,10 +266,12 @@ export class Encoder {
               verdict = Number.isFinite(cos) && cos >= check.threshold ? { ok: true, cosine: cos } : { ok: false, cosine: cos, reason: `self-check failed: cosine ${cos.toFixed(5)} against WASM is below ${check.threshold}` };
             }
           } catch (err) {
+            if (isEdgetuneError(err, 'ABORTED')) throw err;
             verdict = { ok: false, cosine: Number.NaN, reason: `self-check run failed: ${message(err)}` };
           }
+          await abortPoint(signal);
           if (!verdict.ok) {
-            await session.dispose().catch(() => undefined);
+            await owned.release(session);
             attempts.push({ device, status: 'rejected', backend: backend.name, reason: verdict.reason ?? 'self-check failed', cosine: verdict.cosine });
             continue;
           }
@@ -224,32 +281,31 @@ export class Encoder {
         }
         chosen = { device, backend, session };
       }
-    } finally {
-      if (reference && reference.session !== chosen?.session) await reference.session.dispose().catch(() => undefined);
-    }
-    if (!chosen) {
-      const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
-      throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
-    }
-    onProgress?.({ phase: 'warmup', device: chosen.device });
-    const encoder = new Encoder(
-      manifest,
-      chosen.session,
-      { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
-      options.normalize ?? true,
-      batchSize,
-    );
-    // Warm-up compiles kernels now, not on the user's first tap; its output doubles as a NaN check.
-    const canary = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
-    try {
+      if (reference && reference.session !== chosen?.session) await owned.release(reference.session);
+      if (!chosen) {
+        const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
+        throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
+      }
+      onProgress?.({ phase: 'warmup', device: chosen.device });
+      const encoder = new Encoder(
+        manifest,
+        chosen.session,
+        { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
+        options.normalize ?? true,
+        batchSize,
+      );
+      // Warm-up compiles kernels now, not on the user's first tap (past WebAssembly tier-up, see warmup.ts); its output
+      // doubles as a NaN and output.dim check. On failure the session is released by `owned` below.
+      const canary = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
       (encoder.#diagnostics as { warmup?: WarmupReport }).warmup = await warmUp(() => encoder.#runBatch(canary, 1), options.warmup, signal);
-    } catch (err) {
-      await encoder.dispose().catch(() => undefined);
-      throw err;
+      await abortPoint(signal);
+      owned.keep(chosen.session);
+      (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
+      onProgress?.({ phase: 'ready', device: chosen.device });
+      return encoder;
+    } finally {
+      await owned.releaseAll();
     }
-    (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
-    onProgress?.({ phase: 'ready', device: chosen.device });
-    return encoder;
   }
 
   /** The model's manifest. */
@@ -289,12 +345,16 @@ export class Encoder {
    * Embeds images, one `Float32Array` of `dim` values per input (L2-normalised unless disabled).
    * Calls are queued: the runtime runs one batch at a time.
    *
-   * @param inputs - images of any supported kind and size (resized per the manifest)
+   * @param inputs - an array of images of any supported kind and size (resized per the manifest);
+   *   one image still goes in brackets (`embed([img])`): anything but a dense array is `INPUT_TYPE`.
+   *   Raw pixels and `ImageData` are capped at {@link MAX_INPUT_PIXELS} pixels (`INPUT_SHAPE` past it).
    * @throws EdgetuneError `INPUT_TYPE`, `INPUT_SHAPE`, `NON_FINITE`, `DISPOSED`, `ABORTED`
    */
   async embed(inputs: readonly ImageInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     // async, so a disposed encoder rejects rather than throws synchronously (as through a worker).
     this.#assertOpen();
+    assertInputList(inputs);
+    options ??= {};
     const job = this.#queue.then(async () => {
       this.#assertOpen();
       const dim = this.#manifest.output.dim;
@@ -304,7 +364,7 @@ export class Encoder {
         if (options.signal && start > 0) await yieldToEventLoop();
         throwIfAborted(options.signal);
         const chunk = inputs.slice(start, start + this.#batchSize);
-        const tensor = preprocessBatch(chunk, this.#manifest.input, start);
+        const tensor = preprocessBatch(chunk, this.#manifest.input, start, { roi: options.roi, background: options.background });
         const out = await this.#runBatch(tensor, chunk.length);
         for (let k = 0; k < chunk.length; k++) {
           const e = out.slice(k * dim, (k + 1) * dim);

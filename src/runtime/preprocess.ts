@@ -1,6 +1,8 @@
 // Turns what a web app has (ImageData, bitmaps, elements, canvases, raw pixels) into the model's normalised input tensor.
 import { EdgetuneError } from '../core/errors.js';
+import { assertPixelCap } from './inputs.js';
 import type { InputSpec } from './manifest.js';
+import { backgroundFromPixels, changedRegion, checkRoi, cropRect, extract, pad, type BackgroundOptions, type BackgroundReference, type Rect } from './region.js';
 
 /**
  * Raw pixels with a declared shape, row-major, channels interleaved (HWC).
@@ -31,6 +33,17 @@ interface Pixels {
   height: number;
   channels: 1 | 3 | 4;
   scale: number; // multiply stored values by this to get 0..255
+  /** The input's own size (canvas-backed inputs are read at a reduced size). */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+/** Which part of an input reaches the model (see `EmbedOptions.roi` / `background`). */
+export interface RegionOptions {
+  /** Region of interest in the input's own pixels, e.g. the app's viewfinder box. */
+  readonly roi?: Rect | undefined;
+  /** Crop to what differs from this empty-scene reference (applied inside `roi` when both are given). */
+  readonly background?: BackgroundReference | undefined;
 }
 
 function has(name: string): boolean {
@@ -52,7 +65,7 @@ function drawable(x: unknown): { source: CanvasImageSource; width: number; heigh
 
 function checkSize(width: number, height: number, index: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${width}×${height}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
+    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${String(width)}×${String(height)}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
   }
 }
 
@@ -64,6 +77,11 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
     if (channels !== 1 && channels !== 3 && channels !== 4) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} declares ${String(channels)} channels; use 1 (gray), 3 (RGB) or 4 (RGBA).`, { details: { index, channels } });
     }
+    assertPixelCap(width, height, index);
+    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array)) {
+      const kind = data === null ? 'null' : typeof data === 'object' ? ((data as object).constructor?.name ?? 'object') : typeof data;
+      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${kind}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index, kind } });
+    }
     if (data.length !== width * height * channels) {
       throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has ${data.length} values but declares ${width}×${height}×${channels} = ${width * height * channels}.`, { details: { index, length: data.length, width, height, channels } });
     }
@@ -71,16 +89,14 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
       for (let k = 0; k < data.length; k++) {
         if (!Number.isFinite(data[k]!)) throw new EdgetuneError('NON_FINITE', `Input ${index} contains ${data[k]} at position ${k}; pixels must be finite numbers in 0..1.`, { details: { index, position: k } });
       }
-      return { data, width, height, channels, scale: 255 };
+      return { data, width, height, channels, scale: 255, sourceWidth: width, sourceHeight: height };
     }
-    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
-      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${(data as object)?.constructor?.name}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index } });
-    }
-    return { data, width, height, channels, scale: 1 };
+    return { data, width, height, channels, scale: 1, sourceWidth: width, sourceHeight: height };
   }
   if (has('ImageData') && input instanceof ImageData) {
     checkSize(input.width, input.height, index);
-    return { data: input.data, width: input.width, height: input.height, channels: 4, scale: 1 };
+    assertPixelCap(input.width, input.height, index);
+    return { data: input.data, width: input.width, height: input.height, channels: 4, scale: 1, sourceWidth: input.width, sourceHeight: input.height };
   }
   const d = drawable(input);
   if (d) {
@@ -95,7 +111,7 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
     if (!ctx) throw new EdgetuneError('INPUT_TYPE', `Input ${index}: could not get a 2D context to read pixels.`, { details: { index } });
     ctx.drawImage(d.source, 0, 0, w, h);
     const img = ctx.getImageData(0, 0, w, h);
-    return { data: img.data, width: w, height: h, channels: 4, scale: 1 };
+    return { data: img.data, width: w, height: h, channels: 4, scale: 1, sourceWidth: d.width, sourceHeight: d.height };
   }
   const kind = input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name ?? 'object' : typeof input;
   throw new EdgetuneError('INPUT_TYPE', `Input ${index} is a ${kind}; pass ImageData, ImageBitmap, an <img>/<video>/<canvas>, OffscreenCanvas, or { data, width, height, channels }.`, { details: { index, kind } });
@@ -191,10 +207,10 @@ function bilinear(src: Float32Array, sw: number, sh: number, c: number, ch: numb
  * @param offset - element offset of this sample in `out`
  * @param index - position of the input in the caller's list (for error messages)
  */
-export function preprocessInto(input: ImageInput, spec: InputSpec, out: Float32Array, offset: number, index = 0): void {
+export function preprocessInto(input: ImageInput, spec: InputSpec, out: Float32Array, offset: number, index = 0, region: RegionOptions = {}): void {
   const { width: W, height: H, channels: C } = spec;
   const px = readPixels(input, index, { width: W, height: H });
-  const hwc = resize(toChannels(px, C), px.width, px.height, C, W, H);
+  const hwc = fitToModel(toChannels(px, C), px, spec, index, region);
   const [lo, hi] = spec.range;
   const a = (hi - lo) / 255;
   for (let ch = 0; ch < C; ch++) {
@@ -208,9 +224,56 @@ export function preprocessInto(input: ImageInput, spec: InputSpec, out: Float32A
 }
 
 /** Preprocesses a batch of inputs into one tensor (`inputs.length × C × H × W`). */
-export function preprocessBatch(inputs: readonly ImageInput[], spec: InputSpec, startIndex = 0): Float32Array {
+export function preprocessBatch(inputs: readonly ImageInput[], spec: InputSpec, startIndex = 0, region: RegionOptions = {}): Float32Array {
   const size = spec.channels * spec.height * spec.width;
   const out = new Float32Array(inputs.length * size);
-  inputs.forEach((x, k) => preprocessInto(x, spec, out, k * size, startIndex + k));
+  inputs.forEach((x, k) => preprocessInto(x, spec, out, k * size, startIndex + k, region));
   return out;
+}
+
+/** Region of interest, background crop and crop policy, then the resize to the model's size (HWC, 0..255). */
+function fitToModel(hwc: Float32Array, px: Pixels, spec: InputSpec, index: number, region: RegionOptions): Float32Array {
+  const { width: W, height: H, channels: C } = spec;
+  const sx = px.width / px.sourceWidth;
+  const sy = px.height / px.sourceHeight;
+  let r: Rect = { x: 0, y: 0, width: px.width, height: px.height };
+  if (region.roi) {
+    const roi = checkRoi(region.roi, px.sourceWidth, px.sourceHeight, index);
+    r = checkRoi({ x: roi.x * sx, y: roi.y * sy, width: roi.width * sx, height: roi.height * sy }, px.width, px.height, index);
+  }
+  if (region.background) {
+    if (px.width !== px.sourceWidth) throw new EdgetuneError('INPUT_TYPE', `Input ${index} is read at a reduced size; pass ImageData or raw pixels when using a background reference.`, { details: { index } });
+    const changed = changedRegion(region.background, hwc, px.width, px.height, C, index);
+    if (changed) {
+      // Keep the change inside the region of interest.
+      const x0 = Math.max(r.x, changed.x);
+      const y0 = Math.max(r.y, changed.y);
+      const x1 = Math.min(r.x + r.width, changed.x + changed.width);
+      const y1 = Math.min(r.y + r.height, changed.y + changed.height);
+      if (x1 > x0 && y1 > y0) r = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+    }
+  }
+  const policy = spec.crop ?? 'center';
+  const rect = cropRect(r, W, H, policy, spec.cropFraction ?? 1);
+  const part = extract(hwc, px.width, C, rect);
+  if (policy !== 'pad') return resize(part, rect.width, rect.height, C, W, H);
+  const f = Math.min(W / rect.width, H / rect.height);
+  const fw = Math.max(1, Math.min(W, Math.round(rect.width * f)));
+  const fh = Math.max(1, Math.min(H, Math.round(rect.height * f)));
+  // Pad with the mean colour so padding normalises to zero.
+  const [lo, hi] = spec.range;
+  const fill = spec.mean.map((m) => ((m - lo) / (hi - lo)) * 255);
+  return pad(resize(part, rect.width, rect.height, C, fw, fh), fw, fh, C, W, H, fill);
+}
+
+/**
+ * Captures the empty scene of a fixed camera; pass it as `embed(frames, { background })` to crop
+ * each frame to what differs from it.
+ *
+ * @param input - a frame of the empty scene (raw pixels or ImageData at the camera's resolution)
+ * @param options - change threshold and margin
+ */
+export function createBackground(input: ImageInput, options: BackgroundOptions = {}): BackgroundReference {
+  const px = readPixels(input, 0, { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY });
+  return backgroundFromPixels(toChannels(px, 3), px.width, px.height, 3, options);
 }

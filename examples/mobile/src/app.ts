@@ -97,6 +97,10 @@ function progressText(p: LoadProgress): [string, number | undefined] {
       return [`Self-checking ${p.device} against WASM`, undefined];
     case 'warmup':
       return [`Warming up on ${p.device}`, undefined];
+    case 'warning':
+      return [`Warning: ${p.message}`, undefined];
+    case 'update':
+      return [p.status === 'stored' ? 'A model update is stored for the next start' : 'A model update could not be fetched', undefined];
     case 'ready':
       return [`Ready on ${p.device}`, 1];
   }

@@ -55,8 +55,12 @@ export function classifyOrtError(err: unknown, context: string): EdgetuneError {
   if (/is not a registered function\/op|Could not find an implementation for|No Op registered for/i.test(message)) {
     return new EdgetuneError('UNSUPPORTED_OP', `${context}: the model uses an operator this runtime does not implement (${message}).`, { cause: err });
   }
-  if (/invalid dimensions|invalid rank|input .* not found|shape/i.test(message)) {
-    return new EdgetuneError('INPUT_SHAPE', `${context}: the model rejected the input shape (${message}). Check the manifest's input.shape.`, { cause: err });
+  // edgetune always feeds the manifest's input name and shape, so a model that refuses them means the manifest is wrong.
+  if (/is missing in 'feeds'|input .* not found|invalid input name/i.test(message)) {
+    return new EdgetuneError('MANIFEST_INVALID', `${context}: the model has no input by the manifest's input.name (${message}). Fix the manifest's input.name.`, { cause: err, details: { field: 'input.name' } });
+  }
+  if (/invalid dimensions|invalid rank|shape/i.test(message)) {
+    return new EdgetuneError('MANIFEST_INVALID', `${context}: the model rejected the input shape the manifest declares (${message}). Fix the manifest's input.shape.`, { cause: err, details: { field: 'input.shape' } });
   }
   return new EdgetuneError('BACKEND_UNAVAILABLE', `${context}: ${message}`, { cause: err });
 }
@@ -99,6 +103,7 @@ class OrtSession implements BackendSession {
     }
     const out = outputs[manifest.output.name];
     if (!out) {
+      for (const v of Object.values(outputs)) v.dispose();
       throw new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has no output named "${manifest.output.name}" (outputs: ${Object.keys(outputs).join(', ')}). Fix the manifest's output.name.`, { details: { field: 'output.name' } });
     }
     const data = (out.location === 'cpu' ? out.data : await out.getData()) as Float32Array;
@@ -110,6 +115,21 @@ class OrtSession implements BackendSession {
   async dispose(): Promise<void> {
     await this.#session.release();
   }
+}
+
+/** A manifest input/output name the model lacks, as the same `MANIFEST_INVALID` either way (checked before any run). */
+function ioMismatch(session: import('onnxruntime-web').InferenceSession, request: SessionRequest): EdgetuneError | undefined {
+  const { manifest } = request;
+  for (const [field, want, have] of [
+    ['input.name', manifest.input.name, session.inputNames],
+    ['output.name', manifest.output.name, session.outputNames],
+  ] as const) {
+    if (Array.isArray(have) && !have.includes(want)) {
+      const side = field === 'input.name' ? 'input' : 'output';
+      return new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has no ${side} named ${JSON.stringify(want)} (${side}s: ${have.join(', ')}). Fix the manifest's ${field}.`, { details: { field, value: want, names: [...have] } });
+    }
+  }
+  return undefined;
 }
 
 /** The built-in onnxruntime-web backend. */
@@ -133,6 +153,11 @@ export const onnxBackend: Backend = {
       });
     } catch (err) {
       throw classifyOrtError(err, `Loading ${request.manifest.id} on ${request.device}`);
+    }
+    const mismatch = ioMismatch(session, request);
+    if (mismatch) {
+      await session.release().catch(() => undefined);
+      throw mismatch;
     }
     return new OrtSession(ort, session, request);
   },

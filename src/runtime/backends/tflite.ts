@@ -165,7 +165,8 @@ function checkRunnable(info: TfliteModelInfo, manifest: SessionRequest['manifest
     throw new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has ${info.inputs.length} inputs and ${info.outputs.length} outputs; an encoder has one of each.`, { details: { field: 'input' } });
   }
   for (const t of [input, output]) {
-    if (t.type !== 'float32') throw new EdgetuneError('INPUT_TYPE', `Model ${manifest.id} has a ${t.type} I/O tensor "${t.name}"; edgetune feeds and reads float32 (quantize inside the graph).`, { details: { tensor: t.name, type: t.type } });
+    // INPUT_TYPE is for what the app passes; a model edgetune cannot feed is a model the runtime does not support.
+    if (t.type !== 'float32') throw new EdgetuneError('UNSUPPORTED_OP', `Model ${manifest.id} has a ${t.type} I/O tensor "${t.name}"; edgetune feeds and reads float32 (quantize inside the graph).`, { details: { tensor: t.name, type: t.type } });
   }
   const want = [1, ...(manifest.input.shape.slice(1) as number[])];
   const dim = output.shape.slice(1).reduce((a, b) => a * b, 1);

@@ -1,0 +1,176 @@
+// Which part of a frame reaches the model: a region of interest, the changes against a background reference, and the crop policy.
+import { EdgetuneError } from '../core/errors.js';
+import type { CropPolicy } from './manifest.js';
+
+/** A rectangle in the input's own pixel coordinates. */
+export interface Rect {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Gray thumbnail size used to compare frames with a background (cheap, and robust to sensor noise). */
+const THUMB = 96;
+
+/** A gray thumbnail of a frame: `w × h` values 0..255. */
+interface Thumb {
+  readonly data: Float32Array;
+  readonly w: number;
+  readonly h: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+function thumbSize(width: number, height: number): [number, number] {
+  const f = Math.min(1, THUMB / Math.max(width, height));
+  return [Math.max(1, Math.round(width * f)), Math.max(1, Math.round(height * f))];
+}
+
+function thumbnail(hwc: Float32Array, width: number, height: number, c: number): Thumb {
+  const [w, h] = thumbSize(width, height);
+  const data = new Float32Array(w * h);
+  const count = new Float32Array(w * h);
+  for (let y = 0; y < height; y++) {
+    const ty = Math.min(h - 1, Math.floor((y * h) / height));
+    for (let x = 0; x < width; x++) {
+      const tx = Math.min(w - 1, Math.floor((x * w) / width));
+      const o = (y * width + x) * c;
+      const v = c === 1 ? hwc[o]! : 0.299 * hwc[o]! + 0.587 * hwc[o + 1]! + 0.114 * hwc[o + 2]!;
+      data[ty * w + tx]! += v;
+      count[ty * w + tx]! += 1;
+    }
+  }
+  for (let k = 0; k < data.length; k++) data[k] = data[k]! / Math.max(1, count[k]!);
+  return { data, w, h, width, height };
+}
+
+/**
+ * The empty scene of a fixed camera, captured once: {@link Encoder.embed} with `{ background }`
+ * crops each frame to the bounding box of what differs from it, so the model sees the object,
+ * not the room. Build it with {@link createBackground}.
+ */
+export interface BackgroundReference {
+  readonly kind: 'edgetune.background';
+  /** Size of the frame it was captured from; frames must have this size. */
+  readonly width: number;
+  readonly height: number;
+  /** Per-thumbnail-pixel difference (0..255 gray) that counts as changed. */
+  readonly threshold: number;
+  /** Margin added around the changed box, as a share of its size. */
+  readonly margin: number;
+  /** @internal */
+  readonly thumb: Thumb;
+}
+
+/** Options of {@link createBackground}. */
+export interface BackgroundOptions {
+  /** Gray difference (0..255) that counts as a change. @defaultValue 25 */
+  readonly threshold?: number;
+  /** Margin around the changed box, share of its size. @defaultValue 0.1 */
+  readonly margin?: number;
+}
+
+/** @internal Builds a background reference from HWC 0..255 pixels (see `createBackground` in preprocess). */
+export function backgroundFromPixels(hwc: Float32Array, width: number, height: number, c: number, options: BackgroundOptions = {}): BackgroundReference {
+  const threshold = options.threshold ?? 25;
+  const margin = options.margin ?? 0.1;
+  if (!(threshold > 0 && threshold < 255)) throw new EdgetuneError('INVALID_ARGUMENT', `Background threshold must be in (0, 255) gray levels (got ${threshold}).`);
+  if (!(margin >= 0 && margin <= 1)) throw new EdgetuneError('INVALID_ARGUMENT', `Background margin must be in [0, 1] (got ${margin}).`);
+  return { kind: 'edgetune.background', width, height, threshold, margin, thumb: thumbnail(hwc, width, height, c) };
+}
+
+/** Refuses anything but an intact {@link createBackground} result (e.g. a hand-made or damaged object) with `INVALID_ARGUMENT`. */
+function checkBackground(bg: BackgroundReference): void {
+  const b = bg as Partial<BackgroundReference> | null;
+  const t = typeof b === 'object' && b !== null ? (b.thumb as Partial<Thumb> | null | undefined) : undefined;
+  const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  const ok =
+    b?.kind === 'edgetune.background' && int(b.width) && int(b.height) && typeof b.threshold === 'number' && b.threshold > 0 && b.threshold < 255 &&
+    typeof b.margin === 'number' && b.margin >= 0 && b.margin <= 1 && typeof t === 'object' && t !== null && int(t.w) && int(t.h) &&
+    t.data instanceof Float32Array && t.data.length === t.w * t.h && t.width === b.width && t.height === b.height;
+  if (!ok || thumbSize(b.width!, b.height!).join() !== `${t!.w},${t!.h}`) {
+    throw new EdgetuneError('INVALID_ARGUMENT', 'The background option is not a reference made by createBackground() (or it was damaged); capture it again with createBackground(emptyScene).', { details: { option: 'background' } });
+  }
+}
+
+/** The bounding box (frame pixels) of what differs from the background, or `undefined` when nothing does. */
+export function changedRegion(bg: BackgroundReference, hwc: Float32Array, width: number, height: number, c: number, index: number): Rect | undefined {
+  checkBackground(bg);
+  if (width !== bg.width || height !== bg.height) {
+    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} is ${width}×${height} but the background reference was captured at ${bg.width}×${bg.height}; capture the background again at the camera's current resolution.`, { details: { index, width, height } });
+  }
+  const t = thumbnail(hwc, width, height, c);
+  let x0 = t.w;
+  let y0 = t.h;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < t.h; y++) {
+    for (let x = 0; x < t.w; x++) {
+      if (Math.abs(t.data[y * t.w + x]! - bg.thumb.data[y * t.w + x]!) <= bg.threshold) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return undefined;
+  const sx = width / t.w;
+  const sy = height / t.h;
+  const mx = (x1 - x0 + 1) * bg.margin;
+  const my = (y1 - y0 + 1) * bg.margin;
+  const left = Math.max(0, Math.floor((x0 - mx) * sx));
+  const top = Math.max(0, Math.floor((y0 - my) * sy));
+  const right = Math.min(width, Math.ceil((x1 + 1 + mx) * sx));
+  const bottom = Math.min(height, Math.ceil((y1 + 1 + my) * sy));
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}
+
+/** Checks a region of interest against the frame and returns it in integer pixels. */
+export function checkRoi(roi: Rect, width: number, height: number, index: number): Rect {
+  const { x, y, width: w, height: h } = roi;
+  const ok = [x, y, w, h].every(Number.isFinite) && x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width + 1e-6 && y + h <= height + 1e-6;
+  if (!ok) {
+    throw new EdgetuneError('INVALID_ARGUMENT', `roi ${JSON.stringify(roi)} does not lie inside input ${index} (${width}×${height}); give x, y, width, height in the input's own pixels.`, { details: { index, roi } });
+  }
+  const left = Math.floor(x);
+  const top = Math.floor(y);
+  return { x: left, y: top, width: Math.max(1, Math.min(width - left, Math.round(w))), height: Math.max(1, Math.min(height - top, Math.round(h))) };
+}
+
+/** The part of `region` the crop policy keeps before resizing to `W × H` (`pad` keeps all of it). */
+export function cropRect(region: Rect, W: number, H: number, policy: CropPolicy, fraction: number): Rect {
+  if (policy !== 'center') return region;
+  const target = W / H;
+  let w = region.width;
+  let h = region.height;
+  if (w / h > target) w = h * target;
+  else h = w / target;
+  w = Math.max(1, Math.round(w * fraction));
+  h = Math.max(1, Math.round(h * fraction));
+  return { x: region.x + Math.floor((region.width - w) / 2), y: region.y + Math.floor((region.height - h) / 2), width: w, height: h };
+}
+
+/** Copies a rectangle out of HWC pixels. */
+export function extract(hwc: Float32Array, width: number, c: number, r: Rect): Float32Array {
+  if (r.x === 0 && r.y === 0 && r.width === width && hwc.length === r.width * r.height * c) return hwc;
+  const out = new Float32Array(r.width * r.height * c);
+  for (let y = 0; y < r.height; y++) {
+    const src = ((r.y + y) * width + r.x) * c;
+    out.set(hwc.subarray(src, src + r.width * c), y * r.width * c);
+  }
+  return out;
+}
+
+/**
+ * Letterboxes: places `src` (already resized to fit) centred on a `W × H` canvas filled with `fill`
+ * (one value per channel, 0..255).
+ */
+export function pad(src: Float32Array, sw: number, sh: number, c: number, W: number, H: number, fill: readonly number[]): Float32Array {
+  const out = new Float32Array(W * H * c);
+  for (let k = 0; k < W * H; k++) for (let ch = 0; ch < c; ch++) out[k * c + ch] = fill[ch]!;
+  const ox = Math.floor((W - sw) / 2);
+  const oy = Math.floor((H - sh) / 2);
+  for (let y = 0; y < sh; y++) out.set(src.subarray(y * sw * c, (y + 1) * sw * c), ((oy + y) * W + ox) * c);
+  return out;
+}

@@ -1,0 +1,43 @@
+// Builds the reference encoders once (Debian PyTorch, seeded) into a gitignored cache and links them into a scratch folder per test run.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodePng, syntheticImages } from '../../src/cli/images.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const script = join(root, 'models', 'reference', 'build.py');
+
+/** The reference models, smallest first. */
+export const REFERENCE_MODELS = ['mobilenetv3-small', 'vit-ti16', 'dinov2-s14'] as const;
+
+/** Why the reference models cannot be built here, or `undefined` when they can. */
+export function referenceUnavailable(): string | undefined {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, onnx'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `Debian PyTorch is missing (apt-get install python3-torch python3-torchvision python3-onnx): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+}
+
+/** Folder with every reference model, built when the script changed (seconds). */
+export function referenceDir(): string {
+  const hash = createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12);
+  const dir = join(root, '.cache', 'reference', hash);
+  if (!REFERENCE_MODELS.every((m) => existsSync(join(dir, `${m}.onnx`)))) {
+    mkdirSync(dir, { recursive: true });
+    const r = spawnSync('/usr/bin/python3', [script, dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`build.py failed: ${r.stderr}`);
+  }
+  return dir;
+}
+
+/** A scratch folder with the models linked in (the CLI writes manifests beside them) and a folder of PNG calibration images. */
+export function scratch(models: readonly string[]): { dir: string; images: string } {
+  const src = referenceDir();
+  const dir = mkdtempSync(join(tmpdir(), 'edgetune-cli-'));
+  for (const m of models) symlinkSync(join(src, `${m}.onnx`), join(dir, `${m}.onnx`));
+  const images = join(dir, 'calibration');
+  mkdirSync(images);
+  syntheticImages(6, 300, 200, 11).forEach((img, k) => writeFileSync(join(images, `scene-${k}.png`), encodePng(img)));
+  return { dir, images };
+}
