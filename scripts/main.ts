@@ -53,7 +53,7 @@ const all = Array.from({ length: sample.count }, (_, k) => pixels(sample, k));
 const t0 = performance.now();
 const embeddings = await encoder.embed(all);
 const secs = (performance.now() - t0) / 1000;
-say(`${sample.count} Fashion-MNIST test images in ${secs.toFixed(2)} s: ${(sample.count / secs).toFixed(0)} images/s on ${encoder.backend}`);
+say(`${sample.count} Fashion-MNIST test images in ${secs.toFixed(2)} s: ${(sample.count / secs).toFixed(0)} images/s on ${encoder.device}`);
 
 say(`\n## 3. Nearest neighbours (cosine)`);
 for (const q of [0, 1, 2]) {

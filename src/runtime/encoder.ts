@@ -141,7 +141,7 @@ function assertFinite(data: Float32Array, manifest: ModelManifest, device: Devic
  * ```ts
  * await using enc = await Encoder.open('/models/fmnist-cnn-simclr-int8.json');
  * const [e] = await enc.embed([imageData]);
- * console.log(enc.backend, e.length);
+ * console.log(enc.device, e.length);
  * ```
  */
 export class Encoder {
@@ -313,7 +313,16 @@ export class Encoder {
     return this.#manifest;
   }
 
-  /** The device that runs the model, e.g. `'wasm'`. */
+  /** The device that runs the model, e.g. `'wasm'` (the runtime and device together: `diagnostics.backend`). */
+  get device(): Device {
+    return this.#diagnostics.device;
+  }
+
+  /**
+   * The device that runs the model.
+   * @deprecated Use {@link Encoder.device}: `backend` here meant the device, while `diagnostics.backend` names the
+   * runtime and device (`'onnxruntime-web/wasm'`). Kept for 0.1 apps; removed in the next minor version.
+   */
   get backend(): Device {
     return this.#diagnostics.device;
   }

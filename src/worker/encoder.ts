@@ -65,7 +65,12 @@ export class WorkerEncoder implements Mirror<Encoder, 'dispose'> {
     this.diagnostics = diagnostics;
   }
 
-  /** The device that runs the model (as `Encoder.backend`). */
+  /** The device that runs the model (as {@link Encoder.device}). */
+  get device(): EncoderDiagnostics['device'] {
+    return this.diagnostics.device;
+  }
+
+  /** @deprecated Use {@link WorkerEncoder.device} (as `Encoder.backend`, kept for 0.1 apps). */
   get backend(): EncoderDiagnostics['device'] {
     return this.diagnostics.device;
   }
