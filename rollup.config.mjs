@@ -1,5 +1,5 @@
-// Builds dist/: one ESM file per public entry (+ .d.ts), and copies the ONNX Runtime WASM files next to them (self-hosted, never a CDN).
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+// Builds dist/: one ESM file per public entry (+ .d.ts). The runtimes' WASM is not copied: apps self-host it from the installed packages (scripts/copy-assets.mjs).
+import { existsSync, rmSync } from 'node:fs';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 
@@ -13,33 +13,20 @@ const candidates = {
   'worker-classic': 'src/worker/worker-classic.ts',
 };
 const input = Object.fromEntries(Object.entries(candidates).filter(([, file]) => existsSync(file)));
+// A fresh dist/ each build, so files of an earlier build (old chunks, the WASM earlier builds copied) are never packed.
+rmSync('dist', { recursive: true, force: true });
 
 // Runtimes stay external: the app's bundler (or an import map) resolves them; we never inline ORT.
 const external = (id) => /^(onnxruntime-web|@tensorflow\/|comlink|idb)(\/|$)/.test(id);
 
-/** Copies the wasm files each onnxruntime-web build loads into dist/ort/. */
-function copyRuntimeFiles() {
+/** The classic bootstrap is a plain script with no exports; an empty module declaration lets TypeScript resolve it. */
+function classicWorkerTypes() {
   return {
-    name: 'copy-runtime-files',
-    writeBundle() {
-      const ortDir = 'node_modules/onnxruntime-web/dist';
-      mkdirSync('dist/ort', { recursive: true });
-      for (const flavour of ['', '.jsep', '.asyncify']) {
-        for (const ext of ['.mjs', '.wasm']) {
-          const name = `ort-wasm-simd-threaded${flavour}${ext}`;
-          copyFileSync(`${ortDir}/${name}`, `dist/ort/${name}`);
-        }
-      }
-      const tfliteDir = 'node_modules/@tensorflow/tfjs-tflite/wasm';
-      if (existsSync(tfliteDir)) {
-        mkdirSync('dist/tflite', { recursive: true });
-        for (const v of ['', '_simd', '_threaded', '_simd_threaded']) {
-          for (const ext of ['.js', '.wasm']) {
-            const name = `tflite_web_api_cc${v}${ext}`;
-            if (existsSync(`${tfliteDir}/${name}`)) copyFileSync(`${tfliteDir}/${name}`, `dist/tflite/${name}`);
-          }
-        }
-      }
+    name: 'classic-worker-types',
+    generateBundle() {
+      if (!input['worker-classic']) return;
+      const source = '// The classic-worker bootstrap is a script with no exports: start it with new Worker(url, { type: \'classic\' }).\nexport {};\n';
+      this.emitFile({ type: 'asset', fileName: 'worker-classic.d.ts', source });
     },
   };
 }
@@ -49,13 +36,13 @@ export default [
     input,
     external,
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
-    plugins: [typescript({ tsconfig: 'tsconfig.build.json', declaration: false, sourceMap: true, outDir: 'dist', noEmitOnError: true }), copyRuntimeFiles()],
+    plugins: [typescript({ tsconfig: 'tsconfig.build.json', declaration: false, sourceMap: true, outDir: 'dist', noEmitOnError: true })],
   },
   {
-    // The classic bootstrap exports nothing: no declarations.
+    // The classic bootstrap exports nothing: its declaration is an empty module written by classicWorkerTypes.
     input: Object.fromEntries(Object.entries(input).filter(([name]) => name !== 'worker-classic')),
     external,
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name]-[hash].d.ts' },
-    plugins: [dts({ tsconfig: 'tsconfig.build.json' })],
+    plugins: [dts({ tsconfig: 'tsconfig.build.json' }), classicWorkerTypes()],
   },
 ];

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (m) => process.stdout.write(`[setup] ${m}\n`);
+const ci = /^(1|true|yes)$/i.test(process.env.CI ?? '');
 
 function run(cmd, args, env = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
@@ -39,6 +40,10 @@ if (missing.length > 0) {
     run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { DEBIAN_FRONTEND: 'noninteractive' });
   } else {
     log(`missing Debian packages: ${missing.join(' ')} — run as root: apt-get install -y ${missing.join(' ')}`);
+    if (ci) {
+      log('CI is set: every test layer must run, so set-up fails here');
+      process.exit(1);
+    }
     log('tests that need them will be skipped with this reason');
   }
 }
@@ -46,6 +51,8 @@ if (missing.length > 0) {
 try {
   const v = execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
   log(`browser: ${v}`);
-} catch {
-  log('browser: not available');
+} catch (err) {
+  log(`browser: not available (${err instanceof Error ? err.message.split('\n')[0] : err})`);
+  // In CI the browser layer must run: fail now rather than let it skip.
+  if (ci) process.exit(1);
 }

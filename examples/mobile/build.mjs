@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync, deflateSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { copyAssets } from '../../scripts/copy-assets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -22,7 +23,6 @@ const FMNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', '
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'models', 'data'), { recursive: true });
-mkdirSync(join(out, 'ort'), { recursive: true });
 mkdirSync(join(out, 'icons'), { recursive: true });
 
 // ---- model: the shipped default encoder when models/index.json exists, else a seeded 28×28 test CNN ----
@@ -154,12 +154,9 @@ function writeIcons() {
 }
 
 // ---- ORT: the WASM path needs the wasm binary and its JS loader (imported from wasmPaths once the app sets that path) ----
+// Copied from the installed onnxruntime-web by the same helper an app uses (edgetune's package carries no WASM).
 function copyOrt() {
-  const dir = join(root, 'node_modules', 'onnxruntime-web', 'dist');
-  const files = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
-  if (accelerators) for (const f of ['jsep', 'asyncify']) files.push(`ort-wasm-simd-threaded.${f}.mjs`, `ort-wasm-simd-threaded.${f}.wasm`);
-  for (const f of files) copyFileSync(join(dir, f), join(out, 'ort', f));
-  return files.map((f) => ({ file: `ort/${f}`, bytes: statSync(join(dir, f)).size }));
+  return copyAssets(out, { ort: accelerators ? 'all' : 'wasm', from: root });
 }
 
 function walk(dir, acc = []) {

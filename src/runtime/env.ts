@@ -4,9 +4,13 @@
 export interface RuntimeEnv {
   /**
    * Directory URL (ending in `/`) that holds onnxruntime-web's `ort-wasm-*.{mjs,wasm}` files.
-   * When unset: in Node, onnxruntime-web finds its own files; in a browser, the files edgetune's
-   * build copies next to its bundle (`dist/ort/`). Never a CDN. edgetune never overwrites a path
-   * the app set on onnxruntime-web's own `env` either.
+   * When unset, onnxruntime-web loads its own files from beside its own module: in Node and under an
+   * import map that is the installed package, and bundlers that handle `new URL(…, import.meta.url)`
+   * (Vite, webpack 5, esbuild with a file loader) emit them with the app. Never a CDN. edgetune's
+   * package carries no copy: to serve them from a folder of your choice, run
+   * `npx edgetune-copy-assets public/assets` and set `'/assets/ort/'`. edgetune never overwrites a
+   * path the app set on onnxruntime-web's own `env` either.
+   * @defaultValue undefined
    */
   wasmPaths: string | undefined;
   /**
@@ -16,7 +20,13 @@ export interface RuntimeEnv {
   numThreads: number | undefined;
   /** Log level passed to onnxruntime-web. @defaultValue 'error' */
   logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
-  /** Directory URL of tfjs-tflite's wasm files (browser only). Unset: `dist/tflite/` next to the bundle. */
+  /**
+   * Directory URL (ending in `/`) of tfjs-tflite's `tflite_web_api_cc*` files (browser only). Required
+   * before a TFLite model opens: copy them with `npx edgetune-copy-assets public/assets --tflite` and
+   * set `'/assets/tflite/'`. Unset, opening a TFLite model fails with `BACKEND_UNAVAILABLE` (tfjs-tflite's
+   * own default, the page's folder, would fail later with a bare 404).
+   * @defaultValue undefined
+   */
   tfliteWasmPath: string | undefined;
 }
 

@@ -16,8 +16,12 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)
 /** Path of Debian's Chromium. */
 export const CHROMIUM_PATH = process.env['EDGETUNE_CHROMIUM'] ?? '/usr/bin/chromium';
 
-/** True when a Chromium binary is present; browser tests skip with a clear reason otherwise. */
+/** True when a Chromium binary is present; browser tests skip with a clear reason otherwise (never under CI). */
 export const hasChromium = existsSync(CHROMIUM_PATH);
+// In CI a missing browser must fail the run, not quietly skip the browser layer.
+if (!hasChromium && /^(1|true|yes)$/i.test(process.env['CI'] ?? '')) {
+  throw new Error(`CI is set but there is no Chromium at ${CHROMIUM_PATH}: the browser layer cannot be skipped in CI. Run scripts/setup.mjs as root (it installs Debian's chromium) or set EDGETUNE_CHROMIUM.`);
+}
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

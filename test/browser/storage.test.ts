@@ -39,7 +39,7 @@ test(`storage in Chromium: ${TRIALS} crash trials — SIGKILL during saves, reop
     for (let trial = 0; trial <= TRIALS; trial++) {
       const verifyOnly = trial === TRIALS;
       const chrome = await launchChromium({ userDataDir: profile });
-      let page;
+      let page: Awaited<ReturnType<typeof chrome.context.newPage>> | undefined;
       try {
         page = await chrome.context.newPage();
         await page.exposeFunction('edgetuneStarted', (v: number) => {

@@ -26,7 +26,7 @@ test('index.json lists manifests, its default is an int8 ONNX among them', async
 
 test('every manifest: required fields, runtime validation, exact bytes and sha256 of its file', async () => {
   const index = await readJson<Index>('index.json');
-  const onDisk = (await readdir(MODELS)).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.endsWith('.calibration.json'));
+  const onDisk = (await readdir(MODELS)).filter((f) => f.endsWith('.json') && f !== 'index.json' && f !== 'package.json' && !f.endsWith('.calibration.json'));
   // Manifests written by others (e.g. TFLite) are checked too when present.
   for (const file of new Set([...index.models, ...onDisk])) {
     const raw = await readJson<Record<string, unknown>>(file);
@@ -52,4 +52,19 @@ test('int8 ONNX models are at least 3.5x smaller than the fp32 default', async (
   const fp32 = validateManifest(await readJson(`${fp32Id}.json`));
   const int8 = validateManifest(await readJson(`${index.default}.json`));
   assert.ok(fp32.bytes / int8.bytes >= 3.5, `fp32/int8 size ratio ${(fp32.bytes / int8.bytes).toFixed(2)}`);
+});
+
+test('the edgetune-models package (models/package.json) ships every indexed manifest, its model file and the data licence', async () => {
+  const index = await readJson<Index>('index.json');
+  const pkg = await readJson<{ name: string; files: string[] }>('package.json');
+  assert.equal(pkg.name, 'edgetune-models');
+  // npm's `files` entries here are plain names or one `*` per name.
+  const shipped = (f: string): boolean => pkg.files.some((p) => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`).test(f));
+  for (const file of index.models) {
+    assert.ok(shipped(file), `${file} is not in models/package.json files`);
+    const m = await readJson<{ file: string }>(file);
+    assert.ok(shipped(m.file), `${m.file} (of ${file}) is not in models/package.json files`);
+  }
+  assert.ok(shipped('data/LICENSE-fashion-mnist.txt') && shipped('README.md'));
+  assert.ok(!shipped('data/fmnist-test-5000.images.u8.gz'), 'the test sample is for our tests, not for apps');
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ortNode from 'onnxruntime-node';
-import { Encoder, registerBackend, onnxBackend, cosine, preprocessBatch, type Backend, type LoadProgress, type ModelManifest } from '../../src/runtime/index.js';
+import { Encoder, registerBackend, onnxBackend, cosine, preprocessBatch, type Backend, type LoadProgress } from '../../src/runtime/index.js';
 import { isEdgetuneError, type ErrorCode } from '../../src/core/errors.js';
 import { nanModel, tinyCnn, unsupportedOpModel } from '../fixtures/onnx-builder.js';
 import { manifestFor, testImages } from '../fixtures/models.js';

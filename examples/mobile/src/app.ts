@@ -151,7 +151,7 @@ function renderClasses(top?: string): void {
   ui.classes.replaceChildren(
     ...(l?.classes ?? []).map((name) => {
       const b = document.createElement('button');
-      b.className = 'cls' + (name === top ? ' top' : '');
+      b.className = `cls${name === top ? ' top' : ''}`;
       b.dataset['class'] = name;
       const n = counts[name] ?? 0;
       b.setAttribute('aria-label', `Label as ${name} (${n} example${n === 1 ? '' : 's'})`);

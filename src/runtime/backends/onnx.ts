@@ -15,10 +15,9 @@ const BUILD_OF: Record<Device, Build> = { wasm: 'wasm', webgpu: 'webgpu', 'webnn
 const loaded = new Map<Build, Promise<Ort>>();
 
 function defaultWasmPaths(): string | undefined {
-  if (env.wasmPaths !== undefined) return env.wasmPaths;
-  if (isNode()) return undefined;
-  // The build copies ORT's wasm files to dist/ort/ beside this module: self-hosted, never a CDN.
-  return new URL('./ort/', import.meta.url).href;
+  // Unset: onnxruntime-web loads its own files from beside its own module (the installed package, or where the
+  // app's bundler emitted them) — self-hosted, never a CDN. edgetune ships no copy (scripts/copy-assets.mjs makes one).
+  return env.wasmPaths;
 }
 
 async function importBuild(build: Build): Promise<Ort> {

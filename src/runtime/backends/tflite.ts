@@ -197,15 +197,21 @@ interface Runtime {
 
 let runtime: Promise<Runtime> | undefined;
 
-/** Directory of tfjs-tflite's wasm files: the app's setting, else dist/tflite/ beside this bundle. */
+/** Directory of tfjs-tflite's wasm files: the app must say where it deployed them. */
 function wasmPath(): string {
   if (env.tfliteWasmPath !== undefined) return env.tfliteWasmPath;
-  return new URL('./tflite/', import.meta.url).href;
+  // tfjs-tflite's own default is the page's folder, which silently 404s; a bundled module cannot find the package's wasm/.
+  throw new EdgetuneError(
+    'BACKEND_UNAVAILABLE',
+    "env.tfliteWasmPath is not set: copy tfjs-tflite's WASM files into your app (npx edgetune-copy-assets public/assets --tflite) and set env.tfliteWasmPath = '/assets/tflite/' from 'edgetune/runtime' before opening a TFLite model.",
+    { details: { setting: 'tfliteWasmPath' } },
+  );
 }
 
 function loadRuntime(): Promise<Runtime> {
   if (!runtime) {
     runtime = (async () => {
+      const path = wasmPath();
       const tf = (await import('@tensorflow/tfjs-core')) as unknown as TfCore;
       // Tensors need a tfjs backend: register the CPU one (an app's own keeps priority).
       await import('@tensorflow/tfjs-backend-cpu');
@@ -213,7 +219,7 @@ function loadRuntime(): Promise<Runtime> {
       // Its "module" entry imports a file the package lacks; the flat ESM build is whole.
       // @ts-ignore -- no .d.ts for the flat build; typed through TfliteModule.
       const tflite = (await import('@tensorflow/tfjs-tflite/dist/tf-tflite.fesm.js')) as unknown as TfliteModule;
-      tflite.setWasmPath(wasmPath());
+      tflite.setWasmPath(path);
       return { tf, tflite };
     })();
     runtime.catch(() => {
@@ -295,13 +301,14 @@ export const tfliteBackend: Backend = {
       const numThreads = env.numThreads ?? (threadsAllowed() ? Math.min(4, hardwareConcurrency()) : 1);
       return createTfliteSession(tf, await tflite.loadTFLiteModel(bytes.slice().buffer, { numThreads }), manifest);
     } catch (err) {
-      if ((err as EdgetuneError).code === 'ABORTED') throw err;
+      // ABORTED, and the missing-wasm-path error, are already what the app should see.
+      if (err instanceof EdgetuneError && (err.code === 'ABORTED' || err.code === 'BACKEND_UNAVAILABLE')) throw err;
       const message = err instanceof Error ? err.message : String(err);
       // The structure is already verified, so "Can't initialize model" means an op failed to resolve or prepare (TFLite names it in the console only).
       if (/Didn't find op|Can't initialize model/i.test(message)) {
         throw new EdgetuneError('UNSUPPORTED_OP', `tfjs-tflite could not build ${manifest.id} (${message}): one of ${ops.join(', ')} is missing from its TFLite build or gets unsupported tensors (the console names it).`, { cause: err, details: { ops } });
       }
-      throw new EdgetuneError('BACKEND_UNAVAILABLE', `Loading ${manifest.id} with tfjs-tflite failed: ${message}. Check that env.tfliteWasmPath (${wasmPath()}) serves tflite_web_api_cc*.{js,wasm}.`, { cause: err });
+      throw new EdgetuneError('BACKEND_UNAVAILABLE', `Loading ${manifest.id} with tfjs-tflite failed: ${message}. Check that env.tfliteWasmPath (${env.tfliteWasmPath}) serves tflite_web_api_cc*.{js,wasm}.`, { cause: err });
     }
   },
 };
