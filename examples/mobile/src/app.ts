@@ -1,109 +1,85 @@
-// The mobile example app: camera frames or sample images → encoder in the edgetune worker → tap-to-label → live predictions → a learner that keeps adapting, saved in IndexedDB.
-import type { LoadProgress } from '../../../src/runtime/encoder.js';
-import { EdgetuneWorker, type WorkerEncoder } from '../../../src/worker/index.js';
-import { LEARNER_NAME, newLearner, restoreLearner, type AppLearner, type Prediction } from './learning.js';
-import { humanError } from './messages.js';
-import { cachedModel, cacheModel, getSetting, loadLearner, onRemoteCheckpoint, saveLearner, setSetting, storageInfo } from './persist.js';
-import type { ModelManifest } from '../../../src/runtime/manifest.js';
+// The mobile/kiosk example app: camera frames (cropped to the viewfinder) or sample images → openPersonalizer in a Web Worker → tap-to-label, live predictions with "Not sure", a learner that keeps adapting, privacy controls and recovery.
+import { openPersonalizer, type Personalizer, type PersonalizerPrediction, type PersonalizerProgress, type StorageOptions } from '../../../src/index.js';
+import { BURST_MAX, Burst, drawImage, drawModelEye, grabFrame, startCamera, stopCamera, thumbnail } from './camera.js';
+import { nameProblem, renderClasses } from './classes.js';
+import { startKiosk } from './kiosk.js';
+import { humanError, isDamagedModel } from './messages.js';
+import { PROFILE, askPersistence, deviceKey, forgetOthers, loadSettings, saveSettings, sha256 } from './profiles.js';
+import { dropModelCopies, missingRuntimeFile } from './recovery.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
+import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
-// Set by build.mjs.
-declare const __EDGETUNE_ACCELERATORS__: boolean;
-declare const __EDGETUNE_SAMPLE__: string;
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing from index.html`);
-  return el as T;
-};
-
-const ui = {
-  net: $('net'),
-  device: $('device'),
-  load: $('load'),
-  loadText: $('load-text'),
-  loadPct: $('load-pct'),
-  loadBar: $<HTMLProgressElement>('load-bar'),
-  error: $('error'),
-  srcSample: $<HTMLButtonElement>('src-sample'),
-  srcCamera: $<HTMLButtonElement>('src-camera'),
-  canvas: $<HTMLCanvasElement>('canvas'),
-  video: $<HTMLVideoElement>('video'),
-  predLabel: $('pred-label'),
-  predBar: $('pred-bar'),
-  predConf: $('pred-conf'),
-  truth: $('truth'),
-  next: $<HTMLButtonElement>('next'),
-  live: $<HTMLButtonElement>('live'),
-  classes: $('classes'),
-  addForm: $<HTMLFormElement>('add-form'),
-  className: $<HTMLInputElement>('class-name'),
-  saved: $('saved'),
-  diag: $('diag'),
-  attempts: $('attempts'),
-  timing: $('timing'),
-  forget: $<HTMLButtonElement>('forget'),
-};
-
-interface Frame {
-  /** Embedding from the worker, once computed. */
-  embedding: Float32Array;
-  /** Dataset label of a sample image (for the caption). */
-  truth: string | undefined;
-  labeled: boolean;
+/** A model the build ships, described for the app (set by build.mjs). */
+interface ModelRef {
+  readonly manifest: string;
+  readonly id: string;
+  readonly trainedOn: string;
+  readonly dtype: string;
+  readonly dim: number;
+  readonly bytes: number;
+  readonly input: { readonly width: number; readonly height: number; readonly channels: number };
 }
+declare const __EDGETUNE_MODELS__: { readonly sample: ModelRef; readonly camera: ModelRef };
+declare const __EDGETUNE_SAMPLE__: string;
+declare const __EDGETUNE_ACCELERATORS__: boolean;
+
+type Source = 'sample' | 'camera';
+/** Under this confidence a prediction is shown as "Not sure" even when the learner cannot tell unknowns itself. */
+const NOT_SURE_BELOW = 0.6;
+const settings = loadSettings();
+const t0 = performance.now();
 
 const state = {
-  encoder: undefined as WorkerEncoder | undefined,
-  modelId: '',
-  learner: undefined as AppLearner | undefined,
+  p: undefined as Personalizer | undefined,
+  source: 'sample' as Source,
   sample: undefined as Sample | undefined,
   sampleIndex: -1,
-  source: 'sample' as 'sample' | 'camera',
   stream: undefined as MediaStream | undefined,
-  frame: undefined as Frame | undefined,
+  /** The image on screen (sample mode) or the last camera crop. */
+  current: undefined as { image: ImageData; truth?: string } | undefined,
+  /** Frames held still for labeling (camera mode). */
+  frozen: undefined as ImageData[] | undefined,
   live: false,
   busy: false,
-  adaptTimer: 0,
-  embedMs: 0,
-  saveTimer: 0,
+  /** Teach calls per label action, newest last (undo takes them back). */
+  undo: [] as { name: string; n: number }[],
+  /** Classes added by name that have no example yet (the personalizer creates a class on its first example). */
+  pending: [] as string[],
+  counts: new Map<string, number>(),
+  thumbs: new Map<string, string[]>(),
+  top: undefined as string | undefined,
+  passphrase: undefined as string | undefined,
+  lastPseudoLog: 0,
+  kiosk: undefined as ReturnType<typeof startKiosk> | undefined,
 };
 
-// ---------------------------------------------------------------- errors and status
-
-function showError(err: unknown, context: string): void {
-  const h = humanError(err, context);
-  $('error-title').textContent = h.title;
-  $('error-text').textContent = h.text;
-  $('error-code').textContent = h.detail;
-  ui.error.hidden = false;
-  console.error(context, err);
-}
+// ---------------------------------------------------------------- status and errors
 
 function setNet(): void {
   ui.net.textContent = navigator.onLine ? 'online' : 'offline';
   ui.net.classList.toggle('off', !navigator.onLine);
 }
 
-function progressText(p: LoadProgress): [string, number | undefined] {
-  switch (p.phase) {
-    case 'download':
-      return [`Downloading ${p.file}`, p.total ? p.loaded / p.total : undefined];
-    case 'verify':
-      return [`Checking ${p.file} (SHA-256)`, 1];
-    case 'compile':
-      return [`Compiling for ${p.device}`, undefined];
-    case 'selfcheck':
-      return [`Self-checking ${p.device} against WASM`, undefined];
-    case 'warmup':
-      return [`Warming up on ${p.device}`, undefined];
-    case 'ready':
-      return [`Ready on ${p.device}`, 1];
-  }
+async function showError(err: unknown, context: string, retry?: () => void): Promise<void> {
+  console.error(context, err);
+  const missingFile = isDamagedModel(err) ? undefined : await missingRuntimeFile().catch(() => undefined);
+  const h = humanError(err, context, { online: navigator.onLine, missingFile });
+  ui.errorTitle.textContent = h.title;
+  ui.errorText.textContent = h.text;
+  ui.errorCode.textContent = h.detail;
+  ui.error.dataset['code'] = (err as { code?: string }).code ?? (missingFile ? 'DEPLOYMENT' : '');
+  ui.retry.hidden = !retry;
+  ui.retry.onclick = retry
+    ? () => {
+        ui.error.hidden = true;
+        retry();
+      }
+    : null;
+  ui.error.hidden = false;
 }
 
-function onProgress(p: LoadProgress): void {
-  const [text, frac] = progressText(p);
+function progress(text: string, frac?: number): void {
+  ui.load.hidden = false;
   ui.loadText.textContent = text;
   if (frac === undefined) {
     ui.loadBar.removeAttribute('value');
@@ -114,204 +90,218 @@ function onProgress(p: LoadProgress): void {
   }
 }
 
-function threads(): number {
-  return crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+function onProgress(p: PersonalizerProgress): void {
+  if (p.phase === 'restore') progress('Restoring what you taught…');
+  else if (p.phase === 'ready') progress('Ready', 1);
+  else if (p.progress.phase === 'download') progress(`Downloading ${p.progress.file}`, p.progress.total ? p.progress.loaded / p.progress.total : undefined);
+  else if (p.progress.phase === 'verify') progress(`Checking ${p.progress.file} (SHA-256)`);
+  else progress(`Preparing the model (${p.progress.phase} on ${p.progress.device})`);
 }
 
-function renderDiagnostics(enc: WorkerEncoder): void {
-  const d = enc.diagnostics;
-  const m = enc.manifest;
+// ---------------------------------------------------------------- the personalizer
+
+const model = (): ModelRef => __EDGETUNE_MODELS__[state.source];
+const profileName = (): string => PROFILE[state.source];
+
+/** Where this visit keeps what it learns: memory only, an encrypted profile, or a plain one. */
+async function storageFor(): Promise<StorageOptions | false> {
+  if (settings.kiosk) return settings.kioskStore === 'none' ? false : { name: profileName(), encryption: { key: await deviceKey() } };
+  if (!settings.encrypted) return { name: profileName() };
+  state.passphrase ??= await ask({ title: 'Unlock your profile', text: 'What you taught is encrypted on this device. Type its passphrase.', ok: 'Unlock', input: { label: 'Passphrase', type: 'password' } });
+  if (state.passphrase === undefined) throw Object.assign(new Error('The profile stays locked: no passphrase given.'), { name: 'Locked' });
+  return { name: profileName(), encryption: { passphrase: state.passphrase } };
+}
+
+async function openCurrent(): Promise<void> {
+  setReady(false);
+  document.body.dataset['state'] = 'loading';
+  const m = model();
+  const manifestUrl = new URL(m.manifest, location.href).href;
+  let storage: StorageOptions | false = false;
+  try {
+    await state.p?.dispose();
+    state.p = undefined;
+    storage = await storageFor();
+    const p = await openPersonalizer({
+      model: manifestUrl,
+      storage,
+      learner: { adaptEvery: 20 },
+      device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm',
+      worker: { url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } },
+      onProgress,
+    });
+    state.p = p;
+    wire(p);
+  } catch (err) {
+    document.body.dataset['state'] = 'error';
+    ui.load.hidden = true;
+    ui.device.textContent = 'not loaded';
+    if ((err as { code?: string }).code === 'DECRYPT_FAILED') state.passphrase = undefined;
+    // A damaged copy would fail again on every start: drop it everywhere, so Retry downloads a good one.
+    if (isDamagedModel(err)) {
+      const dropped = await dropModelCopies(manifestUrl, storage).catch(() => []);
+      document.body.dataset['dropped'] = dropped.join(' ');
+    }
+    await showError(err, 'Loading the model', () => void openCurrent());
+    return;
+  }
+  state.undo = [];
+  await refresh();
+  renderModel();
+  ui.load.hidden = true;
+  setReady(true);
+  ui.encrypt.checked = settings.encrypted;
+  ui.encrypt.disabled = settings.encrypted || settings.kiosk;
+  document.body.dataset['state'] = 'ready';
+  document.body.dataset['readyMs'] ??= String(Math.round(performance.now() - t0));
+  if (storage && !(await askPersistence())) ui.banner.hidden = false;
+  if (state.source === 'sample') await step();
+}
+
+function wire(p: Personalizer): void {
+  p.on('saved', () => {
+    ui.saved.textContent = `Saved on this device at ${new Date().toLocaleTimeString()}.`;
+    document.body.dataset['savedAt'] = String(Date.now());
+  });
+  p.on('synced', () => {
+    logEvent('took over what another tab taught', 'info');
+    void refresh();
+  });
+  p.on('forgotten', (e) => {
+    if (e.source === 'remote') logEvent('another tab forgot everything', 'info');
+    void refresh();
+  });
+  p.on('adapted', () => void refresh());
+  p.on('learner', (e) => {
+    if (e.type === 'drift') logEvent(`drift: the stream changed; ${e.droppedReplay} unconfirmed pseudo-labels dropped`, 'drift');
+    else if (e.type === 'rollback') logEvent(`rollback: adaptation undone (${e.reason === 'guard' ? `held-back accuracy ${pct(e.before)} → ${pct(e.after)}` : 'numbers went non-finite'})`, 'rollback');
+    else logEvent('adapted on labels and pseudo-labels', 'adapt');
+  });
+  p.on('error', (e) => void showError(e.error, e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Following another tab'));
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+/** Re-reads classes and counts from the personalizer and redraws the list and figures. */
+async function refresh(): Promise<void> {
+  const p = state.p;
+  if (!p) return;
+  const st = await p.stats();
+  state.counts = new Map(st.classes.map((c) => [c.label, c.examples]));
+  state.pending = state.pending.filter((n) => !state.counts.has(n));
+  ui.device.textContent = `${st.device}${st.inWorker ? ' · worker' : ''}`;
+  document.body.dataset['classes'] = String(st.classes.length);
+  document.body.dataset['version'] = String(st.version);
+  const l = st.learner;
+  ui.undo.disabled = state.undo.length === 0;
+  document.getElementById('st-labeled')!.textContent = String(l.labeled);
+  document.getElementById('st-seen')!.textContent = String(l.seen);
+  document.getElementById('st-pseudo')!.textContent = String(l.accepted);
+  document.getElementById('st-drift')!.textContent = String(l.drifts);
+  renderList();
+}
+
+function renderList(): void {
+  const names = [...state.counts.keys(), ...state.pending];
+  renderClasses(
+    names.map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
+    { top: state.top, canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current), actions: { label: (n) => void label(n), rename: (n) => void rename(n), remove: (n) => void remove(n) } },
+  );
+}
+
+function renderModel(): void {
+  const m = model();
+  ui.modelInfo.textContent = `Model ${m.id} (${m.dtype}, ${Math.round(m.bytes / 1024)} KiB), trained on ${m.trainedOn}. It sees:`;
   const rows: [string, string][] = [
-    ['Runs on', `${d.device} (${d.backend})`],
-    ['Model', `${m.id} · ${m.dtype} · ${m.output.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
-    ['Loaded from', d.origin === 'bytes' ? 'IndexedDB model cache (edgetune/storage)' : d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app files cached by the service worker' : 'network') : d.origin],
-    ['Load time', `${Math.round(d.loadMs)} ms`],
-    ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
-    ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
-    ['Devices tried', __EDGETUNE_ACCELERATORS__ ? 'auto: WebNN NPU → WebNN GPU → WebGPU → WASM' : 'WASM only (this build ships no WebGPU/WebNN runtime files; build with --accelerators)'],
-    ['Learner', LEARNER_NAME],
+    ['Model', `${m.id} · ${m.dtype} · ${m.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
+    ['Trained on', m.trainedOn],
+    ['Input', `${m.input.width}×${m.input.height}, ${m.input.channels === 1 ? 'grayscale' : 'RGB'}`],
+    ['Profile', settings.kiosk && settings.kioskStore === 'none' ? 'memory only (kiosk)' : `${profileName()}${settings.kiosk || settings.encrypted ? ' (encrypted)' : ''}`],
+    ['Offline', navigator.serviceWorker?.controller ? 'every file is cached by the service worker' : 'not yet (no service worker)'],
+    ['WASM threads', crossOriginIsolated ? 'yes (cross-origin isolated)' : 'no: 1 thread'],
+    ['Time to usable', `${document.body.dataset['readyMs'] ?? Math.round(performance.now() - t0)} ms`],
   ];
   ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
-  ui.attempts.replaceChildren(
-    ...d.attempts.map((a) => {
-      const li = document.createElement('li');
-      li.textContent = `${a.device}: ${a.status}${a.reason ? ` — ${a.reason}` : ''}${a.cosine !== undefined ? ` (cosine ${a.cosine.toFixed(4)})` : ''}`;
-      return li;
-    }),
-  );
-  ui.device.textContent = d.device === 'wasm' ? `wasm · ${threads()} thr` : d.device;
-  ui.device.title = `Encoder runs on ${d.device}; open "Device and diagnostics" for why.`;
 }
 
-// ---------------------------------------------------------------- learner UI
+// ---------------------------------------------------------------- predictions
 
-function renderClasses(top?: string): void {
-  const l = state.learner;
-  const counts = l?.counts() ?? {};
-  ui.classes.replaceChildren(
-    ...(l?.classes ?? []).map((name) => {
-      const b = document.createElement('button');
-      b.className = `cls${name === top ? ' top' : ''}`;
-      b.dataset['class'] = name;
-      const n = counts[name] ?? 0;
-      b.setAttribute('aria-label', `Label as ${name} (${n} example${n === 1 ? '' : 's'})`);
-      b.append(name, Object.assign(document.createElement('small'), { textContent: `${n} labeled` }));
-      b.disabled = !state.frame;
-      b.addEventListener('click', () => void label(name));
-      return b;
-    }),
-  );
-  const s = l?.stats() ?? { labeled: 0, seen: 0, pseudo: 0, drifts: 0, adaptations: 0, rollbacks: 0 };
-  $('st-labeled').textContent = String(s.labeled);
-  $('st-seen').textContent = String(s.seen);
-  $('st-pseudo').textContent = String(s.pseudo);
-  $('st-drift').textContent = String(s.drifts);
-  $('adapt-info').textContent = s.adaptations ? `Adapted ${s.adaptations}× on labels and pseudo-labels${s.rollbacks ? `, ${s.rollbacks} rolled back by the accuracy guard` : ''}.` : '';
-}
-
-function renderPrediction(p: Prediction | undefined): void {
+function renderPrediction(p: PersonalizerPrediction | undefined, image?: ImageData): void {
+  if (image) drawModelEye(ui.eye, image, model().input);
   if (!p) {
+    state.top = undefined;
     ui.predLabel.textContent = '—';
     ui.predBar.style.width = '0';
-    const classes = state.learner?.classes.length ?? 0;
-    ui.predConf.textContent = classes < 2 ? 'Add two classes and label a few images to start predicting.' : 'Label at least one image in two classes to start predicting.';
-    renderClasses();
+    ui.predConf.textContent = 'Add two classes and label a few images to start predicting.';
+    delete ui.predLabel.dataset['unknown'];
     return;
   }
-  ui.predLabel.textContent = p.label;
-  ui.predBar.style.width = `${Math.round(p.confidence * 100)}%`;
-  ui.predConf.textContent = `${Math.round(p.confidence * 100)}% confident`;
+  const notSure = p.unknown || p.confidence < NOT_SURE_BELOW;
+  state.top = notSure ? undefined : p.label;
+  ui.predLabel.textContent = notSure ? 'Not sure' : p.label;
+  ui.predLabel.dataset['unknown'] = String(notSure);
+  ui.predLabel.dataset['label'] = p.label;
+  ui.predBar.style.width = pct(p.confidence);
+  ui.predConf.textContent = notSure ? `Closest: ${p.label} at ${pct(p.confidence)}${p.unknown ? '; looks like none of your classes' : ''}` : `${pct(p.confidence)} confident`;
   ui.predConf.dataset['confidence'] = p.confidence.toFixed(4);
-  renderClasses(p.label);
+  announceLabel(notSure ? 'Not sure' : p.label);
 }
 
-function scheduleSave(delay = 1500): void {
-  clearTimeout(state.saveTimer);
-  state.saveTimer = window.setTimeout(() => void save(), delay);
-}
-
-async function save(): Promise<void> {
-  clearTimeout(state.saveTimer);
-  if (!state.learner || !state.modelId) return;
+async function predictShown(image: ImageData, learn: boolean): Promise<void> {
+  const p = state.p;
+  if (!p || state.counts.size < 2) return renderPrediction(undefined, image);
   try {
-    const { seen } = state.learner.stats();
-    const at = await saveLearner(state.modelId, state.learner.getState());
-    // The sample stream resumes where it was, so a reload does not feed the learner the same images again.
-    if (state.sampleIndex >= 0) await setSetting('sampleIndex', state.sampleIndex);
-    document.body.dataset['savedSeen'] = String(seen);
-    ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
-    document.body.dataset['savedAt'] = String(at);
-  } catch (err) {
-    showError(err, 'Saving');
-  }
-}
-
-async function label(name: string): Promise<void> {
-  const f = state.frame;
-  const l = state.learner;
-  if (!f || !l) return;
-  try {
-    l.addLabeled(f.embedding, name);
-  } catch (err) {
-    showError(err, 'Labeling');
-    return;
-  }
-  f.labeled = true;
-  await save();
-  renderPrediction(l.predict(f.embedding));
-  // Train the head on the new labels once the taps pause.
-  clearTimeout(state.adaptTimer);
-  state.adaptTimer = window.setTimeout(() => void adapt(), 800);
-  // In sample mode move on, so labeling is one tap per image.
-  if (state.source === 'sample' && !state.live) await step();
-}
-
-async function adapt(): Promise<void> {
-  const l = state.learner;
-  if (!l) return;
-  try {
-    if (await l.adapt()) {
-      renderClasses();
-      scheduleSave(0);
+    const r = learn ? await p.observe(image) : await p.predict(image);
+    if (learn && 'accepted' in r && r.accepted && Date.now() - state.lastPseudoLog > 1500) {
+      state.lastPseudoLog = Date.now();
+      logEvent(`pseudo-label: ${r.label} (${pct(r.confidence)})`, 'pseudo');
     }
+    if (!state.frozen) renderPrediction(r, image);
   } catch (err) {
-    showError(err, 'Adapting');
+    if ((err as { code?: string }).code === 'NOT_READY') renderPrediction(undefined, image);
+    else throw err;
   }
-}
-
-// ---------------------------------------------------------------- frames
-
-/** Leaves the current frame: an unlabeled one goes to the learner as part of the unlabeled stream. */
-function leaveFrame(): void {
-  const f = state.frame;
-  const l = state.learner;
-  if (!f || !l || f.labeled) return;
-  const o = l.observe(f.embedding);
-  if (!o) return;
-  if (o.drift) ui.saved.textContent = 'Drift detected: the stream changed; unconfirmed pseudo-labels were dropped and the learner re-adapts (your labels are kept).';
-  if (o.adaptDue) void adapt();
-  else scheduleSave(4000);
 }
 
 let frames = 0;
 
-async function show(image: ImageData, truth: string | undefined): Promise<void> {
-  const enc = state.encoder;
-  if (!enc) return;
-  const t0 = performance.now();
-  const [embedding] = await enc.embed([image]);
-  const ms = performance.now() - t0;
-  state.embedMs = state.embedMs ? state.embedMs * 0.8 + ms * 0.2 : ms;
-  ui.timing.textContent = `Embedding a frame in the worker: ${state.embedMs.toFixed(1)} ms (running average, includes the message round trip).`;
-  state.frame = { embedding: embedding!, truth, labeled: false };
-  ui.truth.textContent = truth === undefined ? '' : `Sample ${state.sampleIndex + 1} of ${state.sample?.count ?? 0} · dataset says: ${truth}`;
-  ui.truth.dataset['label'] = truth ?? '';
-  ui.truth.dataset['frame'] = String(++frames);
-  renderPrediction(state.learner?.predict(embedding!));
-}
-
-function drawSample(img: ImageData): void {
-  if (ui.canvas.width !== img.width) ui.canvas.width = img.width;
-  if (ui.canvas.height !== img.height) ui.canvas.height = img.height;
-  ui.canvas.getContext('2d')!.putImageData(img, 0, 0);
-}
-
-const grab = document.createElement('canvas');
-grab.width = grab.height = 56;
-
-function cameraFrame(): ImageData | undefined {
-  const v = ui.video;
-  if (v.readyState < 2 || !v.videoWidth) return undefined;
-  // Centre square crop: the encoder wants a square and squashing would distort objects.
-  const s = Math.min(v.videoWidth, v.videoHeight);
-  const ctx = grab.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(v, (v.videoWidth - s) / 2, (v.videoHeight - s) / 2, s, s, 0, 0, grab.width, grab.height);
-  return ctx.getImageData(0, 0, grab.width, grab.height);
-}
-
-/** Shows the next frame of the current source. Frames are processed one at a time. */
+/** Shows the next sample image; the one left unlabeled goes to the learner as part of the stream. */
 async function step(): Promise<void> {
-  if (state.busy || !state.encoder) return;
+  if (state.busy || !state.p || !state.sample || state.source !== 'sample') return;
   state.busy = true;
   try {
-    leaveFrame();
-    if (state.source === 'sample') {
-      const s = state.sample;
-      if (!s) return;
-      state.sampleIndex = (state.sampleIndex + 1) % s.count;
-      const { image, label: truth } = sampleImage(s, state.sampleIndex);
-      drawSample(image);
-      ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}: ${truth}`);
-      await show(image, truth);
-    } else {
-      const img = cameraFrame();
-      if (img) await show(img, undefined);
-    }
+    const prev = state.current;
+    if (prev && state.counts.size >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
+    state.sampleIndex = (state.sampleIndex + 1) % state.sample.count;
+    const { image, label: truth } = sampleImage(state.sample, state.sampleIndex);
+    drawImage(ui.canvas, image);
+    ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}`);
+    state.current = { image, truth };
+    ui.truth.textContent = `Sample ${state.sampleIndex + 1} of ${state.sample.count} · dataset says: ${truth}`;
+    ui.truth.dataset['label'] = truth;
+    ui.truth.dataset['frame'] = String(++frames);
+    await predictShown(image, false);
+    renderList();
   } catch (err) {
-    showError(err, 'Embedding');
-    setLive(false);
+    await showError(err, 'Predicting');
   } finally {
     state.busy = false;
+  }
+}
+
+/** Camera mode: predicts on the viewfinder crop a few times a second (and learns from it while Live is on). */
+async function cameraLoop(): Promise<void> {
+  while (state.source === 'camera' && state.stream) {
+    if (!state.frozen && !state.busy && state.p) {
+      const img = grabFrame(ui.video);
+      if (img) {
+        state.current = { image: img };
+        state.busy = true;
+        await predictShown(img, state.live).catch(() => undefined);
+        state.busy = false;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -319,191 +309,374 @@ function setLive(on: boolean): void {
   state.live = on;
   ui.live.setAttribute('aria-pressed', String(on));
   ui.live.textContent = on ? '❚❚ Pause' : '▶ Live';
-  if (on) void liveLoop();
-  else scheduleSave(0);
+  if (on && state.source === 'sample') void (async () => {
+    while (state.live && state.source === 'sample') {
+      await step();
+      await new Promise((r) => setTimeout(r, 350));
+    }
+  })();
 }
 
-async function liveLoop(): Promise<void> {
-  while (state.live) {
-    await step();
-    await new Promise((r) => setTimeout(r, state.source === 'sample' ? 350 : 150));
+// ---------------------------------------------------------------- freeze, burst and labeling
+
+function freeze(frames: ImageData[], dropped = 0): void {
+  state.frozen = frames;
+  drawImage(ui.freeze, frames[0]!);
+  ui.freeze.hidden = false;
+  ui.frozenTag.hidden = false;
+  ui.frozenTag.textContent = frames.length > 1 ? `Frozen · ${frames.length} frames` : 'Frozen';
+  document.body.dataset['frozen'] = String(frames.length);
+  document.body.dataset['burstDropped'] = String(dropped);
+  ui.hint.textContent = `Tap a class to label ${frames.length > 1 ? `these ${frames.length} frames` : 'this frame'}, or tap Capture again to drop ${frames.length > 1 ? 'them' : 'it'}.`;
+}
+
+function unfreeze(): void {
+  state.frozen = undefined;
+  ui.freeze.hidden = true;
+  ui.frozenTag.hidden = true;
+  delete document.body.dataset['frozen'];
+  ui.hint.textContent = state.source === 'camera' ? 'Put the object inside the box. Tap Capture to freeze a frame, hold it for a burst.' : '';
+}
+
+let burst: { b: Burst; timer: number } | undefined;
+let swallowClick = false;
+
+function burstStart(): void {
+  if (state.source !== 'camera' || !state.stream || state.frozen) return;
+  const b = new Burst();
+  const grab = (): void => {
+    const f = grabFrame(ui.video);
+    if (f) b.offer(f);
+  };
+  grab();
+  burst = { b, timer: window.setInterval(grab, 90) };
+}
+
+function burstEnd(): void {
+  if (!burst) return;
+  clearInterval(burst.timer);
+  const { b } = burst;
+  burst = undefined;
+  swallowClick = true;
+  if (b.frames.length) freeze(b.frames, b.dropped);
+}
+
+async function capture(): Promise<void> {
+  if (swallowClick) {
+    swallowClick = false;
+    return;
   }
+  if (state.source === 'sample') return step();
+  if (state.frozen) return unfreeze();
+  const f = grabFrame(ui.video);
+  if (f) freeze([f]);
 }
 
-async function setSource(src: 'sample' | 'camera'): Promise<void> {
+async function label(name: string): Promise<void> {
+  const p = state.p;
+  if (!p) return;
+  // Camera: the frame on screen at the tap is the one labelled (frozen first if it was not already).
+  let images: ImageData[];
+  if (state.source === 'camera') {
+    if (!state.frozen) {
+      const f = grabFrame(ui.video);
+      if (!f) return;
+      freeze([f]);
+    }
+    images = state.frozen!;
+  } else {
+    if (!state.current || (state.current as { labeled?: boolean }).labeled) return;
+    images = [state.current.image];
+    (state.current as { labeled?: boolean }).labeled = true;
+  }
+  // One label per shown frame: a second tap finds nothing frozen.
+  state.frozen = undefined;
+  setReady(false);
+  try {
+    let n = 0;
+    for (const img of images.slice(0, BURST_MAX)) {
+      await p.teach(img, name);
+      n++;
+      state.thumbs.set(name, [...(state.thumbs.get(name) ?? []), thumbnail(img)]);
+    }
+    state.undo.push({ name, n });
+    ui.hint.textContent = `Labelled ${n} frame${n === 1 ? '' : 's'} as ${name}.`;
+    logEvent(`you labelled ${n} as ${name}`, 'info');
+  } catch (err) {
+    await showError(err, 'Labeling');
+  } finally {
+    setReady(true);
+    if (state.source === 'camera') unfreeze();
+  }
+  await refresh();
+  if (state.source === 'sample' && !state.live) await step();
+}
+
+async function undo(): Promise<void> {
+  const p = state.p;
+  const last = state.undo.pop();
+  if (!p || !last) return;
+  let done = 0;
+  for (let i = 0; i < last.n; i++) if (await p.undoLast()) done++;
+  const thumbs = state.thumbs.get(last.name) ?? [];
+  state.thumbs.set(last.name, thumbs.slice(0, Math.max(0, thumbs.length - done)));
+  logEvent(done ? `undid ${done} label${done === 1 ? '' : 's'} of ${last.name}` : 'nothing left to undo', 'info');
+  if (!done) state.undo = [];
+  await refresh();
+}
+
+async function addClass(): Promise<void> {
+  const name = ui.className.value.trim();
+  const all = [...state.counts.keys(), ...state.pending];
+  const problem = nameProblem(name, all);
+  ui.addMsg.textContent = problem ?? '';
+  if (problem) return;
+  state.pending.push(name);
+  ui.className.value = '';
+  ui.addMsg.textContent = `Added ${name}. Tap it to label the ${state.source === 'camera' ? 'frame' : 'image'}.`;
+  renderList();
+}
+
+async function rename(from: string): Promise<void> {
+  const all = [...state.counts.keys(), ...state.pending];
+  const to = await ask({ title: `Rename ${from}`, text: 'Its examples stay.', ok: 'Rename', input: { label: 'New name', value: from }, validate: (v) => nameProblem(v, all, from) });
+  if (to === undefined || to.trim() === from) return;
+  const name = to.trim();
+  if (state.counts.has(from)) await state.p?.renameClass(from, name);
+  else state.pending = state.pending.map((n) => (n === from ? name : n));
+  state.thumbs.set(name, state.thumbs.get(from) ?? []);
+  state.thumbs.delete(from);
+  state.undo = [];
+  logEvent(`renamed ${from} to ${name}`, 'info');
+  await refresh();
+}
+
+async function remove(name: string): Promise<void> {
+  const ok = await ask({ title: `Delete ${name}?`, text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`, ok: 'Delete', danger: true });
+  if (!ok) return;
+  if (state.counts.has(name)) await state.p?.removeClass(name);
+  state.pending = state.pending.filter((n) => n !== name);
+  state.thumbs.delete(name);
+  state.undo = [];
+  await refresh();
+}
+
+// ---------------------------------------------------------------- sources
+
+async function setSource(src: Source): Promise<void> {
   if (src === state.source) return;
   ui.error.hidden = true;
+  setLive(false);
+  unfreeze();
+  const reopen = __EDGETUNE_MODELS__[src].manifest !== model().manifest || PROFILE[src] !== profileName();
   if (src === 'camera') {
     try {
-      if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('getUserMedia is not available'), { name: 'SecurityError' });
-      // Rear camera where there is one; any camera otherwise.
-      state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      state.stream = await startCamera(ui.video);
     } catch (err) {
-      showError(err, 'Starting the camera');
+      await showError(err, 'Starting the camera');
       return;
     }
-    ui.video.srcObject = state.stream;
-    await ui.video.play().catch(() => undefined);
-    ui.video.hidden = false;
-    ui.canvas.hidden = true;
-    ui.truth.textContent = '';
   } else {
-    for (const t of state.stream?.getTracks() ?? []) t.stop();
+    stopCamera(ui.video, state.stream);
     state.stream = undefined;
-    ui.video.srcObject = null;
-    ui.video.hidden = true;
-    ui.canvas.hidden = false;
   }
   state.source = src;
+  state.current = undefined;
+  state.thumbs.clear();
+  state.pending = [];
+  document.body.dataset['source'] = src;
+  ui.video.hidden = ui.viewfinder.hidden = src !== 'camera';
+  ui.canvas.hidden = src === 'camera';
+  ui.truth.textContent = '';
   ui.srcSample.setAttribute('aria-pressed', String(src === 'sample'));
   ui.srcCamera.setAttribute('aria-pressed', String(src === 'camera'));
-  ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture frame';
-  await step();
+  ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture';
+  ui.next.setAttribute('aria-description', src === 'camera' ? 'Hold for a burst of frames' : '');
+  unfreeze();
+  if (reopen) await openCurrent();
+  else await refresh();
+  if (src === 'camera') void cameraLoop();
+}
+
+// ---------------------------------------------------------------- privacy
+
+async function forgetAll(): Promise<void> {
+  const ok = await ask({ title: 'Forget everything?', text: 'Every class, example and saved version of both profiles is deleted from this device. Export first to keep a copy.', ok: 'Forget everything', danger: true });
+  if (!ok || !state.p) return;
+  setReady(false);
+  try {
+    await state.p.forget();
+    await state.p.dispose();
+    state.p = undefined;
+    await forgetOthers(settings.kiosk && settings.kioskStore === 'none' ? undefined : profileName());
+    state.thumbs.clear();
+    state.pending = [];
+    state.undo = [];
+    ui.events.replaceChildren();
+    ui.privacyMsg.textContent = 'Forgotten: nothing of what you taught is left on this device.';
+    document.body.dataset['forgotten'] = String(Date.now());
+  } catch (err) {
+    await showError(err, 'Forgetting');
+  }
+  await openCurrent();
+}
+
+async function exportProfile(): Promise<void> {
+  if (!state.p) return;
+  try {
+    const bytes = await state.p.exportProfile();
+    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>])), download: `edgetune-${state.source}-${new Date().toISOString().slice(0, 10)}.edgetune` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    ui.privacyMsg.textContent = `Exported ${(bytes.byteLength / 1024).toFixed(0)} KiB${settings.encrypted || settings.kiosk ? ' (encrypted)' : ''}.`;
+  } catch (err) {
+    await showError(err, 'Exporting');
+  }
+}
+
+async function importProfile(): Promise<void> {
+  const file = ui.importFile.files?.[0];
+  ui.importFile.value = '';
+  if (!file || !state.p) return;
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    await state.p.importProfile(bytes, state.passphrase ? { passphrase: state.passphrase } : {});
+    state.thumbs.clear();
+    state.undo = [];
+    ui.privacyMsg.textContent = `Imported ${file.name}.`;
+    await refresh();
+  } catch (err) {
+    await showError(err, 'Importing');
+  }
+}
+
+async function encryptOn(): Promise<void> {
+  if (!ui.encrypt.checked) return;
+  const pass = await ask({ title: 'Encrypt on this device', text: 'Everything learned is encrypted with a key made from this passphrase (AES-GCM). Without it, the profile cannot be opened: there is no recovery.', ok: 'Encrypt', input: { label: 'Passphrase (8 characters or more)', type: 'password' }, validate: (v) => (v.length < 8 ? 'Use 8 characters or more.' : undefined) });
+  if (!pass) {
+    ui.encrypt.checked = false;
+    return;
+  }
+  settings.encrypted = true;
+  state.passphrase = pass;
+  saveSettings(settings);
+  // Opening a plain profile with encryption encrypts every record in place.
+  await openCurrent();
+  ui.privacyMsg.textContent = 'The profile is now encrypted on this device.';
+}
+
+// ---------------------------------------------------------------- kiosk and settings
+
+function wireSettings(): void {
+  ui.kioskSwitch.checked = settings.kiosk;
+  ui.kioskIdle.value = String(settings.idleSeconds);
+  ui.kioskStore.value = settings.kioskStore;
+  ui.kioskSwitch.addEventListener('change', () => {
+    settings.kiosk = ui.kioskSwitch.checked;
+    saveSettings(settings);
+    location.reload();
+  });
+  ui.kioskIdle.addEventListener('change', () => {
+    settings.idleSeconds = Math.max(5, Number(ui.kioskIdle.value) || 60);
+    saveSettings(settings);
+  });
+  ui.kioskStore.addEventListener('change', () => {
+    settings.kioskStore = ui.kioskStore.value === 'encrypted' ? 'encrypted' : 'none';
+    saveSettings(settings);
+  });
+  ui.kioskPin.addEventListener('change', async () => {
+    settings.pinHash = ui.kioskPin.value ? await sha256(ui.kioskPin.value) : '';
+    saveSettings(settings);
+  });
+}
+
+async function leaveKiosk(): Promise<void> {
+  const pin = settings.pinHash
+    ? await ask({ title: 'Admin', text: 'Type the admin PIN to leave kiosk mode.', ok: 'Leave kiosk', input: { label: 'PIN', type: 'password' }, validate: async (v) => ((await sha256(v)) === settings.pinHash ? undefined : 'Wrong PIN.') })
+    : await ask({ title: 'Admin', text: 'Leave kiosk mode?', ok: 'Leave kiosk' });
+  if (pin === undefined) return;
+  settings.kiosk = false;
+  saveSettings(settings);
+  location.href = location.pathname;
+}
+
+/** A kiosk idle for N seconds: back to the home screen, and a fresh session when it keeps nothing. */
+async function resetVisitor(): Promise<void> {
+  if (ui.dlg.open) ui.dlg.close('cancel');
+  setLive(false);
+  unfreeze();
+  for (const d of document.querySelectorAll('details')) d.open = false;
+  window.scrollTo(0, 0);
+  state.thumbs.clear();
+  state.pending = [];
+  state.undo = [];
+  ui.events.replaceChildren();
+  if (settings.kioskStore === 'none') await state.p?.forget().catch(() => undefined);
+  document.body.dataset['resets'] = String(Number(document.body.dataset['resets'] ?? 0) + 1);
+  await refresh();
 }
 
 // ---------------------------------------------------------------- start-up
 
-async function registerServiceWorker(): Promise<void> {
+/** First visit: waits until the service worker has cached the app, so every file is downloaded once (by it). */
+async function serviceWorkerReady(): Promise<void> {
   if (!('serviceWorker' in navigator)) {
     document.body.dataset['sw'] = 'unsupported';
     return;
   }
   try {
-    await navigator.serviceWorker.register('sw.js', { scope: './' });
-    await navigator.serviceWorker.ready;
-    document.body.dataset['sw'] = 'ready';
-    ui.net.title = 'Every file of the app is cached: it works offline.';
+    navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; done?: number; total?: number }>) => {
+      if (e.data?.type === 'precache' && e.data.total) progress(`Saving the app for offline use (${e.data.done}/${e.data.total} files)`, (e.data.done ?? 0) / e.data.total);
+    });
+    const reg = await navigator.serviceWorker.register('sw.js', { scope: './' });
+    if (!navigator.serviceWorker.controller) {
+      progress('Saving the app for offline use…');
+      await new Promise<void>((res) => {
+        navigator.serviceWorker.addEventListener('controllerchange', () => res(), { once: true });
+        const w = reg.installing ?? reg.waiting;
+        w?.addEventListener('statechange', () => w.state === 'redundant' && res());
+        if (!w && reg.active) reg.active.postMessage('claim');
+      });
+    }
+    document.body.dataset['sw'] = navigator.serviceWorker.controller ? 'ready' : 'failed';
   } catch (err) {
     document.body.dataset['sw'] = 'failed';
     console.warn('service worker registration failed', err);
   }
 }
 
-async function restore(modelId: string, dim: number): Promise<AppLearner> {
-  try {
-    const saved = await loadLearner(modelId);
-    if (saved?.state) {
-      const l = restoreLearner(saved.state);
-      ui.saved.textContent = `Restored ${l.stats().labeled} labels in ${l.classes.length} classes, saved ${new Date(saved.savedAt).toLocaleString()}.`;
-      document.body.dataset['restored'] = String(l.classes.length);
-      return l;
-    }
-  } catch (err) {
-    showError(err, 'Restoring what was learned');
-  }
-  document.body.dataset['restored'] = '0';
-  return newLearner(dim);
-}
-
-/** Opens the model in the worker: from the IndexedDB model cache when it holds this build's model, else from its URL (then cached for next time). */
-async function openModel(worker: EdgetuneWorker): Promise<WorkerEncoder> {
-  const url = new URL('models/default.json', location.href).href;
-  const options = { device: __EDGETUNE_ACCELERATORS__ ? ('auto' as const) : ('wasm' as const), onProgress };
-  const current = (await fetch(url)
-    .then((r) => (r.ok ? (r.json() as Promise<ModelManifest>) : undefined))
-    .catch(() => undefined));
-  const cached = await cachedModel(current?.id).catch(() => undefined);
-  if (cached && (!current || cached.manifest.sha256 === current.sha256)) {
-    document.body.dataset['modelCached'] = cached.manifest.id;
-    return worker.openEncoder({ manifest: cached.manifest, bytes: cached.bytes }, options);
-  }
-  const enc = await worker.openEncoder(url, options);
-  // The bytes come from the service worker's cache here, so storing them costs no download.
-  void fetch(new URL(`models/${enc.manifest.file}`, location.href))
-    .then(async (r) => {
-      if (!r.ok) return;
-      await cacheModel(enc.manifest, new Uint8Array(await r.arrayBuffer()));
-      document.body.dataset['modelCached'] = enc.manifest.id;
-    })
-    .catch((err: unknown) => console.warn('could not cache the model in IndexedDB', err));
-  return enc;
-}
-
-async function renderStorage(): Promise<void> {
-  try {
-    const s = await storageInfo();
-    const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`);
-    const dt = Object.assign(document.createElement('dt'), { textContent: 'Storage' });
-    const dd = Object.assign(document.createElement('dd'), { textContent: `${mb(s.usage)} used of ${mb(s.quota)}; edgetune holds ${mb(s.tracked.total)}; ${s.persisted || s.persistGranted ? 'persistent' : 'may be evicted under pressure (browser did not grant persistence)'}` });
-    ui.diag.append(dt, dd);
-  } catch (err) {
-    console.warn('storage estimate failed', err);
-  }
-}
-
 async function main(): Promise<void> {
   setNet();
+  setReady(false);
   addEventListener('online', setNet);
   addEventListener('offline', setNet);
-  void registerServiceWorker();
-
   ui.srcSample.addEventListener('click', () => void setSource('sample'));
   ui.srcCamera.addEventListener('click', () => void setSource('camera'));
-  ui.next.addEventListener('click', () => void step());
+  ui.next.addEventListener('pointerdown', burstStart);
+  for (const e of ['pointerup', 'pointerleave', 'pointercancel'] as const) ui.next.addEventListener(e, burstEnd);
+  ui.next.addEventListener('click', () => void capture());
   ui.live.addEventListener('click', () => setLive(!state.live));
+  ui.undo.addEventListener('click', () => void undo());
   ui.addForm.addEventListener('submit', (e) => {
     e.preventDefault();
-    const name = ui.className.value.trim();
-    if (!name || !state.learner) return;
-    state.learner.addClass(name);
-    ui.className.value = '';
-    renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
-    void save();
+    void addClass();
   });
-  ui.forget.addEventListener('click', () => {
-    if (!state.encoder) return;
-    state.learner = newLearner(state.encoder.dim);
-    renderPrediction(undefined);
-    void save().then(() => {
-      ui.saved.textContent = 'Started over: the classes are gone (the last versions stay on this device until newer saves replace them).';
-    });
-  });
-  // Best effort: up to a few seconds of stream observations would otherwise wait for the next save.
-  addEventListener('pagehide', () => void save());
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) {
-      setLive(false);
-      void save();
-    }
-  });
+  ui.forget.addEventListener('click', () => void forgetAll());
+  ui.exportBtn.addEventListener('click', () => void exportProfile());
+  ui.importFile.addEventListener('change', () => void importProfile());
+  ui.encrypt.addEventListener('change', () => void encryptOn());
+  wireSettings();
+  document.addEventListener('visibilitychange', () => document.hidden && setLive(false));
+  if (settings.kiosk) state.kiosk = startKiosk(settings.idleSeconds, { onIdle: () => void resetVisitor(), onAdmin: () => void leaveKiosk() });
+  document.body.dataset['source'] = 'sample';
 
-  const samplePromise = loadSample(__EDGETUNE_SAMPLE__).catch((err: unknown) => {
-    showError(err, 'Loading the sample images');
+  await serviceWorkerReady();
+  progress('Loading the sample images…');
+  state.sample = await loadSample(__EDGETUNE_SAMPLE__).catch(async (err: unknown) => {
+    await showError(err, 'Loading the sample images');
     return undefined;
   });
-
-  let worker: EdgetuneWorker;
-  try {
-    worker = await EdgetuneWorker.start({ url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } });
-    ui.loadText.textContent = 'Loading the model…';
-    state.encoder = await openModel(worker);
-  } catch (err) {
-    ui.load.hidden = true;
-    ui.device.textContent = 'not loaded';
-    showError(err, 'Loading the model');
-    document.body.dataset['state'] = 'error';
-    return;
-  }
-  state.modelId = state.encoder.manifest.id;
-  renderDiagnostics(state.encoder);
-  void renderStorage();
-  state.learner = await restore(state.modelId, state.encoder.dim);
-  // Two tabs of the app share one profile: take over what the other tab learned.
-  void onRemoteCheckpoint(state.modelId, () => {
-    void (async () => {
-      const saved = await loadLearner(state.modelId);
-      if (!saved?.state || !state.encoder) return;
-      state.learner = restoreLearner(saved.state);
-      ui.saved.textContent = 'Updated with what another tab of this app learned.';
-      renderPrediction(state.frame ? state.learner.predict(state.frame.embedding) : undefined);
-    })().catch((err: unknown) => showError(err, 'Loading what another tab learned'));
-  }).catch(() => undefined);
-  state.sample = await samplePromise;
-  const resume = await getSetting<number>('sampleIndex').catch(() => undefined);
-  if (state.sample && typeof resume === 'number' && resume >= 0) state.sampleIndex = resume % state.sample.count;
-  ui.load.hidden = true;
-  document.body.dataset['state'] = 'ready';
-  await step();
+  await openCurrent();
 }
 
 void main();
