@@ -190,6 +190,8 @@ function walk(dir, acc = []) {
 const t0 = Date.now();
 const models = await placeModels();
 const sample = placeSample();
+// Which manifest each mode runs, for people deploying the build (the app has it compiled in).
+writeFileSync(join(out, 'models', 'app.json'), JSON.stringify({ sample: models.sample, camera: models.camera }, null, 2));
 writeIcons();
 const ort = copyOrt();
 for (const f of ['index.html', 'styles.css', 'manifest.webmanifest']) copyFileSync(join(here, 'public', f), join(out, f));

@@ -6,6 +6,7 @@ import { startKiosk } from './kiosk.js';
 import { humanError, isDamagedModel } from './messages.js';
 import { PROFILE, askPersistence, deviceKey, forgetOthers, loadSettings, saveSettings, sha256 } from './profiles.js';
 import { dropModelCopies, missingRuntimeFile } from './recovery.js';
+import { openStorage } from '../../../src/storage/index.js';
 import { loadSample, sampleImage, type Sample } from './sample.js';
 import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
@@ -265,10 +266,16 @@ async function predictShown(image: ImageData, learn: boolean): Promise<void> {
 
 let frames = 0;
 
-/** Shows the next sample image; the one left unlabeled goes to the learner as part of the stream. */
-async function step(): Promise<void> {
-  if (state.busy || !state.p || !state.sample || state.source !== 'sample') return;
-  state.busy = true;
+let stepping: Promise<void> = Promise.resolve();
+
+/** Shows the next sample image (after the one being shown has finished); the one left unlabeled goes to the learner as part of the stream. */
+function step(): Promise<void> {
+  stepping = stepping.then(stepNow, stepNow);
+  return stepping;
+}
+
+async function stepNow(): Promise<void> {
+  if (!state.p || !state.sample || state.source !== 'sample') return;
   try {
     const prev = state.current;
     if (prev && state.counts.size >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
@@ -278,14 +285,13 @@ async function step(): Promise<void> {
     ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}`);
     state.current = { image, truth };
     ui.truth.textContent = `Sample ${state.sampleIndex + 1} of ${state.sample.count} · dataset says: ${truth}`;
-    ui.truth.dataset['label'] = truth;
-    ui.truth.dataset['frame'] = String(++frames);
     await predictShown(image, false);
     renderList();
+    // Set last: a test (or a person) sees the new frame only once its prediction is on screen.
+    ui.truth.dataset['label'] = truth;
+    ui.truth.dataset['frame'] = String(++frames);
   } catch (err) {
     await showError(err, 'Predicting');
-  } finally {
-    state.busy = false;
   }
 }
 
@@ -418,11 +424,21 @@ async function undo(): Promise<void> {
   if (!p || !last) return;
   let done = 0;
   for (let i = 0; i < last.n; i++) if (await p.undoLast()) done++;
+  await saveEdit();
   const thumbs = state.thumbs.get(last.name) ?? [];
   state.thumbs.set(last.name, thumbs.slice(0, Math.max(0, thumbs.length - done)));
   logEvent(done ? `undid ${done} label${done === 1 ? '' : 's'} of ${last.name}` : 'nothing left to undo', 'info');
   if (!done) state.undo = [];
   await refresh();
+}
+
+/**
+ * Work-around: undo, rename and remove change the label journal at once but the checkpoint only at
+ * the next autosave; a reload in between restores the old checkpoint plus the changed journal (a
+ * renamed class comes back twice, an undone label returns). Saving right away closes that window.
+ */
+async function saveEdit(): Promise<void> {
+  await state.p?.save().catch((err: unknown) => showError(err, 'Saving'));
 }
 
 async function addClass(): Promise<void> {
@@ -442,7 +458,10 @@ async function rename(from: string): Promise<void> {
   const to = await ask({ title: `Rename ${from}`, text: 'Its examples stay.', ok: 'Rename', input: { label: 'New name', value: from }, validate: (v) => nameProblem(v, all, from) });
   if (to === undefined || to.trim() === from) return;
   const name = to.trim();
-  if (state.counts.has(from)) await state.p?.renameClass(from, name);
+  if (state.counts.has(from)) {
+    await state.p?.renameClass(from, name);
+    await saveEdit();
+  }
   else state.pending = state.pending.map((n) => (n === from ? name : n));
   state.thumbs.set(name, state.thumbs.get(from) ?? []);
   state.thumbs.delete(from);
@@ -454,7 +473,10 @@ async function rename(from: string): Promise<void> {
 async function remove(name: string): Promise<void> {
   const ok = await ask({ title: `Delete ${name}?`, text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`, ok: 'Delete', danger: true });
   if (!ok) return;
-  if (state.counts.has(name)) await state.p?.removeClass(name);
+  if (state.counts.has(name)) {
+    await state.p?.removeClass(name);
+    await saveEdit();
+  }
   state.pending = state.pending.filter((n) => n !== name);
   state.thumbs.delete(name);
   state.undo = [];
@@ -469,6 +491,10 @@ async function setSource(src: Source): Promise<void> {
   setLive(false);
   unfreeze();
   const reopen = __EDGETUNE_MODELS__[src].manifest !== model().manifest || PROFILE[src] !== profileName();
+  if (reopen) {
+    setReady(false);
+    document.body.dataset['state'] = 'loading';
+  }
   if (src === 'camera') {
     try {
       state.stream = await startCamera(ui.video);
@@ -540,13 +566,24 @@ async function importProfile(): Promise<void> {
   if (!file || !state.p) return;
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    await state.p.importProfile(bytes, state.passphrase ? { passphrase: state.passphrase } : {});
+    const storage = await storageFor();
+    if (!storage) throw Object.assign(new Error('This kiosk keeps nothing, so there is no profile to import into.'), { name: 'NoProfile' });
+    // Work-around: the worker personalizer's importProfile() calls the open-time onProgress proxy, which comlink has released by then
+    // ("Proxy has been released"). So the page closes it, imports through edgetune/storage, and opens it again.
+    await state.p.dispose();
+    state.p = undefined;
+    const s = await openStorage(storage);
+    try {
+      await s.importProfile(bytes, state.passphrase ? { passphrase: state.passphrase } : {});
+    } finally {
+      await s.dispose();
+    }
     state.thumbs.clear();
     state.undo = [];
+    await openCurrent();
     ui.privacyMsg.textContent = `Imported ${file.name}.`;
-    await refresh();
   } catch (err) {
-    await showError(err, 'Importing');
+    await showError(err, 'Importing', state.p ? undefined : () => void openCurrent());
   }
 }
 
