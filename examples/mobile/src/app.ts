@@ -4,55 +4,17 @@ import { BURST_MAX, Burst, drawImage, drawModelEye, grabFrame, startCamera, stop
 import { nameProblem, renderClasses } from './classes.js';
 import { startKiosk } from './kiosk.js';
 import { humanError, isDamagedModel } from './messages.js';
-import { PROFILE, askPersistence, deviceKey, forgetOthers, loadSettings, saveSettings, sha256 } from './profiles.js';
+import { encryptOn, exportProfile, forgetAll, importProfile, initPrivacy, leaveKiosk, resetVisitor, wireSettings } from './privacy.js';
+import { PROFILE, askPersistence, deviceKey } from './profiles.js';
 import { dropModelCopies, missingRuntimeFile } from './recovery.js';
-import { openStorage } from '../../../src/storage/index.js';
-import { loadSample, sampleImage, type Sample } from './sample.js';
+import { loadSample, sampleImage } from './sample.js';
+import { NOT_SURE_BELOW, type Source, model, pct, profileName, settings, state, t0 } from './state.js';
 import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
-/** A model the build ships, described for the app (set by build.mjs). */
-interface ModelRef {
-  readonly manifest: string;
-  readonly id: string;
-  readonly trainedOn: string;
-  readonly dtype: string;
-  readonly dim: number;
-  readonly bytes: number;
-  readonly input: { readonly width: number; readonly height: number; readonly channels: number };
-}
-declare const __EDGETUNE_MODELS__: { readonly sample: ModelRef; readonly camera: ModelRef };
+// Set by build.mjs.
+declare const __EDGETUNE_MODELS__: { readonly sample: { readonly manifest: string }; readonly camera: { readonly manifest: string } };
 declare const __EDGETUNE_SAMPLE__: string;
 declare const __EDGETUNE_ACCELERATORS__: boolean;
-
-type Source = 'sample' | 'camera';
-/** Under this confidence a prediction is shown as "Not sure" even when the learner cannot tell unknowns itself. */
-const NOT_SURE_BELOW = 0.6;
-const settings = loadSettings();
-const t0 = performance.now();
-
-const state = {
-  p: undefined as Personalizer | undefined,
-  source: 'sample' as Source,
-  sample: undefined as Sample | undefined,
-  sampleIndex: -1,
-  stream: undefined as MediaStream | undefined,
-  /** The image on screen (sample mode) or the last camera crop. */
-  current: undefined as { image: ImageData; truth?: string } | undefined,
-  /** Frames held still for labeling (camera mode). */
-  frozen: undefined as ImageData[] | undefined,
-  live: false,
-  busy: false,
-  /** Teach calls per label action, newest last (undo takes them back). */
-  undo: [] as { name: string; n: number }[],
-  /** Classes added by name that have no example yet (the personalizer creates a class on its first example). */
-  pending: [] as string[],
-  counts: new Map<string, number>(),
-  thumbs: new Map<string, string[]>(),
-  top: undefined as string | undefined,
-  passphrase: undefined as string | undefined,
-  lastPseudoLog: 0,
-  kiosk: undefined as ReturnType<typeof startKiosk> | undefined,
-};
 
 // ---------------------------------------------------------------- status and errors
 
@@ -101,8 +63,6 @@ function onProgress(p: PersonalizerProgress): void {
 
 // ---------------------------------------------------------------- the personalizer
 
-const model = (): ModelRef => __EDGETUNE_MODELS__[state.source];
-const profileName = (): string => PROFILE[state.source];
 
 /** Where this visit keeps what it learns: memory only, an encrypted profile, or a plain one. */
 async function storageFor(): Promise<StorageOptions | false> {
@@ -181,7 +141,6 @@ function wire(p: Personalizer): void {
   p.on('error', (e) => void showError(e.error, e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Following another tab'));
 }
 
-const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
 /** Re-reads classes and counts from the personalizer and redraws the list and figures. */
 async function refresh(): Promise<void> {
@@ -524,135 +483,6 @@ async function setSource(src: Source): Promise<void> {
   if (src === 'camera') void cameraLoop();
 }
 
-// ---------------------------------------------------------------- privacy
-
-async function forgetAll(): Promise<void> {
-  const ok = await ask({ title: 'Forget everything?', text: 'Every class, example and saved version of both profiles is deleted from this device. Export first to keep a copy.', ok: 'Forget everything', danger: true });
-  if (!ok || !state.p) return;
-  setReady(false);
-  try {
-    await state.p.forget();
-    await state.p.dispose();
-    state.p = undefined;
-    await forgetOthers(settings.kiosk && settings.kioskStore === 'none' ? undefined : profileName());
-    state.thumbs.clear();
-    state.pending = [];
-    state.undo = [];
-    ui.events.replaceChildren();
-    ui.privacyMsg.textContent = 'Forgotten: nothing of what you taught is left on this device.';
-    document.body.dataset['forgotten'] = String(Date.now());
-  } catch (err) {
-    await showError(err, 'Forgetting');
-  }
-  await openCurrent();
-}
-
-async function exportProfile(): Promise<void> {
-  if (!state.p) return;
-  try {
-    const bytes = await state.p.exportProfile();
-    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>])), download: `edgetune-${state.source}-${new Date().toISOString().slice(0, 10)}.edgetune` });
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-    ui.privacyMsg.textContent = `Exported ${(bytes.byteLength / 1024).toFixed(0)} KiB${settings.encrypted || settings.kiosk ? ' (encrypted)' : ''}.`;
-  } catch (err) {
-    await showError(err, 'Exporting');
-  }
-}
-
-async function importProfile(): Promise<void> {
-  const file = ui.importFile.files?.[0];
-  ui.importFile.value = '';
-  if (!file || !state.p) return;
-  try {
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    const storage = await storageFor();
-    if (!storage) throw Object.assign(new Error('This kiosk keeps nothing, so there is no profile to import into.'), { name: 'NoProfile' });
-    // Work-around: the worker personalizer's importProfile() calls the open-time onProgress proxy, which comlink has released by then
-    // ("Proxy has been released"). So the page closes it, imports through edgetune/storage, and opens it again.
-    await state.p.dispose();
-    state.p = undefined;
-    const s = await openStorage(storage);
-    try {
-      await s.importProfile(bytes, state.passphrase ? { passphrase: state.passphrase } : {});
-    } finally {
-      await s.dispose();
-    }
-    state.thumbs.clear();
-    state.undo = [];
-    await openCurrent();
-    ui.privacyMsg.textContent = `Imported ${file.name}.`;
-  } catch (err) {
-    await showError(err, 'Importing', state.p ? undefined : () => void openCurrent());
-  }
-}
-
-async function encryptOn(): Promise<void> {
-  if (!ui.encrypt.checked) return;
-  const pass = await ask({ title: 'Encrypt on this device', text: 'Everything learned is encrypted with a key made from this passphrase (AES-GCM). Without it, the profile cannot be opened: there is no recovery.', ok: 'Encrypt', input: { label: 'Passphrase (8 characters or more)', type: 'password' }, validate: (v) => (v.length < 8 ? 'Use 8 characters or more.' : undefined) });
-  if (!pass) {
-    ui.encrypt.checked = false;
-    return;
-  }
-  settings.encrypted = true;
-  state.passphrase = pass;
-  saveSettings(settings);
-  // Opening a plain profile with encryption encrypts every record in place.
-  await openCurrent();
-  ui.privacyMsg.textContent = 'The profile is now encrypted on this device.';
-}
-
-// ---------------------------------------------------------------- kiosk and settings
-
-function wireSettings(): void {
-  ui.kioskSwitch.checked = settings.kiosk;
-  ui.kioskIdle.value = String(settings.idleSeconds);
-  ui.kioskStore.value = settings.kioskStore;
-  ui.kioskSwitch.addEventListener('change', () => {
-    settings.kiosk = ui.kioskSwitch.checked;
-    saveSettings(settings);
-    location.reload();
-  });
-  ui.kioskIdle.addEventListener('change', () => {
-    settings.idleSeconds = Math.max(5, Number(ui.kioskIdle.value) || 60);
-    saveSettings(settings);
-  });
-  ui.kioskStore.addEventListener('change', () => {
-    settings.kioskStore = ui.kioskStore.value === 'encrypted' ? 'encrypted' : 'none';
-    saveSettings(settings);
-  });
-  ui.kioskPin.addEventListener('change', async () => {
-    settings.pinHash = ui.kioskPin.value ? await sha256(ui.kioskPin.value) : '';
-    saveSettings(settings);
-  });
-}
-
-async function leaveKiosk(): Promise<void> {
-  const pin = settings.pinHash
-    ? await ask({ title: 'Admin', text: 'Type the admin PIN to leave kiosk mode.', ok: 'Leave kiosk', input: { label: 'PIN', type: 'password' }, validate: async (v) => ((await sha256(v)) === settings.pinHash ? undefined : 'Wrong PIN.') })
-    : await ask({ title: 'Admin', text: 'Leave kiosk mode?', ok: 'Leave kiosk' });
-  if (pin === undefined) return;
-  settings.kiosk = false;
-  saveSettings(settings);
-  location.href = location.pathname;
-}
-
-/** A kiosk idle for N seconds: back to the home screen, and a fresh session when it keeps nothing. */
-async function resetVisitor(): Promise<void> {
-  if (ui.dlg.open) ui.dlg.close('cancel');
-  setLive(false);
-  unfreeze();
-  for (const d of document.querySelectorAll('details')) d.open = false;
-  window.scrollTo(0, 0);
-  state.thumbs.clear();
-  state.pending = [];
-  state.undo = [];
-  ui.events.replaceChildren();
-  if (settings.kioskStore === 'none') await state.p?.forget().catch(() => undefined);
-  document.body.dataset['resets'] = String(Number(document.body.dataset['resets'] ?? 0) + 1);
-  await refresh();
-}
-
 // ---------------------------------------------------------------- start-up
 
 /** First visit: waits until the service worker has cached the app, so every file is downloaded once (by it). */
@@ -702,6 +532,7 @@ async function main(): Promise<void> {
   ui.exportBtn.addEventListener('click', () => void exportProfile());
   ui.importFile.addEventListener('change', () => void importProfile());
   ui.encrypt.addEventListener('change', () => void encryptOn());
+  initPrivacy({ openCurrent, refresh, showError, storageFor, setLive, unfreeze });
   wireSettings();
   document.addEventListener('visibilitychange', () => document.hidden && setLive(false));
   if (settings.kiosk) state.kiosk = startKiosk(settings.idleSeconds, { onIdle: () => void resetVisitor(), onAdmin: () => void leaveKiosk() });
