@@ -123,7 +123,8 @@ say(`${labeledIdx.length} labels (5 per class) tapped by the user:`);
 say(`  k-NN on the labels (k=3, the Teachable Machine way): ${pct(knnAcc)}`);
 say(`  edgetune personalizer after the labels:              ${pct(fewShot.acc)}`);
 const tStream = performance.now();
-for (const img of streamImg) await me.observe(img);
+// A batch job waits out each adaptation (a camera app would not): frames observed meanwhile are only deferred.
+for (const img of streamImg) if ((await me.observe(img)).deferred) await me.idle();
 await me.idle();
 const streamSecs = (performance.now() - tStream) / 1000;
 const st = (await me.stats()).learner;

@@ -21,7 +21,7 @@ import type {
 /** Undo steps kept (each holds one learner state). */
 const UNDO_DEPTH = 5;
 /** Frames kept while an adaptation runs, learned from once it ends. */
-const DEFERRED_FRAMES = 64;
+const DEFERRED_FRAMES = 256;
 
 interface UndoStep {
   readonly seq: number;
@@ -48,16 +48,20 @@ export async function openLocalPersonalizer(options: PersonalizerOptions): Promi
   const so = storageOptions(options.storage);
   const storage = so ? await openStorage(so) : null;
   let encoder: Encoder | undefined;
+  let p: LocalPersonalizer | undefined;
   try {
-    encoder = await openModel(options.model, storage, { device: options.device, signal, onProgress: onProgress ? (p) => onProgress({ phase: 'model', progress: p }) : undefined });
-    const p = new LocalPersonalizer(encoder, storage, options);
+    encoder = await openModel(options.model, storage, { device: options.device, signal, onProgress: onProgress ? (x) => onProgress({ phase: 'model', progress: x }) : undefined });
+    p = new LocalPersonalizer(encoder, storage, options);
     await p.restore();
     throwIfAborted(signal);
     onProgress?.({ phase: 'ready' });
     return p;
   } catch (e) {
-    await encoder?.dispose();
-    await storage?.dispose();
+    if (p) await p.discard();
+    else {
+      await encoder?.dispose();
+      await storage?.dispose();
+    }
     throw e;
   }
 }
@@ -86,6 +90,8 @@ class LocalPersonalizer implements Personalizer {
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #adaptTimer: ReturnType<typeof setTimeout> | undefined;
   #adaptPending = false;
+  /** Adaptations queued or running. */
+  #adaptsQueued = 0;
   readonly #closing = new AbortController();
   readonly #listeners = new Map<keyof PersonalizerEvents, Set<(e: never) => void>>();
   readonly #offs: Array<() => void> = [];
@@ -340,33 +346,43 @@ class LocalPersonalizer implements Personalizer {
 
   async idle(): Promise<void> {
     this.#alive();
-    for (let round = 0; round < 16; round++) {
+    // An adaptation may make another one due (frames deferred during it): wait for the chain to end.
+    for (let round = 0; round < 64 && (this.#adaptPending || this.#adaptsQueued > 0); round++) {
       if (this.#adaptPending) await this.#runScheduled();
       await this.#exclusive(() => undefined);
-      if (!this.#adaptPending) return;
     }
+    await this.#exclusive(() => undefined);
   }
 
   #adapt(): Promise<void> {
+    this.#adaptsQueued++;
     return this.#exclusive(async () => {
-      if (this.#disposed || !this.#learner.ready) return;
-      this.#adaptSnapshot = { state: this.#learner.getState(), labels: [...this.#labels] };
-      this.#emit('adapting', { labels: this.#labels.size });
       try {
-        const r = await this.#learner.adapt({ signal: this.#closing.signal });
-        this.#emit('adapted', r);
-      } catch (e) {
-        if (!isEdgetuneError(e, 'ABORTED')) throw e;
+        await this.#adaptNow();
       } finally {
-        this.#adaptSnapshot = undefined;
+        this.#adaptsQueued--;
       }
-      const frames = this.#deferred;
-      this.#deferred = [];
-      let due = false;
-      for (const f of frames) due = this.#learner.observe(f).adaptDue || due;
-      this.#markDirty();
-      if (due) this.#scheduleAdapt(0);
     });
+  }
+
+  async #adaptNow(): Promise<void> {
+    if (this.#disposed || !this.#learner.ready) return;
+    this.#adaptSnapshot = { state: this.#learner.getState(), labels: [...this.#labels] };
+    this.#emit('adapting', { labels: this.#labels.size });
+    try {
+      const r = await this.#learner.adapt({ signal: this.#closing.signal });
+      this.#emit('adapted', r);
+    } catch (e) {
+      if (!isEdgetuneError(e, 'ABORTED')) throw e;
+    } finally {
+      this.#adaptSnapshot = undefined;
+    }
+    const frames = this.#deferred;
+    this.#deferred = [];
+    let due = false;
+    for (const f of frames) due = this.#learner.observe(f).adaptDue || due;
+    this.#markDirty();
+    if (due) void this.#runScheduled();
   }
 
   async teach(input: TeachInput, label: string): Promise<TeachResult> {
@@ -414,13 +430,23 @@ class LocalPersonalizer implements Personalizer {
     }
     const o = this.#learner.observe(e);
     this.#markDirty();
-    if (o.adaptDue) this.#scheduleAdapt(0);
+    // Started now rather than on a timer: a tight loop of observes may never give a timer its turn.
+    if (o.adaptDue) void this.#runScheduled();
     return { ...toPrediction(o.prediction, this.#learner.classes), accepted: o.accepted, deferred: false };
   }
 
   async classes(): Promise<string[]> {
     this.#alive();
     return [...this.#learner.classes];
+  }
+
+  async addClass(label: string): Promise<void> {
+    this.#alive();
+    await this.#exclusive(() => {
+      if (this.#learner.classes.includes(label)) return;
+      this.#learner.addClass(label);
+      this.#markDirty();
+    });
   }
 
   async renameClass(from: string, to: string): Promise<void> {
@@ -518,6 +544,8 @@ class LocalPersonalizer implements Personalizer {
       modelId: this.#model.id,
       modelSha256: this.#model.sha256,
       device: this.#encoder.diagnostics.device,
+      diagnostics: this.#encoder.diagnostics,
+      manifest: this.#encoder.manifest,
       inWorker: false,
       profile: this.#storage?.name,
       version: this.#version,
@@ -526,6 +554,12 @@ class LocalPersonalizer implements Personalizer {
       classes: st.perClass.map((c) => ({ label: c.label, examples: c.labeled })),
       learner: st,
     };
+  }
+
+  /** Frees everything without saving (a failed or aborted open). */
+  async discard(): Promise<void> {
+    this.#dirty = false;
+    await this.dispose();
   }
 
   dispose(): Promise<void> {

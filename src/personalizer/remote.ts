@@ -95,6 +95,10 @@ class RemotePersonalizer implements Personalizer {
     return this.#call('classes', []);
   }
 
+  addClass(label: string): ReturnType<Personalizer['addClass']> {
+    return this.#call('addClass', [label]);
+  }
+
   renameClass(from: string, to: string): ReturnType<Personalizer['renameClass']> {
     return this.#call('renameClass', [from, to]);
   }

@@ -3,6 +3,7 @@ import type { OperationOptions } from '../core/options.js';
 import type { AdaptResult, LearnerEvent, LearnerOptions, LearnerStats } from '../finetune/learner.js';
 import type { DevicePreference } from '../runtime/devices.js';
 import type { EncoderDiagnostics, LoadProgress } from '../runtime/encoder.js';
+import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ImportOptions, StorageOptions } from '../storage/types.js';
 import type { EdgetuneWorker, StartWorkerOptions } from '../worker/client.js';
@@ -105,6 +106,10 @@ export interface PersonalizerStats {
   readonly modelSha256: string;
   /** Where the encoder runs (`diagnostics.device` of the encoder). */
   readonly device: EncoderDiagnostics['device'];
+  /** The encoder's diagnostics: devices tried and why, where the model came from (`origin`), load time. */
+  readonly diagnostics: EncoderDiagnostics;
+  /** The model's manifest. */
+  readonly manifest: ModelManifest;
   readonly inWorker: boolean;
   /** Profile name, or undefined in memory-only mode. */
   readonly profile: string | undefined;
@@ -167,6 +172,8 @@ export interface Personalizer extends AsyncDisposable {
   observe(input: TeachInput): Promise<PersonalizerObservation>;
   /** Class labels, in the order of the learner. */
   classes(): Promise<string[]>;
+  /** Adds a class with no example yet (a no-op when it exists); it is saved and shared with other tabs. */
+  addClass(label: string): Promise<void>;
   /** Renames a class; its examples stay. */
   renameClass(from: string, to: string): Promise<void>;
   /** Removes a class with its examples. */

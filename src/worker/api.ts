@@ -67,9 +67,9 @@ export type WorkerPersonalizerOptions = Omit<PersonalizerOptions, 'worker' | 'si
 };
 
 /** Personalizer members callable through the worker. */
-export type PersonalizerMethod = 'teach' | 'predict' | 'observe' | 'classes' | 'renameClass' | 'removeClass' | 'undoLast' | 'forget' | 'exportProfile' | 'importProfile' | 'save' | 'idle' | 'stats';
+export type PersonalizerMethod = 'teach' | 'predict' | 'observe' | 'classes' | 'addClass' | 'renameClass' | 'removeClass' | 'undoLast' | 'forget' | 'exportProfile' | 'importProfile' | 'save' | 'idle' | 'stats';
 
-const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = ['teach', 'predict', 'observe', 'classes', 'renameClass', 'removeClass', 'undoLast', 'forget', 'exportProfile', 'importProfile', 'save', 'idle', 'stats'];
+const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = ['teach', 'predict', 'observe', 'classes', 'addClass', 'renameClass', 'removeClass', 'undoLast', 'forget', 'exportProfile', 'importProfile', 'save', 'idle', 'stats'];
 
 /** What the worker tells the page about an opened personalizer. */
 export interface WorkerPersonalizerInfo {

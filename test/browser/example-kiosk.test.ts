@@ -12,6 +12,7 @@ async function teachSamples(page: Page, per: number): Promise<void> {
   for (const c of ['Trouser', 'Bag']) {
     await page.fill('#class-name', c);
     await page.click('#add-class');
+    await page.waitForSelector(`#classes .cls[data-class="${c}"]`);
   }
   const done: Record<string, number> = { Trouser: 0, Bag: 0 };
   for (let guard = 0; guard < 300 && (done['Trouser']! < per || done['Bag']! < per); guard++) {

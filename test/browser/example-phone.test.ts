@@ -11,6 +11,7 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 async function addClass(page: Page, name: string): Promise<void> {
   await page.fill('#class-name', name);
   await page.click('#add-class');
+  await page.waitForFunction(() => document.getElementById('class-name') instanceof HTMLInputElement && !(document.getElementById('add-class') as HTMLButtonElement).disabled);
 }
 
 /** Taps through the sample, labelling `perClass` images of each class and skipping the rest. */
@@ -63,6 +64,7 @@ test('mobile example at the phone profile: first load, teach from samples and th
     // ---- sample mode: classes, duplicates (case-insensitive), labels, predictions, focus after Enter
     for (const c of ['Trouser', 'Bag']) await addClass(page, c);
     await addClass(page, 'bag');
+    await page.waitForSelector('#classes .cls[data-class="Bag"]');
     assert.match((await page.textContent('#add-msg')) ?? '', /“Bag” already exists/);
     assert.deepEqual(Object.keys(await classCounts(page)), ['Trouser', 'Bag']);
     await labelSamples(page, ['Trouser', 'Bag'], 3);

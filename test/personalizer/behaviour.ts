@@ -199,7 +199,7 @@ export const CASES: PCase[] = [
     },
   },
   {
-    name: 'undoLast, renameClass and removeClass take effect and persist',
+    name: 'undoLast, renameClass, removeClass and addClass take effect and persist',
     async run(env) {
       const profile = profileName('edit');
       const p = await env.open(profile);
@@ -211,10 +211,14 @@ export const CASES: PCase[] = [
       await p.removeClass('trouser');
       eq(await p.undoLast(), false, 'nothing to undo after an edit');
       await rejects(p.removeClass('zebra'), 'UNKNOWN_LABEL', 'removing an unknown class');
+      await p.addClass('hat');
+      await p.addClass('hat');
       await p.dispose();
       const q = await env.open(profile);
       const st = await q.stats();
-      eq(st.classes.map((c) => [c.label, c.examples]), [['handbag', 3]], 'edits persisted');
+      eq(st.classes.map((c) => [c.label, c.examples]), [['handbag', 3], ['hat', 0]], 'edits persisted (an empty class too)');
+      eq(st.diagnostics.device, st.device, 'diagnostics come with the stats');
+      eq(st.manifest.id, q.modelId, 'and the manifest');
       eq((await env.raw(profile))['samples']!.values.length, 3, 'the journal holds only the kept labels');
       await q.dispose();
     },

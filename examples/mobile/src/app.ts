@@ -148,7 +148,7 @@ async function refresh(): Promise<void> {
   if (!p) return;
   const st = await p.stats();
   state.counts = new Map(st.classes.map((c) => [c.label, c.examples]));
-  state.pending = state.pending.filter((n) => !state.counts.has(n));
+  state.diagnostics = st.diagnostics;
   ui.device.textContent = `${st.device}${st.inWorker ? ' · worker' : ''}`;
   document.body.dataset['classes'] = String(st.classes.length);
   document.body.dataset['version'] = String(st.version);
@@ -162,7 +162,7 @@ async function refresh(): Promise<void> {
 }
 
 function renderList(): void {
-  const names = [...state.counts.keys(), ...state.pending];
+  const names = [...state.counts.keys()];
   renderClasses(
     names.map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
     { top: state.top, canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current), actions: { label: (n) => void label(n), rename: (n) => void rename(n), remove: (n) => void remove(n) } },
@@ -181,6 +181,12 @@ function renderModel(): void {
     ['WASM threads', crossOriginIsolated ? 'yes (cross-origin isolated)' : 'no: 1 thread'],
     ['Time to usable', `${document.body.dataset['readyMs'] ?? Math.round(performance.now() - t0)} ms`],
   ];
+  const d = state.diagnostics;
+  if (d) {
+    rows.unshift(['Runs on', `${d.device} (${d.backend}) in the worker`]);
+    rows.push(['Model loaded from', d.origin === 'cache' ? 'the IndexedDB model cache' : d.origin === 'url' ? 'the app files (service worker cache or network)' : d.origin], ['Model load', `${Math.round(d.loadMs)} ms`]);
+    for (const a of d.attempts) rows.push([`Tried ${a.device}`, `${a.status}${a.reason ? `: ${a.reason}` : ''}`]);
+  }
   ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
 }
 
@@ -209,7 +215,7 @@ function renderPrediction(p: PersonalizerPrediction | undefined, image?: ImageDa
 
 async function predictShown(image: ImageData, learn: boolean): Promise<void> {
   const p = state.p;
-  if (!p || state.counts.size < 2) return renderPrediction(undefined, image);
+  if (!p || [...state.counts.values()].filter((n) => n > 0).length < 2) return renderPrediction(undefined, image);
   try {
     const r = learn ? await p.observe(image) : await p.predict(image);
     if (learn && 'accepted' in r && r.accepted && Date.now() - state.lastPseudoLog > 1500) {
@@ -237,7 +243,7 @@ async function stepNow(): Promise<void> {
   if (!state.p || !state.sample || state.source !== 'sample') return;
   try {
     const prev = state.current;
-    if (prev && state.counts.size >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
+    if (prev && [...state.counts.values()].filter((n) => n > 0).length >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
     state.sampleIndex = (state.sampleIndex + 1) % state.sample.count;
     const { image, label: truth } = sampleImage(state.sample, state.sampleIndex);
     drawImage(ui.canvas, image);
@@ -402,26 +408,29 @@ async function saveEdit(): Promise<void> {
 
 async function addClass(): Promise<void> {
   const name = ui.className.value.trim();
-  const all = [...state.counts.keys(), ...state.pending];
-  const problem = nameProblem(name, all);
+  const problem = nameProblem(name, [...state.counts.keys()]);
   ui.addMsg.textContent = problem ?? '';
-  if (problem) return;
-  state.pending.push(name);
-  ui.className.value = '';
+  if (problem || !state.p) return;
+  // One add at a time: the duplicate check must see the class just added.
+  ui.addClass.disabled = true;
+  try {
+    await state.p.addClass(name);
+    ui.className.value = '';
+    await refresh();
+  } finally {
+    ui.addClass.disabled = false;
+  }
   ui.addMsg.textContent = `Added ${name}. Tap it to label the ${state.source === 'camera' ? 'frame' : 'image'}.`;
   renderList();
 }
 
 async function rename(from: string): Promise<void> {
-  const all = [...state.counts.keys(), ...state.pending];
+  const all = [...state.counts.keys()];
   const to = await ask({ title: `Rename ${from}`, text: 'Its examples stay.', ok: 'Rename', input: { label: 'New name', value: from }, validate: (v) => nameProblem(v, all, from) });
   if (to === undefined || to.trim() === from) return;
   const name = to.trim();
-  if (state.counts.has(from)) {
-    await state.p?.renameClass(from, name);
-    await saveEdit();
-  }
-  else state.pending = state.pending.map((n) => (n === from ? name : n));
+  await state.p?.renameClass(from, name);
+  await saveEdit();
   state.thumbs.set(name, state.thumbs.get(from) ?? []);
   state.thumbs.delete(from);
   state.undo = [];
@@ -432,11 +441,8 @@ async function rename(from: string): Promise<void> {
 async function remove(name: string): Promise<void> {
   const ok = await ask({ title: `Delete ${name}?`, text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`, ok: 'Delete', danger: true });
   if (!ok) return;
-  if (state.counts.has(name)) {
-    await state.p?.removeClass(name);
-    await saveEdit();
-  }
-  state.pending = state.pending.filter((n) => n !== name);
+  await state.p?.removeClass(name);
+  await saveEdit();
   state.thumbs.delete(name);
   state.undo = [];
   await refresh();
@@ -468,7 +474,6 @@ async function setSource(src: Source): Promise<void> {
   state.source = src;
   state.current = undefined;
   state.thumbs.clear();
-  state.pending = [];
   document.body.dataset['source'] = src;
   ui.video.hidden = ui.viewfinder.hidden = src !== 'camera';
   ui.canvas.hidden = src === 'camera';

@@ -1,5 +1,5 @@
 // The app's state shared by its modules: the settings, what is on screen, the open personalizer, and the build's model descriptions.
-import type { Personalizer } from '../../../src/index.js';
+import type { Personalizer, PersonalizerStats } from '../../../src/index.js';
 import { PROFILE, loadSettings } from './profiles.js';
 import type { startKiosk } from './kiosk.js';
 import type { Sample } from './sample.js';
@@ -36,8 +36,8 @@ export const state = {
   busy: false,
   /** Teach calls per label action, newest last (undo takes them back). */
   undo: [] as { name: string; n: number }[],
-  /** Classes added by name that have no example yet (the personalizer creates a class on its first example). */
-  pending: [] as string[],
+  /** The encoder's diagnostics from the last stats(). */
+  diagnostics: undefined as PersonalizerStats['diagnostics'] | undefined,
   counts: new Map<string, number>(),
   thumbs: new Map<string, string[]>(),
   top: undefined as string | undefined,
