@@ -108,7 +108,8 @@ test('mobile example at the phone profile: first load, teach from samples and th
     const kept = Number(await page.getAttribute('body', 'data-frozen'));
     const dropped = Number(await page.getAttribute('body', 'data-burst-dropped'));
     t.diagnostic(`burst: ${kept} distinct frames kept, ${dropped} near-duplicates dropped`);
-    assert.ok(kept >= 2 && kept <= 5 && dropped >= 1, `burst kept ${kept}, dropped ${dropped}`);
+    // How many are dropped depends on timer timing under load; example-burst.test.ts pins the dropping itself.
+    assert.ok(kept >= 2 && kept <= 5, `burst kept ${kept}, dropped ${dropped}`);
     await shot(page, 'phone-camera-frozen');
     await page.tap('#classes .cls[data-class="Keys"]');
     await page.waitForFunction((n) => document.querySelector<HTMLElement>('#classes .cls[data-class="Keys"]')?.dataset['examples'] === String(n), kept, { timeout: 30_000 });

@@ -15,8 +15,7 @@ export function viewfinderRect(v: HTMLVideoElement): { x: number; y: number; s: 
   return { x: Math.round((v.videoWidth - s) / 2), y: Math.round((v.videoHeight - s) / 2), s };
 }
 
-const grabCanvas = document.createElement('canvas');
-grabCanvas.width = grabCanvas.height = GRAB;
+let grabCanvas: HTMLCanvasElement | undefined;
 
 /**
  * The viewfinder region of the current video frame. The SDK on this branch has no region-of-interest
@@ -25,13 +24,17 @@ grabCanvas.width = grabCanvas.height = GRAB;
 export function grabFrame(v: HTMLVideoElement): ImageData | undefined {
   if (v.readyState < 2 || !v.videoWidth) return undefined;
   const r = viewfinderRect(v);
+  if (!grabCanvas) {
+    grabCanvas = document.createElement('canvas');
+    grabCanvas.width = grabCanvas.height = GRAB;
+  }
   const ctx = grabCanvas.getContext('2d', { willReadFrequently: true })!;
   ctx.drawImage(v, r.x, r.y, r.s, r.s, 0, 0, GRAB, GRAB);
   return ctx.getImageData(0, 0, GRAB, GRAB);
 }
 
 /** Mean absolute RGB difference between two crops of the same size. */
-export function frameDistance(a: ImageData, b: ImageData): number {
+export function frameDistance(a: Pick<ImageData, 'data' | 'width' | 'height'>, b: Pick<ImageData, 'data' | 'width' | 'height'>): number {
   if (a.width !== b.width || a.height !== b.height) return Number.POSITIVE_INFINITY;
   let sum = 0;
   const n = a.data.length;
