@@ -31,8 +31,10 @@ const modelsDir = resolve([...args].find((a) => a.startsWith('--models='))?.slic
 
 /** One model as the app sees it (id, what it was trained on, input), from its manifest. */
 function modelRef(manifestFile, manifest) {
+  const size = `${manifest.input?.width ?? '?'}×${manifest.input?.height ?? '?'} ${manifest.input?.channels === 3 ? 'RGB' : 'grayscale'}`;
   const trainedOn =
     manifest.trainedOn ??
+    (Array.isArray(manifest.training?.data) ? `${manifest.training.data.join(', ')} (${size} composites)` : undefined) ??
     manifest.training?.dataset ??
     (String(manifest.id).startsWith('fmnist') ? 'Fashion-MNIST (28×28 grayscale photos of clothing)' : manifest.metrics?.dataset ?? 'unknown data');
   return { manifest: `models/${manifestFile}`, id: manifest.id, trainedOn: String(trainedOn), dtype: manifest.dtype ?? '?', dim: manifest.output?.dim ?? 0, bytes: manifest.bytes, input: { width: manifest.input?.width ?? 28, height: manifest.input?.height ?? 28, channels: manifest.input?.channels ?? 1 } };
@@ -59,7 +61,7 @@ async function placeModels() {
   const index = join(modelsDir, 'index.json');
   if (existsSync(index)) {
     const idx = JSON.parse(readFileSync(index, 'utf8'));
-    const sample = onnxManifest(idx, defaultManifestFile(idx));
+    const sample = onnxManifest(idx, defaultManifestFile(idx.defaults?.sample ? { default: idx.defaults.sample } : idx));
     const cameraName = idx.defaults?.camera;
     const camera = cameraName ? onnxManifest(idx, defaultManifestFile({ default: cameraName })) : sample;
     for (const m of [sample, camera]) {

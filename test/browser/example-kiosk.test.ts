@@ -62,7 +62,7 @@ async function rawProfileText(page: Page, db: string): Promise<string> {
 test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encrypted profile, damaged-model recovery, missing WASM, axe', { skip: !hasChromium && 'no /usr/bin/chromium' }, async (t) => {
   buildExample();
   const modelFile = readdirModel();
-  let fault: 'none' | 'damaged' | 'no-wasm' = 'none';
+  let fault: 'none' | 'damaged' | 'no-wasm' | 'no-manifest' = 'none';
   const good = readFileSync(join(DIST, 'models', modelFile));
   const bad = Uint8Array.from(good, (b, i) => (i % 97 === 0 ? b ^ 0xff : b));
   const server = await serveExample({
@@ -70,6 +70,7 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     override: (path) => {
       if (fault === 'damaged' && path === `/models/${modelFile}`) return { body: bad };
       if (fault === 'no-wasm' && path.endsWith('.wasm')) return { status: 404, body: new TextEncoder().encode('not found') };
+      if (fault === 'no-manifest' && path === `/models/${modelFile.replace(/\.onnx$/, '.json')}`) return { status: 404, body: new TextEncoder().encode('not found') };
       return undefined;
     },
   });
@@ -119,6 +120,7 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     await page.waitForSelector('#dlg[open]');
     await page.fill('#dlg-input', '1111');
     await page.click('#dlg-ok');
+    await page.waitForSelector('#dlg-msg:not(:empty)');
     assert.match((await page.textContent('#dlg-msg')) ?? '', /Wrong PIN/);
     await shot(page, 'kiosk-admin');
     await page.fill('#dlg-input', '2468');
@@ -166,6 +168,17 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     await p2.reload();
     await waitReady(p2);
     await ctx2.close();
+
+    // ---- online but the manifest is gone from the server: not "you are offline"
+    fault = 'no-manifest';
+    const ctx4 = await profile(chrome, 'kiosk');
+    const p4 = await ctx4.newPage();
+    await p4.goto(`${server.origin}/`);
+    await p4.waitForSelector('body[data-state="error"]', { state: 'attached', timeout: 120_000 });
+    assert.match((await p4.textContent('#error-title')) ?? '', /missing on the server/);
+    assert.match((await p4.textContent('#error-text')) ?? '', /HTTP 404.*You are online/);
+    assert.equal(await p4.isVisible('#retry'), true);
+    await ctx4.close();
 
     // ---- a missing WASM file is a deployment problem, not "this browser cannot run the model"
     fault = 'no-wasm';

@@ -78,6 +78,20 @@ test('mobile example at the phone profile: first load, teach from samples and th
     // Undo takes that label back.
     await page.tap('#undo');
     await page.waitForFunction(() => document.querySelector<HTMLElement>('#classes .cls[data-class="Bag"]')?.dataset['examples'] === '3', undefined, { timeout: 20_000 });
+    // Live: the prediction changes with every image, the live region only when the label held for a moment.
+    await page.evaluate(() => {
+      const w = window as unknown as { __changes: { pred: number; said: number } };
+      w.__changes = { pred: 0, said: 0 };
+      new MutationObserver(() => w.__changes.pred++).observe(document.getElementById('pred-label')!, { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => w.__changes.said++).observe(document.getElementById('announce')!, { childList: true, characterData: true, subtree: true });
+    });
+    await page.tap('#live');
+    await page.waitForTimeout(6000);
+    await page.tap('#live');
+    const changes = await page.evaluate(() => (window as unknown as { __changes: { pred: number; said: number } }).__changes);
+    t.diagnostic(`6 s of Live: prediction redrawn ${changes.pred}×, live region spoke ${changes.said}×`);
+    assert.ok(changes.pred >= 5, `only ${changes.pred} predictions in 6 s of Live`);
+    assert.ok(changes.said <= 6 / 1.2 + 1 && changes.said < changes.pred, `live region spoke ${changes.said}× for ${changes.pred} predictions`);
     assert.deepEqual(await axe(page), [], 'axe violations on the sample screen');
     await shot(page, 'phone-sample');
 
@@ -156,6 +170,7 @@ test('mobile example at the phone profile: first load, teach from samples and th
     await page.tap('#classes button[data-action="rename"][data-class="Mug"]');
     await page.fill('#dlg-input', 'keys');
     await page.click('#dlg-ok');
+    await page.waitForSelector('#dlg-msg:not(:empty)');
     assert.match((await page.textContent('#dlg-msg')) ?? '', /already exists/);
     await page.fill('#dlg-input', 'Cup');
     await page.click('#dlg-ok');

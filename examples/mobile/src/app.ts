@@ -8,7 +8,7 @@ import { encryptOn, exportProfile, forgetAll, importProfile, initPrivacy, leaveK
 import { PROFILE, askPersistence, deviceKey } from './profiles.js';
 import { dropModelCopies, missingRuntimeFile } from './recovery.js';
 import { loadSample, sampleImage } from './sample.js';
-import { NOT_SURE_BELOW, type Source, model, pct, profileName, settings, state, t0 } from './state.js';
+import { NOT_SURE_BELOW, SAMPLE_POSITION, type Source, model, pct, profileName, settings, state, t0 } from './state.js';
 import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
 // Set by build.mjs.
@@ -245,6 +245,8 @@ async function stepNow(): Promise<void> {
     const prev = state.current;
     if (prev && [...state.counts.values()].filter((n) => n > 0).length >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
     state.sampleIndex = (state.sampleIndex + 1) % state.sample.count;
+    // The stream resumes where it was after a reload, so the learner is not fed the same images again.
+    localStorage.setItem(SAMPLE_POSITION, String(state.sampleIndex));
     const { image, label: truth } = sampleImage(state.sample, state.sampleIndex);
     drawImage(ui.canvas, image);
     ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}`);
@@ -549,6 +551,8 @@ async function main(): Promise<void> {
     await showError(err, 'Loading the sample images');
     return undefined;
   });
+  const resume = Number(localStorage.getItem(SAMPLE_POSITION) ?? -1);
+  if (state.sample && Number.isInteger(resume) && resume >= 0) state.sampleIndex = resume % state.sample.count;
   await openCurrent();
 }
 

@@ -2,7 +2,7 @@
 import { openStorage } from '../../../src/storage/index.js';
 import type { StorageOptions } from '../../../src/storage/index.js';
 import { forgetOthers, saveSettings, sha256 } from './profiles.js';
-import { profileName, settings, state } from './state.js';
+import { SAMPLE_POSITION, profileName, settings, state } from './state.js';
 import { ask, setReady, ui } from './ui.js';
 
 /** What these controls need from the app. */
@@ -34,6 +34,7 @@ export async function forgetAll(): Promise<void> {
     state.thumbs.clear();
     state.undo = [];
     ui.events.replaceChildren();
+    localStorage.removeItem(SAMPLE_POSITION);
     ui.privacyMsg.textContent = 'Forgotten: nothing of what you taught is left on this device.';
     document.body.dataset['forgotten'] = String(Date.now());
   } catch (err) {

@@ -19,6 +19,8 @@ declare const __EDGETUNE_MODELS__: { readonly sample: ModelRef; readonly camera:
 export type Source = 'sample' | 'camera';
 /** Under this confidence a prediction is shown as "Not sure" even when the learner cannot tell unknowns itself. */
 export const NOT_SURE_BELOW = 0.6;
+/** localStorage key of the sample stream's position (not user data: an index into the bundled sample). */
+export const SAMPLE_POSITION = 'edgetune-mobile-sample-position';
 export const settings = loadSettings();
 export const t0 = performance.now();
 
