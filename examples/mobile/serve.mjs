@@ -48,11 +48,16 @@ export async function serveExample(options = {}) {
       'Cache-Control': 'no-cache',
       Vary: 'Accept-Encoding',
     };
-    const done = (status, bytes, encoding) => responses.push({ path, status, bytes, encoding, method: req.method ?? 'GET' });
+    const done = (status, bytes, encoding) =>
+      responses.push({ path, status, bytes, encoding, method: req.method ?? 'GET' });
     const forced = options.override?.(path);
     if (forced) {
       const body = forced.body ?? new Uint8Array(0);
-      res.writeHead(forced.status ?? 200, { ...headers, 'Content-Type': MIME[extname(path)] ?? 'application/octet-stream', 'Content-Length': body.byteLength });
+      res.writeHead(forced.status ?? 200, {
+        ...headers,
+        'Content-Type': MIME[extname(path)] ?? 'application/octet-stream',
+        'Content-Length': body.byteLength,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
       done(forced.status ?? 200, req.method === 'HEAD' ? 0 : body.byteLength, undefined);
       return;

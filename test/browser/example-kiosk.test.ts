@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { serveExample } from '../../examples/mobile/serve.mjs';
-import { DIST, axe, buildExample, classCounts, launch, profile, shot, waitReady, waitScene, writeY4m } from './fixtures/example-app.js';
+import {
+  DIST,
+  axe,
+  buildExample,
+  classCounts,
+  launch,
+  profile,
+  shot,
+  waitReady,
+  waitScene,
+  writeY4m,
+} from './fixtures/example-app.js';
 import { hasChromium } from './harness.js';
 
 async function teachSamples(page: Page, per: number): Promise<void> {
@@ -22,7 +33,9 @@ async function teachSamples(page: Page, per: number): Promise<void> {
       await page.click(`#classes .cls[data-class="${truth}"]`);
       done[truth]!++;
     } else await page.click('#next');
-    await page.waitForFunction((f) => document.getElementById('truth')?.dataset['frame'] !== f, frame, { timeout: 20_000 });
+    await page.waitForFunction((f) => document.getElementById('truth')?.dataset['frame'] !== f, frame, {
+      timeout: 20_000,
+    });
   }
 }
 
@@ -59,7 +72,9 @@ async function rawProfileText(page: Page, db: string): Promise<string> {
   })(${JSON.stringify(db)})`);
 }
 
-test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encrypted profile, damaged-model recovery, missing WASM, axe', { skip: !hasChromium && 'no /usr/bin/chromium' }, async (t) => {
+test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encrypted profile, damaged-model recovery, missing WASM, axe', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async (t) => {
   buildExample();
   const modelFile = readdirModel();
   let fault: 'none' | 'damaged' | 'no-wasm' | 'no-manifest' = 'none';
@@ -69,8 +84,10 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     root: DIST,
     override: (path) => {
       if (fault === 'damaged' && path === `/models/${modelFile}`) return { body: bad };
-      if (fault === 'no-wasm' && path.endsWith('.wasm')) return { status: 404, body: new TextEncoder().encode('not found') };
-      if (fault === 'no-manifest' && path === `/models/${modelFile.replace(/\.onnx$/, '.json')}`) return { status: 404, body: new TextEncoder().encode('not found') };
+      if (fault === 'no-wasm' && path.endsWith('.wasm'))
+        return { status: 404, body: new TextEncoder().encode('not found') };
+      if (fault === 'no-manifest' && path === `/models/${modelFile.replace(/\.onnx$/, '.json')}`)
+        return { status: 404, body: new TextEncoder().encode('not found') };
       return undefined;
     },
   });
@@ -87,7 +104,9 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     await page.press('#kiosk-pin', 'Tab');
     await page.fill('#kiosk-idle', '5');
     await page.press('#kiosk-idle', 'Tab');
-    await page.waitForFunction(() => (localStorage.getItem('edgetune-mobile-settings') ?? '').includes('"idleSeconds":5'));
+    await page.waitForFunction(() =>
+      (localStorage.getItem('edgetune-mobile-settings') ?? '').includes('"idleSeconds":5'),
+    );
     await Promise.all([page.waitForEvent('load'), page.check('#kiosk-switch')]);
     await waitReady(page);
     assert.equal(await page.getAttribute('body', 'data-kiosk'), '1');
@@ -98,7 +117,9 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     // Landscape layout: a large preview beside the classes.
     const frame = (await page.locator('#frame').boundingBox())!;
     const side = (await page.locator('#classes-h').boundingBox())!;
-    t.diagnostic(`kiosk layout: preview ${Math.round(frame.width)}×${Math.round(frame.height)} px, classes column at x=${Math.round(side.x)}`);
+    t.diagnostic(
+      `kiosk layout: preview ${Math.round(frame.width)}×${Math.round(frame.height)} px, classes column at x=${Math.round(side.x)}`,
+    );
     assert.ok(frame.width >= 600 && side.x > frame.x + frame.width - 1, 'not a landscape two-column layout');
     const target = (await page.locator('#next').boundingBox())!;
     assert.ok(target.height >= 64, `targets ${target.height} px high`);
@@ -109,7 +130,9 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     // Idle: back home, and (keeping nothing) the next visitor starts fresh.
     await page.waitForSelector('body[data-resets="1"]', { state: 'attached', timeout: 30_000 });
     assert.equal(await page.isVisible('#home'), true);
-    await page.waitForFunction(() => document.querySelectorAll('#classes .cls').length === 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#classes .cls').length === 0, undefined, {
+      timeout: 10_000,
+    });
     // Leaving needs the admin gesture and the PIN.
     const title = (await page.locator('#title').boundingBox())!;
     await page.click('#home-start');
@@ -159,7 +182,10 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     await p2.waitForSelector('body[data-state="error"]', { state: 'attached', timeout: 120_000 });
     assert.equal(await p2.getAttribute('#error', 'data-code'), 'CHECKSUM_MISMATCH');
     assert.equal(await p2.isVisible('#retry'), true);
-    assert.match((await p2.getAttribute('body', 'data-dropped')) ?? '', new RegExp(`cache:/models/${modelFile.replace('.', '\\.')}`));
+    assert.match(
+      (await p2.getAttribute('body', 'data-dropped')) ?? '',
+      new RegExp(`cache:/models/${modelFile.replace('.', '\\.')}`),
+    );
     assert.deepEqual(await axe(p2), [], 'axe violations on the error screen');
     await shot(p2, 'phone-error-damaged');
     fault = 'none';

@@ -3,7 +3,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { serveExample } from '../../examples/mobile/serve.mjs';
-import { DIST, axe, buildExample, classCounts, cropKind, launch, profile, sceneShown, shot, waitReady, waitScene, writeY4m } from './fixtures/example-app.js';
+import {
+  DIST,
+  axe,
+  buildExample,
+  classCounts,
+  cropKind,
+  launch,
+  profile,
+  sceneShown,
+  shot,
+  waitReady,
+  waitScene,
+  writeY4m,
+} from './fixtures/example-app.js';
 import { hasChromium } from './harness.js';
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
@@ -11,7 +24,11 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 async function addClass(page: Page, name: string): Promise<void> {
   await page.fill('#class-name', name);
   await page.click('#add-class');
-  await page.waitForFunction(() => document.getElementById('class-name') instanceof HTMLInputElement && !(document.getElementById('add-class') as HTMLButtonElement).disabled);
+  await page.waitForFunction(
+    () =>
+      document.getElementById('class-name') instanceof HTMLInputElement &&
+      !(document.getElementById('add-class') as HTMLButtonElement).disabled,
+  );
 }
 
 /** Taps through the sample, labelling `perClass` images of each class and skipping the rest. */
@@ -26,11 +43,17 @@ async function labelSamples(page: Page, classes: string[], perClass: number): Pr
     } else {
       await page.tap('#next');
     }
-    await page.waitForFunction((f) => document.getElementById('truth')?.dataset['frame'] !== f && document.body.dataset['state'] === 'ready', frame, { timeout: 20_000 });
+    await page.waitForFunction(
+      (f) => document.getElementById('truth')?.dataset['frame'] !== f && document.body.dataset['state'] === 'ready',
+      frame,
+      { timeout: 20_000 },
+    );
   }
 }
 
-test('mobile example at the phone profile: first load, teach from samples and the camera, restore, offline, export/forget/import, axe', { skip: !hasChromium && 'no /usr/bin/chromium' }, async (t) => {
+test('mobile example at the phone profile: first load, teach from samples and the camera, restore, offline, export/forget/import, axe', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async (t) => {
   buildExample();
   const y4m = writeY4m();
   const server = await serveExample({ root: DIST });
@@ -57,7 +80,9 @@ test('mobile example at the phone profile: first load, teach from samples and th
     assert.deepEqual(twice, [], 'a large file was downloaded twice');
     const wasm = first.find((r) => r.path.endsWith('.wasm'));
     assert.equal(wasm?.encoding, 'br', 'WASM not sent brotli-compressed');
-    t.diagnostic(`first visit: ${first.length} responses, ${mb(bytes)} on the wire (WASM ${mb(wasm!.bytes)} br); usable after ${usable} ms (page's own figure ${await page.getAttribute('body', 'data-ready-ms')} ms)`);
+    t.diagnostic(
+      `first visit: ${first.length} responses, ${mb(bytes)} on the wire (WASM ${mb(wasm!.bytes)} br); usable after ${usable} ms (page's own figure ${await page.getAttribute('body', 'data-ready-ms')} ms)`,
+    );
     assert.match((await page.textContent('#model-info')) ?? '', /trained on Fashion-MNIST/);
     await shot(page, 'phone-ready');
 
@@ -69,36 +94,67 @@ test('mobile example at the phone profile: first load, teach from samples and th
     assert.deepEqual(Object.keys(await classCounts(page)), ['Trouser', 'Bag']);
     await labelSamples(page, ['Trouser', 'Bag'], 3);
     assert.deepEqual(await classCounts(page), { Trouser: 3, Bag: 3 });
-    await page.waitForFunction(() => (document.getElementById('pred-conf')?.dataset['confidence'] ?? '') !== '', undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => (document.getElementById('pred-conf')?.dataset['confidence'] ?? '') !== '',
+      undefined,
+      { timeout: 20_000 },
+    );
     // Enter on a class labels and keeps the focus on that class.
     await page.focus('#classes .cls[data-class="Bag"]');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#classes .cls[data-class="Bag"]')?.dataset['examples'] === '4', undefined, { timeout: 20_000 });
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['class']), 'Bag', 'focus lost after Enter');
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('#classes .cls[data-class="Bag"]')?.dataset['examples'] === '4',
+      undefined,
+      { timeout: 20_000 },
+    );
+    assert.equal(
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['class']),
+      'Bag',
+      'focus lost after Enter',
+    );
     // Undo takes that label back.
     await page.tap('#undo');
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#classes .cls[data-class="Bag"]')?.dataset['examples'] === '3', undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('#classes .cls[data-class="Bag"]')?.dataset['examples'] === '3',
+      undefined,
+      { timeout: 20_000 },
+    );
     // Live: the prediction changes with every image, the live region only when the label held for a moment.
     await page.evaluate(() => {
       const w = window as unknown as { __changes: { pred: number; said: number } };
       w.__changes = { pred: 0, said: 0 };
-      new MutationObserver(() => w.__changes.pred++).observe(document.getElementById('pred-label')!, { childList: true, characterData: true, subtree: true });
-      new MutationObserver(() => w.__changes.said++).observe(document.getElementById('announce')!, { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => w.__changes.pred++).observe(document.getElementById('pred-label')!, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+      new MutationObserver(() => w.__changes.said++).observe(document.getElementById('announce')!, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
     });
     await page.tap('#live');
     await page.waitForTimeout(6000);
     await page.tap('#live');
-    const changes = await page.evaluate(() => (window as unknown as { __changes: { pred: number; said: number } }).__changes);
+    const changes = await page.evaluate(
+      () => (window as unknown as { __changes: { pred: number; said: number } }).__changes,
+    );
     t.diagnostic(`6 s of Live: prediction redrawn ${changes.pred}×, live region spoke ${changes.said}×`);
     assert.ok(changes.pred >= 5, `only ${changes.pred} predictions in 6 s of Live`);
-    assert.ok(changes.said <= 6 / 1.2 + 1 && changes.said < changes.pred, `live region spoke ${changes.said}× for ${changes.pred} predictions`);
+    assert.ok(
+      changes.said <= 6 / 1.2 + 1 && changes.said < changes.pred,
+      `live region spoke ${changes.said}× for ${changes.pred} predictions`,
+    );
     assert.deepEqual(await axe(page), [], 'axe violations on the sample screen');
     await shot(page, 'phone-sample');
 
     // ---- camera: viewfinder, freeze-frame labels exactly the frame shown, burst, Not sure
     await page.tap('#src-camera');
     await waitReady(page);
-    await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoWidth > 0, undefined, {
+      timeout: 20_000,
+    });
     assert.equal(await page.isVisible('#viewfinder'), true);
     assert.deepEqual(await classCounts(page), {}, 'camera mode has its own profile');
     for (const c of ['Mug', 'Keys']) await addClass(page, c);
@@ -109,7 +165,11 @@ test('mobile example at the phone profile: first load, teach from samples and th
     // The camera moves on to the keys; the tap still labels the frozen mug.
     await waitScene(page, 'keys-A');
     await page.tap('#classes .cls[data-class="Mug"]');
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#classes .cls[data-class="Mug"]')?.dataset['examples'] === '1', undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('#classes .cls[data-class="Mug"]')?.dataset['examples'] === '1',
+      undefined,
+      { timeout: 20_000 },
+    );
     assert.equal(await cropKind(page, '.strip[data-class="Mug"] img'), 'mug', 'the Mug thumbnail is not a mug');
     // Burst: hold Capture on the keys; near-duplicate frames are dropped.
     await waitScene(page, 'keys-A');
@@ -126,9 +186,17 @@ test('mobile example at the phone profile: first load, teach from samples and th
     assert.ok(kept >= 2 && kept <= 5, `burst kept ${kept}, dropped ${dropped}`);
     await shot(page, 'phone-camera-frozen');
     await page.tap('#classes .cls[data-class="Keys"]');
-    await page.waitForFunction((n) => document.querySelector<HTMLElement>('#classes .cls[data-class="Keys"]')?.dataset['examples'] === String(n), kept, { timeout: 30_000 });
+    await page.waitForFunction(
+      (n) => document.querySelector<HTMLElement>('#classes .cls[data-class="Keys"]')?.dataset['examples'] === String(n),
+      kept,
+      { timeout: 30_000 },
+    );
     // More examples on background A.
-    for (const [scene, cls] of [['mug-A', 'Mug'], ['keys-A', 'Keys'], ['mug-A', 'Mug']] as const) {
+    for (const [scene, cls] of [
+      ['mug-A', 'Mug'],
+      ['keys-A', 'Keys'],
+      ['mug-A', 'Mug'],
+    ] as const) {
       await waitScene(page, scene);
       await page.tap('#next');
       await page.waitForSelector('body[data-frozen]', { state: 'attached' });
@@ -140,7 +208,11 @@ test('mobile example at the phone profile: first load, teach from samples and th
     assert.equal(taught['Mug'], 3);
     // Undo takes the last action back (one mug).
     await page.tap('#undo');
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#classes .cls[data-class="Mug"]')?.dataset['examples'] === '2', undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('#classes .cls[data-class="Mug"]')?.dataset['examples'] === '2',
+      undefined,
+      { timeout: 20_000 },
+    );
 
     // Accuracy on background B, never taught.
     let hits = 0;
@@ -155,13 +227,19 @@ test('mobile example at the phone profile: first load, teach from samples and th
         if (l === (scene === 'mug-B' ? 'Mug' : 'Keys')) hits++;
       }
     }
-    t.diagnostic(`camera on a new background (B) with the ${(await page.textContent('#model-info'))?.match(/Model (\S+)/)?.[1]} encoder: ${hits}/${scored} predictions right`);
+    t.diagnostic(
+      `camera on a new background (B) with the ${(await page.textContent('#model-info'))?.match(/Model (\S+)/)?.[1]} encoder: ${hits}/${scored} predictions right`,
+    );
     // Not sure: shown exactly when the personalizer says unknown or the confidence is under 60%.
     await waitScene(page, 'empty-A');
     await page.waitForTimeout(600);
     const st = await page.evaluate(() => {
       const el = document.getElementById('pred-label')!;
-      return { text: el.textContent, unknown: el.dataset['unknown'], conf: Number(document.getElementById('pred-conf')?.dataset['confidence']) };
+      return {
+        text: el.textContent,
+        unknown: el.dataset['unknown'],
+        conf: Number(document.getElementById('pred-conf')?.dataset['confidence']),
+      };
     });
     t.diagnostic(`empty table: shown "${st.text}" (closest confidence ${st.conf.toFixed(2)})`);
     assert.equal(st.text === 'Not sure', st.unknown === 'true');
@@ -192,7 +270,9 @@ test('mobile example at the phone profile: first load, teach from samples and th
     const t1 = Date.now();
     await page.reload();
     await waitReady(page);
-    t.diagnostic(`offline start: usable after ${Date.now() - t1} ms (page's own figure ${await page.getAttribute('body', 'data-ready-ms')} ms)`);
+    t.diagnostic(
+      `offline start: usable after ${Date.now() - t1} ms (page's own figure ${await page.getAttribute('body', 'data-ready-ms')} ms)`,
+    );
     assert.equal((await page.textContent('#net'))?.trim(), 'offline');
     assert.deepEqual(await classCounts(page), { Trouser: 3, Bag: 3 });
     await shot(page, 'phone-offline');
@@ -233,7 +313,11 @@ test('mobile example at the phone profile: first load, teach from samples and th
     t.diagnostic(`after Forget, records left: ${left.join(', ') || 'none'}`);
     assert.ok(!left.some((l) => /checkpoint|sample|head|journal/i.test(l)), left.join(', '));
     await page.setInputFiles('#import-file', file!);
-    await page.waitForFunction(() => document.querySelectorAll('#classes .cls').length === 2 || !document.getElementById('error')?.hidden, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#classes .cls').length === 2 || !document.getElementById('error')?.hidden,
+      undefined,
+      { timeout: 30_000 },
+    );
     assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
     assert.deepEqual(await classCounts(page), { Trouser: 3, Bag: 3 });
     assert.deepEqual(await axe(page), [], 'axe violations after import');

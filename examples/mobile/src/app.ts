@@ -1,10 +1,25 @@
 // The mobile/kiosk example app: camera frames (cropped to the viewfinder) or sample images → openPersonalizer in a Web Worker → tap-to-label, live predictions with "Not sure", a learner that keeps adapting, privacy controls and recovery.
-import { openPersonalizer, type Personalizer, type PersonalizerPrediction, type PersonalizerProgress, type StorageOptions } from '../../../src/index.js';
+import {
+  openPersonalizer,
+  type Personalizer,
+  type PersonalizerPrediction,
+  type PersonalizerProgress,
+  type StorageOptions,
+} from '../../../src/index.js';
 import { BURST_MAX, Burst, drawImage, drawModelEye, grabFrame, startCamera, stopCamera, thumbnail } from './camera.js';
 import { nameProblem, renderClasses } from './classes.js';
 import { startKiosk } from './kiosk.js';
 import { humanError, isDamagedModel } from './messages.js';
-import { encryptOn, exportProfile, forgetAll, importProfile, initPrivacy, leaveKiosk, resetVisitor, wireSettings } from './privacy.js';
+import {
+  encryptOn,
+  exportProfile,
+  forgetAll,
+  importProfile,
+  initPrivacy,
+  leaveKiosk,
+  resetVisitor,
+  wireSettings,
+} from './privacy.js';
 import { PROFILE, askPersistence, deviceKey } from './profiles.js';
 import { dropModelCopies, missingRuntimeFile } from './recovery.js';
 import { loadSample, sampleImage } from './sample.js';
@@ -12,7 +27,10 @@ import { NOT_SURE_BELOW, SAMPLE_POSITION, type Source, model, pct, profileName, 
 import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
 // Set by build.mjs.
-declare const __EDGETUNE_MODELS__: { readonly sample: { readonly manifest: string }; readonly camera: { readonly manifest: string } };
+declare const __EDGETUNE_MODELS__: {
+  readonly sample: { readonly manifest: string };
+  readonly camera: { readonly manifest: string };
+};
 declare const __EDGETUNE_SAMPLE__: string;
 declare const __EDGETUNE_ACCELERATORS__: boolean;
 
@@ -56,20 +74,27 @@ function progress(text: string, frac?: number): void {
 function onProgress(p: PersonalizerProgress): void {
   if (p.phase === 'restore') progress('Restoring what you taught…');
   else if (p.phase === 'ready') progress('Ready', 1);
-  else if (p.progress.phase === 'download') progress(`Downloading ${p.progress.file}`, p.progress.total ? p.progress.loaded / p.progress.total : undefined);
+  else if (p.progress.phase === 'download')
+    progress(`Downloading ${p.progress.file}`, p.progress.total ? p.progress.loaded / p.progress.total : undefined);
   else if (p.progress.phase === 'verify') progress(`Checking ${p.progress.file} (SHA-256)`);
   else progress(`Preparing the model (${p.progress.phase} on ${p.progress.device})`);
 }
 
 // ---------------------------------------------------------------- the personalizer
 
-
 /** Where this visit keeps what it learns: memory only, an encrypted profile, or a plain one. */
 async function storageFor(): Promise<StorageOptions | false> {
-  if (settings.kiosk) return settings.kioskStore === 'none' ? false : { name: profileName(), encryption: { key: await deviceKey() } };
+  if (settings.kiosk)
+    return settings.kioskStore === 'none' ? false : { name: profileName(), encryption: { key: await deviceKey() } };
   if (!settings.encrypted) return { name: profileName() };
-  state.passphrase ??= await ask({ title: 'Unlock your profile', text: 'What you taught is encrypted on this device. Type its passphrase.', ok: 'Unlock', input: { label: 'Passphrase', type: 'password' } });
-  if (state.passphrase === undefined) throw Object.assign(new Error('The profile stays locked: no passphrase given.'), { name: 'Locked' });
+  state.passphrase ??= await ask({
+    title: 'Unlock your profile',
+    text: 'What you taught is encrypted on this device. Type its passphrase.',
+    ok: 'Unlock',
+    input: { label: 'Passphrase', type: 'password' },
+  });
+  if (state.passphrase === undefined)
+    throw Object.assign(new Error('The profile stays locked: no passphrase given.'), { name: 'Locked' });
   return { name: profileName(), encryption: { passphrase: state.passphrase } };
 }
 
@@ -134,13 +159,24 @@ function wire(p: Personalizer): void {
   });
   p.on('adapted', () => void refresh());
   p.on('learner', (e) => {
-    if (e.type === 'drift') logEvent(`drift: the stream changed; ${e.droppedReplay} unconfirmed pseudo-labels dropped`, 'drift');
-    else if (e.type === 'rollback') logEvent(`rollback: adaptation undone (${e.reason === 'guard' ? `held-back accuracy ${pct(e.before)} → ${pct(e.after)}` : 'numbers went non-finite'})`, 'rollback');
+    if (e.type === 'drift')
+      logEvent(`drift: the stream changed; ${e.droppedReplay} unconfirmed pseudo-labels dropped`, 'drift');
+    else if (e.type === 'rollback')
+      logEvent(
+        `rollback: adaptation undone (${e.reason === 'guard' ? `held-back accuracy ${pct(e.before)} → ${pct(e.after)}` : 'numbers went non-finite'})`,
+        'rollback',
+      );
     else logEvent('adapted on labels and pseudo-labels', 'adapt');
   });
-  p.on('error', (e) => void showError(e.error, e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Following another tab'));
+  p.on(
+    'error',
+    (e) =>
+      void showError(
+        e.error,
+        e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Following another tab',
+      ),
+  );
 }
-
 
 /** Re-reads classes and counts from the personalizer and redraws the list and figures. */
 async function refresh(): Promise<void> {
@@ -165,7 +201,11 @@ function renderList(): void {
   const names = [...state.counts.keys()];
   renderClasses(
     names.map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
-    { top: state.top, canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current), actions: { label: (n) => void label(n), rename: (n) => void rename(n), remove: (n) => void remove(n) } },
+    {
+      top: state.top,
+      canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current),
+      actions: { label: (n) => void label(n), rename: (n) => void rename(n), remove: (n) => void remove(n) },
+    },
   );
 }
 
@@ -176,18 +216,43 @@ function renderModel(): void {
     ['Model', `${m.id} · ${m.dtype} · ${m.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
     ['Trained on', m.trainedOn],
     ['Input', `${m.input.width}×${m.input.height}, ${m.input.channels === 1 ? 'grayscale' : 'RGB'}`],
-    ['Profile', settings.kiosk && settings.kioskStore === 'none' ? 'memory only (kiosk)' : `${profileName()}${settings.kiosk || settings.encrypted ? ' (encrypted)' : ''}`],
-    ['Offline', navigator.serviceWorker?.controller ? 'every file is cached by the service worker' : 'not yet (no service worker)'],
+    [
+      'Profile',
+      settings.kiosk && settings.kioskStore === 'none'
+        ? 'memory only (kiosk)'
+        : `${profileName()}${settings.kiosk || settings.encrypted ? ' (encrypted)' : ''}`,
+    ],
+    [
+      'Offline',
+      navigator.serviceWorker?.controller
+        ? 'every file is cached by the service worker'
+        : 'not yet (no service worker)',
+    ],
     ['WASM threads', crossOriginIsolated ? 'yes (cross-origin isolated)' : 'no: 1 thread'],
     ['Time to usable', `${document.body.dataset['readyMs'] ?? Math.round(performance.now() - t0)} ms`],
   ];
   const d = state.diagnostics;
   if (d) {
     rows.unshift(['Runs on', `${d.device} (${d.backend}) in the worker`]);
-    rows.push(['Model loaded from', d.origin === 'cache' ? 'the IndexedDB model cache' : d.origin === 'url' ? 'the app files (service worker cache or network)' : d.origin], ['Model load', `${Math.round(d.loadMs)} ms`]);
+    rows.push(
+      [
+        'Model loaded from',
+        d.origin === 'cache'
+          ? 'the IndexedDB model cache'
+          : d.origin === 'url'
+            ? 'the app files (service worker cache or network)'
+            : d.origin,
+      ],
+      ['Model load', `${Math.round(d.loadMs)} ms`],
+    );
     for (const a of d.attempts) rows.push([`Tried ${a.device}`, `${a.status}${a.reason ? `: ${a.reason}` : ''}`]);
   }
-  ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
+  ui.diag.replaceChildren(
+    ...rows.flatMap(([k, v]) => [
+      Object.assign(document.createElement('dt'), { textContent: k }),
+      Object.assign(document.createElement('dd'), { textContent: v }),
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------- predictions
@@ -208,7 +273,9 @@ function renderPrediction(p: PersonalizerPrediction | undefined, image?: ImageDa
   ui.predLabel.dataset['unknown'] = String(notSure);
   ui.predLabel.dataset['label'] = p.label;
   ui.predBar.style.width = pct(p.confidence);
-  ui.predConf.textContent = notSure ? `Closest: ${p.label} at ${pct(p.confidence)}${p.unknown ? '; looks like none of your classes' : ''}` : `${pct(p.confidence)} confident`;
+  ui.predConf.textContent = notSure
+    ? `Closest: ${p.label} at ${pct(p.confidence)}${p.unknown ? '; looks like none of your classes' : ''}`
+    : `${pct(p.confidence)} confident`;
   ui.predConf.dataset['confidence'] = p.confidence.toFixed(4);
   announceLabel(notSure ? 'Not sure' : p.label);
 }
@@ -243,7 +310,8 @@ async function stepNow(): Promise<void> {
   if (!state.p || !state.sample || state.source !== 'sample') return;
   try {
     const prev = state.current;
-    if (prev && [...state.counts.values()].filter((n) => n > 0).length >= 2 && !(prev as { labeled?: boolean }).labeled) await state.p.observe(prev.image).catch(() => undefined);
+    if (prev && [...state.counts.values()].filter((n) => n > 0).length >= 2 && !(prev as { labeled?: boolean }).labeled)
+      await state.p.observe(prev.image).catch(() => undefined);
     state.sampleIndex = (state.sampleIndex + 1) % state.sample.count;
     // The stream resumes where it was after a reload, so the learner is not fed the same images again.
     localStorage.setItem(SAMPLE_POSITION, String(state.sampleIndex));
@@ -282,12 +350,13 @@ function setLive(on: boolean): void {
   state.live = on;
   ui.live.setAttribute('aria-pressed', String(on));
   ui.live.textContent = on ? '❚❚ Pause' : '▶ Live';
-  if (on && state.source === 'sample') void (async () => {
-    while (state.live && state.source === 'sample') {
-      await step();
-      await new Promise((r) => setTimeout(r, 350));
-    }
-  })();
+  if (on && state.source === 'sample')
+    void (async () => {
+      while (state.live && state.source === 'sample') {
+        await step();
+        await new Promise((r) => setTimeout(r, 350));
+      }
+    })();
 }
 
 // ---------------------------------------------------------------- freeze, burst and labeling
@@ -308,7 +377,10 @@ function unfreeze(): void {
   ui.freeze.hidden = true;
   ui.frozenTag.hidden = true;
   delete document.body.dataset['frozen'];
-  ui.hint.textContent = state.source === 'camera' ? 'Put the object inside the box. Tap Capture to freeze a frame, hold it for a burst.' : '';
+  ui.hint.textContent =
+    state.source === 'camera'
+      ? 'Put the object inside the box. Tap Capture to freeze a frame, hold it for a burst.'
+      : '';
 }
 
 let burst: { b: Burst; timer: number } | undefined;
@@ -428,7 +500,13 @@ async function addClass(): Promise<void> {
 
 async function rename(from: string): Promise<void> {
   const all = [...state.counts.keys()];
-  const to = await ask({ title: `Rename ${from}`, text: 'Its examples stay.', ok: 'Rename', input: { label: 'New name', value: from }, validate: (v) => nameProblem(v, all, from) });
+  const to = await ask({
+    title: `Rename ${from}`,
+    text: 'Its examples stay.',
+    ok: 'Rename',
+    input: { label: 'New name', value: from },
+    validate: (v) => nameProblem(v, all, from),
+  });
   if (to === undefined || to.trim() === from) return;
   const name = to.trim();
   await state.p?.renameClass(from, name);
@@ -441,7 +519,12 @@ async function rename(from: string): Promise<void> {
 }
 
 async function remove(name: string): Promise<void> {
-  const ok = await ask({ title: `Delete ${name}?`, text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`, ok: 'Delete', danger: true });
+  const ok = await ask({
+    title: `Delete ${name}?`,
+    text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`,
+    ok: 'Delete',
+    danger: true,
+  });
   if (!ok) return;
   await state.p?.removeClass(name);
   await saveEdit();
@@ -499,9 +582,16 @@ async function serviceWorkerReady(): Promise<void> {
     return;
   }
   try {
-    navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; done?: number; total?: number }>) => {
-      if (e.data?.type === 'precache' && e.data.total) progress(`Saving the app for offline use (${e.data.done}/${e.data.total} files)`, (e.data.done ?? 0) / e.data.total);
-    });
+    navigator.serviceWorker.addEventListener(
+      'message',
+      (e: MessageEvent<{ type?: string; done?: number; total?: number }>) => {
+        if (e.data?.type === 'precache' && e.data.total)
+          progress(
+            `Saving the app for offline use (${e.data.done}/${e.data.total} files)`,
+            (e.data.done ?? 0) / e.data.total,
+          );
+      },
+    );
     const reg = await navigator.serviceWorker.register('sw.js', { scope: './' });
     if (!navigator.serviceWorker.controller) {
       progress('Saving the app for offline use…');
@@ -542,7 +632,11 @@ async function main(): Promise<void> {
   initPrivacy({ openCurrent, refresh, showError, storageFor, setLive, unfreeze });
   wireSettings();
   document.addEventListener('visibilitychange', () => document.hidden && setLive(false));
-  if (settings.kiosk) state.kiosk = startKiosk(settings.idleSeconds, { onIdle: () => void resetVisitor(), onAdmin: () => void leaveKiosk() });
+  if (settings.kiosk)
+    state.kiosk = startKiosk(settings.idleSeconds, {
+      onIdle: () => void resetVisitor(),
+      onAdmin: () => void leaveKiosk(),
+    });
   document.body.dataset['source'] = 'sample';
 
   await serviceWorkerReady();

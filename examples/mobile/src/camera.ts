@@ -34,11 +34,18 @@ export function grabFrame(v: HTMLVideoElement): ImageData | undefined {
 }
 
 /** Mean absolute RGB difference between two crops of the same size. */
-export function frameDistance(a: Pick<ImageData, 'data' | 'width' | 'height'>, b: Pick<ImageData, 'data' | 'width' | 'height'>): number {
+export function frameDistance(
+  a: Pick<ImageData, 'data' | 'width' | 'height'>,
+  b: Pick<ImageData, 'data' | 'width' | 'height'>,
+): number {
   if (a.width !== b.width || a.height !== b.height) return Number.POSITIVE_INFINITY;
   let sum = 0;
   const n = a.data.length;
-  for (let i = 0; i < n; i += 4) sum += Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!);
+  for (let i = 0; i < n; i += 4)
+    sum +=
+      Math.abs(a.data[i]! - b.data[i]!) +
+      Math.abs(a.data[i + 1]! - b.data[i + 1]!) +
+      Math.abs(a.data[i + 2]! - b.data[i + 2]!);
   return sum / ((n / 4) * 3);
 }
 
@@ -66,12 +73,17 @@ export class Burst {
 
 /** Starts the rear camera (any camera when there is none). @throws the DOMException of getUserMedia */
 export async function startCamera(video: HTMLVideoElement): Promise<MediaStream> {
-  if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('getUserMedia is not available'), { name: 'SecurityError' });
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  if (!navigator.mediaDevices?.getUserMedia)
+    throw Object.assign(new Error('getUserMedia is not available'), { name: 'SecurityError' });
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { facingMode: { ideal: 'environment' }, width: { ideal: 640 }, height: { ideal: 480 } },
+    audio: false,
+  });
   video.srcObject = stream;
   await video.play().catch(() => undefined);
   // Wait for the first frame so the viewfinder has a size.
-  for (let i = 0; i < 100 && (video.readyState < 2 || !video.videoWidth); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && (video.readyState < 2 || !video.videoWidth); i++)
+    await new Promise((r) => setTimeout(r, 50));
   return stream;
 }
 
@@ -92,7 +104,11 @@ export function drawImage(canvas: HTMLCanvasElement, img: ImageData): void {
  * The model's-eye view: `img` resized to the model input and, for a one-channel model, made gray —
  * roughly what the encoder's preprocessing feeds the network.
  */
-export function drawModelEye(canvas: HTMLCanvasElement, img: ImageData, input: { width: number; height: number; channels: number }): void {
+export function drawModelEye(
+  canvas: HTMLCanvasElement,
+  img: ImageData,
+  input: { width: number; height: number; channels: number },
+): void {
   const src = document.createElement('canvas');
   drawImage(src, img);
   canvas.width = input.width;

@@ -36,9 +36,13 @@ export function nameProblem(name: string, existing: readonly string[], except?: 
  * Renders the rows. The element that had focus (a label, rename or delete button of a class) gets
  * it back after the list is rebuilt, so Enter on a class keeps the keyboard where it was.
  */
-export function renderClasses(rows: readonly ClassRow[], o: { top?: string | undefined; canLabel: boolean; actions: ClassActions }): void {
+export function renderClasses(
+  rows: readonly ClassRow[],
+  o: { top?: string | undefined; canLabel: boolean; actions: ClassActions },
+): void {
   const active = document.activeElement as HTMLElement | null;
-  const focusKey = active && ui.classes.contains(active) ? `${active.dataset['action']}:${active.dataset['class']}` : undefined;
+  const focusKey =
+    active && ui.classes.contains(active) ? `${active.dataset['action']}:${active.dataset['class']}` : undefined;
   ui.classes.replaceChildren(
     ...rows.map((r) => {
       const li = document.createElement('li');
@@ -50,13 +54,26 @@ export function renderClasses(rows: readonly ClassRow[], o: { top?: string | und
       b.dataset['action'] = 'label';
       b.dataset['examples'] = String(r.examples);
       // No aria-label: the accessible name is the visible text (name and count), as WCAG 2.5.3 asks.
-      b.append(Object.assign(document.createElement('span'), { className: 'cls-name', textContent: r.name }), Object.assign(document.createElement('small'), { textContent: ` ${r.examples} example${r.examples === 1 ? '' : 's'}` }));
+      b.append(
+        Object.assign(document.createElement('span'), { className: 'cls-name', textContent: r.name }),
+        Object.assign(document.createElement('small'), {
+          textContent: ` ${r.examples} example${r.examples === 1 ? '' : 's'}`,
+        }),
+      );
       b.disabled = !o.canLabel;
       b.addEventListener('click', () => o.actions.label(r.name));
       const strip = document.createElement('div');
       strip.className = 'strip';
       strip.dataset['class'] = r.name;
-      for (const [i, t] of r.thumbs.slice(-8).entries()) strip.append(Object.assign(document.createElement('img'), { src: t, alt: `${r.name} example ${i + 1}`, width: 32, height: 32 }));
+      for (const [i, t] of r.thumbs.slice(-8).entries())
+        strip.append(
+          Object.assign(document.createElement('img'), {
+            src: t,
+            alt: `${r.name} example ${i + 1}`,
+            width: 32,
+            height: 32,
+          }),
+        );
       const tools = document.createElement('div');
       tools.className = 'tools';
       for (const [action, text, fn] of [
@@ -82,7 +99,9 @@ export function renderClasses(rows: readonly ClassRow[], o: { top?: string | und
     const at = focusKey.indexOf(':');
     const action = focusKey.slice(0, at);
     const name = focusKey.slice(at + 1);
-    const again = [...ui.classes.querySelectorAll<HTMLElement>('button')].find((e) => e.dataset['action'] === action && e.dataset['class'] === name);
+    const again = [...ui.classes.querySelectorAll<HTMLElement>('button')].find(
+      (e) => e.dataset['action'] === action && e.dataset['class'] === name,
+    );
     again?.focus();
   }
 }

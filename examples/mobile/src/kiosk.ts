@@ -35,7 +35,8 @@ export function startKiosk(idleSeconds: number, hooks: KioskHooks): { stop(): vo
     home.hidden = true;
     delete document.body.dataset['home'];
     // A user gesture: the one moment the browser lets a page go full screen.
-    if (!document.fullscreenElement) void document.documentElement.requestFullscreen?.({ navigationUI: 'hide' }).catch(() => undefined);
+    if (!document.fullscreenElement)
+      void document.documentElement.requestFullscreen?.({ navigationUI: 'hide' }).catch(() => undefined);
     arm();
   };
   start.addEventListener('click', enter);

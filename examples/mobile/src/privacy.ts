@@ -23,7 +23,12 @@ export function initPrivacy(hooks: Hooks): void {
 }
 
 export async function forgetAll(): Promise<void> {
-  const ok = await ask({ title: 'Forget everything?', text: 'Every class, example and saved version of both profiles is deleted from this device. Export first to keep a copy.', ok: 'Forget everything', danger: true });
+  const ok = await ask({
+    title: 'Forget everything?',
+    text: 'Every class, example and saved version of both profiles is deleted from this device. Export first to keep a copy.',
+    ok: 'Forget everything',
+    danger: true,
+  });
   if (!ok || !state.p) return;
   setReady(false);
   try {
@@ -47,7 +52,10 @@ export async function exportProfile(): Promise<void> {
   if (!state.p) return;
   try {
     const bytes = await state.p.exportProfile();
-    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>])), download: `edgetune-${state.source}-${new Date().toISOString().slice(0, 10)}.edgetune` });
+    const a = Object.assign(document.createElement('a'), {
+      href: URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>])),
+      download: `edgetune-${state.source}-${new Date().toISOString().slice(0, 10)}.edgetune`,
+    });
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
     ui.privacyMsg.textContent = `Exported ${(bytes.byteLength / 1024).toFixed(0)} KiB${settings.encrypted || settings.kiosk ? ' (encrypted)' : ''}.`;
@@ -63,7 +71,10 @@ export async function importProfile(): Promise<void> {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const storage = await h.storageFor();
-    if (!storage) throw Object.assign(new Error('This kiosk keeps nothing, so there is no profile to import into.'), { name: 'NoProfile' });
+    if (!storage)
+      throw Object.assign(new Error('This kiosk keeps nothing, so there is no profile to import into.'), {
+        name: 'NoProfile',
+      });
     // Work-around: the worker personalizer's importProfile() calls the open-time onProgress proxy, which comlink has released by then
     // ("Proxy has been released"). So the page closes it, imports through edgetune/storage, and opens it again.
     await state.p.dispose();
@@ -85,7 +96,13 @@ export async function importProfile(): Promise<void> {
 
 export async function encryptOn(): Promise<void> {
   if (!ui.encrypt.checked) return;
-  const pass = await ask({ title: 'Encrypt on this device', text: 'Everything learned is encrypted with a key made from this passphrase (AES-GCM). Without it, the profile cannot be opened: there is no recovery.', ok: 'Encrypt', input: { label: 'Passphrase (8 characters or more)', type: 'password' }, validate: (v) => (v.length < 8 ? 'Use 8 characters or more.' : undefined) });
+  const pass = await ask({
+    title: 'Encrypt on this device',
+    text: 'Everything learned is encrypted with a key made from this passphrase (AES-GCM). Without it, the profile cannot be opened: there is no recovery.',
+    ok: 'Encrypt',
+    input: { label: 'Passphrase (8 characters or more)', type: 'password' },
+    validate: (v) => (v.length < 8 ? 'Use 8 characters or more.' : undefined),
+  });
   if (!pass) {
     ui.encrypt.checked = false;
     return;
@@ -125,7 +142,13 @@ export function wireSettings(): void {
 
 export async function leaveKiosk(): Promise<void> {
   const pin = settings.pinHash
-    ? await ask({ title: 'Admin', text: 'Type the admin PIN to leave kiosk mode.', ok: 'Leave kiosk', input: { label: 'PIN', type: 'password' }, validate: async (v) => ((await sha256(v)) === settings.pinHash ? undefined : 'Wrong PIN.') })
+    ? await ask({
+        title: 'Admin',
+        text: 'Type the admin PIN to leave kiosk mode.',
+        ok: 'Leave kiosk',
+        input: { label: 'PIN', type: 'password' },
+        validate: async (v) => ((await sha256(v)) === settings.pinHash ? undefined : 'Wrong PIN.'),
+      })
     : await ask({ title: 'Admin', text: 'Leave kiosk mode?', ok: 'Leave kiosk' });
   if (pin === undefined) return;
   settings.kiosk = false;

@@ -17,7 +17,10 @@ interface SwScope {
   addEventListener(type: 'fetch', fn: (e: FetchEvent) => void): void;
   addEventListener(type: 'message', fn: (e: MessageEvent) => void): void;
   skipWaiting(): Promise<void>;
-  readonly clients: { claim(): Promise<void>; matchAll(o: { includeUncontrolled: boolean }): Promise<Array<{ postMessage(m: unknown): void }>> };
+  readonly clients: {
+    claim(): Promise<void>;
+    matchAll(o: { includeUncontrolled: boolean }): Promise<Array<{ postMessage(m: unknown): void }>>;
+  };
   readonly registration: { readonly scope: string };
 }
 
@@ -32,7 +35,8 @@ sw.addEventListener('install', (e) => {
       const total = __PRECACHE__.length;
       let done = 0;
       const tell = async (): Promise<void> => {
-        for (const c of await sw.clients.matchAll({ includeUncontrolled: true })) c.postMessage({ type: 'precache', done, total });
+        for (const c of await sw.clients.matchAll({ includeUncontrolled: true }))
+          c.postMessage({ type: 'precache', done, total });
       };
       // Two at a time keeps the progress moving without starving the page; `reload` skips the HTTP cache, so a new version never precaches a stale file.
       const queue = [...__PRECACHE__];
@@ -61,7 +65,11 @@ sw.addEventListener('activate', (e) => {
 sw.addEventListener('message', (e) => {
   // The page asks which build is cached, to show "offline ready" with the version.
   if (e.data === 'claim') void sw.clients.claim();
-  if (e.data === 'version') (e.source as { postMessage(m: unknown): void } | null)?.postMessage({ version: __VERSION__, files: __PRECACHE__.length });
+  if (e.data === 'version')
+    (e.source as { postMessage(m: unknown): void } | null)?.postMessage({
+      version: __VERSION__,
+      files: __PRECACHE__.length,
+    });
 });
 
 sw.addEventListener('fetch', (e) => {
@@ -71,11 +79,15 @@ sw.addEventListener('fetch', (e) => {
     (async () => {
       const cache = await caches.open(CACHE);
       // Navigations (with any query string) get the app shell.
-      const hit = req.mode === 'navigate' ? await cache.match(new URL('./', sw.registration.scope).href) : await cache.match(req, { ignoreSearch: true });
+      const hit =
+        req.mode === 'navigate'
+          ? await cache.match(new URL('./', sw.registration.scope).href)
+          : await cache.match(req, { ignoreSearch: true });
       if (hit) return hit;
       // A miss (a copy the app dropped as damaged, or a file of a newer build): fetch it and keep it for offline use.
       const res = await fetch(req);
-      if (res.ok && req.mode !== 'navigate' && res.type === 'basic') await cache.put(req, res.clone()).catch(() => undefined);
+      if (res.ok && req.mode !== 'navigate' && res.type === 'basic')
+        await cache.put(req, res.clone()).catch(() => undefined);
       return res;
     })(),
   );

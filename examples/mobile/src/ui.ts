@@ -60,7 +60,18 @@ export const ui = {
 };
 
 /** Controls that stay disabled until the personalizer is ready (a class added during load would be lost). */
-const GATED = ['srcSample', 'srcCamera', 'next', 'live', 'className', 'addClass', 'exportBtn', 'importFile', 'encrypt', 'forget'] as const;
+const GATED = [
+  'srcSample',
+  'srcCamera',
+  'next',
+  'live',
+  'className',
+  'addClass',
+  'exportBtn',
+  'importFile',
+  'encrypt',
+  'forget',
+] as const;
 
 /** Enables or disables every control that needs a ready personalizer. */
 export function setReady(ready: boolean): void {
@@ -72,7 +83,14 @@ export function setReady(ready: boolean): void {
  * Opens the app's dialog. With `input` it asks for text and resolves to it (or undefined on cancel);
  * `validate` returns an error message to keep the dialog open.
  */
-export function ask(o: { title: string; text: string; ok: string; input?: { label: string; value?: string; type?: string }; validate?: (v: string) => string | undefined | Promise<string | undefined>; danger?: boolean }): Promise<string | undefined> {
+export function ask(o: {
+  title: string;
+  text: string;
+  ok: string;
+  input?: { label: string; value?: string; type?: string };
+  validate?: (v: string) => string | undefined | Promise<string | undefined>;
+  danger?: boolean;
+}): Promise<string | undefined> {
   const d = ui.dlg;
   const input = document.getElementById('dlg-input') as HTMLInputElement;
   const label = document.getElementById('dlg-label')!;
