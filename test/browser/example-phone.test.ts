@@ -214,22 +214,30 @@ test('mobile example at the phone profile: first load, teach from samples and th
       { timeout: 20_000 },
     );
 
-    // Accuracy on background B, never taught.
-    let hits = 0;
-    let scored = 0;
-    for (const scene of ['mug-B', 'keys-B'] as const) {
-      await waitScene(page, scene);
-      for (let k = 0; k < 8; k++) {
-        await page.waitForTimeout(250);
-        if ((await sceneShown(page)) !== scene) break;
-        const l = await page.getAttribute('#pred-label', 'data-label');
-        scored++;
-        if (l === (scene === 'mug-B' ? 'Mug' : 'Keys')) hits++;
+    // Accuracy on the taught background A (other frames) and on background B, never taught.
+    const encoder = (await page.textContent('#model-info'))?.match(/Model (\S+)/)?.[1];
+    for (const bg of ['A', 'B'] as const) {
+      let hits = 0;
+      let scored = 0;
+      const seenAs: string[] = [];
+      for (const scene of [`mug-${bg}`, `keys-${bg}`] as const) {
+        await waitScene(page, scene);
+        for (let k = 0; k < 8; k++) {
+          await page.waitForTimeout(250);
+          if ((await sceneShown(page)) !== scene) break;
+          const l = await page.getAttribute('#pred-label', 'data-label');
+          scored++;
+          seenAs.push(`${scene.split('-')[0]}→${l}`);
+          if (l === (scene.startsWith('mug') ? 'Mug' : 'Keys')) hits++;
+        }
       }
+      const tally = Object.entries(
+        seenAs.reduce<Record<string, number>>((m, x) => Object.assign(m, { [x]: (m[x] ?? 0) + 1 }), {}),
+      );
+      t.diagnostic(
+        `camera, background ${bg}${bg === 'B' ? ' (new)' : ' (taught)'}, ${encoder}: ${hits}/${scored} right (${tally.map(([k, n]) => `${k} ×${n}`).join(', ')})`,
+      );
     }
-    t.diagnostic(
-      `camera on a new background (B) with the ${(await page.textContent('#model-info'))?.match(/Model (\S+)/)?.[1]} encoder: ${hits}/${scored} predictions right`,
-    );
     // Not sure: shown exactly when the personalizer says unknown or the confidence is under 60%.
     await waitScene(page, 'empty-A');
     await page.waitForTimeout(600);

@@ -338,7 +338,7 @@ async function cameraLoop(): Promise<void> {
       if (img) {
         state.current = { image: img };
         state.busy = true;
-        await predictShown(img, state.live).catch(() => undefined);
+        await predictShown(img, state.live).catch((err: unknown) => console.error('camera prediction failed', err));
         state.busy = false;
       }
     }
