@@ -185,6 +185,7 @@ async function refresh(): Promise<void> {
   const st = await p.stats();
   state.counts = new Map(st.classes.map((c) => [c.label, c.examples]));
   state.diagnostics = st.diagnostics;
+  state.pending = state.pending.filter((n) => !state.counts.has(n));
   ui.device.textContent = `${st.device}${st.inWorker ? ' · worker' : ''}`;
   document.body.dataset['classes'] = String(st.classes.length);
   document.body.dataset['version'] = String(st.version);
@@ -197,10 +198,12 @@ async function refresh(): Promise<void> {
   renderList();
 }
 
+/** Every class name: the personalizer's and the ones still waiting for their first example. */
+const names = (): string[] => [...state.counts.keys(), ...state.pending];
+
 function renderList(): void {
-  const names = [...state.counts.keys()];
   renderClasses(
-    names.map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
+    names().map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
     {
       top: state.top,
       canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current),
@@ -482,24 +485,20 @@ async function saveEdit(): Promise<void> {
 
 async function addClass(): Promise<void> {
   const name = ui.className.value.trim();
-  const problem = nameProblem(name, [...state.counts.keys()]);
+  const problem = nameProblem(name, names());
   ui.addMsg.textContent = problem ?? '';
   if (problem || !state.p) return;
-  // One add at a time: the duplicate check must see the class just added.
-  ui.addClass.disabled = true;
-  try {
-    await state.p.addClass(name);
-    ui.className.value = '';
-    await refresh();
-  } finally {
-    ui.addClass.disabled = false;
-  }
+  // Work-around: kept in the app until its first example. With personalizer.addClass() the learner counts an
+  // empty class as ready, adapts on one class's examples and then predicts that class for everything.
+  state.pending.push(name);
+  ui.className.value = '';
+  renderList();
   ui.addMsg.textContent = `Added ${name}. Tap it to label the ${state.source === 'camera' ? 'frame' : 'image'}.`;
   renderList();
 }
 
 async function rename(from: string): Promise<void> {
-  const all = [...state.counts.keys()];
+  const all = names();
   const to = await ask({
     title: `Rename ${from}`,
     text: 'Its examples stay.',
@@ -509,8 +508,10 @@ async function rename(from: string): Promise<void> {
   });
   if (to === undefined || to.trim() === from) return;
   const name = to.trim();
-  await state.p?.renameClass(from, name);
-  await saveEdit();
+  if (state.counts.has(from)) {
+    await state.p?.renameClass(from, name);
+    await saveEdit();
+  } else state.pending = state.pending.map((n) => (n === from ? name : n));
   state.thumbs.set(name, state.thumbs.get(from) ?? []);
   state.thumbs.delete(from);
   state.undo = [];
@@ -526,8 +527,11 @@ async function remove(name: string): Promise<void> {
     danger: true,
   });
   if (!ok) return;
-  await state.p?.removeClass(name);
-  await saveEdit();
+  if (state.counts.has(name)) {
+    await state.p?.removeClass(name);
+    await saveEdit();
+  }
+  state.pending = state.pending.filter((n) => n !== name);
   state.thumbs.delete(name);
   state.undo = [];
   await refresh();
@@ -559,6 +563,7 @@ async function setSource(src: Source): Promise<void> {
   state.source = src;
   state.current = undefined;
   state.thumbs.clear();
+  state.pending = [];
   document.body.dataset['source'] = src;
   ui.video.hidden = ui.viewfinder.hidden = src !== 'camera';
   ui.canvas.hidden = src === 'camera';

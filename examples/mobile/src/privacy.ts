@@ -37,6 +37,7 @@ export async function forgetAll(): Promise<void> {
     state.p = undefined;
     await forgetOthers(settings.kiosk && settings.kioskStore === 'none' ? undefined : profileName());
     state.thumbs.clear();
+    state.pending = [];
     state.undo = [];
     ui.events.replaceChildren();
     localStorage.removeItem(SAMPLE_POSITION);
@@ -164,6 +165,7 @@ export async function resetVisitor(): Promise<void> {
   for (const d of document.querySelectorAll('details')) d.open = false;
   window.scrollTo(0, 0);
   state.thumbs.clear();
+  state.pending = [];
   state.undo = [];
   ui.events.replaceChildren();
   if (settings.kioskStore === 'none') await state.p?.forget().catch(() => undefined);

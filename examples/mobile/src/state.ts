@@ -38,6 +38,8 @@ export const state = {
   busy: false,
   /** Teach calls per label action, newest last (undo takes them back). */
   undo: [] as { name: string; n: number }[],
+  /** Classes added by name that have no example yet (the personalizer gets them with their first example). */
+  pending: [] as string[],
   /** The encoder's diagnostics from the last stats(). */
   diagnostics: undefined as PersonalizerStats['diagnostics'] | undefined,
   counts: new Map<string, number>(),
