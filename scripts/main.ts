@@ -141,7 +141,7 @@ await me.dispose();
 const again = await openPersonalizer({ model: { id: model.manifest.id }, storage, autosaveMs: false });
 const reloaded = await accuracy(again);
 const same = reloaded.labels.every((l, j) => l === adapted.labels[j]);
-say(`checkpoint v${version} saved, personalizer reopened from the cached model: ${same ? 'identical predictions on all ' + testImg.length + ' test frames' : 'PREDICTIONS DIFFER'}`);
+say(`checkpoint v${version} saved, personalizer reopened from the cached model: ${same ? `identical predictions on all ${testImg.length} test frames` : 'PREDICTIONS DIFFER'}`);
 const profile = await again.exportProfile();
 mkdirSync(join(root, '.cache'), { recursive: true });
 const profilePath = join(root, '.cache', 'profile.edgetune');

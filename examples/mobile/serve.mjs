@@ -1,4 +1,4 @@
-// A tiny static server for examples/mobile/dist on 127.0.0.1, cross-origin isolated (COOP/COEP/CORP) so WASM threads work.
+// A tiny static server for examples/mobile/dist on 127.0.0.1: cross-origin isolated (COOP/COEP/CORP) so WASM threads work, and brotli/gzip copies made at build time sent by Accept-Encoding.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, extname, join, normalize, sep } from 'node:path';
@@ -18,15 +18,24 @@ const MIME = {
   '.svg': 'image/svg+xml',
 };
 
+/** The precompressed copy to send for `file`, if the client takes it and the build made it. */
+function encoded(file, accept) {
+  const takes = (enc) => new RegExp(`(^|[,\\s])${enc}(;q=(?!0(\\.0*)?\\b)[0-9.]+)?(\\s*,|$)`).test(accept);
+  if (takes('br') && existsSync(`${file}.br`)) return { path: `${file}.br`, encoding: 'br' };
+  if (takes('gzip') && existsSync(`${file}.gz`)) return { path: `${file}.gz`, encoding: 'gzip' };
+  return { path: file, encoding: undefined };
+}
+
 /**
  * Starts the server.
  *
- * @param {{ root?: string, port?: number, host?: string, log?: (line: string) => void }} options
- * @returns {Promise<{ origin: string, port: number, requests: string[], close(): Promise<void> }>}
+ * @param {{ root?: string, port?: number, host?: string, log?: (line: string) => void, override?: (path: string) => { status?: number, body?: Uint8Array } | undefined }} options
+ * @returns {Promise<import('./serve.d.mts').ExampleServer>}
  */
 export async function serveExample(options = {}) {
   const root = options.root ?? join(dirname(fileURLToPath(import.meta.url)), 'dist');
   const requests = [];
+  const responses = [];
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(path);
@@ -37,16 +46,45 @@ export async function serveExample(options = {}) {
       'Cross-Origin-Resource-Policy': 'same-origin',
       // Revalidate every time: the service worker, not the HTTP cache, is what keeps the app offline.
       'Cache-Control': 'no-cache',
+      Vary: 'Accept-Encoding',
     };
+    const done = (status, bytes, encoding) =>
+      responses.push({ path, status, bytes, encoding, method: req.method ?? 'GET' });
+    const forced = options.override?.(path);
+    if (forced) {
+      const body = forced.body ?? new Uint8Array(0);
+      res.writeHead(forced.status ?? 200, {
+        ...headers,
+        'Content-Type': MIME[extname(path)] ?? 'application/octet-stream',
+        'Content-Length': body.byteLength,
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      done(forced.status ?? 200, req.method === 'HEAD' ? 0 : body.byteLength, undefined);
+      return;
+    }
     let file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
     if (file !== root && !file.startsWith(root + sep)) file = '';
     if (!file || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' });
       res.end('not found');
+      done(404, 9, undefined);
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
-    createReadStream(file).pipe(res);
+    const send = encoded(file, String(req.headers['accept-encoding'] ?? ''));
+    const size = statSync(send.path).size;
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': size,
+      ...(send.encoding ? { 'Content-Encoding': send.encoding } : {}),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      done(200, 0, send.encoding);
+      return;
+    }
+    createReadStream(send.path).pipe(res);
+    done(200, size, send.encoding);
   });
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -55,6 +93,7 @@ export async function serveExample(options = {}) {
     origin: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     requests,
+    responses,
     close: () =>
       new Promise((r) => {
         server.closeAllConnections();
@@ -71,5 +110,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(1);
   }
   const s = await serveExample({ port, log: process.env.VERBOSE ? (l) => console.log(l) : undefined });
-  console.log(`edgetune mobile example on ${s.origin}/ (cross-origin isolated). Ctrl-C to stop.`);
+  console.log(`edgetune mobile example on ${s.origin}/ (cross-origin isolated, brotli/gzip). Ctrl-C to stop.`);
 }

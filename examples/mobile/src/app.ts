@@ -1,113 +1,66 @@
-// The mobile example app: camera frames or sample images → one edgetune personalizer in the worker (encoder, learner, profile) → tap-to-label → live predictions that keep adapting, saved in IndexedDB.
-import type { LoadProgress } from '../../../src/runtime/encoder.js';
-import { isEdgetuneError, openPersonalizer, type Personalizer, type PersonalizerPrediction, type PersonalizerStats } from '../../../src/index.js';
-import { humanError } from './messages.js';
-import { getSetting, setSetting, storageInfo } from './persist.js';
-import { loadSample, sampleImage, type Sample } from './sample.js';
+// The mobile/kiosk example app: camera frames (cropped to the viewfinder) or sample images → openPersonalizer in a Web Worker → tap-to-label, live predictions with "Not sure", a learner that keeps adapting, privacy controls and recovery.
+import {
+  openPersonalizer,
+  type Personalizer,
+  type PersonalizerPrediction,
+  type PersonalizerProgress,
+  type StorageOptions,
+} from '../../../src/index.js';
+import { BURST_MAX, Burst, drawImage, drawModelEye, grabFrame, startCamera, stopCamera, thumbnail } from './camera.js';
+import { nameProblem, renderClasses } from './classes.js';
+import { startKiosk } from './kiosk.js';
+import { humanError, isDamagedModel } from './messages.js';
+import {
+  encryptOn,
+  exportProfile,
+  forgetAll,
+  importProfile,
+  initPrivacy,
+  leaveKiosk,
+  resetVisitor,
+  wireSettings,
+} from './privacy.js';
+import { PROFILE, askPersistence, deviceKey } from './profiles.js';
+import { dropModelCopies, missingRuntimeFile } from './recovery.js';
+import { loadSample, sampleImage } from './sample.js';
+import { NOT_SURE_BELOW, SAMPLE_POSITION, type Source, model, pct, profileName, settings, state, t0 } from './state.js';
+import { announceLabel, ask, logEvent, setReady, ui } from './ui.js';
 
 // Set by build.mjs.
-declare const __EDGETUNE_ACCELERATORS__: boolean;
+declare const __EDGETUNE_MODELS__: {
+  readonly sample: { readonly manifest: string };
+  readonly camera: { readonly manifest: string };
+};
 declare const __EDGETUNE_SAMPLE__: string;
+declare const __EDGETUNE_ACCELERATORS__: boolean;
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing from index.html`);
-  return el as T;
-};
-
-const ui = {
-  net: $('net'),
-  device: $('device'),
-  load: $('load'),
-  loadText: $('load-text'),
-  loadPct: $('load-pct'),
-  loadBar: $<HTMLProgressElement>('load-bar'),
-  error: $('error'),
-  srcSample: $<HTMLButtonElement>('src-sample'),
-  srcCamera: $<HTMLButtonElement>('src-camera'),
-  canvas: $<HTMLCanvasElement>('canvas'),
-  video: $<HTMLVideoElement>('video'),
-  predLabel: $('pred-label'),
-  predBar: $('pred-bar'),
-  predConf: $('pred-conf'),
-  truth: $('truth'),
-  next: $<HTMLButtonElement>('next'),
-  live: $<HTMLButtonElement>('live'),
-  classes: $('classes'),
-  addForm: $<HTMLFormElement>('add-form'),
-  className: $<HTMLInputElement>('class-name'),
-  saved: $('saved'),
-  diag: $('diag'),
-  attempts: $('attempts'),
-  timing: $('timing'),
-  forget: $<HTMLButtonElement>('forget'),
-};
-
-/** Learner settings of the example: the library defaults, but adapting after 20 pseudo-labels instead of 100 so a short demo shows it. */
-const LEARNER = { adaptEvery: 20 } as const;
-const LEARNER_NAME = `edgetune personalizer in the worker: Learner (linear head, self-training with FreeMatch thresholds, Page-Hinkley + ADWIN drift, adapt every ${LEARNER.adaptEvery} pseudo-labels) and its profile in IndexedDB`;
-
-interface Frame {
-  /** The frame itself: the personalizer embeds it in the worker for each call. */
-  image: ImageData;
-  /** Dataset label of a sample image (for the caption). */
-  truth: string | undefined;
-  labeled: boolean;
-}
-
-const state = {
-  me: undefined as Personalizer | undefined,
-  /** The personalizer's figures as of the last call, for synchronous rendering. */
-  stats: undefined as PersonalizerStats | undefined,
-  sample: undefined as Sample | undefined,
-  sampleIndex: -1,
-  source: 'sample' as 'sample' | 'camera',
-  stream: undefined as MediaStream | undefined,
-  frame: undefined as Frame | undefined,
-  live: false,
-  busy: false,
-  embedMs: 0,
-};
-
-// ---------------------------------------------------------------- errors and status
-
-function showError(err: unknown, context: string): void {
-  const h = humanError(err, context);
-  $('error-title').textContent = h.title;
-  $('error-text').textContent = h.text;
-  $('error-code').textContent = h.detail;
-  ui.error.hidden = false;
-  console.error(context, err);
-}
+// ---------------------------------------------------------------- status and errors
 
 function setNet(): void {
   ui.net.textContent = navigator.onLine ? 'online' : 'offline';
   ui.net.classList.toggle('off', !navigator.onLine);
 }
 
-function progressText(p: LoadProgress): [string, number | undefined] {
-  switch (p.phase) {
-    case 'download':
-      return [`Downloading ${p.file}`, p.total ? p.loaded / p.total : undefined];
-    case 'verify':
-      return [`Checking ${p.file} (SHA-256)`, 1];
-    case 'compile':
-      return [`Compiling for ${p.device}`, undefined];
-    case 'selfcheck':
-      return [`Self-checking ${p.device} against WASM`, undefined];
-    case 'warmup':
-      return [`Warming up on ${p.device}`, undefined];
-    case 'warning':
-      return [`Warning: ${p.message}`, undefined];
-    case 'update':
-      return [p.status === 'stored' ? 'A model update is stored for the next start' : 'A model update could not be fetched', undefined];
-    case 'ready':
-      return [`Ready on ${p.device}`, 1];
-  }
+async function showError(err: unknown, context: string, retry?: () => void): Promise<void> {
+  console.error(context, err);
+  const missingFile = isDamagedModel(err) ? undefined : await missingRuntimeFile().catch(() => undefined);
+  const h = humanError(err, context, { online: navigator.onLine, missingFile });
+  ui.errorTitle.textContent = h.title;
+  ui.errorText.textContent = h.text;
+  ui.errorCode.textContent = h.detail;
+  ui.error.dataset['code'] = (err as { code?: string }).code ?? (missingFile ? 'DEPLOYMENT' : '');
+  ui.retry.hidden = !retry;
+  ui.retry.onclick = retry
+    ? () => {
+        ui.error.hidden = true;
+        retry();
+      }
+    : null;
+  ui.error.hidden = false;
 }
 
-function onProgress(p: LoadProgress): void {
-  const [text, frac] = progressText(p);
+function progress(text: string, frac?: number): void {
+  ui.load.hidden = false;
   ui.loadText.textContent = text;
   if (frac === undefined) {
     ui.loadBar.removeAttribute('value');
@@ -118,182 +71,284 @@ function onProgress(p: LoadProgress): void {
   }
 }
 
-function threads(): number {
-  return crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+function onProgress(p: PersonalizerProgress): void {
+  if (p.phase === 'restore') progress('Restoring what you taught…');
+  else if (p.phase === 'ready') progress('Ready', 1);
+  else if (p.progress.phase === 'download')
+    progress(`Downloading ${p.progress.file}`, p.progress.total ? p.progress.loaded / p.progress.total : undefined);
+  else if (p.progress.phase === 'verify') progress(`Checking ${p.progress.file} (SHA-256)`);
+  else if (p.progress.phase === 'warning') logEvent(`warning: ${p.progress.message}`, 'info');
+  else if (p.progress.phase === 'update')
+    logEvent(p.progress.status === 'stored' ? 'a model update is stored for the next start' : 'a model update could not be fetched', 'info');
+  else progress(`Preparing the model (${p.progress.phase} on ${p.progress.device})`);
 }
 
-function renderDiagnostics(st: PersonalizerStats): void {
-  const d = st.diagnostics;
-  const m = st.manifest;
-  const rows: [string, string][] = [
-    ['Runs on', `${d.device} (${d.backend})`],
-    ['Model', `${m.id} · ${m.dtype} · ${m.output.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
-    ['Loaded from', d.origin === 'cache' ? 'IndexedDB model cache (edgetune/storage)' : d.origin === 'url' ? (navigator.serviceWorker?.controller ? 'app files cached by the service worker' : 'network') : d.origin],
-    ['Load time', `${Math.round(d.loadMs)} ms`],
-    ['Self-check', d.selfCheck ? `accelerators must match WASM (cosine ≥ ${d.selfCheck.threshold}) on ${d.selfCheck.samples} canaries` : 'off'],
-    ['WASM threads', `${threads()} (${crossOriginIsolated ? 'page is cross-origin isolated' : 'not cross-origin isolated: 1 thread'})`],
-    ['Devices tried', __EDGETUNE_ACCELERATORS__ ? 'auto: WebNN NPU → WebNN GPU → WebGPU → WASM' : 'WASM only (this build ships no WebGPU/WebNN runtime files; build with --accelerators)'],
-    ['Learner', LEARNER_NAME],
-  ];
-  ui.diag.replaceChildren(...rows.flatMap(([k, v]) => [Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v })]));
-  ui.attempts.replaceChildren(
-    ...d.attempts.map((a) => {
-      const li = document.createElement('li');
-      li.textContent = `${a.device}: ${a.status}${a.reason ? ` — ${a.reason}` : ''}${a.cosine !== undefined ? ` (cosine ${a.cosine.toFixed(4)})` : ''}`;
-      return li;
-    }),
-  );
-  ui.device.textContent = d.device === 'wasm' ? `wasm · ${threads()} thr` : d.device;
-  ui.device.title = `Encoder runs on ${d.device}; open "Device and diagnostics" for why.`;
+// ---------------------------------------------------------------- the personalizer
+
+/** Where this visit keeps what it learns: memory only, an encrypted profile, or a plain one. */
+async function storageFor(): Promise<StorageOptions | false> {
+  if (settings.kiosk)
+    return settings.kioskStore === 'none' ? false : { name: profileName(), encryption: { key: await deviceKey() } };
+  if (!settings.encrypted) return { name: profileName() };
+  state.passphrase ??= await ask({
+    title: 'Unlock your profile',
+    text: 'What you taught is encrypted on this device. Type its passphrase.',
+    ok: 'Unlock',
+    input: { label: 'Passphrase', type: 'password' },
+  });
+  if (state.passphrase === undefined)
+    throw Object.assign(new Error('The profile stays locked: no passphrase given.'), { name: 'Locked' });
+  return { name: profileName(), encryption: { passphrase: state.passphrase } };
 }
 
-// ---------------------------------------------------------------- learner UI
-
-function renderClasses(top?: string): void {
-  const st = state.stats;
-  ui.classes.replaceChildren(
-    ...(st?.classes ?? []).map(({ label: name, examples: n }) => {
-      const b = document.createElement('button');
-      b.className = `cls${name === top ? ' top' : ''}`;
-      b.dataset['class'] = name;
-      b.setAttribute('aria-label', `Label as ${name} (${n} example${n === 1 ? '' : 's'})`);
-      b.append(name, Object.assign(document.createElement('small'), { textContent: `${n} labeled` }));
-      b.disabled = !state.frame;
-      b.addEventListener('click', () => void label(name));
-      return b;
-    }),
-  );
-  const s = st?.learner;
-  $('st-labeled').textContent = String(s?.labeled ?? 0);
-  $('st-seen').textContent = String(s?.seen ?? 0);
-  $('st-pseudo').textContent = String(s?.accepted ?? 0);
-  $('st-drift').textContent = String(s?.drifts ?? 0);
-  $('adapt-info').textContent = s?.adaptations ? `Adapted ${s.adaptations}× on labels and pseudo-labels${s.rollbacks ? `, ${s.rollbacks} rolled back by the accuracy guard` : ''}.` : '';
-}
-
-/** True when two classes have labels, so a prediction means something. */
-function ready(): boolean {
-  return (state.stats?.classes.filter((c) => c.examples > 0).length ?? 0) >= 2;
-}
-
-/** Refreshes the figures the UI renders from. */
-async function refresh(): Promise<void> {
-  if (state.me) state.stats = await state.me.stats();
-}
-
-async function predict(image: ImageData): Promise<PersonalizerPrediction | undefined> {
-  if (!state.me || !ready()) return undefined;
+async function openCurrent(): Promise<void> {
+  setReady(false);
+  document.body.dataset['state'] = 'loading';
+  const m = model();
+  const manifestUrl = new URL(m.manifest, location.href).href;
+  let storage: StorageOptions | false = false;
   try {
-    return await state.me.predict(image);
+    await state.p?.dispose();
+    state.p = undefined;
+    storage = await storageFor();
+    const p = await openPersonalizer({
+      model: manifestUrl,
+      storage,
+      learner: { adaptEvery: 20 },
+      device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm',
+      worker: { url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } },
+      onProgress,
+    });
+    state.p = p;
+    wire(p);
   } catch (err) {
-    if (isEdgetuneError(err, 'NOT_READY')) return undefined;
-    throw err;
+    document.body.dataset['state'] = 'error';
+    ui.load.hidden = true;
+    ui.device.textContent = 'not loaded';
+    if ((err as { code?: string }).code === 'DECRYPT_FAILED') state.passphrase = undefined;
+    // A damaged copy would fail again on every start: drop it everywhere, so Retry downloads a good one.
+    if (isDamagedModel(err)) {
+      const dropped = await dropModelCopies(manifestUrl, storage).catch(() => []);
+      document.body.dataset['dropped'] = dropped.join(' ');
+    }
+    await showError(err, 'Loading the model', () => void openCurrent());
+    return;
   }
+  state.undo = [];
+  await refresh();
+  renderModel();
+  ui.load.hidden = true;
+  setReady(true);
+  ui.encrypt.checked = settings.encrypted;
+  ui.encrypt.disabled = settings.encrypted || settings.kiosk;
+  document.body.dataset['state'] = 'ready';
+  document.body.dataset['readyMs'] ??= String(Math.round(performance.now() - t0));
+  if (storage && !(await askPersistence())) ui.banner.hidden = false;
+  if (state.source === 'sample') await step();
 }
 
-function renderPrediction(p: PersonalizerPrediction | undefined): void {
+function wire(p: Personalizer): void {
+  p.on('saved', () => {
+    ui.saved.textContent = `Saved on this device at ${new Date().toLocaleTimeString()}.`;
+    document.body.dataset['savedAt'] = String(Date.now());
+  });
+  p.on('synced', () => {
+    logEvent('took over what another tab taught', 'info');
+    void refresh();
+  });
+  p.on('forgotten', (e) => {
+    if (e.source === 'remote') logEvent('another tab forgot everything', 'info');
+    void refresh();
+  });
+  p.on('adapted', () => void refresh());
+  p.on('learner', (e) => {
+    if (e.type === 'drift')
+      logEvent(`drift: the stream changed; ${e.droppedReplay} unconfirmed pseudo-labels dropped`, 'drift');
+    else if (e.type === 'rollback')
+      logEvent(
+        `rollback: adaptation undone (${e.reason === 'guard' ? `held-back accuracy ${pct(e.before)} → ${pct(e.after)}` : 'numbers went non-finite'})`,
+        'rollback',
+      );
+    else logEvent('adapted on labels and pseudo-labels', 'adapt');
+  });
+  p.on(
+    'error',
+    (e) =>
+      void showError(
+        e.error,
+        e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Following another tab',
+      ),
+  );
+}
+
+/** Re-reads classes and counts from the personalizer and redraws the list and figures. */
+async function refresh(): Promise<void> {
+  const p = state.p;
+  if (!p) return;
+  const st = await p.stats();
+  state.counts = new Map(st.classes.map((c) => [c.label, c.examples]));
+  state.diagnostics = st.diagnostics;
+  state.pending = state.pending.filter((n) => !state.counts.has(n));
+  ui.device.textContent = `${st.device}${st.inWorker ? ' · worker' : ''}`;
+  document.body.dataset['classes'] = String(st.classes.length);
+  document.body.dataset['version'] = String(st.version);
+  const l = st.learner;
+  ui.undo.disabled = state.undo.length === 0;
+  document.getElementById('st-labeled')!.textContent = String(l.labeled);
+  document.getElementById('st-seen')!.textContent = String(l.seen);
+  document.getElementById('st-pseudo')!.textContent = String(l.accepted);
+  document.getElementById('st-drift')!.textContent = String(l.drifts);
+  renderList();
+}
+
+/** Every class name: the personalizer's and the ones still waiting for their first example. */
+const names = (): string[] => [...state.counts.keys(), ...state.pending];
+
+function renderList(): void {
+  renderClasses(
+    names().map((name) => ({ name, examples: state.counts.get(name) ?? 0, thumbs: state.thumbs.get(name) ?? [] })),
+    {
+      top: state.top,
+      canLabel: !!state.p && (state.source === 'camera' ? !!state.stream : !!state.current),
+      actions: { label: (n) => void label(n), rename: (n) => void rename(n), remove: (n) => void remove(n) },
+    },
+  );
+}
+
+function renderModel(): void {
+  const m = model();
+  ui.modelInfo.textContent = `Model ${m.id} (${m.dtype}, ${Math.round(m.bytes / 1024)} KiB), trained on ${m.trainedOn}. It sees:`;
+  const rows: [string, string][] = [
+    ['Model', `${m.id} · ${m.dtype} · ${m.dim}-d · ${(m.bytes / 1024).toFixed(0)} KiB`],
+    ['Trained on', m.trainedOn],
+    ['Input', `${m.input.width}×${m.input.height}, ${m.input.channels === 1 ? 'grayscale' : 'RGB'}`],
+    [
+      'Profile',
+      settings.kiosk && settings.kioskStore === 'none'
+        ? 'memory only (kiosk)'
+        : `${profileName()}${settings.kiosk || settings.encrypted ? ' (encrypted)' : ''}`,
+    ],
+    [
+      'Offline',
+      navigator.serviceWorker?.controller
+        ? 'every file is cached by the service worker'
+        : 'not yet (no service worker)',
+    ],
+    ['WASM threads', crossOriginIsolated ? 'yes (cross-origin isolated)' : 'no: 1 thread'],
+    ['Time to usable', `${document.body.dataset['readyMs'] ?? Math.round(performance.now() - t0)} ms`],
+  ];
+  const d = state.diagnostics;
+  if (d) {
+    rows.unshift(['Runs on', `${d.device} (${d.backend}) in the worker`]);
+    rows.push(
+      [
+        'Model loaded from',
+        d.origin === 'cache'
+          ? 'the IndexedDB model cache'
+          : d.origin === 'url'
+            ? 'the app files (service worker cache or network)'
+            : d.origin,
+      ],
+      ['Model load', `${Math.round(d.loadMs)} ms`],
+    );
+    for (const a of d.attempts) rows.push([`Tried ${a.device}`, `${a.status}${a.reason ? `: ${a.reason}` : ''}`]);
+  }
+  ui.diag.replaceChildren(
+    ...rows.flatMap(([k, v]) => [
+      Object.assign(document.createElement('dt'), { textContent: k }),
+      Object.assign(document.createElement('dd'), { textContent: v }),
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------- predictions
+
+function renderPrediction(p: PersonalizerPrediction | undefined, image?: ImageData): void {
+  if (image) drawModelEye(ui.eye, image, model().input);
   if (!p) {
+    state.top = undefined;
     ui.predLabel.textContent = '—';
     ui.predBar.style.width = '0';
-    const classes = state.stats?.classes.length ?? 0;
-    ui.predConf.textContent = classes < 2 ? 'Add two classes and label a few images to start predicting.' : 'Label at least one image in two classes to start predicting.';
-    renderClasses();
+    ui.predConf.textContent = 'Add two classes and label a few images to start predicting.';
+    delete ui.predLabel.dataset['unknown'];
     return;
   }
-  ui.predLabel.textContent = p.label;
-  ui.predBar.style.width = `${Math.round(p.confidence * 100)}%`;
-  ui.predConf.textContent = `${Math.round(p.confidence * 100)}% confident`;
+  const notSure = p.unknown || p.confidence < NOT_SURE_BELOW;
+  state.top = notSure ? undefined : p.label;
+  ui.predLabel.textContent = notSure ? 'Not sure' : p.label;
+  ui.predLabel.dataset['unknown'] = String(notSure);
+  ui.predLabel.dataset['label'] = p.label;
+  ui.predBar.style.width = pct(p.confidence);
+  ui.predConf.textContent = notSure
+    ? `Closest: ${p.label} at ${pct(p.confidence)}${p.unknown ? '; looks like none of your classes' : ''}`
+    : `${pct(p.confidence)} confident`;
   ui.predConf.dataset['confidence'] = p.confidence.toFixed(4);
-  renderClasses(p.label);
+  announceLabel(notSure ? 'Not sure' : p.label);
 }
 
-async function label(name: string): Promise<void> {
-  const f = state.frame;
-  if (!f || !state.me) return;
+async function predictShown(image: ImageData, learn: boolean): Promise<void> {
+  const p = state.p;
+  if (!p || [...state.counts.values()].filter((n) => n > 0).length < 2) return renderPrediction(undefined, image);
   try {
-    // Saved, adapted (once the taps pause) and shared with other tabs by the personalizer.
-    await state.me.teach(f.image, name);
-    await refresh();
+    const r = learn ? await p.observe(image) : await p.predict(image);
+    if (learn && 'accepted' in r && r.accepted && Date.now() - state.lastPseudoLog > 1500) {
+      state.lastPseudoLog = Date.now();
+      logEvent(`pseudo-label: ${r.label} (${pct(r.confidence)})`, 'pseudo');
+    }
+    if (!state.frozen) renderPrediction(r, image);
   } catch (err) {
-    showError(err, 'Labeling');
-    return;
+    if ((err as { code?: string }).code === 'NOT_READY') renderPrediction(undefined, image);
+    else throw err;
   }
-  f.labeled = true;
-  renderPrediction(await predict(f.image));
-  // In sample mode move on, so labeling is one tap per image.
-  if (state.source === 'sample' && !state.live) await step();
-}
-
-// ---------------------------------------------------------------- frames
-
-/** Leaves the current frame: an unlabeled one goes to the learner as part of the unlabeled stream. */
-async function leaveFrame(): Promise<void> {
-  const f = state.frame;
-  if (!f || !state.me || f.labeled || !ready()) return;
-  await state.me.observe(f.image);
-  await refresh();
 }
 
 let frames = 0;
 
-async function show(image: ImageData, truth: string | undefined): Promise<void> {
-  if (!state.me) return;
-  const t0 = performance.now();
-  const p = await predict(image);
-  const ms = performance.now() - t0;
-  if (p) {
-    state.embedMs = state.embedMs ? state.embedMs * 0.8 + ms * 0.2 : ms;
-    ui.timing.textContent = `Embedding and predicting a frame in the worker: ${state.embedMs.toFixed(1)} ms (running average, includes the message round trip).`;
-  }
-  state.frame = { image, truth, labeled: false };
-  ui.truth.textContent = truth === undefined ? '' : `Sample ${state.sampleIndex + 1} of ${state.sample?.count ?? 0} · dataset says: ${truth}`;
-  ui.truth.dataset['label'] = truth ?? '';
-  ui.truth.dataset['frame'] = String(++frames);
-  renderPrediction(p);
+let stepping: Promise<void> = Promise.resolve();
+
+/** Shows the next sample image (after the one being shown has finished); the one left unlabeled goes to the learner as part of the stream. */
+function step(): Promise<void> {
+  stepping = stepping.then(stepNow, stepNow);
+  return stepping;
 }
 
-function drawSample(img: ImageData): void {
-  if (ui.canvas.width !== img.width) ui.canvas.width = img.width;
-  if (ui.canvas.height !== img.height) ui.canvas.height = img.height;
-  ui.canvas.getContext('2d')!.putImageData(img, 0, 0);
-}
-
-const grab = document.createElement('canvas');
-grab.width = grab.height = 56;
-
-function cameraFrame(): ImageData | undefined {
-  const v = ui.video;
-  if (v.readyState < 2 || !v.videoWidth) return undefined;
-  // Centre square crop: the encoder wants a square and squashing would distort objects.
-  const s = Math.min(v.videoWidth, v.videoHeight);
-  const ctx = grab.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(v, (v.videoWidth - s) / 2, (v.videoHeight - s) / 2, s, s, 0, 0, grab.width, grab.height);
-  return ctx.getImageData(0, 0, grab.width, grab.height);
-}
-
-/** Shows the next frame of the current source. Frames are processed one at a time. */
-async function step(): Promise<void> {
-  if (state.busy || !state.me) return;
-  state.busy = true;
+async function stepNow(): Promise<void> {
+  if (!state.p || !state.sample || state.source !== 'sample') return;
   try {
-    await leaveFrame();
-    if (state.source === 'sample') {
-      const s = state.sample;
-      if (!s) return;
-      state.sampleIndex = (state.sampleIndex + 1) % s.count;
-      const { image, label: truth } = sampleImage(s, state.sampleIndex);
-      drawSample(image);
-      ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}: ${truth}`);
-      await show(image, truth);
-    } else {
-      const img = cameraFrame();
-      if (img) await show(img, undefined);
-    }
+    const prev = state.current;
+    if (prev && [...state.counts.values()].filter((n) => n > 0).length >= 2 && !(prev as { labeled?: boolean }).labeled)
+      await state.p.observe(prev.image).catch(() => undefined);
+    state.sampleIndex = (state.sampleIndex + 1) % state.sample.count;
+    // The stream resumes where it was after a reload, so the learner is not fed the same images again.
+    localStorage.setItem(SAMPLE_POSITION, String(state.sampleIndex));
+    const { image, label: truth } = sampleImage(state.sample, state.sampleIndex);
+    drawImage(ui.canvas, image);
+    ui.canvas.setAttribute('aria-label', `Sample image ${state.sampleIndex + 1}`);
+    state.current = { image, truth };
+    ui.truth.textContent = `Sample ${state.sampleIndex + 1} of ${state.sample.count} · dataset says: ${truth}`;
+    await predictShown(image, false);
+    renderList();
+    // Set last: a test (or a person) sees the new frame only once its prediction is on screen.
+    ui.truth.dataset['label'] = truth;
+    ui.truth.dataset['frame'] = String(++frames);
   } catch (err) {
-    showError(err, 'Embedding');
-    setLive(false);
-  } finally {
-    state.busy = false;
+    await showError(err, 'Predicting');
+  }
+}
+
+/** Camera mode: predicts on the viewfinder crop a few times a second (and learns from it while Live is on). */
+async function cameraLoop(): Promise<void> {
+  while (state.source === 'camera' && state.stream) {
+    if (!state.frozen && !state.busy && state.p) {
+      const img = grabFrame(ui.video);
+      if (img) {
+        state.current = { image: img };
+        state.busy = true;
+        await predictShown(img, state.live).catch((err: unknown) => console.error('camera prediction failed', err));
+        state.busy = false;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -301,180 +356,306 @@ function setLive(on: boolean): void {
   state.live = on;
   ui.live.setAttribute('aria-pressed', String(on));
   ui.live.textContent = on ? '❚❚ Pause' : '▶ Live';
-  if (on) void liveLoop();
-  else void state.me?.save();
+  if (on && state.source === 'sample')
+    void (async () => {
+      while (state.live && state.source === 'sample') {
+        await step();
+        await new Promise((r) => setTimeout(r, 350));
+      }
+    })();
 }
 
-async function liveLoop(): Promise<void> {
-  while (state.live) {
-    await step();
-    await new Promise((r) => setTimeout(r, state.source === 'sample' ? 350 : 150));
+// ---------------------------------------------------------------- freeze, burst and labeling
+
+function freeze(frames: ImageData[], dropped = 0): void {
+  state.frozen = frames;
+  drawImage(ui.freeze, frames[0]!);
+  ui.freeze.hidden = false;
+  ui.frozenTag.hidden = false;
+  ui.frozenTag.textContent = frames.length > 1 ? `Frozen · ${frames.length} frames` : 'Frozen';
+  document.body.dataset['frozen'] = String(frames.length);
+  document.body.dataset['burstDropped'] = String(dropped);
+  ui.hint.textContent = `Tap a class to label ${frames.length > 1 ? `these ${frames.length} frames` : 'this frame'}, or tap Capture again to drop ${frames.length > 1 ? 'them' : 'it'}.`;
+}
+
+function unfreeze(): void {
+  state.frozen = undefined;
+  ui.freeze.hidden = true;
+  ui.frozenTag.hidden = true;
+  delete document.body.dataset['frozen'];
+  ui.hint.textContent =
+    state.source === 'camera'
+      ? 'Put the object inside the box. Tap Capture to freeze a frame, hold it for a burst.'
+      : '';
+}
+
+let burst: { b: Burst; timer: number } | undefined;
+let swallowClick = false;
+
+function burstStart(): void {
+  if (state.source !== 'camera' || !state.stream || state.frozen) return;
+  const b = new Burst();
+  const grab = (): void => {
+    const f = grabFrame(ui.video);
+    if (f) b.offer(f);
+  };
+  grab();
+  burst = { b, timer: window.setInterval(grab, 90) };
+}
+
+function burstEnd(): void {
+  if (!burst) return;
+  clearInterval(burst.timer);
+  const { b } = burst;
+  burst = undefined;
+  swallowClick = true;
+  if (b.frames.length) freeze(b.frames, b.dropped);
+}
+
+async function capture(): Promise<void> {
+  if (swallowClick) {
+    swallowClick = false;
+    return;
   }
+  if (state.source === 'sample') return step();
+  if (state.frozen) return unfreeze();
+  const f = grabFrame(ui.video);
+  if (f) freeze([f]);
 }
 
-async function setSource(src: 'sample' | 'camera'): Promise<void> {
+async function label(name: string): Promise<void> {
+  const p = state.p;
+  if (!p) return;
+  // Camera: the frame on screen at the tap is the one labelled (frozen first if it was not already).
+  let images: ImageData[];
+  if (state.source === 'camera') {
+    if (!state.frozen) {
+      const f = grabFrame(ui.video);
+      if (!f) return;
+      freeze([f]);
+    }
+    images = state.frozen!;
+  } else {
+    if (!state.current || (state.current as { labeled?: boolean }).labeled) return;
+    images = [state.current.image];
+    (state.current as { labeled?: boolean }).labeled = true;
+  }
+  // One label per shown frame: a second tap finds nothing frozen.
+  state.frozen = undefined;
+  setReady(false);
+  try {
+    let n = 0;
+    for (const img of images.slice(0, BURST_MAX)) {
+      await p.teach(img, name);
+      n++;
+      state.thumbs.set(name, [...(state.thumbs.get(name) ?? []), thumbnail(img)]);
+    }
+    state.undo.push({ name, n });
+    ui.hint.textContent = `Labelled ${n} frame${n === 1 ? '' : 's'} as ${name}.`;
+    logEvent(`you labelled ${n} as ${name}`, 'info');
+  } catch (err) {
+    await showError(err, 'Labeling');
+  } finally {
+    setReady(true);
+    if (state.source === 'camera') unfreeze();
+  }
+  await refresh();
+  if (state.source === 'sample' && !state.live) await step();
+}
+
+async function undo(): Promise<void> {
+  const p = state.p;
+  const last = state.undo.pop();
+  if (!p || !last) return;
+  let done = 0;
+  for (let i = 0; i < last.n; i++) if (await p.undoLast()) done++;
+  await saveEdit();
+  const thumbs = state.thumbs.get(last.name) ?? [];
+  state.thumbs.set(last.name, thumbs.slice(0, Math.max(0, thumbs.length - done)));
+  logEvent(done ? `undid ${done} label${done === 1 ? '' : 's'} of ${last.name}` : 'nothing left to undo', 'info');
+  if (!done) state.undo = [];
+  await refresh();
+}
+
+/**
+ * Work-around: undo, rename and remove change the label journal at once but the checkpoint only at
+ * the next autosave; a reload in between restores the old checkpoint plus the changed journal (a
+ * renamed class comes back twice, an undone label returns). Saving right away closes that window.
+ */
+async function saveEdit(): Promise<void> {
+  await state.p?.save().catch((err: unknown) => showError(err, 'Saving'));
+}
+
+async function addClass(): Promise<void> {
+  const name = ui.className.value.trim();
+  const problem = nameProblem(name, names());
+  ui.addMsg.textContent = problem ?? '';
+  if (problem || !state.p) return;
+  // Work-around: kept in the app until its first example. With personalizer.addClass() the learner counts an
+  // empty class as ready, adapts on one class's examples and then predicts that class for everything.
+  state.pending.push(name);
+  ui.className.value = '';
+  renderList();
+  ui.addMsg.textContent = `Added ${name}. Tap it to label the ${state.source === 'camera' ? 'frame' : 'image'}.`;
+  renderList();
+}
+
+async function rename(from: string): Promise<void> {
+  const all = names();
+  const to = await ask({
+    title: `Rename ${from}`,
+    text: 'Its examples stay.',
+    ok: 'Rename',
+    input: { label: 'New name', value: from },
+    validate: (v) => nameProblem(v, all, from),
+  });
+  if (to === undefined || to.trim() === from) return;
+  const name = to.trim();
+  if (state.counts.has(from)) {
+    await state.p?.renameClass(from, name);
+    await saveEdit();
+  } else state.pending = state.pending.map((n) => (n === from ? name : n));
+  state.thumbs.set(name, state.thumbs.get(from) ?? []);
+  state.thumbs.delete(from);
+  state.undo = [];
+  logEvent(`renamed ${from} to ${name}`, 'info');
+  await refresh();
+}
+
+async function remove(name: string): Promise<void> {
+  const ok = await ask({
+    title: `Delete ${name}?`,
+    text: `Its ${state.counts.get(name) ?? 0} examples are deleted from this device.`,
+    ok: 'Delete',
+    danger: true,
+  });
+  if (!ok) return;
+  if (state.counts.has(name)) {
+    await state.p?.removeClass(name);
+    await saveEdit();
+  }
+  state.pending = state.pending.filter((n) => n !== name);
+  state.thumbs.delete(name);
+  state.undo = [];
+  await refresh();
+}
+
+// ---------------------------------------------------------------- sources
+
+async function setSource(src: Source): Promise<void> {
   if (src === state.source) return;
   ui.error.hidden = true;
+  setLive(false);
+  unfreeze();
+  const reopen = __EDGETUNE_MODELS__[src].manifest !== model().manifest || PROFILE[src] !== profileName();
+  if (reopen) {
+    setReady(false);
+    document.body.dataset['state'] = 'loading';
+  }
   if (src === 'camera') {
     try {
-      if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('getUserMedia is not available'), { name: 'SecurityError' });
-      // Rear camera where there is one; any camera otherwise.
-      state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      state.stream = await startCamera(ui.video);
     } catch (err) {
-      showError(err, 'Starting the camera');
+      await showError(err, 'Starting the camera');
       return;
     }
-    ui.video.srcObject = state.stream;
-    await ui.video.play().catch(() => undefined);
-    ui.video.hidden = false;
-    ui.canvas.hidden = true;
-    ui.truth.textContent = '';
   } else {
-    for (const t of state.stream?.getTracks() ?? []) t.stop();
+    stopCamera(ui.video, state.stream);
     state.stream = undefined;
-    ui.video.srcObject = null;
-    ui.video.hidden = true;
-    ui.canvas.hidden = false;
   }
   state.source = src;
+  state.current = undefined;
+  state.thumbs.clear();
+  state.pending = [];
+  document.body.dataset['source'] = src;
+  ui.video.hidden = ui.viewfinder.hidden = src !== 'camera';
+  ui.canvas.hidden = src === 'camera';
+  ui.truth.textContent = '';
   ui.srcSample.setAttribute('aria-pressed', String(src === 'sample'));
   ui.srcCamera.setAttribute('aria-pressed', String(src === 'camera'));
-  ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture frame';
-  await step();
+  ui.next.textContent = src === 'sample' ? 'Next image' : 'Capture';
+  ui.next.setAttribute('aria-description', src === 'camera' ? 'Hold for a burst of frames' : '');
+  unfreeze();
+  if (reopen) await openCurrent();
+  else await refresh();
+  if (src === 'camera') void cameraLoop();
 }
 
 // ---------------------------------------------------------------- start-up
 
-async function registerServiceWorker(): Promise<void> {
+/** First visit: waits until the service worker has cached the app, so every file is downloaded once (by it). */
+async function serviceWorkerReady(): Promise<void> {
   if (!('serviceWorker' in navigator)) {
     document.body.dataset['sw'] = 'unsupported';
     return;
   }
   try {
-    await navigator.serviceWorker.register('sw.js', { scope: './' });
-    await navigator.serviceWorker.ready;
-    document.body.dataset['sw'] = 'ready';
-    ui.net.title = 'Every file of the app is cached: it works offline.';
+    navigator.serviceWorker.addEventListener(
+      'message',
+      (e: MessageEvent<{ type?: string; done?: number; total?: number }>) => {
+        if (e.data?.type === 'precache' && e.data.total)
+          progress(
+            `Saving the app for offline use (${e.data.done}/${e.data.total} files)`,
+            (e.data.done ?? 0) / e.data.total,
+          );
+      },
+    );
+    const reg = await navigator.serviceWorker.register('sw.js', { scope: './' });
+    if (!navigator.serviceWorker.controller) {
+      progress('Saving the app for offline use…');
+      await new Promise<void>((res) => {
+        navigator.serviceWorker.addEventListener('controllerchange', () => res(), { once: true });
+        const w = reg.installing ?? reg.waiting;
+        w?.addEventListener('statechange', () => w.state === 'redundant' && res());
+        if (!w && reg.active) reg.active.postMessage('claim');
+      });
+    }
+    document.body.dataset['sw'] = navigator.serviceWorker.controller ? 'ready' : 'failed';
   } catch (err) {
     document.body.dataset['sw'] = 'failed';
     console.warn('service worker registration failed', err);
   }
 }
 
-/** Tells the UI what a save wrote (and resumes the sample stream there after a reload). */
-async function onSaved(): Promise<void> {
-  await refresh();
-  if (state.sampleIndex >= 0) await setSetting('sampleIndex', state.sampleIndex).catch(() => undefined);
-  const at = Date.now();
-  document.body.dataset['savedSeen'] = String(state.stats?.learner.seen ?? 0);
-  ui.saved.textContent = `Saved on this device at ${new Date(at).toLocaleTimeString()}.`;
-  document.body.dataset['savedAt'] = String(at);
-}
-
-async function renderStorage(): Promise<void> {
-  try {
-    const s = await storageInfo();
-    const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`);
-    const dt = Object.assign(document.createElement('dt'), { textContent: 'Storage' });
-    const dd = Object.assign(document.createElement('dd'), { textContent: `${mb(s.usage)} used of ${mb(s.quota)}; edgetune holds ${mb(s.tracked.total)}; ${s.persisted || s.persistGranted ? 'persistent' : 'may be evicted under pressure (browser did not grant persistence)'}` });
-    ui.diag.append(dt, dd);
-  } catch (err) {
-    console.warn('storage estimate failed', err);
-  }
-}
-
 async function main(): Promise<void> {
   setNet();
+  setReady(false);
   addEventListener('online', setNet);
   addEventListener('offline', setNet);
-  void registerServiceWorker();
-
   ui.srcSample.addEventListener('click', () => void setSource('sample'));
   ui.srcCamera.addEventListener('click', () => void setSource('camera'));
-  ui.next.addEventListener('click', () => void step());
+  ui.next.addEventListener('pointerdown', burstStart);
+  for (const e of ['pointerup', 'pointerleave', 'pointercancel'] as const) ui.next.addEventListener(e, burstEnd);
+  ui.next.addEventListener('click', () => void capture());
   ui.live.addEventListener('click', () => setLive(!state.live));
+  ui.undo.addEventListener('click', () => void undo());
   ui.addForm.addEventListener('submit', (e) => {
     e.preventDefault();
-    const name = ui.className.value.trim();
-    const me = state.me;
-    if (!name || !me) return;
-    ui.className.value = '';
-    void (async () => {
-      await me.addClass(name);
-      await refresh();
-      renderPrediction(state.frame ? await predict(state.frame.image) : undefined);
-    })().catch((err: unknown) => showError(err, 'Adding a class'));
+    void addClass();
   });
-  ui.forget.addEventListener('click', () => {
-    const me = state.me;
-    if (!me) return;
-    void (async () => {
-      await me.forget();
-      await refresh();
-      renderPrediction(undefined);
-      ui.saved.textContent = 'Started over: every class, label and checkpoint of this app was deleted from this device.';
-    })().catch((err: unknown) => showError(err, 'Forgetting'));
-  });
-  // The personalizer saves on pagehide itself; a hidden page also stops the live loop.
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) {
-      setLive(false);
-      void state.me?.save();
-    }
-  });
+  ui.forget.addEventListener('click', () => void forgetAll());
+  ui.exportBtn.addEventListener('click', () => void exportProfile());
+  ui.importFile.addEventListener('change', () => void importProfile());
+  ui.encrypt.addEventListener('change', () => void encryptOn());
+  initPrivacy({ openCurrent, refresh, showError, storageFor, setLive, unfreeze });
+  wireSettings();
+  document.addEventListener('visibilitychange', () => document.hidden && setLive(false));
+  if (settings.kiosk)
+    state.kiosk = startKiosk(settings.idleSeconds, {
+      onIdle: () => void resetVisitor(),
+      onAdmin: () => void leaveKiosk(),
+    });
+  document.body.dataset['source'] = 'sample';
 
-  const samplePromise = loadSample(__EDGETUNE_SAMPLE__).catch((err: unknown) => {
-    showError(err, 'Loading the sample images');
+  await serviceWorkerReady();
+  progress('Loading the sample images…');
+  state.sample = await loadSample(__EDGETUNE_SAMPLE__).catch(async (err: unknown) => {
+    await showError(err, 'Loading the sample images');
     return undefined;
   });
-
-  try {
-    ui.loadText.textContent = 'Loading the model…';
-    // Encoder, learner and profile in the worker; the model is cached in the profile for offline starts.
-    state.me = await openPersonalizer({
-      model: new URL('models/default.json', location.href).href,
-      storage: { name: 'edgetune-mobile', keepLast: 3 },
-      learner: LEARNER,
-      device: __EDGETUNE_ACCELERATORS__ ? 'auto' : 'wasm',
-      worker: { url: new URL('worker.js', location.href), env: { wasmPaths: new URL('ort/', location.href).href } },
-      adaptDelayMs: 800,
-      onProgress: (p) => p.phase === 'model' && onProgress(p.progress),
-    });
-  } catch (err) {
-    ui.load.hidden = true;
-    ui.device.textContent = 'not loaded';
-    showError(err, 'Loading the model');
-    document.body.dataset['state'] = 'error';
-    return;
-  }
-  const me = state.me;
-  await refresh();
-  const st = state.stats!;
-  document.body.dataset['modelCached'] = st.modelId;
-  renderDiagnostics(st);
-  void renderStorage();
-  if (st.version > 0) ui.saved.textContent = `Restored ${st.learner.labeled} labels in ${st.classes.length} classes.`;
-  document.body.dataset['restored'] = String(st.version > 0 ? st.classes.length : 0);
-  me.on('saved', () => void onSaved().catch(() => undefined));
-  me.on('adapted', () => void refresh().then(() => renderClasses()).catch(() => undefined));
-  me.on('error', (e) => showError(e.error, e.during === 'save' ? 'Saving' : e.during === 'adapt' ? 'Adapting' : 'Loading what another tab learned'));
-  me.on('learner', (e) => {
-    if (e.type === 'drift') ui.saved.textContent = 'Drift detected: the stream changed; unconfirmed pseudo-labels were dropped and the learner re-adapts (your labels are kept).';
-  });
-  // Two tabs of the app share one profile: the personalizer takes over what the other tab saved.
-  me.on('synced', () => {
-    void (async () => {
-      await refresh();
-      ui.saved.textContent = 'Updated with what another tab of this app learned.';
-      renderPrediction(state.frame ? await predict(state.frame.image) : undefined);
-    })().catch((err: unknown) => showError(err, 'Loading what another tab learned'));
-  });
-  state.sample = await samplePromise;
-  const resume = await getSetting<number>('sampleIndex').catch(() => undefined);
-  if (state.sample && typeof resume === 'number' && resume >= 0) state.sampleIndex = resume % state.sample.count;
-  ui.load.hidden = true;
-  document.body.dataset['state'] = 'ready';
-  await step();
+  const resume = Number(localStorage.getItem(SAMPLE_POSITION) ?? -1);
+  if (state.sample && Number.isInteger(resume) && resume >= 0) state.sampleIndex = resume % state.sample.count;
+  await openCurrent();
 }
 
 void main();

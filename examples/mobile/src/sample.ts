@@ -10,7 +10,18 @@ export interface Sample {
   readonly labels: Uint8Array;
 }
 
-const FMNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const FMNIST = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 async function hex(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
@@ -21,10 +32,15 @@ async function gunzip(url: URL, sha256: unknown): Promise<Uint8Array> {
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`Could not fetch ${url.pathname} (HTTP ${res.status}).`);
   const raw = new Uint8Array(await res.arrayBuffer());
-  if (typeof sha256 === 'string' && (await hex(raw)) !== sha256) throw new Error(`${url.pathname} does not match the SHA-256 in its descriptor; the sample is damaged. Reload to fetch it again.`);
+  if (typeof sha256 === 'string' && (await hex(raw)) !== sha256)
+    throw new Error(
+      `${url.pathname} does not match the SHA-256 in its descriptor; the sample is damaged. Reload to fetch it again.`,
+    );
   // gzip magic 1f 8b; accept an uncompressed file too.
   if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
-  return new Uint8Array(await new Response(new Blob([raw]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  return new Uint8Array(
+    await new Response(new Blob([raw]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(),
+  );
 }
 
 function field(o: Record<string, unknown>, ...names: string[]): unknown {
@@ -54,7 +70,8 @@ export async function loadSample(descriptorUrl: string): Promise<Sample> {
   const d = (await res.json()) as Record<string, unknown>;
   const imagesFile = fileName(field(d, 'images', 'files.images', 'imagesFile'));
   const labelsFile = fileName(field(d, 'labels', 'files.labels', 'labelsFile'));
-  if (!imagesFile || !labelsFile) throw new Error(`The sample descriptor ${base.pathname} names no images/labels files.`);
+  if (!imagesFile || !labelsFile)
+    throw new Error(`The sample descriptor ${base.pathname} names no images/labels files.`);
   const [images, labels] = await Promise.all([
     gunzip(new URL(imagesFile, base), field(d, 'files.images.sha256', 'images.sha256')),
     gunzip(new URL(labelsFile, base), field(d, 'files.labels.sha256', 'labels.sha256')),

@@ -1,4 +1,4 @@
-// Service worker of the mobile example: precaches every file of the build under a versioned cache and serves cache-first, so the app starts with the network off.
+// Service worker of the mobile example: precaches every file of the build under a versioned cache (the page waits for it on a first visit, so each file is downloaded once) and serves cache-first, so the app starts with the network off.
 
 // The build replaces these with the file list and the content hash of the build.
 declare const __PRECACHE__: string[];
@@ -17,7 +17,10 @@ interface SwScope {
   addEventListener(type: 'fetch', fn: (e: FetchEvent) => void): void;
   addEventListener(type: 'message', fn: (e: MessageEvent) => void): void;
   skipWaiting(): Promise<void>;
-  readonly clients: { claim(): Promise<void> };
+  readonly clients: {
+    claim(): Promise<void>;
+    matchAll(o: { includeUncontrolled: boolean }): Promise<Array<{ postMessage(m: unknown): void }>>;
+  };
   readonly registration: { readonly scope: string };
 }
 
@@ -29,8 +32,22 @@ sw.addEventListener('install', (e) => {
   e.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      // `reload` skips the HTTP cache, so a new version never precaches a stale file.
-      await cache.addAll(__PRECACHE__.map((u) => new Request(new URL(u, sw.registration.scope), { cache: 'reload' })));
+      const total = __PRECACHE__.length;
+      let done = 0;
+      const tell = async (): Promise<void> => {
+        for (const c of await sw.clients.matchAll({ includeUncontrolled: true }))
+          c.postMessage({ type: 'precache', done, total });
+      };
+      // Two at a time keeps the progress moving without starving the page; `reload` skips the HTTP cache, so a new version never precaches a stale file.
+      const queue = [...__PRECACHE__];
+      const next = async (): Promise<void> => {
+        for (let u = queue.shift(); u !== undefined; u = queue.shift()) {
+          await cache.add(new Request(new URL(u, sw.registration.scope), { cache: 'reload' }));
+          done++;
+          await tell();
+        }
+      };
+      await Promise.all([next(), next()]);
       await sw.skipWaiting();
     })(),
   );
@@ -47,7 +64,12 @@ sw.addEventListener('activate', (e) => {
 
 sw.addEventListener('message', (e) => {
   // The page asks which build is cached, to show "offline ready" with the version.
-  if (e.data === 'version') (e.source as { postMessage(m: unknown): void } | null)?.postMessage({ version: __VERSION__, files: __PRECACHE__.length });
+  if (e.data === 'claim') void sw.clients.claim();
+  if (e.data === 'version')
+    (e.source as { postMessage(m: unknown): void } | null)?.postMessage({
+      version: __VERSION__,
+      files: __PRECACHE__.length,
+    });
 });
 
 sw.addEventListener('fetch', (e) => {
@@ -57,9 +79,16 @@ sw.addEventListener('fetch', (e) => {
     (async () => {
       const cache = await caches.open(CACHE);
       // Navigations (with any query string) get the app shell.
-      const hit = req.mode === 'navigate' ? await cache.match(new URL('./', sw.registration.scope).href) : await cache.match(req, { ignoreSearch: true });
+      const hit =
+        req.mode === 'navigate'
+          ? await cache.match(new URL('./', sw.registration.scope).href)
+          : await cache.match(req, { ignoreSearch: true });
       if (hit) return hit;
-      return fetch(req);
+      // A miss (a copy the app dropped as damaged, or a file of a newer build): fetch it and keep it for offline use.
+      const res = await fetch(req);
+      if (res.ok && req.mode !== 'navigate' && res.type === 'basic')
+        await cache.put(req, res.clone()).catch(() => undefined);
+      return res;
     })(),
   );
 });
