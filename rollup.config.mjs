@@ -25,7 +25,8 @@ function classicWorkerTypes() {
     name: 'classic-worker-types',
     generateBundle() {
       if (!input['worker-classic']) return;
-      const source = '// The classic-worker bootstrap is a script with no exports: start it with new Worker(url, { type: \'classic\' }).\nexport {};\n';
+      const source =
+        "// The classic-worker bootstrap is a script with no exports: start it with new Worker(url, { type: 'classic' }).\nexport {};\n";
       this.emitFile({ type: 'asset', fileName: 'worker-classic.d.ts', source });
     },
   };
@@ -35,8 +36,22 @@ export default [
   {
     input,
     external,
-    output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
-    plugins: [typescript({ tsconfig: 'tsconfig.build.json', declaration: false, sourceMap: true, outDir: 'dist', noEmitOnError: true })],
+    output: {
+      dir: 'dist',
+      format: 'es',
+      entryFileNames: '[name].js',
+      chunkFileNames: '[name]-[hash].js',
+      sourcemap: true,
+    },
+    plugins: [
+      typescript({
+        tsconfig: 'tsconfig.build.json',
+        declaration: false,
+        sourceMap: true,
+        outDir: 'dist',
+        noEmitOnError: true,
+      }),
+    ],
   },
   {
     // The classic bootstrap exports nothing: its declaration is an empty module written by classicWorkerTypes.

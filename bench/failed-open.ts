@@ -4,7 +4,9 @@ import { Encoder } from '../src/runtime/index.js';
 
 const id = process.argv[2] ?? 'fmnist-cnn-vicreg-int8';
 const n = Number(process.argv[3] ?? 200);
-const manifest = JSON.parse(readFileSync(new URL(`../models/${id}.json`, import.meta.url), 'utf8')) as { output: { dim: number } };
+const manifest = JSON.parse(readFileSync(new URL(`../models/${id}.json`, import.meta.url), 'utf8')) as {
+  output: { dim: number };
+};
 const bytes = new Uint8Array(readFileSync(new URL(`../models/${id}.onnx`, import.meta.url)));
 const bad = { ...manifest, output: { ...manifest.output, dim: manifest.output.dim + 1 } };
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -23,11 +25,15 @@ async function phase(name: string, fn: () => Promise<void>): Promise<number> {
 
 // Warm the runtime first so its one-time allocations are not counted.
 await (await Encoder.open({ manifest, bytes }, { device: 'wasm' })).dispose();
-const ok = await phase('open + dispose (baseline)', async () => (await Encoder.open({ manifest, bytes }, { device: 'wasm' })).dispose());
+const ok = await phase('open + dispose (baseline)', async () =>
+  (await Encoder.open({ manifest, bytes }, { device: 'wasm' })).dispose(),
+);
 const failed = await phase('open failing at warm-up', async () => {
   await Encoder.open({ manifest: bad, bytes }, { device: 'wasm' }).then(
     () => Promise.reject(new Error('expected a failure')),
     () => undefined,
   );
 });
-console.log(`model ${id} (${(bytes.byteLength / 1024).toFixed(0)} KB); failed − baseline: ${(((failed - ok) / n) * 1024).toFixed(0)} KB per open`);
+console.log(
+  `model ${id} (${(bytes.byteLength / 1024).toFixed(0)} KB); failed − baseline: ${(((failed - ok) / n) * 1024).toFixed(0)} KB per open`,
+);

@@ -17,7 +17,10 @@ const samples: Collected[] = [];
 function runPart(script: string, args: string[], round: number): Promise<void> {
   return new Promise((res, rej) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'suite', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'suite', script), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buf = '';
     p.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -31,7 +34,9 @@ function runPart(script: string, args: string[], round: number): Promise<void> {
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('exit', (code) => {
-      process.stderr.write(`  ${script} ${args.join(' ')}: ${code === 0 ? 'ok' : `exit ${code}`} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      process.stderr.write(
+        `  ${script} ${args.join(' ')}: ${code === 0 ? 'ok' : `exit ${code}`} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
       if (code === 0) res();
       else rej(new Error(`${script} failed (${code}): ${err.slice(-2000)}`));
     });
@@ -42,7 +47,8 @@ const started = new Date();
 const load0 = loadavg()[0]!;
 for (let r = 0; r < rounds; r++) {
   const parts: Array<[string, string[]]> = [];
-  if (only.has('ort')) parts.push(['ort.ts', ['--threads', '1', '--rounds', '2']], ['ort.ts', ['--threads', '2', '--rounds', '2']]);
+  if (only.has('ort'))
+    parts.push(['ort.ts', ['--threads', '1', '--rounds', '2']], ['ort.ts', ['--threads', '2', '--rounds', '2']]);
   if (only.has('warmup')) parts.push(['warmup.ts', ['--warmup', '1']], ['warmup.ts', ['--warmup', 'auto']]);
   if (only.has('train')) parts.push(['train.ts', ['--reps', '1']]);
   if (only.has('knn')) parts.push(['knn.ts', ['--reps', '1', '--seed', String(r + 1)]]);
@@ -66,7 +72,11 @@ for (const q of ['int8', 'fp32']) {
     const one = by.get(`web-ms/${q}/b${b}/t1`) ?? [];
     const two = by.get(`web-ms/${q}/b${b}/t2`) ?? [];
     for (let i = 0; i < Math.min(one.length, two.length); i++) {
-      const s: Collected = { row: `threads/node/${q}/b${b}`, value: one[i]!.value / two[i]!.value, round: one[i]!.round };
+      const s: Collected = {
+        row: `threads/node/${q}/b${b}`,
+        value: one[i]!.value / two[i]!.value,
+        round: one[i]!.round,
+      };
       samples.push(s);
       by.set(s.row, [...(by.get(s.row) ?? []), s]);
     }
@@ -96,42 +106,193 @@ interface RowDef {
   readonly unit?: string;
 }
 const rows: RowDef[] = [
-  { key: 'encoder-vs-raw/int8/b1/t1', what: 'Encoder.embed (incl. preprocessing) / raw ORT-web run, int8 batch 1', goal: '≤ 1.05', ok: (m) => m <= 1.05 },
-  { key: 'encoder-vs-raw/int8/b32/t1', what: 'Encoder.embed / raw ORT-web run, int8 batch 32', goal: '≤ 1.05', ok: (m) => m <= 1.05 },
-  { key: 'encoder-vs-raw/fp32/b32/t1', what: 'Encoder.embed / raw ORT-web run, fp32 batch 32', goal: '≤ 1.05', ok: (m) => m <= 1.05 },
-  { key: 'wasm-vs-native/int8/b1/t1', what: 'ORT-web WASM / onnxruntime-node native, int8 batch 1 (1 thread each)', goal: '≤ 4', ok: (m) => m <= 4 },
-  { key: 'wasm-vs-native/int8/b32/t1', what: 'ORT-web WASM / onnxruntime-node native, int8 batch 32', goal: '≤ 4', ok: (m) => m <= 4 },
+  {
+    key: 'encoder-vs-raw/int8/b1/t1',
+    what: 'Encoder.embed (incl. preprocessing) / raw ORT-web run, int8 batch 1',
+    goal: '≤ 1.05',
+    ok: (m) => m <= 1.05,
+  },
+  {
+    key: 'encoder-vs-raw/int8/b32/t1',
+    what: 'Encoder.embed / raw ORT-web run, int8 batch 32',
+    goal: '≤ 1.05',
+    ok: (m) => m <= 1.05,
+  },
+  {
+    key: 'encoder-vs-raw/fp32/b32/t1',
+    what: 'Encoder.embed / raw ORT-web run, fp32 batch 32',
+    goal: '≤ 1.05',
+    ok: (m) => m <= 1.05,
+  },
+  {
+    key: 'wasm-vs-native/int8/b1/t1',
+    what: 'ORT-web WASM / onnxruntime-node native, int8 batch 1 (1 thread each)',
+    goal: '≤ 4',
+    ok: (m) => m <= 4,
+  },
+  {
+    key: 'wasm-vs-native/int8/b32/t1',
+    what: 'ORT-web WASM / onnxruntime-node native, int8 batch 32',
+    goal: '≤ 4',
+    ok: (m) => m <= 4,
+  },
   { key: 'wasm-vs-native/fp32/b1/t1', what: 'ORT-web WASM / onnxruntime-node native, fp32 batch 1', goal: 'context' },
   { key: 'wasm-vs-native/fp32/b32/t1', what: 'ORT-web WASM / onnxruntime-node native, fp32 batch 32', goal: 'context' },
-  { key: 'int8-vs-fp32/web/b1/t1', what: 'int8 speed-up over fp32, ORT-web WASM batch 1', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'int8-vs-fp32/web/b32/t1', what: 'int8 speed-up over fp32, ORT-web WASM batch 32', goal: '> 1', ok: (m) => m > 1 },
+  {
+    key: 'int8-vs-fp32/web/b1/t1',
+    what: 'int8 speed-up over fp32, ORT-web WASM batch 1',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'int8-vs-fp32/web/b32/t1',
+    what: 'int8 speed-up over fp32, ORT-web WASM batch 32',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
   { key: 'int8-vs-fp32/native/b32/t1', what: 'int8 speed-up over fp32, onnxruntime-node batch 32', goal: 'context' },
-  { key: 'tierup/int8/b1/t1', what: 'tier-up: first 10 calls of a fresh WASM session / steady state, int8 batch 1', goal: 'context (discarded in every other row)' },
-  { key: 'warmup/first-embeds-speedup', what: "first 10 embeds after open: warmup 1 run / 'auto' (median call time)", goal: '> 1', ok: (m) => m > 1 },
+  {
+    key: 'tierup/int8/b1/t1',
+    what: 'tier-up: first 10 calls of a fresh WASM session / steady state, int8 batch 1',
+    goal: 'context (discarded in every other row)',
+  },
+  {
+    key: 'warmup/first-embeds-speedup',
+    what: "first 10 embeds after open: warmup 1 run / 'auto' (median call time)",
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
   { key: 'warmup/open-cost-ms', what: "extra open time of warmup 'auto' over 1 run (ms)", goal: 'cost', unit: ' ms' },
-  { key: 'threads/node/int8/b32', what: '2-thread speed-up, ORT-web in Node, int8 batch 32', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'threads/node/fp32/b32', what: '2-thread speed-up, ORT-web in Node, fp32 batch 32', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'threads/chromium/int8/b32', what: '2-thread speed-up, Chromium (cross-origin isolated), int8 batch 32', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'threads/chromium/fp32/b32', what: '2-thread speed-up, Chromium (cross-origin isolated), fp32 batch 32', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'train/linear/tfjs-cpu', what: 'training speed-up, linear head vs tfjs layers (CPU backend)', goal: '≥ 10', ok: (m) => m >= 10 },
-  { key: 'train/linear/tfjs-wasm', what: 'training speed-up, linear head vs tfjs layers (WASM backend)', goal: '≥ 2', ok: (m) => m >= 2 },
-  { key: 'train/adapter/tfjs-cpu', what: 'training speed-up, residual adapter vs tfjs layers (CPU backend)', goal: '≥ 10', ok: (m) => m >= 10 },
-  { key: 'train/adapter/tfjs-wasm', what: 'training speed-up, residual adapter vs tfjs layers (WASM backend)', goal: '≥ 2', ok: (m) => m >= 2 },
-  { key: 'train/linear/tfjs-cpu/cpu', what: 'same, linear vs tfjs CPU backend, by process CPU time', goal: '≥ 10', ok: (m) => m >= 10 },
-  { key: 'train/linear/tfjs-wasm/cpu', what: 'same, linear vs tfjs WASM backend, by process CPU time', goal: '≥ 2', ok: (m) => m >= 2 },
-  { key: 'train/adapter/tfjs-cpu/cpu', what: 'same, adapter vs tfjs CPU backend, by process CPU time', goal: '≥ 10', ok: (m) => m >= 10 },
-  { key: 'train/adapter/tfjs-wasm/cpu', what: 'same, adapter vs tfjs WASM backend, by process CPU time', goal: '≥ 2', ok: (m) => m >= 2 },
-  { key: 'fewshot/5/accuracy-points', what: 'Learner − knn-classifier accuracy, 5 shots/class (points)', goal: '> 0', ok: (m) => m > 0, unit: 'pt' },
-  { key: 'fewshot/10/accuracy-points', what: 'Learner − knn-classifier accuracy, 10 shots/class (points)', goal: '> 0', ok: (m) => m > 0, unit: 'pt' },
-  { key: 'fewshot/5/predict-speed', what: 'prediction speed-up over knn-classifier, 5 shots', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'fewshot/10/predict-speed', what: 'prediction speed-up over knn-classifier, 10 shots', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'bundle/finetune', what: 'transformers.js web build / edgetune finetune (min+gzip)', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'bundle/runtime', what: 'transformers.js web build / edgetune runtime (min+gzip)', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'bundle/storage', what: 'transformers.js web build / edgetune storage (min+gzip)', goal: '> 1', ok: (m) => m > 1 },
-  { key: 'bundle/whole loop (index)', what: 'transformers.js web build / edgetune whole loop (min+gzip)', goal: '> 1', ok: (m) => m > 1 },
+  {
+    key: 'threads/node/int8/b32',
+    what: '2-thread speed-up, ORT-web in Node, int8 batch 32',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'threads/node/fp32/b32',
+    what: '2-thread speed-up, ORT-web in Node, fp32 batch 32',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'threads/chromium/int8/b32',
+    what: '2-thread speed-up, Chromium (cross-origin isolated), int8 batch 32',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'threads/chromium/fp32/b32',
+    what: '2-thread speed-up, Chromium (cross-origin isolated), fp32 batch 32',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'train/linear/tfjs-cpu',
+    what: 'training speed-up, linear head vs tfjs layers (CPU backend)',
+    goal: '≥ 10',
+    ok: (m) => m >= 10,
+  },
+  {
+    key: 'train/linear/tfjs-wasm',
+    what: 'training speed-up, linear head vs tfjs layers (WASM backend)',
+    goal: '≥ 2',
+    ok: (m) => m >= 2,
+  },
+  {
+    key: 'train/adapter/tfjs-cpu',
+    what: 'training speed-up, residual adapter vs tfjs layers (CPU backend)',
+    goal: '≥ 10',
+    ok: (m) => m >= 10,
+  },
+  {
+    key: 'train/adapter/tfjs-wasm',
+    what: 'training speed-up, residual adapter vs tfjs layers (WASM backend)',
+    goal: '≥ 2',
+    ok: (m) => m >= 2,
+  },
+  {
+    key: 'train/linear/tfjs-cpu/cpu',
+    what: 'same, linear vs tfjs CPU backend, by process CPU time',
+    goal: '≥ 10',
+    ok: (m) => m >= 10,
+  },
+  {
+    key: 'train/linear/tfjs-wasm/cpu',
+    what: 'same, linear vs tfjs WASM backend, by process CPU time',
+    goal: '≥ 2',
+    ok: (m) => m >= 2,
+  },
+  {
+    key: 'train/adapter/tfjs-cpu/cpu',
+    what: 'same, adapter vs tfjs CPU backend, by process CPU time',
+    goal: '≥ 10',
+    ok: (m) => m >= 10,
+  },
+  {
+    key: 'train/adapter/tfjs-wasm/cpu',
+    what: 'same, adapter vs tfjs WASM backend, by process CPU time',
+    goal: '≥ 2',
+    ok: (m) => m >= 2,
+  },
+  {
+    key: 'fewshot/5/accuracy-points',
+    what: 'Learner − knn-classifier accuracy, 5 shots/class (points)',
+    goal: '> 0',
+    ok: (m) => m > 0,
+    unit: 'pt',
+  },
+  {
+    key: 'fewshot/10/accuracy-points',
+    what: 'Learner − knn-classifier accuracy, 10 shots/class (points)',
+    goal: '> 0',
+    ok: (m) => m > 0,
+    unit: 'pt',
+  },
+  {
+    key: 'fewshot/5/predict-speed',
+    what: 'prediction speed-up over knn-classifier, 5 shots',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'fewshot/10/predict-speed',
+    what: 'prediction speed-up over knn-classifier, 10 shots',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'bundle/finetune',
+    what: 'transformers.js web build / edgetune finetune (min+gzip)',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'bundle/runtime',
+    what: 'transformers.js web build / edgetune runtime (min+gzip)',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'bundle/storage',
+    what: 'transformers.js web build / edgetune storage (min+gzip)',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'bundle/whole loop (index)',
+    what: 'transformers.js web build / edgetune whole loop (min+gzip)',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
 ];
 
-const fmt = (v: number, unit = '×'): string => (unit === 'pt' ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}` : unit === ' ms' ? `${v.toFixed(0)} ms` : `${v.toFixed(2)}${unit}`);
+const fmt = (v: number, unit = '×'): string =>
+  unit === 'pt'
+    ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}`
+    : unit === ' ms'
+      ? `${v.toFixed(0)} ms`
+      : `${v.toFixed(2)}${unit}`;
 const lines: string[] = [];
 lines.push(`| comparison | median | min–max | n | goal | met |`);
 lines.push('|---|---:|---:|---:|---|:-:|');
@@ -140,7 +301,9 @@ for (const r of rows) {
   if (v.length === 0) continue;
   const m = median(v);
   const met = r.ok ? (r.ok(m) ? 'yes' : '**no**') : '';
-  lines.push(`| ${r.what} | ${fmt(m, r.unit)} | ${fmt(Math.min(...v), r.unit)}–${fmt(Math.max(...v), r.unit)} | ${v.length} | ${r.goal} | ${met} |`);
+  lines.push(
+    `| ${r.what} | ${fmt(m, r.unit)} | ${fmt(Math.min(...v), r.unit)}–${fmt(Math.max(...v), r.unit)} | ${v.length} | ${r.goal} | ${met} |`,
+  );
 }
 // Absolute figures behind the ratios, for the model-card and README notes.
 const abs = (row: string, field: string): string => {
@@ -159,5 +322,20 @@ const context = [
 console.log(`${table}\n\n${context}`);
 const dir = join(ROOT, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'latest.json'), JSON.stringify({ started: started.toISOString(), node: process.version, cores: cpus().length, load: [load0, loadavg()[0]], rounds, table, samples }, null, 1));
+writeFileSync(
+  join(dir, 'latest.json'),
+  JSON.stringify(
+    {
+      started: started.toISOString(),
+      node: process.version,
+      cores: cpus().length,
+      load: [load0, loadavg()[0]],
+      rounds,
+      table,
+      samples,
+    },
+    null,
+    1,
+  ),
+);
 console.log(`\nwrote bench/results/latest.json (${samples.length} samples)`);

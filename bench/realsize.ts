@@ -14,7 +14,14 @@ import { forRuntime } from '../src/runtime/pooling.js';
 import { preprocessBatch } from '../src/runtime/preprocess.js';
 import { referenceDir } from '../test/cli/reference.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string' }, models: { type: 'string' }, child: { type: 'string' }, runtime: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    reps: { type: 'string' },
+    models: { type: 'string' },
+    child: { type: 'string' },
+    runtime: { type: 'string' },
+  },
+});
 const reps = Number(values.reps ?? 5);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -37,14 +44,14 @@ async function child(manifestPath: string, runtime: string): Promise<Row> {
   const frames = syntheticImages(8, 320, 240, 3);
   const t0 = performance.now();
   let embed: (n: number) => Promise<unknown>;
-  let firstMs: number;
   if (runtime === 'native') {
     const rt = forRuntime(manifest);
     const session = await openSession(bytes, 'onnxruntime-node');
     const dims = rt.input.shape.slice(1) as number[];
     // Native runs on preprocessed tensors: the column measures the model; preprocessing has its own column.
     const tensors = [preprocessBatch(frames.slice(0, 1), rt.input), preprocessBatch(frames, rt.input)];
-    embed = (n) => session.run({ [rt.input.name]: { data: tensors[n === 1 ? 0 : 1]!, dims: [n, ...dims] } }, [rt.output.name]);
+    embed = (n) =>
+      session.run({ [rt.input.name]: { data: tensors[n === 1 ? 0 : 1]!, dims: [n, ...dims] } }, [rt.output.name]);
   } else {
     env.numThreads = runtime === 'wasm-2' ? 2 : 1;
     const enc = await Encoder.open({ manifest, bytes }, { device: 'wasm', selfCheck: false });
@@ -53,7 +60,7 @@ async function child(manifestPath: string, runtime: string): Promise<Row> {
   const openMs = performance.now() - t0;
   const t1 = performance.now();
   await embed(1);
-  firstMs = performance.now() - t1;
+  const firstMs = performance.now() - t1;
   const b1: number[] = [];
   const b8: number[] = [];
   for (let r = 0; r < reps; r++) {
@@ -73,7 +80,17 @@ async function child(manifestPath: string, runtime: string): Promise<Row> {
     preprocessBatch(frames.slice(0, 1), rt.input);
     pre.push(performance.now() - t);
   }
-  return { model: manifest.id, mb: +(manifest.bytes / 1e6).toFixed(1), runtime, openMs, firstMs, b1Ms: median(b1), b8MsPerImage: median(b8), rssMb: process.resourceUsage().maxRSS / 1024, preMs: median(pre) };
+  return {
+    model: manifest.id,
+    mb: +(manifest.bytes / 1e6).toFixed(1),
+    runtime,
+    openMs,
+    firstMs,
+    b1Ms: median(b1),
+    b8MsPerImage: median(b8),
+    rssMb: process.resourceUsage().maxRSS / 1024,
+    preMs: median(pre),
+  };
 }
 
 async function learnerRows(): Promise<string[]> {
@@ -81,7 +98,9 @@ async function learnerRows(): Promise<string[]> {
   for (const dim of [384, 768]) {
     for (const n of [1000, 10000]) {
       const l = new Learner({ dim, classes: ['a', 'b', 'c', 'd', 'e'], seed: 1 });
-      const centres = Array.from({ length: 5 }, (_, c) => Float32Array.from({ length: dim }, (_, k) => Math.sin(k * (c + 1))));
+      const centres = Array.from({ length: 5 }, (_, c) =>
+        Float32Array.from({ length: dim }, (_, k) => Math.sin(k * (c + 1))),
+      );
       for (let k = 0; k < n; k++) {
         const c = k % 5;
         const e = Float32Array.from(centres[c]!, (v) => v + (Math.random() - 0.5));
@@ -91,7 +110,9 @@ async function learnerRows(): Promise<string[]> {
       const t = performance.now();
       await l.adapt();
       const ms = performance.now() - t;
-      out.push(`| ${dim} | ${n} | ${ms.toFixed(0)} | ${l.stats().labeled} (${((l.stats().labeled * dim * 4) / 1e6).toFixed(1)} MB) | ${((process.memoryUsage().heapUsed - heap0) / 1e6).toFixed(0)} |`);
+      out.push(
+        `| ${dim} | ${n} | ${ms.toFixed(0)} | ${l.stats().labeled} (${((l.stats().labeled * dim * 4) / 1e6).toFixed(1)} MB) | ${((process.memoryUsage().heapUsed - heap0) / 1e6).toFixed(0)} |`,
+      );
       l.dispose();
     }
   }
@@ -114,13 +135,18 @@ if (values.child) {
   for (const m of models) {
     if (!existsSync(join(dir, `${m}.onnx`))) symlinkSync(join(src, `${m}.onnx`), join(dir, `${m}.onnx`));
     const r = await importModel(join(dir, `${m}.onnx`), { ...flags[m], license: 'Apache-2.0' });
-    if (!existsSync(join(dir, `${m}-int8.json`))) await quantizeModel(r.manifestPath, { calibrateSample: 8, speedRuns: 0 });
+    if (!existsSync(join(dir, `${m}-int8.json`)))
+      await quantizeModel(r.manifestPath, { calibrateSample: 8, speedRuns: 0 });
     manifests.push(r.manifestPath, join(dir, `${m}-int8.json`));
   }
   const rows: Row[] = [];
   for (const path of manifests) {
     for (const runtime of ['native', 'wasm-1', 'wasm-2']) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/realsize.ts', '--child', path, '--runtime', runtime, '--reps', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/realsize.ts', '--child', path, '--runtime', runtime, '--reps', String(reps)],
+        { encoding: 'utf8', maxBuffer: 1 << 24 },
+      );
       const line = r.stdout.trim().split('\n').pop() ?? '';
       try {
         rows.push(JSON.parse(line) as Row);
@@ -131,10 +157,17 @@ if (values.child) {
     }
   }
   const f = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-  const lines = ['| model | MB | runtime | open ms | first embed ms | batch 1 ms | batch 8 ms/img | peak RSS MB | vs native b1 | preprocess ms/frame |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| model | MB | runtime | open ms | first embed ms | batch 1 ms | batch 8 ms/img | peak RSS MB | vs native b1 | preprocess ms/frame |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
     const native = rows.find((x) => x.model === r.model && x.runtime === 'native');
-    lines.push(`| ${r.model} | ${r.mb} | ${r.runtime} | ${f(r.openMs)} | ${f(r.firstMs)} | ${f(r.b1Ms)} | ${f(r.b8MsPerImage)} | ${f(r.rssMb)} | ${native ? `${(r.b1Ms / native.b1Ms).toFixed(1)}×` : '-'} | ${f(r.preMs)} |`);
+    lines.push(
+      `| ${r.model} | ${r.mb} | ${r.runtime} | ${f(r.openMs)} | ${f(r.firstMs)} | ${f(r.b1Ms)} | ${f(r.b8MsPerImage)} | ${f(r.rssMb)} | ${native ? `${(r.b1Ms / native.b1Ms).toFixed(1)}×` : '-'} | ${f(r.preMs)} |`,
+    );
   }
-  process.stdout.write(`${lines.join('\n')}\n\nlearner adapt() (default head), synthetic 5-class embeddings:\n| dim | embeddings | adapt ms | kept (embedding bytes) | heap Δ MB |\n|---|---|---|---|---|\n${(await learnerRows()).join('\n')}\n`);
+  process.stdout.write(
+    `${lines.join('\n')}\n\nlearner adapt() (default head), synthetic 5-class embeddings:\n| dim | embeddings | adapt ms | kept (embedding bytes) | heap Δ MB |\n|---|---|---|---|---|\n${(await learnerRows()).join('\n')}\n`,
+  );
 }

@@ -25,12 +25,20 @@ async function models(): Promise<Model[]> {
       const manifest = JSON.parse(readFileSync(join(root, 'models', file), 'utf8')) as ModelManifest;
       if (manifest.format !== 'onnx') continue;
       if (!manifest.id.startsWith(index.default.replace(/-int8$/, ''))) continue; // default encoder, int8 and fp32
-      out.push({ label: manifest.id, manifest, bytes: new Uint8Array(readFileSync(join(root, 'models', manifest.file))) });
+      out.push({
+        label: manifest.id,
+        manifest,
+        bytes: new Uint8Array(readFileSync(join(root, 'models', manifest.file))),
+      });
     }
   }
   if (out.length === 0) {
     const bytes = tinyCnn({ size: 28, dim: 16 });
-    out.push({ label: 'test tiny CNN (no shipped model yet)', manifest: await manifestFor(bytes, { size: 28 }), bytes });
+    out.push({
+      label: 'test tiny CNN (no shipped model yet)',
+      manifest: await manifestFor(bytes, { size: 28 }),
+      bytes,
+    });
   }
   return out;
 }
@@ -53,7 +61,9 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 
 const N = 256;
 console.log(`# edgetune runtime benchmark — ${N} images per run, median of ${iters} runs, Node ${process.version}\n`);
-console.log('| model | bytes | onnxruntime-node native (img/s) | edgetune WASM embed (img/s) | native / edgetune | preprocessing share |');
+console.log(
+  '| model | bytes | onnxruntime-node native (img/s) | edgetune WASM embed (img/s) | native / edgetune | preprocessing share |',
+);
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const m of await models()) {
   const imgs = images(N, m.manifest);
@@ -66,5 +76,7 @@ for (const m of await models()) {
   const tPre = await time(async () => preprocessBatch(imgs, m.manifest.input));
   await native.release();
   const ips = (ms: number): string => ((N / ms) * 1000).toFixed(0);
-  console.log(`| ${m.label} | ${m.bytes.byteLength} | ${ips(tNative)} | ${ips(tEmbed)} | ${(tEmbed / tNative).toFixed(2)}× | ${((tPre / tEmbed) * 100).toFixed(1)}% |`);
+  console.log(
+    `| ${m.label} | ${m.bytes.byteLength} | ${ips(tNative)} | ${ips(tEmbed)} | ${(tEmbed / tNative).toFixed(2)}× | ${((tPre / tEmbed) * 100).toFixed(1)}% |`,
+  );
 }

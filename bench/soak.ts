@@ -26,7 +26,10 @@ const sample = (): NodeJS.MemoryUsage => {
   return u;
 };
 
-const enc = await Encoder.open({ manifest: m, bytes: new Uint8Array(readFileSync(join(MODELS, m.file))) }, { device: 'wasm', batchSize: 32 });
+const enc = await Encoder.open(
+  { manifest: m, bytes: new Uint8Array(readFileSync(join(MODELS, m.file))) },
+  { device: 'wasm', batchSize: 32 },
+);
 const learner = new Learner({ dim: enc.dim, seed: 1 });
 for (let i = 0; i < 50; i++) {
   const [e] = await enc.embed([image(i)]);
@@ -47,8 +50,12 @@ for (let i = 0; i < n; i += 32) {
   }
   sample();
 }
-console.log(`# memory, ${n} images (embed + observe + ${adapts} adapts) in ${((performance.now() - t0) / 1000).toFixed(0)} s, ${m.id} (${m.bytes} B), Node ${process.version}`);
-console.log(`baseline rss ${(base.rss / MB).toFixed(1)} MB heap ${(base.heapUsed / MB).toFixed(1)} MB; peak rss ${(peakRss / MB).toFixed(1)} MB heap ${(peakHeap / MB).toFixed(1)} MB`);
+console.log(
+  `# memory, ${n} images (embed + observe + ${adapts} adapts) in ${((performance.now() - t0) / 1000).toFixed(0)} s, ${m.id} (${m.bytes} B), Node ${process.version}`,
+);
+console.log(
+  `baseline rss ${(base.rss / MB).toFixed(1)} MB heap ${(base.heapUsed / MB).toFixed(1)} MB; peak rss ${(peakRss / MB).toFixed(1)} MB heap ${(peakHeap / MB).toFixed(1)} MB`,
+);
 
 if (minutes > 0) {
   // Soak: the same loop for `minutes`, one point every 5 s; the slope is fitted after the first fifth (warm-up).
@@ -81,7 +88,9 @@ if (minutes > 0) {
     }
     return num / den;
   };
-  console.log(`soak ${minutes} min, ${i} images, ${learner.stats().adaptations} adapts: rss slope ${slope('rss').toFixed(2)} MB/min, heap slope ${slope('heap').toFixed(2)} MB/min after warm-up (${fit.length} points); rss ${fit[0]?.rss.toFixed(1)} → ${fit[fit.length - 1]?.rss.toFixed(1)} MB, heap ${fit[0]?.heap.toFixed(1)} → ${fit[fit.length - 1]?.heap.toFixed(1)} MB`);
+  console.log(
+    `soak ${minutes} min, ${i} images, ${learner.stats().adaptations} adapts: rss slope ${slope('rss').toFixed(2)} MB/min, heap slope ${slope('heap').toFixed(2)} MB/min after warm-up (${fit.length} points); rss ${fit[0]?.rss.toFixed(1)} → ${fit[fit.length - 1]?.rss.toFixed(1)} MB, heap ${fit[0]?.heap.toFixed(1)} → ${fit[fit.length - 1]?.heap.toFixed(1)} MB`,
+  );
 }
 await enc.dispose();
 learner.dispose();

@@ -7,7 +7,15 @@ const reps = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 15;
 interface Result {
   reps: number;
   bytes: number;
-  ms: { rawPut: number; rawGet: number; plainSave: number; plainLoad: number; encSave: number; encLoad: number; passphraseOpen600k: number };
+  ms: {
+    rawPut: number;
+    rawGet: number;
+    plainSave: number;
+    plainLoad: number;
+    encSave: number;
+    encLoad: number;
+    passphraseOpen600k: number;
+  };
 }
 
 async function main(): Promise<void> {

@@ -15,8 +15,9 @@ setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.j
 await tf.setBackend('wasm');
 await tf.ready();
 
-
-console.log(`# head training, 1 epoch, batch 32, Adam; synthetic unit-norm clusters, 10 classes; tfjs ${tf.version.tfjs} wasm; median of ${reps}; Node ${process.version}\n`);
+console.log(
+  `# head training, 1 epoch, batch 32, Adam; synthetic unit-norm clusters, 10 classes; tfjs ${tf.version.tfjs} wasm; median of ${reps}; Node ${process.version}\n`,
+);
 console.log('| n | dim | head | edgetune ms | µs/sample | tfjs-wasm ms | speed-up |');
 console.log('|---:|---:|---|---:|---:|---:|---:|');
 for (const n of sizes) {
@@ -38,10 +39,24 @@ for (const n of sizes) {
           const input = tf.input({ shape: [dim] });
           let a: tf.SymbolicTensor = input;
           if (kind === 'adapter') {
-            const h = tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: 'heNormal' }).apply(input) as tf.SymbolicTensor;
-            a = tf.layers.add().apply([input, tf.layers.dense({ units: dim, useBias: false, kernelInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+            const h = tf.layers
+              .dense({ units: 32, activation: 'relu', kernelInitializer: 'heNormal' })
+              .apply(input) as tf.SymbolicTensor;
+            a = tf.layers
+              .add()
+              .apply([
+                input,
+                tf.layers
+                  .dense({ units: dim, useBias: false, kernelInitializer: 'zeros' })
+                  .apply(h) as tf.SymbolicTensor,
+              ]) as tf.SymbolicTensor;
           }
-          const m = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: 'zeros' }).apply(a) as tf.SymbolicTensor });
+          const m = tf.model({
+            inputs: input,
+            outputs: tf.layers
+              .dense({ units: 10, activation: 'softmax', kernelInitializer: 'zeros' })
+              .apply(a) as tf.SymbolicTensor,
+          });
           m.compile({ optimizer: tf.train.adam(0.01, 0.9, 0.999, 1e-8), loss: 'categoricalCrossentropy' });
           const xs = tf.tensor2d(flat, [n, dim]);
           const ys = tf.oneHot(tf.tensor1d(Array.from(d.y), 'int32'), 10).toFloat();
@@ -61,7 +76,9 @@ for (const n of sizes) {
       }
       const me = median(e);
       const mp = median(p);
-      console.log(`| ${n} | ${dim} | ${kind} | ${me.toFixed(0)} | ${((1000 * me) / n).toFixed(1)} | ${mp.toFixed(0)} | ${(mp / me).toFixed(2)}× |`);
+      console.log(
+        `| ${n} | ${dim} | ${kind} | ${me.toFixed(0)} | ${((1000 * me) / n).toFixed(1)} | ${mp.toFixed(0)} | ${(mp / me).toFixed(2)}× |`,
+      );
     }
   }
 }

@@ -21,19 +21,31 @@ try {
   for (let r = 0; r < reps; r++) {
     // Alternate the order so neither mode always runs on a cold page.
     const modes = r % 2 === 0 ? 'thread,worker' : 'worker,thread';
-    const page = await chrome.open(server.pageUrl('test/browser/pages/responsive.ts', { n: '256', modes, bench: '1', calls: String(calls) }));
+    const page = await chrome.open(
+      server.pageUrl('test/browser/pages/responsive.ts', { n: '256', modes, bench: '1', calls: String(calls) }),
+    );
     const out = await pageResult<ResponsiveResult>(page, 600_000);
     await page.close();
     runs.push(...out.runs);
     if (out.bench) benches.push(out.bench);
   }
-  const by = (mode: string, key: keyof LoopRun): number => median(runs.filter((x) => x.mode === mode).map((x) => x[key] as number));
-  console.log(`Chromium ${chrome.browser.version()}, ${reps} page loads, medians; default encoder, ONNX/WASM unless noted`);
-  console.log('\nWhole loop (open encoder, embed 256, 50 labels, observe 206, adapt) with a requestAnimationFrame loop running:');
+  const by = (mode: string, key: keyof LoopRun): number =>
+    median(runs.filter((x) => x.mode === mode).map((x) => x[key] as number));
+  console.log(
+    `Chromium ${chrome.browser.version()}, ${reps} page loads, medians; default encoder, ONNX/WASM unless noted`,
+  );
+  console.log(
+    '\nWhole loop (open encoder, embed 256, 50 labels, observe 206, adapt) with a requestAnimationFrame loop running:',
+  );
   console.log('| where | longest frame gap ms | long tasks | longest long task ms | wall ms |');
   console.log('|---|---|---|---|---|');
-  for (const m of ['thread', 'worker']) console.log(`| ${m} | ${by(m, 'maxFrameGapMs').toFixed(0)} | ${by(m, 'longTasks')} | ${by(m, 'maxLongTaskMs').toFixed(0)} | ${by(m, 'totalMs').toFixed(0)} |`);
-  console.log(`longest stall, in-thread / worker: ${(by('thread', 'maxFrameGapMs') / by('worker', 'maxFrameGapMs')).toFixed(1)}x`);
+  for (const m of ['thread', 'worker'])
+    console.log(
+      `| ${m} | ${by(m, 'maxFrameGapMs').toFixed(0)} | ${by(m, 'longTasks')} | ${by(m, 'maxLongTaskMs').toFixed(0)} | ${by(m, 'totalMs').toFixed(0)} |`,
+    );
+  console.log(
+    `longest stall, in-thread / worker: ${(by('thread', 'maxFrameGapMs') / by('worker', 'maxFrameGapMs')).toFixed(1)}x`,
+  );
   const b = (k: string): number => median(benches.map((x) => x[k]!));
   console.log(`\nPer embed call, 1 image, ${calls} calls after 10 warm-up:`);
   console.log('| format | in-thread ms | worker ms | worker overhead ms | worker / in-thread |');
@@ -43,7 +55,9 @@ try {
     const wk = b(`${f}WorkerMs`);
     console.log(`| ${f} | ${th.toFixed(3)} | ${wk.toFixed(3)} | ${(wk - th).toFixed(3)} | ${(wk / th).toFixed(2)} |`);
   }
-  console.log(`TFLite / ONNX steady latency, in-thread: ${(b('tfliteThreadMs') / b('onnxThreadMs')).toFixed(2)}x; in the worker: ${(b('tfliteWorkerMs') / b('onnxWorkerMs')).toFixed(2)}x`);
+  console.log(
+    `TFLite / ONNX steady latency, in-thread: ${(b('tfliteThreadMs') / b('onnxThreadMs')).toFixed(2)}x; in the worker: ${(b('tfliteWorkerMs') / b('onnxWorkerMs')).toFixed(2)}x`,
+  );
 } finally {
   await chrome.close();
   await server.close();

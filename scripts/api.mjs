@@ -42,18 +42,24 @@ for (const [key, name] of Object.entries(ENTRIES)) {
     showVerboseMessages: false,
     messageCallback(message) {
       // The one message that matters in --check: say which report is stale and how to refresh it.
-      if (message.messageId === 'console-api-report-changed' || message.messageId === 'console-api-report-not-copied') changed = true;
-      if (message.messageId === 'console-preamble' || message.messageId === 'console-compiler-version-notice') message.handled = true;
+      if (message.messageId === 'console-api-report-changed' || message.messageId === 'console-api-report-not-copied')
+        changed = true;
+      if (message.messageId === 'console-preamble' || message.messageId === 'console-compiler-version-notice')
+        message.handled = true;
     },
   });
   if (check && (changed || result.apiReportChanged)) {
     failed++;
-    process.stderr.write(`[api] ${key}: the public API differs from etc/${reportName}.api.md — if intended, run \`npm run api\` and commit the report (diff: build/api/${reportName}.api.md)\n`);
+    process.stderr.write(
+      `[api] ${key}: the public API differs from etc/${reportName}.api.md — if intended, run \`npm run api\` and commit the report (diff: build/api/${reportName}.api.md)\n`,
+    );
   } else if (!result.succeeded) {
     failed++;
     process.stderr.write(`[api] ${key}: api-extractor reported ${result.errorCount} error(s)\n`);
   } else {
-    process.stdout.write(`[api] ${key}: etc/${reportName}.api.md ${check ? 'up to date' : result.apiReportChanged ? 'updated' : 'unchanged'}\n`);
+    process.stdout.write(
+      `[api] ${key}: etc/${reportName}.api.md ${check ? 'up to date' : result.apiReportChanged ? 'updated' : 'unchanged'}\n`,
+    );
   }
 }
 process.exit(failed ? 1 : 0);

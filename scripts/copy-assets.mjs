@@ -60,13 +60,19 @@ function resolvePackageFile(require, pkg, file) {
   try {
     return require.resolve(`${pkg}/${file}`);
   } catch (err) {
-    throw new Error(`${pkg} is not installed where edgetune-copy-assets looked (${err.message.split('\n')[0]}). Install it in your app (npm install ${pkg}) or pass --from=<your project folder>.`);
+    throw new Error(
+      `${pkg} is not installed where edgetune-copy-assets looked (${err.message.split('\n')[0]}). Install it in your app (npm install ${pkg}) or pass --from=<your project folder>.`,
+    );
   }
 }
 
 function main(argv) {
   const positional = argv.filter((a) => !a.startsWith('--'));
-  const flags = new Map(argv.filter((a) => a.startsWith('--')).map((a) => [a.replace(/=.*/, ''), a.includes('=') ? a.slice(a.indexOf('=') + 1) : 'true']));
+  const flags = new Map(
+    argv
+      .filter((a) => a.startsWith('--'))
+      .map((a) => [a.replace(/=.*/, ''), a.includes('=') ? a.slice(a.indexOf('=') + 1) : 'true']),
+  );
   const known = new Set(['--ort', '--tflite', '--from', '--help']);
   const unknown = [...flags.keys()].filter((f) => !known.has(f));
   if (flags.has('--help') || positional.length !== 1 || unknown.length) {
@@ -91,7 +97,11 @@ function main(argv) {
 }
 
 // Run as a command (also through npm's bin symlink), not when imported by a build script.
-if (process.argv[1] && existsSync(process.argv[1]) && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (
+  process.argv[1] &&
+  existsSync(process.argv[1]) &&
+  realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
   process.exitCode = main(process.argv.slice(2));
 }
 export { ORT_FILES };

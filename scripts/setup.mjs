@@ -49,7 +49,9 @@ if (missing.length > 0) {
   if (isRoot && existsSync('/usr/bin/apt-get')) {
     log(`installing Debian packages: ${missing.join(' ')}`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { DEBIAN_FRONTEND: 'noninteractive' });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      DEBIAN_FRONTEND: 'noninteractive',
+    });
   } else {
     log(`missing Debian packages: ${missing.join(' ')} — run as root: apt-get install -y ${missing.join(' ')}`);
     if (ci) {

@@ -76,9 +76,13 @@ const skipped = readFileSync(tap, 'utf8')
   .filter((l) => /^\s*ok \d+ - .*# (SKIP|TODO)\b/i.test(l))
   .map((l) => l.trim().replace(/^ok \d+ - /, ''));
 if (skipped.length) {
-  process.stdout.write(`\n[test] ${skipped.length} test(s) skipped or todo:\n${skipped.map((s) => `  - ${s}`).join('\n')}\n`);
+  process.stdout.write(
+    `\n[test] ${skipped.length} test(s) skipped or todo:\n${skipped.map((s) => `  - ${s}`).join('\n')}\n`,
+  );
   if (ci) {
-    process.stdout.write('[test] CI is set: a skipped test fails the run (install what it names: npm test runs scripts/setup.mjs)\n');
+    process.stdout.write(
+      '[test] CI is set: a skipped test fails the run (install what it names: npm test runs scripts/setup.mjs)\n',
+    );
     process.exit(1);
   }
 }

@@ -19,5 +19,8 @@ test('throwIfAborted throws ABORTED only for an aborted signal', () => {
   const c = new AbortController();
   throwIfAborted(c.signal);
   c.abort(new Error('stop'));
-  assert.throws(() => throwIfAborted(c.signal), (e: unknown) => isEdgetuneError(e, 'ABORTED'));
+  assert.throws(
+    () => throwIfAborted(c.signal),
+    (e: unknown) => isEdgetuneError(e, 'ABORTED'),
+  );
 });

@@ -47,7 +47,8 @@ export async function loadBench(dir = DEFAULT_DIR): Promise<CameraBench> {
   const frames = new Uint8Array(await readFile(join(dir, 'frames.u8')));
   const empty = new Uint8Array(await readFile(join(dir, 'empty.u8')));
   const n = meta.items.length * meta.frame * meta.frame * 3;
-  if (frames.length !== n || empty.length !== n) throw new Error(`${dir}: frames.u8/empty.u8 are not ${meta.items.length} frames of ${meta.frame}²×3`);
+  if (frames.length !== n || empty.length !== n)
+    throw new Error(`${dir}: frames.u8/empty.u8 are not ${meta.items.length} frames of ${meta.frame}²×3`);
   return { ...meta, frames, empty };
 }
 
@@ -61,7 +62,8 @@ export function framePixels(b: CameraBench, i: number, which: 'frames' | 'empty'
 export function crop(px: Uint8Array, side: number, box: readonly [number, number, number, number]): RawPixels {
   const [x0, y0, w, h] = box;
   const out = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) out.set(px.subarray(((y0 + y) * side + x0) * 3, ((y0 + y) * side + x0 + w) * 3), y * w * 3);
+  for (let y = 0; y < h; y++)
+    out.set(px.subarray(((y0 + y) * side + x0) * 3, ((y0 + y) * side + x0 + w) * 3), y * w * 3);
   return { data: out, width: w, height: h, channels: 3 };
 }
 
@@ -92,7 +94,10 @@ export function changeOf(frame: Uint8Array, empty: Uint8Array, side: number, thr
       for (let y = by * B; y < by * B + B; y++) {
         for (let x = bx * B; x < bx * B + B; x++) {
           const o = (y * side + x) * 3;
-          s += Math.abs(frame[o]! - empty[o]!) + Math.abs(frame[o + 1]! - empty[o + 1]!) + Math.abs(frame[o + 2]! - empty[o + 2]!);
+          s +=
+            Math.abs(frame[o]! - empty[o]!) +
+            Math.abs(frame[o + 1]! - empty[o + 1]!) +
+            Math.abs(frame[o + 2]! - empty[o + 2]!);
         }
       }
       diff[by * n + bx] = s / (B * B * 3);
@@ -138,7 +143,9 @@ export function changeOf(frame: Uint8Array, empty: Uint8Array, side: number, thr
     y0 = Math.min(y0, y);
     x1 = Math.max(x1, x + 1);
     y1 = Math.max(y1, y + 1);
-    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (y + dy >= 0 && x + dx >= 0 && y + dy < n && x + dx < n) blocks[(y + dy) * n + x + dx] = 1;
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++)
+        if (y + dy >= 0 && x + dx >= 0 && y + dy < n && x + dx < n) blocks[(y + dy) * n + x + dx] = 1;
   }
   const w = (x1 - x0) * B;
   const h = (y1 - y0) * B;

@@ -24,11 +24,18 @@ const median = (xs: number[]): number => {
 
 async function main(): Promise<void> {
   const files = process.argv.slice(2);
-  if (!files.length) files.push(join(ROOT, 'models', 'rgb-cam-vicreg-int8.json'), join(ROOT, 'models', 'rgb-cam-vicreg-fp32.json'), join(ROOT, 'models', 'fmnist-cnn-vicreg-int8.json'));
+  if (!files.length)
+    files.push(
+      join(ROOT, 'models', 'rgb-cam-vicreg-int8.json'),
+      join(ROOT, 'models', 'rgb-cam-vicreg-fp32.json'),
+      join(ROOT, 'models', 'fmnist-cnn-vicreg-int8.json'),
+    );
   ortWeb.env.wasm.numThreads = 1;
   const ROUNDS = 7;
   const CALLS = 40;
-  console.log(`batch 1, ${ROUNDS} interleaved rounds x ${CALLS} calls after 300 warm-up calls; median ms per call. Machine shared with other jobs (loaded).`);
+  console.log(
+    `batch 1, ${ROUNDS} interleaved rounds x ${CALLS} calls after 300 warm-up calls; median ms per call. Machine shared with other jobs (loaded).`,
+  );
   console.log('| model | KiB | input | WASM 1 thread ms | native 1 thread ms | WASM / native |');
   console.log('|---|---:|---|---:|---:|---:|');
   for (const f of files) {
@@ -38,7 +45,10 @@ async function main(): Promise<void> {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i) * 0.5);
     const web = await ortWeb.InferenceSession.create(bytes);
     const nat = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    const feeds = { web: { [m.input.name]: new ortWeb.Tensor('float32', data, shape) }, nat: { [m.input.name]: new ortNode.Tensor('float32', data, shape) } };
+    const feeds = {
+      web: { [m.input.name]: new ortWeb.Tensor('float32', data, shape) },
+      nat: { [m.input.name]: new ortNode.Tensor('float32', data, shape) },
+    };
     for (let i = 0; i < 300; i++) {
       await web.run(feeds.web);
       await nat.run(feeds.nat);
@@ -54,7 +64,9 @@ async function main(): Promise<void> {
       tn.push((performance.now() - t0) / CALLS);
     }
     const [w, n] = [median(tw), median(tn)];
-    console.log(`| ${m.id} | ${Math.round(bytes.length / 1024)} | ${shape.slice(1).join('×')} | ${w.toFixed(2)} | ${n.toFixed(2)} | ${(w / n).toFixed(1)} |`);
+    console.log(
+      `| ${m.id} | ${Math.round(bytes.length / 1024)} | ${shape.slice(1).join('×')} | ${w.toFixed(2)} | ${n.toFixed(2)} | ${(w / n).toFixed(1)} |`,
+    );
     await web.release();
     await nat.release();
   }

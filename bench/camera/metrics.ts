@@ -44,7 +44,13 @@ export function ncm(shots: Float32Array[], labels: number[], classes: number, qu
 }
 
 /** k-NN majority vote by cosine (ties to the larger summed similarity); score = the nearest shot's similarity. */
-export function knn(shots: Float32Array[], labels: number[], classes: number, queries: Float32Array[], k: number): Scored {
+export function knn(
+  shots: Float32Array[],
+  labels: number[],
+  classes: number,
+  queries: Float32Array[],
+  k: number,
+): Scored {
   const pred: number[] = [];
   const score: number[] = [];
   for (const q of queries) {
@@ -82,12 +88,23 @@ export interface LearnerResult {
  * The SDK's Learner as an app uses it: label the shots, adapt, predict; then observe the unlabeled test
  * stream (self-training with its defaults), adapting when it says so, and predict the same stream again.
  */
-export async function learner(shots: Float32Array[], labels: number[], classes: number, test: Float32Array[], truth: number[], unknown: Float32Array[]): Promise<LearnerResult> {
+export async function learner(
+  shots: Float32Array[],
+  labels: number[],
+  classes: number,
+  test: Float32Array[],
+  truth: number[],
+  unknown: Float32Array[],
+): Promise<LearnerResult> {
   const names = Array.from({ length: classes }, (_, c) => `c${c}`);
   const l = new Learner({ dim: shots[0]!.length, classes: names, seed: 1 });
   shots.forEach((s, i) => l.addLabeled(s, names[labels[i]!]!));
   await l.adapt();
-  const acc = (): number => accuracy(test.map((x) => names.indexOf(l.predict(x).label)), truth);
+  const acc = (): number =>
+    accuracy(
+      test.map((x) => names.indexOf(l.predict(x).label)),
+      truth,
+    );
   const fewShot = acc();
   const conf = (xs: Float32Array[]): number[] => xs.map((x) => l.predict(x).confidence);
   const open = auroc(conf(test), conf(unknown));

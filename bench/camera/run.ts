@@ -12,7 +12,17 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import type { InputSpec } from '../../src/runtime/manifest.js';
 import { preprocessBatch, type RawPixels } from '../../src/runtime/preprocess.js';
-import { iou, loadBench, PROTOCOLS, protocolCrop, ROOT, changedBox, framePixels, type CameraBench, type Protocol } from './data.js';
+import {
+  iou,
+  loadBench,
+  PROTOCOLS,
+  protocolCrop,
+  ROOT,
+  changedBox,
+  framePixels,
+  type CameraBench,
+  type Protocol,
+} from './data.js';
 import { accuracy, auroc, knn, learner, ncm, unit } from './metrics.js';
 
 const RGB_MEAN = [0.485, 0.456, 0.406];
@@ -45,7 +55,9 @@ async function onnxEncoder(id: string, file: string, spec: InputSpec, outputName
       for (let b = 0; b < xs.length; b += 32) {
         const part = xs.slice(b, b + 32);
         const t = preprocessBatch(part, spec);
-        const r = await session.run({ [spec.name]: new ort.Tensor('float32', t, [part.length, spec.channels, spec.height, spec.width]) });
+        const r = await session.run({
+          [spec.name]: new ort.Tensor('float32', t, [part.length, spec.channels, spec.height, spec.width]),
+        });
         const y = r[outputName]!.data as Float32Array;
         const dim = y.length / part.length;
         for (let i = 0; i < part.length; i++) out.push(unit(y.slice(i * dim, (i + 1) * dim)));
@@ -62,7 +74,17 @@ async function fromManifest(path: string): Promise<Enc> {
 }
 
 function rgbSpec(size: number): InputSpec {
-  return { name: 'input', shape: [null, 3, size, size], layout: 'NCHW', channels: 3, height: size, width: size, range: [0, 1], mean: RGB_MEAN, std: RGB_STD };
+  return {
+    name: 'input',
+    shape: [null, 3, size, size],
+    layout: 'NCHW',
+    channels: 3,
+    height: size,
+    width: size,
+    range: [0, 1],
+    mean: RGB_MEAN,
+    std: RGB_STD,
+  };
 }
 
 /** Raw pixels: the crop at 16×16 RGB, normalised, minus its own mean (so cosine ignores overall brightness). */
@@ -137,20 +159,69 @@ async function evaluate(b: CameraBench, enc: Enc, p: Protocol, withLearner: bool
       }).flat();
       const sx = pick.map((i) => z[i]!);
       const sy = pick.map((i) => b.items[i]!.label);
-      const r = ncm(sx, sy, classes, testB.map((i) => z[i]!));
-      accB += accuracy(r.pred, testB.map((i) => b.items[i]!.label));
+      const r = ncm(
+        sx,
+        sy,
+        classes,
+        testB.map((i) => z[i]!),
+      );
+      accB += accuracy(
+        r.pred,
+        testB.map((i) => b.items[i]!.label),
+      );
       if (k === 5) {
-        testA5 += accuracy(ncm(sx, sy, classes, testA.map((i) => z[i]!)).pred, testA.map((i) => b.items[i]!.label));
-        knn5 += accuracy(knn(sx, sy, classes, testB.map((i) => z[i]!), 3).pred, testB.map((i) => b.items[i]!.label));
-        au += auroc(r.score, ncm(sx, sy, classes, unk.map((i) => z[i]!)).score);
+        testA5 += accuracy(
+          ncm(
+            sx,
+            sy,
+            classes,
+            testA.map((i) => z[i]!),
+          ).pred,
+          testA.map((i) => b.items[i]!.label),
+        );
+        knn5 += accuracy(
+          knn(
+            sx,
+            sy,
+            classes,
+            testB.map((i) => z[i]!),
+            3,
+          ).pred,
+          testB.map((i) => b.items[i]!.label),
+        );
+        au += auroc(
+          r.score,
+          ncm(
+            sx,
+            sy,
+            classes,
+            unk.map((i) => z[i]!),
+          ).score,
+        );
       }
     }
     res[`k${k}`] = accB / DRAWS;
   }
-  const row: Row = { encoder: enc.id, file: enc.file, bytes: enc.bytes, protocol: p, ncm: res, testA5: testA5 / DRAWS, knn5: knn5 / DRAWS, auroc5: au / DRAWS };
+  const row: Row = {
+    encoder: enc.id,
+    file: enc.file,
+    bytes: enc.bytes,
+    protocol: p,
+    ncm: res,
+    testA5: testA5 / DRAWS,
+    knn5: knn5 / DRAWS,
+    auroc5: au / DRAWS,
+  };
   if (withLearner) {
     const five = shots.filter((i) => b.items[i]!.rep < 5);
-    const lr = await learner(five.map((i) => z[i]!), five.map((i) => b.items[i]!.label), classes, testB.map((i) => z[i]!), testB.map((i) => b.items[i]!.label), unk.map((i) => z[i]!));
+    const lr = await learner(
+      five.map((i) => z[i]!),
+      five.map((i) => b.items[i]!.label),
+      classes,
+      testB.map((i) => z[i]!),
+      testB.map((i) => b.items[i]!.label),
+      unk.map((i) => z[i]!),
+    );
     row.learner5 = lr.fewShot;
     row.learnerStream5 = lr.stream;
     row.learnerAuroc5 = lr.auroc;
@@ -171,7 +242,9 @@ async function main(): Promise<void> {
   const b = await loadBench(opt('--data', join(ROOT, 'bench', 'camera', '.cache', 'camera-v1')));
   const encs: Enc[] = [];
   if (!args.includes('--no-default')) {
-    for (const f of readdirSync(join(ROOT, 'models')).filter((f) => /^rgb-.*\.json$/.test(f) && !f.includes('calibration')).sort()) {
+    for (const f of readdirSync(join(ROOT, 'models'))
+      .filter((f) => /^rgb-.*\.json$/.test(f) && !f.includes('calibration'))
+      .sort()) {
       const m = JSON.parse(await readFile(join(ROOT, 'models', f), 'utf8')) as { format: string };
       if (m.format === 'onnx') encs.push(await fromManifest(join(ROOT, 'models', f)));
     }
@@ -182,7 +255,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < args.length; i++) {
     if (args[i] !== '--model') continue;
     const [name, file] = args[i + 1]!.split('=') as [string, string];
-    encs.push(file.endsWith('.json') ? await fromManifest(file) : await onnxEncoder(name, file, rgbSpec(size), 'embedding'));
+    encs.push(
+      file.endsWith('.json') ? await fromManifest(file) : await onnxEncoder(name, file, rgbSpec(size), 'embedding'),
+    );
     if (file.endsWith('.onnx')) (encs[encs.length - 1] as { id: string }).id = name;
   }
   // How well the background reference isolates the object (IoU of its box with the true object box).
@@ -204,11 +279,37 @@ async function main(): Promise<void> {
     '',
     '| encoder | KiB | protocol | 1-shot | 5-shot | 10-shot | 5-shot testA | kNN 5 | Learner 5 | +stream | AUROC 5 |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.encoder} | ${r.bytes ? Math.round(r.bytes / 1024) : '-'} | ${r.protocol} | ${pct(r.ncm.k1)} | ${pct(r.ncm.k5)} | ${pct(r.ncm.k10)} | ${pct(r.testA5)} | ${pct(r.knn5)} | ${pct(r.learner5)} | ${pct(r.learnerStream5)} | ${(r.auroc5).toFixed(3)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.encoder} | ${r.bytes ? Math.round(r.bytes / 1024) : '-'} | ${r.protocol} | ${pct(r.ncm.k1)} | ${pct(r.ncm.k5)} | ${pct(r.ncm.k10)} | ${pct(r.testA5)} | ${pct(r.knn5)} | ${pct(r.learner5)} | ${pct(r.learnerStream5)} | ${(r.auroc5).toFixed(3)} |`,
+    ),
   ];
   console.log(lines.join('\n'));
-  const files = await Promise.all(encs.filter((e) => e.file).map(async (e) => ({ id: e.id, file: basename(e.file), bytes: (await stat(e.file)).size })));
-  await writeFile(out, JSON.stringify({ bench: { version: 1, sha256: b.sha256, items: b.items.length, known, meanBgrefIou: meanIou, disjoint: b.disjoint }, encoders: files, rows, table: lines }, null, 1) + '\n');
+  const files = await Promise.all(
+    encs
+      .filter((e) => e.file)
+      .map(async (e) => ({ id: e.id, file: basename(e.file), bytes: (await stat(e.file)).size })),
+  );
+  await writeFile(
+    out,
+    JSON.stringify(
+      {
+        bench: {
+          version: 1,
+          sha256: b.sha256,
+          items: b.items.length,
+          known,
+          meanBgrefIou: meanIou,
+          disjoint: b.disjoint,
+        },
+        encoders: files,
+        rows,
+        table: lines,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   console.log(`\nwrote ${out}`);
 }
 

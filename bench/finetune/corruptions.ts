@@ -2,10 +2,25 @@
 import { Rng } from '../../src/finetune/rng.js';
 
 /** Corruptions of the harness. */
-export type Corruption = 'gaussian-noise' | 'blur' | 'contrast' | 'brightness' | 'rotation' | 'translation' | 'occlusion';
+export type Corruption =
+  | 'gaussian-noise'
+  | 'blur'
+  | 'contrast'
+  | 'brightness'
+  | 'rotation'
+  | 'translation'
+  | 'occlusion';
 
 /** Every corruption, in table order. */
-export const CORRUPTIONS: readonly Corruption[] = ['gaussian-noise', 'blur', 'contrast', 'brightness', 'rotation', 'translation', 'occlusion'];
+export const CORRUPTIONS: readonly Corruption[] = [
+  'gaussian-noise',
+  'blur',
+  'contrast',
+  'brightness',
+  'rotation',
+  'translation',
+  'occlusion',
+];
 
 const W = 28;
 const N = W * W;
@@ -23,10 +38,15 @@ const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v))
 
 function sample(img: Float64Array, x: number, y: number): number {
   // Bilinear, zero (background) outside the image.
-  const x0 = Math.floor(x), y0 = Math.floor(y);
-  const fx = x - x0, fy = y - y0;
+  const x0 = Math.floor(x),
+    y0 = Math.floor(y);
+  const fx = x - x0,
+    fy = y - y0;
   const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 || xx >= W || yy >= W ? 0 : img[yy * W + xx]!);
-  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+  return (
+    (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+    fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1))
+  );
 }
 
 function blur(src: Float64Array, sigma: number): Float64Array {
@@ -93,22 +113,27 @@ export function corrupt(images: Uint8Array, kind: Corruption, severity: number, 
         break;
       case 'rotation': {
         const a = ((rng.next() < 0.5 ? -1 : 1) * ROT_DEG[s]! * Math.PI) / 180;
-        const c = Math.cos(a), si = Math.sin(a), h = (W - 1) / 2;
+        const c = Math.cos(a),
+          si = Math.sin(a),
+          h = (W - 1) / 2;
         dst = new Float64Array(N);
         for (let y = 0; y < W; y++)
-          for (let x = 0; x < W; x++) dst[y * W + x] = sample(src, c * (x - h) + si * (y - h) + h, -si * (x - h) + c * (y - h) + h);
+          for (let x = 0; x < W; x++)
+            dst[y * W + x] = sample(src, c * (x - h) + si * (y - h) + h, -si * (x - h) + c * (y - h) + h);
         break;
       }
       case 'translation': {
         const a = rng.next() * 2 * Math.PI;
-        const dx = Math.round(Math.cos(a) * SHIFT_PX[s]!), dy = Math.round(Math.sin(a) * SHIFT_PX[s]!);
+        const dx = Math.round(Math.cos(a) * SHIFT_PX[s]!),
+          dy = Math.round(Math.sin(a) * SHIFT_PX[s]!);
         dst = new Float64Array(N);
         for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) dst[y * W + x] = sample(src, x - dx, y - dy);
         break;
       }
       case 'occlusion': {
         const z = OCCLUDE[s]!;
-        const x0 = rng.int(W - z + 1), y0 = rng.int(W - z + 1);
+        const x0 = rng.int(W - z + 1),
+          y0 = rng.int(W - z + 1);
         dst = Float64Array.from(src);
         for (let y = y0; y < y0 + z; y++) for (let x = x0; x < x0 + z; x++) dst[y * W + x] = 128;
         break;

@@ -14,7 +14,18 @@ export interface Dataset {
 }
 
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
-const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** The first 5000 images and labels of a Debian IDX split (header: 16 bytes of images, 8 of labels). */
 async function readIdx(split: 'train' | 't10k', note?: string): Promise<Dataset> {
@@ -39,7 +50,13 @@ export async function loadDataset(dev = false): Promise<Dataset> {
   if (dev) return readIdx('train', 'dev split');
   if (existsSync(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`)) {
     const s = await loadFmnistSample();
-    return { images: s.images, labels: s.labels, count: s.count, classes: s.classes, source: 'models/data/fmnist-test-5000' };
+    return {
+      images: s.images,
+      labels: s.labels,
+      count: s.count,
+      classes: s.classes,
+      source: 'models/data/fmnist-test-5000',
+    };
   }
   return readIdx('t10k');
 }

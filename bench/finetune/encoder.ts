@@ -71,17 +71,24 @@ async function onnxEncoder(): Promise<ImageEncoder | undefined> {
  * 24×3×3 = 216 values. A stand-in with the same interface until the shipped encoder exists.
  */
 function randomConvEncoder(): ImageEncoder {
-  const F = 24, K = 5, P = 8, O = 24, G = O / P;
+  const F = 24,
+    K = 5,
+    P = 8,
+    O = 24,
+    G = O / P;
   const rng = new Rng(20241);
   const w = new Float32Array(F * K * K);
   const bias = new Float32Array(F);
   for (let f = 0; f < F; f++) {
     let m = 0;
-    for (let i = 0; i < K * K; i++) m += (w[f * K * K + i] = rng.normal());
+    for (let i = 0; i < K * K; i++) m += w[f * K * K + i] = rng.normal();
     for (let i = 0; i < K * K; i++) w[f * K * K + i] = w[f * K * K + i]! - m / (K * K);
     bias[f] = rng.normal() * 0.5;
   }
-  const sha256 = createHash('sha256').update(new Uint8Array(w.buffer)).update(new Uint8Array(bias.buffer)).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(new Uint8Array(w.buffer))
+    .update(new Uint8Array(bias.buffer))
+    .digest('hex');
   return {
     id: 'random-conv-216',
     sha256,
@@ -129,7 +136,8 @@ export async function embedCached(enc: ImageEncoder, key: string, images: Uint8A
   if (existsSync(file)) {
     const buf = await readFile(file);
     const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    if (all.length === count * enc.dim) return Array.from({ length: count }, (_, i) => all.slice(i * enc.dim, (i + 1) * enc.dim));
+    if (all.length === count * enc.dim)
+      return Array.from({ length: count }, (_, i) => all.slice(i * enc.dim, (i + 1) * enc.dim));
   }
   const e = await enc.embed(images);
   const all = new Float32Array(count * enc.dim);

@@ -47,7 +47,8 @@ function fit(xs: Float64Array[], ys: number[], c: number, lambda: number, iters 
       }
     }
     for (let i = 0; i < c * d; i++) g[i] = g[i]! + lambda * w[i]!;
-    const c1 = 1 - 0.9 ** t, c2 = 1 - 0.999 ** t;
+    const c1 = 1 - 0.9 ** t,
+      c2 = 1 - 0.999 ** t;
     for (let i = 0; i < p; i++) {
       m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
       v[i] = 0.999 * v[i]! + 0.001 * g[i]! * g[i]!;
@@ -58,7 +59,8 @@ function fit(xs: Float64Array[], ys: number[], c: number, lambda: number, iters 
 }
 
 function predict(m: Model, x: Float64Array): number {
-  let best = 0, bv = Number.NEGATIVE_INFINITY;
+  let best = 0,
+    bv = Number.NEGATIVE_INFINITY;
   for (let k = 0; k < m.c; k++) {
     let s = m.b[k]!;
     for (let j = 0; j < m.d; j++) s += m.w[k * m.d + j]! * x[j]!;
@@ -77,7 +79,13 @@ export const LAMBDAS = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1];
  * Trains logistic regression on the labels with λ picked by k-fold CV (k = min(5, labels per class),
  * at least 2; folds stratified by class, seeded) and returns accuracy on `test` plus the λ chosen.
  */
-export function logregAccuracy(lx: Float32Array[], ly: string[], tx: Float32Array[], ty: string[], seed = 1): { accuracy: number; lambda: number } {
+export function logregAccuracy(
+  lx: Float32Array[],
+  ly: string[],
+  tx: Float32Array[],
+  ty: string[],
+  seed = 1,
+): { accuracy: number; lambda: number } {
   const names = [...new Set(ly)].sort();
   const idx = new Map(names.map((n, i) => [n, i]));
   const xs = lx.map(prep);
@@ -91,14 +99,22 @@ export function logregAccuracy(lx: Float32Array[], ly: string[], tx: Float32Arra
     const members = rng.shuffle(ys.flatMap((y, i) => (y === k ? [i] : [])));
     members.forEach((i, r) => (fold[i] = r % folds));
   }
-  let bestL = LAMBDAS[0]!, bestA = -1;
+  let bestL = LAMBDAS[0]!,
+    bestA = -1;
   for (const lambda of LAMBDAS) {
-    let ok = 0, n = 0;
+    let ok = 0,
+      n = 0;
     for (let f = 0; f < folds; f++) {
       const tr = xs.flatMap((_, i) => (fold[i] !== f ? [i] : []));
       const te = xs.flatMap((_, i) => (fold[i] === f ? [i] : []));
       if (!te.length || !tr.length) continue;
-      const m = fit(tr.map((i) => xs[i]!), tr.map((i) => ys[i]!), c, lambda, 150);
+      const m = fit(
+        tr.map((i) => xs[i]!),
+        tr.map((i) => ys[i]!),
+        c,
+        lambda,
+        150,
+      );
       for (const i of te) if (predict(m, xs[i]!) === ys[i]) ok++;
       n += te.length;
     }

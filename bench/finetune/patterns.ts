@@ -7,8 +7,14 @@ export function testPatterns(count: number, seed: number): Uint8Array {
   const out = new Uint8Array(count * 784);
   for (let n = 0; n < count; n++) {
     const kind = n % 6;
-    const a = rng.next() * Math.PI, f = 0.2 + rng.next() * 0.8, ph = rng.next() * 6.28, cell = 2 + rng.int(6);
-    const cx = 6 + rng.next() * 16, cy = 6 + rng.next() * 16, lo = rng.int(80), hi = 150 + rng.int(105);
+    const a = rng.next() * Math.PI,
+      f = 0.2 + rng.next() * 0.8,
+      ph = rng.next() * 6.28,
+      cell = 2 + rng.int(6);
+    const cx = 6 + rng.next() * 16,
+      cy = 6 + rng.next() * 16,
+      lo = rng.int(80),
+      hi = 150 + rng.int(105);
     for (let y = 0; y < 28; y++)
       for (let x = 0; x < 28; x++) {
         let v: number;
@@ -18,7 +24,10 @@ export function testPatterns(count: number, seed: number): Uint8Array {
         else if (kind === 3) v = Math.sin(f * Math.hypot(x - cx, y - cy) + ph) > 0 ? 1 : 0;
         else if (kind === 4) v = Math.abs(x - cx) < cell * 1.5 || Math.abs(y - cy) < cell ? 1 : 0;
         else v = rng.next();
-        out[n * 784 + y * 28 + x] = Math.max(0, Math.min(255, Math.round(lo + (hi - lo) * Math.max(0, Math.min(1, v)))));
+        out[n * 784 + y * 28 + x] = Math.max(
+          0,
+          Math.min(255, Math.round(lo + (hi - lo) * Math.max(0, Math.min(1, v)))),
+        );
       }
   }
   return out;

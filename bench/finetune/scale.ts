@@ -35,5 +35,9 @@ const a1 = med(() => addClasses(C / 2));
 const a2 = med(() => addClasses(C));
 const l1 = med(() => addLabels(N / 2));
 const l2 = med(() => addLabels(N));
-console.log(`addClass ×${C / 2}: ${a1.toFixed(0)} ms; ×${C}: ${a2.toFixed(0)} ms; ratio ${(a2 / a1).toFixed(2)} (linear ≈ 2, quadratic ≈ 4)`);
-console.log(`addLabeled ×${N / 2}: ${l1.toFixed(0)} ms; ×${N}: ${l2.toFixed(0)} ms; ratio ${(l2 / l1).toFixed(2)}; ${((1000 * l2) / N).toFixed(1)} µs per label (dim ${DIM}, then one predict)`);
+console.log(
+  `addClass ×${C / 2}: ${a1.toFixed(0)} ms; ×${C}: ${a2.toFixed(0)} ms; ratio ${(a2 / a1).toFixed(2)} (linear ≈ 2, quadratic ≈ 4)`,
+);
+console.log(
+  `addLabeled ×${N / 2}: ${l1.toFixed(0)} ms; ×${N}: ${l2.toFixed(0)} ms; ratio ${(l2 / l1).toFixed(2)}; ${((1000 * l2) / N).toFixed(1)} µs per label (dim ${DIM}, then one predict)`,
+);

@@ -21,9 +21,15 @@ report(async () => {
   const sessions: Array<[string, ort.InferenceSession]> = [];
   for (const id of ['fmnist-cnn-vicreg-int8', 'fmnist-cnn-vicreg-fp32']) {
     const bytes = new Uint8Array(await (await fetch(`/models/${id}.onnx`)).arrayBuffer());
-    sessions.push([id.endsWith('int8') ? 'int8' : 'fp32', await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' })]);
+    sessions.push([
+      id.endsWith('int8') ? 'int8' : 'fp32',
+      await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }),
+    ]);
   }
-  const feeds = { 1: { input: new ort.Tensor('float32', x.subarray(0, 784), [1, 1, 28, 28]) }, 32: { input: new ort.Tensor('float32', x, [32, 1, 28, 28]) } };
+  const feeds = {
+    1: { input: new ort.Tensor('float32', x.subarray(0, 784), [1, 1, 28, 28]) },
+    32: { input: new ort.Tensor('float32', x, [32, 1, 28, 28]) },
+  };
   for (const [, s] of sessions) {
     for (let i = 0; i < 300; i++) await s.run(feeds[1]);
     for (let i = 0; i < 20; i++) await s.run(feeds[32]);
@@ -42,5 +48,10 @@ report(async () => {
     }
   }
   for (const [, s] of sessions) await s.release();
-  return { isolated: crossOriginIsolated, threads: ort.env.wasm.numThreads, hardwareConcurrency: navigator.hardwareConcurrency, times: out };
+  return {
+    isolated: crossOriginIsolated,
+    threads: ort.env.wasm.numThreads,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    times: out,
+  };
 });

@@ -31,7 +31,16 @@ try {
       const a = one.times[key]!;
       const b = two.times[key]!;
       for (let i = 0; i < Math.min(a.length, b.length); i++) {
-        report({ row: `threads/chromium/${key}`, value: a[i]! / b[i]!, detail: { oneThreadMs: a[i]!, twoThreadMs: b[i]!, isolated: String(two.isolated), cores: two.hardwareConcurrency } });
+        report({
+          row: `threads/chromium/${key}`,
+          value: a[i]! / b[i]!,
+          detail: {
+            oneThreadMs: a[i]!,
+            twoThreadMs: b[i]!,
+            isolated: String(two.isolated),
+            cores: two.hardwareConcurrency,
+          },
+        });
         report({ row: `chromium-ms/${key}/t1`, value: a[i]!, detail: {} });
       }
     }

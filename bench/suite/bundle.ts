@@ -8,7 +8,17 @@ import { ROOT, report } from './common.js';
 
 const external = ['onnxruntime-web', 'onnxruntime-web/*', '@tensorflow/*', 'onnxruntime-node'];
 async function size(entry: string): Promise<number> {
-  const r = await build({ entryPoints: [join(ROOT, entry)], bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, external, logLevel: 'silent' });
+  const r = await build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    external,
+    logLevel: 'silent',
+  });
   return gzipSync(r.outputFiles[0]!.contents, { level: 9 }).byteLength;
 }
 const tjsDir = join(ROOT, 'node_modules', '@huggingface', 'transformers');
@@ -21,5 +31,9 @@ for (const [name, entry] of [
   ['whole loop (index)', 'src/index.ts'],
 ] as const) {
   const b = await size(entry);
-  report({ row: `bundle/${name}`, value: tjs / b, detail: { edgetuneBytes: b, transformersBytes: tjs, transformersVersion: tjsVersion } });
+  report({
+    row: `bundle/${name}`,
+    value: tjs / b,
+    detail: { edgetuneBytes: b, transformersBytes: tjs, transformersVersion: tjsVersion },
+  });
 }

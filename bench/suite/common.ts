@@ -48,7 +48,9 @@ export async function fmnistEmbeddings(): Promise<EmbeddingSet> {
     const session = await ortNode.InferenceSession.create(join(MODELS, m.file));
     flat = new Float32Array(n * dim);
     for (let b = 0; b < n; b += 250) {
-      const out = await session.run({ input: new ortNode.Tensor('float32', x.subarray(b * 784, (b + 250) * 784), [250, 1, 28, 28]) });
+      const out = await session.run({
+        input: new ortNode.Tensor('float32', x.subarray(b * 784, (b + 250) * 784), [250, 1, 28, 28]),
+      });
       flat.set(out[session.outputNames[0]!]!.data as Float32Array, b * dim);
     }
     await session.release();

@@ -16,7 +16,10 @@ export interface TrainSettings {
 }
 
 /** Trains a head on `train`; returns its parameters. Weight decay is 0 (tfjs' Adam has none). */
-export function trainEdgetune(train: EmbeddingSet, s: TrainSettings): { params: Float32Array; predict: (x: Float32Array) => number } {
+export function trainEdgetune(
+  train: EmbeddingSet,
+  s: TrainSettings,
+): { params: Float32Array; predict: (x: Float32Array) => number } {
   const spec = headSpec(s.kind, train.dim, s.hidden);
   const c = train.classes;
   const rng = new Rng(s.seed);

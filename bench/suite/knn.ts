@@ -55,8 +55,16 @@ for (const shots of [5, 10]) {
     }
     const accL = okL / nTest;
     const accK = okK / nTest;
-    report({ row: `fewshot/${shots}/accuracy-points`, value: 100 * (accL - accK), detail: { learnerAcc: accL, knnAcc: accK, shots, test: nTest } });
-    report({ row: `fewshot/${shots}/predict-speed`, value: median(tk) / median(tl), detail: { learnerUs: 1000 * median(tl), knnUs: 1000 * median(tk) } });
+    report({
+      row: `fewshot/${shots}/accuracy-points`,
+      value: 100 * (accL - accK),
+      detail: { learnerAcc: accL, knnAcc: accK, shots, test: nTest },
+    });
+    report({
+      row: `fewshot/${shots}/predict-speed`,
+      value: median(tk) / median(tl),
+      detail: { learnerUs: 1000 * median(tl), knnUs: 1000 * median(tk) },
+    });
     learner.dispose();
     clf.dispose();
   }

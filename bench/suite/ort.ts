@@ -14,7 +14,12 @@ env.numThreads = threads;
 ortWeb.env.wasm.numThreads = threads;
 
 const sample = await loadFmnistSample();
-const images: RawPixels[] = Array.from({ length: 32 }, (_, k) => ({ data: sample.images.slice(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 }));
+const images: RawPixels[] = Array.from({ length: 32 }, (_, k) => ({
+  data: sample.images.slice(k * 784, (k + 1) * 784),
+  width: 28,
+  height: 28,
+  channels: 1,
+}));
 
 interface Contenders {
   readonly id: string;
@@ -28,13 +33,23 @@ interface Contenders {
 async function open(file: string): Promise<Contenders> {
   const m = JSON.parse(readFileSync(join(MODELS, file), 'utf8')) as ModelManifest;
   const bytes = new Uint8Array(readFileSync(join(MODELS, m.file)));
-  const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const native = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const web = await ortWeb.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const native = await ortNode.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const encoder = await Encoder.open({ manifest: m, bytes }, { device: 'wasm', batchSize: 32, selfCheck: false });
   const feeds = {} as Contenders['feeds'];
   for (const n of [1, 32] as const) {
     const x = preprocessBatch(images.slice(0, n), m.input);
-    feeds[n] = { web: new ortWeb.Tensor('float32', x, [n, 1, 28, 28]), native: new ortNode.Tensor('float32', x, [n, 1, 28, 28]) };
+    feeds[n] = {
+      web: new ortWeb.Tensor('float32', x, [n, 1, 28, 28]),
+      native: new ortNode.Tensor('float32', x, [n, 1, 28, 28]),
+    };
   }
   return { id: m.id, bytes: bytes.byteLength, web, native, encoder, feeds };
 }
@@ -42,7 +57,9 @@ async function open(file: string): Promise<Contenders> {
 /** Per-call times of the first `n` runs of a fresh session: the tier-up window users meet after load. */
 async function tierUp(file: string, n: number): Promise<number[]> {
   const m = JSON.parse(readFileSync(join(MODELS, file), 'utf8')) as ModelManifest;
-  const s = await ortWeb.InferenceSession.create(new Uint8Array(readFileSync(join(MODELS, m.file))), { executionProviders: ['wasm'] });
+  const s = await ortWeb.InferenceSession.create(new Uint8Array(readFileSync(join(MODELS, m.file))), {
+    executionProviders: ['wasm'],
+  });
   const x = new ortWeb.Tensor('float32', preprocessBatch(images.slice(0, 1), m.input), [1, 1, 28, 28]);
   const t: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -59,7 +76,16 @@ const names = defaultModels();
 const curve = await tierUp(names.int8, 300);
 const steady = median(curve.slice(200));
 const settled = curve.findIndex((_, i) => i >= 5 && median(curve.slice(i - 5, i + 5)) <= 1.5 * steady);
-report({ row: `tierup/int8/b1/t${threads}`, value: median(curve.slice(0, 10)) / steady, detail: { first10MedianMs: median(curve.slice(0, 10)), steadyMs: steady, callsUntilWithin1_5x: settled, firstCallMs: curve[0]! } });
+report({
+  row: `tierup/int8/b1/t${threads}`,
+  value: median(curve.slice(0, 10)) / steady,
+  detail: {
+    first10MedianMs: median(curve.slice(0, 10)),
+    steadyMs: steady,
+    callsUntilWithin1_5x: settled,
+    firstCallMs: curve[0]!,
+  },
+});
 
 const models = [await open(names.int8), await open(names.fp32)];
 const calls = { 1: 60, 32: 12 } as const;
@@ -79,14 +105,17 @@ async function timeOne(c: Contenders, who: Who, n: 1 | 32, k: number): Promise<n
   return t[Math.floor(t.length / 4)]!;
 }
 // Discard the tier-up window: 300 batch-1 and 20 batch-32 calls per contender before timing.
-for (const c of models) for (const who of ['web', 'native', 'encoder'] as const) {
-  await timeOne(c, who, 1, 300);
-  await timeOne(c, who, 32, 20);
-}
+for (const c of models)
+  for (const who of ['web', 'native', 'encoder'] as const) {
+    await timeOne(c, who, 1, 300);
+    await timeOne(c, who, 32, 20);
+  }
 for (let r = 0; r < rounds; r++) {
   for (const n of [1, 32] as const) {
     const t: Record<string, number> = {};
-    const order: Array<[Contenders, Who]> = models.flatMap((c) => (['web', 'native', 'encoder'] as const).map((w) => [c, w] as [Contenders, Who]));
+    const order: Array<[Contenders, Who]> = models.flatMap((c) =>
+      (['web', 'native', 'encoder'] as const).map((w) => [c, w] as [Contenders, Who]),
+    );
     // Rotate so no contender always takes the same slot.
     for (let i = 0; i < order.length; i++) {
       const [c, who] = order[(i + r) % order.length]!;
@@ -94,13 +123,34 @@ for (let r = 0; r < rounds; r++) {
     }
     for (const c of models) {
       const q = c.id.endsWith('int8') ? 'int8' : 'fp32';
-      const d = { webMs: t[`${c.id}/web`]!, nativeMs: t[`${c.id}/native`]!, encoderMs: t[`${c.id}/encoder`]!, threads, batch: n, model: c.id, bytes: c.bytes };
+      const d = {
+        webMs: t[`${c.id}/web`]!,
+        nativeMs: t[`${c.id}/native`]!,
+        encoderMs: t[`${c.id}/encoder`]!,
+        threads,
+        batch: n,
+        model: c.id,
+        bytes: c.bytes,
+      };
       report({ row: `wasm-vs-native/${q}/b${n}/t${threads}`, value: d.webMs / d.nativeMs, detail: d });
       report({ row: `encoder-vs-raw/${q}/b${n}/t${threads}`, value: d.encoderMs / d.webMs, detail: d });
       report({ row: `web-ms/${q}/b${n}/t${threads}`, value: d.webMs, detail: d });
     }
-    report({ row: `int8-vs-fp32/web/b${n}/t${threads}`, value: t[`${models[1]!.id}/web`]! / t[`${models[0]!.id}/web`]!, detail: { fp32Ms: t[`${models[1]!.id}/web`]!, int8Ms: t[`${models[0]!.id}/web`]!, fp32Bytes: models[1]!.bytes, int8Bytes: models[0]!.bytes } });
-    report({ row: `int8-vs-fp32/native/b${n}/t${threads}`, value: t[`${models[1]!.id}/native`]! / t[`${models[0]!.id}/native`]!, detail: {} });
+    report({
+      row: `int8-vs-fp32/web/b${n}/t${threads}`,
+      value: t[`${models[1]!.id}/web`]! / t[`${models[0]!.id}/web`]!,
+      detail: {
+        fp32Ms: t[`${models[1]!.id}/web`]!,
+        int8Ms: t[`${models[0]!.id}/web`]!,
+        fp32Bytes: models[1]!.bytes,
+        int8Bytes: models[0]!.bytes,
+      },
+    });
+    report({
+      row: `int8-vs-fp32/native/b${n}/t${threads}`,
+      value: t[`${models[1]!.id}/native`]! / t[`${models[0]!.id}/native`]!,
+      detail: {},
+    });
   }
 }
 for (const c of models) {

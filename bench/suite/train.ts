@@ -20,17 +20,26 @@ function tfModel(dim: number, classes: number, st: TrainSettings): tf.LayersMode
   let a: tf.SymbolicTensor = input;
   if (st.kind === 'adapter') {
     // Same residual adapter as edgetune's: a = x + W2·relu(W1·x + b1), W2 zero-initialised, no bias on W2.
-    const h = tf.layers.dense({ units: st.hidden, activation: 'relu', kernelInitializer: 'heNormal' }).apply(input) as tf.SymbolicTensor;
+    const h = tf.layers
+      .dense({ units: st.hidden, activation: 'relu', kernelInitializer: 'heNormal' })
+      .apply(input) as tf.SymbolicTensor;
     const r = tf.layers.dense({ units: dim, useBias: false, kernelInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor;
     a = tf.layers.add().apply([input, r]) as tf.SymbolicTensor;
   }
-  const out = tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: 'zeros' }).apply(a) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: classes, activation: 'softmax', kernelInitializer: 'zeros' })
+    .apply(a) as tf.SymbolicTensor;
   const m = tf.model({ inputs: input, outputs: out });
   m.compile({ optimizer: tf.train.adam(st.lr, 0.9, 0.999, 1e-8), loss: 'categoricalCrossentropy' });
   return m;
 }
 
-async function trainTfjs(backend: 'cpu' | 'wasm', train: EmbeddingSet, test: EmbeddingSet, st: TrainSettings): Promise<{ ms: number; acc: number }> {
+async function trainTfjs(
+  backend: 'cpu' | 'wasm',
+  train: EmbeddingSet,
+  test: EmbeddingSet,
+  st: TrainSettings,
+): Promise<{ ms: number; acc: number }> {
   await tf.setBackend(backend);
   await tf.ready();
   const flat = (s: EmbeddingSet): Float32Array => {
@@ -83,7 +92,18 @@ for (const kind of ['linear', 'adapter'] as const) {
       report({
         row: `train/${kind}/tfjs-${peer}`,
         value: q.ms / e.ms,
-        detail: { edgetuneMs: e.ms, peerMs: q.ms, edgetuneCpuMs: e.cpu, peerCpuMs: q.cpu, edgetuneAcc: e.acc, peerAcc: q.acc, n: train.x.length, dim: train.dim, epochs: st.epochs, batch: st.batch },
+        detail: {
+          edgetuneMs: e.ms,
+          peerMs: q.ms,
+          edgetuneCpuMs: e.cpu,
+          peerCpuMs: q.cpu,
+          edgetuneAcc: e.acc,
+          peerAcc: q.acc,
+          n: train.x.length,
+          dim: train.dim,
+          epochs: st.epochs,
+          batch: st.batch,
+        },
       });
       report({ row: `train/${kind}/tfjs-${peer}/cpu`, value: q.cpu / e.cpu, detail: {} });
     }

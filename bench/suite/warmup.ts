@@ -25,7 +25,15 @@ const d = enc.diagnostics.warmup!;
 report({
   row: `warmup/${w}`,
   value: median(t.slice(0, 10)),
-  detail: { openMs, first10MedianMs: median(t.slice(0, 10)), first50SumMs: t.reduce((x, y) => x + y, 0), last10MedianMs: median(t.slice(40)), warmupRuns: d.runs, warmupMs: d.ms, stopped: d.stopped },
+  detail: {
+    openMs,
+    first10MedianMs: median(t.slice(0, 10)),
+    first50SumMs: t.reduce((x, y) => x + y, 0),
+    last10MedianMs: median(t.slice(40)),
+    warmupRuns: d.runs,
+    warmupMs: d.ms,
+    stopped: d.stopped,
+  },
 });
 await enc.dispose();
 process.exit(0);

@@ -71,7 +71,10 @@ export async function loadFmnistSample(options: LoadFmnistSampleOptions = {}): P
   const stem = options.stem ?? 'fmnist-test-5000';
   const meta = JSON.parse(await readFile(join(dir, `${stem}.json`), 'utf8')) as SampleMeta;
   if (meta.width !== 28 || meta.height !== 28) {
-    throw new EdgetuneError('STATE_INVALID', `Fashion-MNIST sample ${stem} is ${meta.width}x${meta.height}, expected 28x28.`);
+    throw new EdgetuneError(
+      'STATE_INVALID',
+      `Fashion-MNIST sample ${stem} is ${meta.width}x${meta.height}, expected 28x28.`,
+    );
   }
   const [gz, labels] = await Promise.all([readVerified(dir, meta.files.images), readVerified(dir, meta.files.labels)]);
   const images = new Uint8Array(gunzipSync(gz));

@@ -22,7 +22,12 @@ export async function decodeImage(path: string): Promise<RawPixels> {
   const buf = await readFile(path);
   if (extname(path).toLowerCase() === '.png') {
     const png = PNG.sync.read(buf);
-    return { data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength), width: png.width, height: png.height, channels: 4 };
+    return {
+      data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+      width: png.width,
+      height: png.height,
+      channels: 4,
+    };
   }
   const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
   return { data: img.data, width: img.width, height: img.height, channels: 4 };
@@ -36,7 +41,10 @@ export async function decodeImage(path: string): Promise<RawPixels> {
 export async function listImages(dir: string, limit: number): Promise<string[]> {
   const all: string[] = [];
   await walk(dir, all);
-  if (all.length === 0) throw new Error(`No .png/.jpg/.jpeg images under ${dir}; put calibration images (photos like the ones the app will see) there.`);
+  if (all.length === 0)
+    throw new Error(
+      `No .png/.jpg/.jpeg images under ${dir}; put calibration images (photos like the ones the app will see) there.`,
+    );
   if (all.length <= limit) return all;
   return Array.from({ length: limit }, (_, k) => all[Math.floor((k * all.length) / limit)]!);
 }

@@ -16,21 +16,26 @@ class UsageError extends Error {}
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)}).`);
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)}).`);
   return value as T;
 }
 
 function numbers(flag: string, value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
   const xs = value.split(',').map(Number);
-  if (xs.length !== 3 || !xs.every(Number.isFinite)) throw new UsageError(`--${flag} takes three comma-separated numbers, e.g. 0.485,0.456,0.406 (got ${JSON.stringify(value)}).`);
+  if (xs.length !== 3 || !xs.every(Number.isFinite))
+    throw new UsageError(
+      `--${flag} takes three comma-separated numbers, e.g. 0.485,0.456,0.406 (got ${JSON.stringify(value)}).`,
+    );
   return xs;
 }
 
 function positive(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer (got ${JSON.stringify(value)}).`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${flag} must be a non-negative integer (got ${JSON.stringify(value)}).`);
   return n;
 }
 
@@ -47,17 +52,33 @@ export interface CliIo {
  * @param io - output sinks @defaultValue process.stdout / process.stderr
  * @returns the exit code
  */
-export async function main(argv: readonly string[], io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
       options: {
-        preset: { type: 'string' }, size: { type: 'string' }, crop: { type: 'string' }, output: { type: 'string' }, pooling: { type: 'string' },
-        id: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, license: { type: 'string' },
-        calibrate: { type: 'string' }, 'calibrate-sample': { type: 'string' }, limit: { type: 'string' }, 'speed-runs': { type: 'string' },
-        tflite: { type: 'boolean' }, threshold: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        preset: { type: 'string' },
+        size: { type: 'string' },
+        crop: { type: 'string' },
+        output: { type: 'string' },
+        pooling: { type: 'string' },
+        id: { type: 'string' },
+        mean: { type: 'string' },
+        std: { type: 'string' },
+        license: { type: 'string' },
+        calibrate: { type: 'string' },
+        'calibrate-sample': { type: 'string' },
+        limit: { type: 'string' },
+        'speed-runs': { type: 'string' },
+        tflite: { type: 'boolean' },
+        threshold: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help || !command) {
@@ -68,32 +89,52 @@ export async function main(argv: readonly string[], io: CliIo = { out: (s) => pr
     if (!target || positionals.length > 1) throw new UsageError(`${command} takes one file argument.`);
     if (command === 'import') {
       const r = await importModel(target, {
-        preset: oneOf('preset', values.preset, Object.keys(PRESETS) as Preset[]), size: positive('size', values.size), crop: oneOf<CropPolicy>('crop', values.crop, CROP_POLICIES),
-        output: values.output, pooling: oneOf<OutputPooling>('pooling', values.pooling, OUTPUT_POOLINGS), id: values.id, mean: numbers('mean', values.mean), std: numbers('std', values.std), license: values.license,
+        preset: oneOf('preset', values.preset, Object.keys(PRESETS) as Preset[]),
+        size: positive('size', values.size),
+        crop: oneOf<CropPolicy>('crop', values.crop, CROP_POLICIES),
+        output: values.output,
+        pooling: oneOf<OutputPooling>('pooling', values.pooling, OUTPUT_POOLINGS),
+        id: values.id,
+        mean: numbers('mean', values.mean),
+        std: numbers('std', values.std),
+        license: values.license,
       });
       const m = r.manifest;
-      io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : [
-        `import ${m.file} → ${r.manifestPath}`,
-        `  id ${m.id}, ${m.format} ${m.dtype} (${m.quantization}), ${m.bytes} bytes, sha256 ${m.sha256}`,
-        `  input ${m.input.name} ${JSON.stringify(m.input.shape)} ${m.input.layout}, fed ${m.input.width}×${m.input.height}, crop ${m.input.crop}${m.input.cropFraction !== undefined && m.input.cropFraction !== 1 ? ` ${m.input.cropFraction}` : ''}, mean ${m.input.mean.join(',')} std ${m.input.std.join(',')}`,
-        `  output ${m.output.name}${m.output.shape ? ` ${JSON.stringify(m.output.shape)}` : ''}, pooling ${m.output.pooling} → ${m.output.dim}-d${m.output.normalized ? ' (L2-normalised)' : ''}; ran on ${r.ran}`,
-        ...r.notes.map((n) => `  note: ${n}`),
-      ].join('\n') + '\n');
+      io.out(
+        values.json
+          ? `${JSON.stringify(r, null, 2)}\n`
+          : [
+              `import ${m.file} → ${r.manifestPath}`,
+              `  id ${m.id}, ${m.format} ${m.dtype} (${m.quantization}), ${m.bytes} bytes, sha256 ${m.sha256}`,
+              `  input ${m.input.name} ${JSON.stringify(m.input.shape)} ${m.input.layout}, fed ${m.input.width}×${m.input.height}, crop ${m.input.crop}${m.input.cropFraction !== undefined && m.input.cropFraction !== 1 ? ` ${m.input.cropFraction}` : ''}, mean ${m.input.mean.join(',')} std ${m.input.std.join(',')}`,
+              `  output ${m.output.name}${m.output.shape ? ` ${JSON.stringify(m.output.shape)}` : ''}, pooling ${m.output.pooling} → ${m.output.dim}-d${m.output.normalized ? ' (L2-normalised)' : ''}; ran on ${r.ran}`,
+              ...r.notes.map((n) => `  note: ${n}`),
+            ].join('\n') + '\n',
+      );
       return 0;
     }
     if (command === 'quantize') {
       if (values.tflite) {
-        io.err('--tflite output is not supported yet: the int8 model is written as ONNX QDQ only. A TFLite writer would need these ops mapped: Conv→CONV_2D, MatMul/Gemm→FULLY_CONNECTED/BATCH_MATMUL, Softmax, LayerNormalization (no TFLite builtin: decomposed), Erf/GELU, HardSwish, Transpose, Reshape, Concat, Gather/Slice.\n');
+        io.err(
+          '--tflite output is not supported yet: the int8 model is written as ONNX QDQ only. A TFLite writer would need these ops mapped: Conv→CONV_2D, MatMul/Gemm→FULLY_CONNECTED/BATCH_MATMUL, Softmax, LayerNormalization (no TFLite builtin: decomposed), Erf/GELU, HardSwish, Transpose, Reshape, Concat, Gather/Slice.\n',
+        );
         return 1;
       }
-      if (!values.calibrate && values['calibrate-sample'] === undefined) throw new UsageError('quantize needs --calibrate DIR or --calibrate-sample N.');
-      const r = await quantizeModel(target, { calibrate: values.calibrate, calibrateSample: positive('calibrate-sample', values['calibrate-sample']), limit: positive('limit', values.limit), speedRuns: positive('speed-runs', values['speed-runs']) });
+      if (!values.calibrate && values['calibrate-sample'] === undefined)
+        throw new UsageError('quantize needs --calibrate DIR or --calibrate-sample N.');
+      const r = await quantizeModel(target, {
+        calibrate: values.calibrate,
+        calibrateSample: positive('calibrate-sample', values['calibrate-sample']),
+        limit: positive('limit', values.limit),
+        speedRuns: positive('speed-runs', values['speed-runs']),
+      });
       io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatQuantizeReport(r)}\n`);
       return 0;
     }
     if (command === 'verify') {
       const threshold = values.threshold === undefined ? 0.999 : Number(values.threshold);
-      if (!(threshold > 0 && threshold <= 1)) throw new UsageError(`--threshold must be in (0, 1] (got ${values.threshold}).`);
+      if (!(threshold > 0 && threshold <= 1))
+        throw new UsageError(`--threshold must be in (0, 1] (got ${values.threshold}).`);
       const r = await verifyManifest(target, threshold);
       io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatVerifyReport(r)}\n`);
       return r.ok ? 0 : 1;

@@ -9,7 +9,10 @@ export interface PbField {
 }
 
 function corrupt(why: string): EdgetuneError {
-  return new EdgetuneError('MODEL_CORRUPT', `Not a valid ONNX model: ${why}. Check that the file is an .onnx export and not truncated.`);
+  return new EdgetuneError(
+    'MODEL_CORRUPT',
+    `Not a valid ONNX model: ${why}. Check that the file is an .onnx export and not truncated.`,
+  );
 }
 
 /**
@@ -219,7 +222,15 @@ function prefixPacked(b: Uint8Array): Uint8Array {
 }
 
 function readNode(buf: Uint8Array): OnnxNode {
-  const node = { name: '', op: '', domain: '', inputs: [] as string[], outputs: [] as string[], attrs: [] as OnnxAttr[], raw: buf };
+  const node = {
+    name: '',
+    op: '',
+    domain: '',
+    inputs: [] as string[],
+    outputs: [] as string[],
+    attrs: [] as OnnxAttr[],
+    raw: buf,
+  };
   for (const f of decodeFields(buf)) {
     const v = f.value as Uint8Array;
     if (f.n === 1) node.inputs.push(text(v));
@@ -231,7 +242,8 @@ function readNode(buf: Uint8Array): OnnxNode {
       const a: { name: string; i?: bigint; f?: number; ints?: bigint[]; raw: Uint8Array } = { name: '', raw: v };
       for (const x of decodeFields(v)) {
         if (x.n === 1) a.name = text(x.value as Uint8Array);
-        else if (x.n === 2 && x.wire === 5) a.f = new DataView((x.value as Uint8Array).buffer, (x.value as Uint8Array).byteOffset, 4).getFloat32(0, true);
+        else if (x.n === 2 && x.wire === 5)
+          a.f = new DataView((x.value as Uint8Array).buffer, (x.value as Uint8Array).byteOffset, 4).getFloat32(0, true);
         else if (x.n === 3 && x.wire === 0) a.i = BigInt.asIntN(64, x.value as bigint);
         else if (x.n === 8) (a.ints ??= []).push(...packedInts(x).map((b) => BigInt.asIntN(64, b)));
       }
@@ -251,7 +263,10 @@ function readTensor(buf: Uint8Array): OnnxTensor {
     else if (f.n === 2 && f.wire === 0) elemType = Number(f.value);
     else if (f.n === 8) name = text(f.value as Uint8Array);
     else if (f.n === 14 && f.wire === 0 && f.value === 1n) {
-      throw new EdgetuneError('UNSUPPORTED_OP', `Initializer ${name || '(unnamed)'} keeps its data in an external file; re-export the model as one .onnx file (models under 2 GB do not need external data).`);
+      throw new EdgetuneError(
+        'UNSUPPORTED_OP',
+        `Initializer ${name || '(unnamed)'} keeps its data in an external file; re-export the model as one .onnx file (models under 2 GB do not need external data).`,
+      );
     }
   }
   return { name, dims, elemType, raw: buf, fields };
@@ -294,12 +309,21 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
   if (nodes.length === 0) throw corrupt('the graph has no nodes');
   const initNames = new Set(initializers.map((t) => t.name));
   // Older exporters list initializers among the inputs too: those are not the model's inputs.
-  return { modelFields, graphFields, nodes, initializers, inputs: inputs.filter((x) => !initNames.has(x.name)), outputs, opsets };
+  return {
+    modelFields,
+    graphFields,
+    nodes,
+    initializers,
+    inputs: inputs.filter((x) => !initNames.has(x.name)),
+    outputs,
+    opsets,
+  };
 }
 
 /** An initializer's values as float32 (FLOAT tensors only). */
 export function tensorFloats(t: OnnxTensor): Float32Array {
-  if (t.elemType !== ELEM.FLOAT) throw new EdgetuneError('INVALID_ARGUMENT', `Initializer ${t.name} has element type ${t.elemType}, not float.`);
+  if (t.elemType !== ELEM.FLOAT)
+    throw new EdgetuneError('INVALID_ARGUMENT', `Initializer ${t.name} has element type ${t.elemType}, not float.`);
   const count = t.dims.reduce((a, b) => a * b, 1);
   for (const f of t.fields) {
     const v = f.value as Uint8Array;
@@ -310,33 +334,54 @@ export function tensorFloats(t: OnnxTensor): Float32Array {
     }
   }
   const singles = t.fields.filter((f) => f.n === 4 && f.wire === 5);
-  if (singles.length === count) return Float32Array.from(singles, (f) => new DataView((f.value as Uint8Array).buffer, (f.value as Uint8Array).byteOffset, 4).getFloat32(0, true));
+  if (singles.length === count)
+    return Float32Array.from(singles, (f) =>
+      new DataView((f.value as Uint8Array).buffer, (f.value as Uint8Array).byteOffset, 4).getFloat32(0, true),
+    );
   if (count === 0) return new Float32Array(0);
   throw new EdgetuneError('MODEL_CORRUPT', `Initializer ${t.name} has no data for its ${count} values.`);
 }
 
 /** Encodes a new initializer. */
-export function encodeTensor(name: string, dims: readonly number[], elemType: number, data: ArrayBufferView): Uint8Array {
+export function encodeTensor(
+  name: string,
+  dims: readonly number[],
+  elemType: number,
+  data: ArrayBufferView,
+): Uint8Array {
   const w = new PbWriter();
   for (const d of dims) w.varint(1, d);
-  w.varint(2, elemType).bytes(8, name).bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  w.varint(2, elemType)
+    .bytes(8, name)
+    .bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return w.finish();
 }
 
 /** Encodes a node; attributes are given as already-encoded AttributeProto bytes or simple values. */
-export function encodeNode(n: { name: string; op: string; domain?: string; inputs: readonly string[]; outputs: readonly string[]; attrs?: readonly (Uint8Array | { name: string; i: number })[] }): Uint8Array {
+export function encodeNode(n: {
+  name: string;
+  op: string;
+  domain?: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  attrs?: readonly (Uint8Array | { name: string; i: number })[];
+}): Uint8Array {
   const w = new PbWriter();
   for (const x of n.inputs) w.bytes(1, x);
   for (const x of n.outputs) w.bytes(2, x);
   w.bytes(3, n.name).bytes(4, n.op);
-  for (const a of n.attrs ?? []) w.bytes(5, a instanceof Uint8Array ? a : new PbWriter().bytes(1, a.name).varint(3, a.i).varint(20, 2));
+  for (const a of n.attrs ?? [])
+    w.bytes(5, a instanceof Uint8Array ? a : new PbWriter().bytes(1, a.name).varint(3, a.i).varint(20, 2));
   if (n.domain) w.bytes(7, n.domain);
   return w.finish();
 }
 
 /** Encodes a ValueInfoProto for a float tensor of unknown shape (enough for an extra graph output). */
 export function encodeFloatOutput(name: string): Uint8Array {
-  return new PbWriter().bytes(1, name).bytes(2, new PbWriter().bytes(1, new PbWriter().varint(1, ELEM.FLOAT))).finish();
+  return new PbWriter()
+    .bytes(1, name)
+    .bytes(2, new PbWriter().bytes(1, new PbWriter().varint(1, ELEM.FLOAT)))
+    .finish();
 }
 
 /**
@@ -346,7 +391,15 @@ export function encodeFloatOutput(name: string): Uint8Array {
  * @param model - the decoded model
  * @param edit - new node list and initializer list (encoded), extra outputs, opset overrides
  */
-export function writeOnnx(model: OnnxModel, edit: { nodes?: readonly Uint8Array[]; initializers?: readonly Uint8Array[]; extraOutputs?: readonly Uint8Array[]; opsets?: ReadonlyMap<string, number> }): Uint8Array {
+export function writeOnnx(
+  model: OnnxModel,
+  edit: {
+    nodes?: readonly Uint8Array[];
+    initializers?: readonly Uint8Array[];
+    extraOutputs?: readonly Uint8Array[];
+    opsets?: ReadonlyMap<string, number>;
+  },
+): Uint8Array {
   const g = new PbWriter();
   let nodesDone = false;
   let initsDone = false;

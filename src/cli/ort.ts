@@ -25,7 +25,9 @@ async function importRuntime(name: CliRuntime): Promise<Ort | undefined> {
   let p = cache.get(name);
   if (!p) {
     // onnxruntime-node is optional (a devDependency here): without it the CLI uses WASM.
-    p = (name === 'onnxruntime-node' ? import('onnxruntime-node') : import('onnxruntime-web')).then((m) => m as unknown as Ort).catch(() => undefined);
+    p = (name === 'onnxruntime-node' ? import('onnxruntime-node') : import('onnxruntime-web'))
+      .then((m) => m as unknown as Ort)
+      .catch(() => undefined);
     cache.set(name, p);
   }
   return p;
@@ -43,7 +45,11 @@ export async function hasNativeRuntime(): Promise<boolean> {
  * @param prefer - `onnxruntime-node` (falls back to WASM when not installed) or `onnxruntime-web`
  * @param threads - WASM threads (onnxruntime-web only) @defaultValue 1
  */
-export async function openSession(bytes: Uint8Array, prefer: CliRuntime = 'onnxruntime-node', threads = 1): Promise<CliSession> {
+export async function openSession(
+  bytes: Uint8Array,
+  prefer: CliRuntime = 'onnxruntime-node',
+  threads = 1,
+): Promise<CliSession> {
   let runtime: CliRuntime = prefer;
   let ort = await importRuntime(prefer);
   if (!ort) {
@@ -55,7 +61,10 @@ export async function openSession(bytes: Uint8Array, prefer: CliRuntime = 'onnxr
     ort.env.wasm.numThreads = threads;
     ort.env.logLevel = 'error';
   }
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', ...(runtime === 'onnxruntime-node' ? { intraOpNumThreads: 1 } : {}) });
+  const session = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    ...(runtime === 'onnxruntime-node' ? { intraOpNumThreads: 1 } : {}),
+  });
   const o = ort;
   return {
     runtime,
@@ -67,7 +76,10 @@ export async function openSession(bytes: Uint8Array, prefer: CliRuntime = 'onnxr
       const res = outputs ? await session.run(inputs, outputs as string[]) : await session.run(inputs);
       const out: Record<string, FloatTensor> = {};
       for (const [name, v] of Object.entries(res)) {
-        out[name] = { data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>), dims: v.dims };
+        out[name] = {
+          data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>),
+          dims: v.dims,
+        };
       }
       return out;
     },

@@ -1,6 +1,16 @@
 // Static int8 QDQ rewrite of an ONNX graph: per-channel int8 weights for Conv/MatMul/Gemm, uint8 activations from calibrated ranges.
 import { EdgetuneError } from '../core/errors.js';
-import { ELEM, encodeFloatOutput, encodeNode, encodeTensor, tensorFloats, writeOnnx, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
+import {
+  ELEM,
+  encodeFloatOutput,
+  encodeNode,
+  encodeTensor,
+  tensorFloats,
+  writeOnnx,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+} from './onnx-proto.js';
 
 /** Ops whose weights and inputs are quantized. */
 export const QUANTIZED_OPS: readonly string[] = Object.freeze(['Conv', 'MatMul', 'Gemm']);
@@ -53,7 +63,8 @@ export function planQdq(model: OnnxModel, exclude: ReadonlySet<OnnxNode> = new S
   const biases = new Map<string, readonly [string, string]>();
   const acts = new Set<string>();
   const nodes = new Set<OnnxNode>();
-  const isFloatInit = (name: string | undefined): name is string => name !== undefined && inits.get(name)?.elemType === ELEM.FLOAT;
+  const isFloatInit = (name: string | undefined): name is string =>
+    name !== undefined && inits.get(name)?.elemType === ELEM.FLOAT;
   const claim = (w: string, axis: number): boolean => {
     const had = weights.get(w);
     if (had !== undefined && had !== axis) return false;
@@ -79,7 +90,14 @@ export function planQdq(model: OnnxModel, exclude: ReadonlySet<OnnxNode> = new S
         acts.add(b);
         nodes.add(n);
       }
-    } else if (n.op === 'Gemm' && a && isFloatInit(b) && !isFloatInit(a) && attrInt(n, 'transA', 0) === 0 && inits.get(b)!.dims.length === 2) {
+    } else if (
+      n.op === 'Gemm' &&
+      a &&
+      isFloatInit(b) &&
+      !isFloatInit(a) &&
+      attrInt(n, 'transA', 0) === 0 &&
+      inits.get(b)!.dims.length === 2
+    ) {
       if (!claim(b, attrInt(n, 'transB', 0) === 1 ? 0 : 1)) continue;
       acts.add(a);
       nodes.add(n);
@@ -105,7 +123,11 @@ export function uint8Params(r: Range): { scale: number; zero: number } {
 }
 
 /** Per-channel symmetric int8 quantization of a weight along `axis`. */
-export function quantizeWeight(w: Float32Array, dims: readonly number[], axis: number): { q: Int8Array; scales: Float32Array } {
+export function quantizeWeight(
+  w: Float32Array,
+  dims: readonly number[],
+  axis: number,
+): { q: Int8Array; scales: Float32Array } {
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const maxAbs = new Float32Array(channels);
@@ -132,7 +154,11 @@ export function quantizeWeight(w: Float32Array, dims: readonly number[], axis: n
  */
 export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<string, Range>): Uint8Array {
   const opset = model.opsets.get('') ?? 0;
-  if (opset < 13) throw new EdgetuneError('UNSUPPORTED_OP', `The model uses opset ${opset}; per-channel QDQ needs opset 13 or later. Re-export it with opset_version=17.`);
+  if (opset < 13)
+    throw new EdgetuneError(
+      'UNSUPPORTED_OP',
+      `The model uses opset ${opset}; per-channel QDQ needs opset 13 or later. Re-export it with opset_version=17.`,
+    );
   const inits = new Map<string, OnnxTensor>(model.initializers.map((t) => [t.name, t]));
   const newInits: Uint8Array[] = [];
   const head: Uint8Array[] = [];
@@ -140,12 +166,16 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
   const actParams = new Map<string, { scale: number; zero: number }>();
   const qdqOf = (t: string): Uint8Array[] => {
     const r = ranges.get(t);
-    if (!r || !Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new EdgetuneError('INVALID_ARGUMENT', `No calibrated range for tensor ${t}; calibration did not reach it.`);
+    if (!r || !Number.isFinite(r.min) || !Number.isFinite(r.max))
+      throw new EdgetuneError('INVALID_ARGUMENT', `No calibrated range for tensor ${t}; calibration did not reach it.`);
     const p = uint8Params(r);
     actParams.set(t, p);
     const s = `${t}__s`;
     const z = `${t}__z`;
-    newInits.push(encodeTensor(s, [], ELEM.FLOAT, new Float32Array([p.scale])), encodeTensor(z, [], ELEM.UINT8, new Uint8Array([p.zero])));
+    newInits.push(
+      encodeTensor(s, [], ELEM.FLOAT, new Float32Array([p.scale])),
+      encodeTensor(z, [], ELEM.UINT8, new Uint8Array([p.zero])),
+    );
     actName.set(t, `${t}__dq`);
     return [
       encodeNode({ name: `${t}__Q`, op: 'QuantizeLinear', inputs: [t, s, z], outputs: [`${t}__q`] }),
@@ -163,8 +193,20 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
     const t = inits.get(name)!;
     const { q, scales } = quantizeWeight(tensorFloats(t), t.dims, axis);
     weightScales.set(name, scales);
-    newInits.push(encodeTensor(`${name}__q8`, t.dims, ELEM.INT8, q), encodeTensor(`${name}__ws`, [scales.length], ELEM.FLOAT, scales), encodeTensor(`${name}__wz`, [scales.length], ELEM.INT8, new Int8Array(scales.length)));
-    head.push(encodeNode({ name: `${name}__DQ`, op: 'DequantizeLinear', inputs: [`${name}__q8`, `${name}__ws`, `${name}__wz`], outputs: [`${name}__dqw`], attrs: [{ name: 'axis', i: axis }] }));
+    newInits.push(
+      encodeTensor(`${name}__q8`, t.dims, ELEM.INT8, q),
+      encodeTensor(`${name}__ws`, [scales.length], ELEM.FLOAT, scales),
+      encodeTensor(`${name}__wz`, [scales.length], ELEM.INT8, new Int8Array(scales.length)),
+    );
+    head.push(
+      encodeNode({
+        name: `${name}__DQ`,
+        op: 'DequantizeLinear',
+        inputs: [`${name}__q8`, `${name}__ws`, `${name}__wz`],
+        outputs: [`${name}__dqw`],
+        attrs: [{ name: 'axis', i: axis }],
+      }),
+    );
     weightName.set(name, `${name}__dqw`);
   }
   // Conv biases: int32 at scale x_scale · w_scale[c], as ORT's QLinearConv fusion expects.
@@ -180,7 +222,8 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
     }
   }
   for (const t of model.initializers) if (!plan.weights.has(t.name) && !plan.biases.has(t.name)) newInits.push(t.raw!);
-  for (const t of model.initializers) if ((plan.weights.has(t.name) || plan.biases.has(t.name)) && floatUses.has(t.name)) newInits.push(t.raw!);
+  for (const t of model.initializers)
+    if ((plan.weights.has(t.name) || plan.biases.has(t.name)) && floatUses.has(t.name)) newInits.push(t.raw!);
 
   const body: Uint8Array[] = [];
   for (const n of model.nodes) {
@@ -190,7 +233,13 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
       return actName.get(x) ?? x;
     });
     // Conv bias needs its activation's scale, known once that activation's Q/DQ is written.
-    if (plan.nodes.has(n) && n.op === 'Conv' && n.inputs[2] && plan.biases.has(n.inputs[2]) && !biasName.has(n.inputs[2])) {
+    if (
+      plan.nodes.has(n) &&
+      n.op === 'Conv' &&
+      n.inputs[2] &&
+      plan.biases.has(n.inputs[2]) &&
+      !biasName.has(n.inputs[2])
+    ) {
       const b = n.inputs[2];
       const [act, w] = plan.biases.get(b)!;
       const sx = actParams.get(act)?.scale;
@@ -198,9 +247,23 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
       if (sx !== undefined && sw) {
         const bf = tensorFloats(inits.get(b)!);
         const scales = Float32Array.from(sw, (x) => x * sx);
-        const q = Int32Array.from(bf, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))));
-        newInits.push(encodeTensor(`${b}__q32`, [q.length], ELEM.INT32, q), encodeTensor(`${b}__bs`, [q.length], ELEM.FLOAT, scales), encodeTensor(`${b}__bz`, [q.length], ELEM.INT32, new Int32Array(q.length)));
-        body.push(encodeNode({ name: `${b}__DQ`, op: 'DequantizeLinear', inputs: [`${b}__q32`, `${b}__bs`, `${b}__bz`], outputs: [`${b}__dqb`], attrs: [{ name: 'axis', i: 0 }] }));
+        const q = Int32Array.from(bf, (v, c) =>
+          Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))),
+        );
+        newInits.push(
+          encodeTensor(`${b}__q32`, [q.length], ELEM.INT32, q),
+          encodeTensor(`${b}__bs`, [q.length], ELEM.FLOAT, scales),
+          encodeTensor(`${b}__bz`, [q.length], ELEM.INT32, new Int32Array(q.length)),
+        );
+        body.push(
+          encodeNode({
+            name: `${b}__DQ`,
+            op: 'DequantizeLinear',
+            inputs: [`${b}__q32`, `${b}__bs`, `${b}__bz`],
+            outputs: [`${b}__dqb`],
+            attrs: [{ name: 'axis', i: 0 }],
+          }),
+        );
         biasName.set(b, `${b}__dqb`);
         inputs[2] = `${b}__dqb`;
       } else if (floatUses.has(b) === false) {
@@ -208,7 +271,18 @@ export function applyQdq(model: OnnxModel, plan: QdqPlan, ranges: ReadonlyMap<st
       }
     }
     const changed = inputs.some((x, k) => x !== n.inputs[k]);
-    body.push(changed ? encodeNode({ name: n.name, op: n.op, domain: n.domain, inputs, outputs: n.outputs, attrs: n.attrs.map((a) => a.raw) }) : n.raw!);
+    body.push(
+      changed
+        ? encodeNode({
+            name: n.name,
+            op: n.op,
+            domain: n.domain,
+            inputs,
+            outputs: n.outputs,
+            attrs: n.attrs.map((a) => a.raw),
+          })
+        : n.raw!,
+    );
     for (const o of n.outputs) if (acts.has(o)) body.push(...qdqOf(o));
   }
   void deferredBias;

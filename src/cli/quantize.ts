@@ -10,7 +10,15 @@ import { decodeImage, listImages, syntheticImages } from './images.js';
 import { quantizationOf } from './import.js';
 import { readOnnx } from './onnx-proto.js';
 import { openSession, type CliRuntime } from './ort.js';
-import { applyQdq, calibrationModel, nodeActivations, outlierRatio, planQdq, QUANTIZED_OPS, type Range } from './qdq.js';
+import {
+  applyQdq,
+  calibrationModel,
+  nodeActivations,
+  outlierRatio,
+  planQdq,
+  QUANTIZED_OPS,
+  type Range,
+} from './qdq.js';
 import type { OnnxNode } from './onnx-proto.js';
 
 /** Options of {@link quantizeModel}. */
@@ -46,7 +54,9 @@ export interface QuantizeReport {
 }
 
 /** Reads a manifest file and the model beside it. */
-export async function readManifestAndModel(path: string): Promise<{ manifest: ModelManifest; bytes: Uint8Array; dir: string }> {
+export async function readManifestAndModel(
+  path: string,
+): Promise<{ manifest: ModelManifest; bytes: Uint8Array; dir: string }> {
   const manifest = validateManifest(JSON.parse(await readFile(path, 'utf8')));
   const dir = dirname(path);
   const bytes = new Uint8Array(await readFile(join(dir, manifest.file)));
@@ -59,7 +69,10 @@ async function calibrationImages(o: QuantizeOptions): Promise<{ images: RawPixel
     return { images: await Promise.all(files.map(decodeImage)), source: `${files.length} images from ${o.calibrate}` };
   }
   const n = o.calibrateSample ?? 0;
-  if (!(n > 0)) throw new Error('Pass --calibrate DIR (photos like the app will see) or --calibrate-sample N (synthetic scenes; less faithful ranges).');
+  if (!(n > 0))
+    throw new Error(
+      'Pass --calibrate DIR (photos like the app will see) or --calibrate-sample N (synthetic scenes; less faithful ranges).',
+    );
   return { images: syntheticImages(n), source: `${n} synthetic scenes (--calibrate-sample)` };
 }
 
@@ -70,7 +83,13 @@ function count(xs: Iterable<string>): Record<string, number> {
 }
 
 /** Runs preprocessed images through a model in batches and returns the pooled embeddings. */
-export async function embedAll(bytes: Uint8Array, manifest: ModelManifest, tensor: Float32Array, n: number, prefer: CliRuntime = 'onnxruntime-node'): Promise<{ out: Float32Array; runtime: CliRuntime }> {
+export async function embedAll(
+  bytes: Uint8Array,
+  manifest: ModelManifest,
+  tensor: Float32Array,
+  n: number,
+  prefer: CliRuntime = 'onnxruntime-node',
+): Promise<{ out: Float32Array; runtime: CliRuntime }> {
   const session = await openSession(bytes, prefer);
   const per = tensor.length / n;
   const step = fixedBatch(manifest) ?? 8;
@@ -79,7 +98,10 @@ export async function embedAll(bytes: Uint8Array, manifest: ModelManifest, tenso
   try {
     for (let s = 0; s < n; s += step) {
       const b = Math.min(step, n - s);
-      const res = await session.run({ [manifest.input.name]: { data: tensor.slice(s * per, (s + b) * per), dims: [b, ...dims] } }, [manifest.output.name]);
+      const res = await session.run(
+        { [manifest.input.name]: { data: tensor.slice(s * per, (s + b) * per), dims: [b, ...dims] } },
+        [manifest.output.name],
+      );
       out.set(poolOutput(res[manifest.output.name]!.data, b, manifest.output), s * manifest.output.dim);
     }
   } finally {
@@ -89,7 +111,13 @@ export async function embedAll(bytes: Uint8Array, manifest: ModelManifest, tenso
 }
 
 /** Median WASM latency of two models, runs interleaved so drift and V8 tier-up hit both alike. */
-async function wasmMedians(a: Uint8Array, b: Uint8Array, manifest: ModelManifest, sample: Float32Array, runs: number): Promise<[number, number]> {
+async function wasmMedians(
+  a: Uint8Array,
+  b: Uint8Array,
+  manifest: ModelManifest,
+  sample: Float32Array,
+  runs: number,
+): Promise<[number, number]> {
   const sessions = [await openSession(a, 'onnxruntime-web', 1), await openSession(b, 'onnxruntime-web', 1)];
   const feeds = { [manifest.input.name]: { data: sample, dims: [1, ...(manifest.input.shape.slice(1) as number[])] } };
   const median = (xs: number[]): number => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -122,9 +150,12 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const model = readOnnx(bytes);
   const q = quantizationOf(model.nodes.map((n) => n.op));
   if (q.quantization === 'dynamic-u8') {
-    throw new Error(`Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch and on WASM it is no faster than fp32. For batch-independent int8, run quantize on the fp32 export of the same model.`);
+    throw new Error(
+      `Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch and on WASM it is no faster than fp32. For batch-independent int8, run quantize on the fp32 export of the same model.`,
+    );
   }
-  if (q.quantization !== 'none') throw new Error(`Model ${m0.id} is already quantized (${q.quantization}); quantize the fp32 export instead.`);
+  if (q.quantization !== 'none')
+    throw new Error(`Model ${m0.id} is already quantized (${q.quantization}); quantize the fp32 export instead.`);
   const manifest = forRuntime(m0);
   const { images, source } = await calibrationImages(options);
   const tensor = preprocessBatch(images, manifest.input);
@@ -132,16 +163,22 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const per = tensor.length / n;
 
   const plan = planQdq(model);
-  if (plan.nodes.size === 0) throw new Error(`Model ${m0.id} has no Conv, MatMul or Gemm with constant weights; nothing to quantize.`);
+  if (plan.nodes.size === 0)
+    throw new Error(`Model ${m0.id} has no Conv, MatMul or Gemm with constant weights; nothing to quantize.`);
   const calib = await openSession(calibrationModel(model, plan));
-  const ranges = new Map<string, Range>(plan.activations.map((a) => [a, { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY }]));
+  const ranges = new Map<string, Range>(
+    plan.activations.map((a) => [a, { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY }]),
+  );
   const step = fixedBatch(manifest) ?? 4;
   try {
     for (let s = 0; s < n; s += step) {
       const b = Math.min(step, n - s);
       const data = tensor.slice(s * per, (s + b) * per);
       const feeds = { [manifest.input.name]: { data, dims: [b, ...(manifest.input.shape.slice(1) as number[])] } };
-      const res = await calib.run(feeds, plan.activations.filter((a) => calib.outputNames.includes(a)));
+      const res = await calib.run(
+        feeds,
+        plan.activations.filter((a) => calib.outputNames.includes(a)),
+      );
       for (const [name, t] of Object.entries(res)) {
         const r = ranges.get(name)!;
         let sum = 0;
@@ -156,7 +193,12 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
       // Graph inputs are not outputs: their range comes from the tensor itself.
       for (const i of model.inputs) {
         const r = ranges.get(i.name);
-        if (r) for (const v of data) (r.min = Math.min(r.min, v)), (r.max = Math.max(r.max, v)), (r.sumAbs = (r.sumAbs ?? 0) + Math.abs(v)), (r.count = (r.count ?? 0) + 1);
+        if (r)
+          for (const v of data)
+            (r.min = Math.min(r.min, v)),
+              (r.max = Math.max(r.max, v)),
+              (r.sumAbs = (r.sumAbs ?? 0) + Math.abs(v)),
+              (r.count = (r.count ?? 0) + 1);
       }
     }
   } finally {
@@ -166,7 +208,12 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   // Accuracy-driven mixed precision: when the target is missed, leave the nodes whose activations
   // are most outlier-dominated in float, doubling how many, until it is met.
   const target = options.target ?? 0.99;
-  const ranked = [...plan.nodes].map((node) => ({ node, ratio: Math.max(0, ...nodeActivations(node, plan).map((a) => outlierRatio(ranges.get(a)!))) })).sort((a, b) => b.ratio - a.ratio);
+  const ranked = [...plan.nodes]
+    .map((node) => ({
+      node,
+      ratio: Math.max(0, ...nodeActivations(node, plan).map((a) => outlierRatio(ranges.get(a)!))),
+    }))
+    .sort((a, b) => b.ratio - a.ratio);
   let exclude = new Set<OnnxNode>();
   let current = plan;
   let int8: Uint8Array;
@@ -193,21 +240,52 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const floatOps = count(model.nodes.filter((x) => !current.nodes.has(x)).map((x) => x.op));
   const keptFloat = [...exclude].map((x) => `${x.op} ${x.name}`);
   const notes: string[] = [];
-  if (keptFloat.length > 0) notes.push(`${keptFloat.length} of ${plan.nodes.size} quantizable nodes kept in float to reach cosine ${target} (their activations are dominated by a few large values: max|x| up to ${ranked[0]!.ratio.toFixed(0)}× mean|x|)`);
-  if (cosine.min < target) notes.push(`TARGET NOT MET: the lowest cosine ${cosine.min.toFixed(4)} is below ${target} even with ${keptFloat.length} node(s) in float: calibrate on more representative images, or ship fp32`);
-  if (!options.calibrate) notes.push('calibrated on synthetic scenes: ranges of real photos may differ; prefer --calibrate DIR');
-  notes.push('static QDQ: one fixed scale per activation, so an embedding does not depend on the rest of its batch (dynamic quantization would)');
+  if (keptFloat.length > 0)
+    notes.push(
+      `${keptFloat.length} of ${plan.nodes.size} quantizable nodes kept in float to reach cosine ${target} (their activations are dominated by a few large values: max|x| up to ${ranked[0]!.ratio.toFixed(0)}× mean|x|)`,
+    );
+  if (cosine.min < target)
+    notes.push(
+      `TARGET NOT MET: the lowest cosine ${cosine.min.toFixed(4)} is below ${target} even with ${keptFloat.length} node(s) in float: calibrate on more representative images, or ship fp32`,
+    );
+  if (!options.calibrate)
+    notes.push('calibrated on synthetic scenes: ranges of real photos may differ; prefer --calibrate DIR');
+  notes.push(
+    'static QDQ: one fixed scale per activation, so an embedding does not depend on the rest of its batch (dynamic quantization would)',
+  );
 
   const id = `${m0.id}-int8`;
   const int8Manifest = validateManifest({
-    ...m0, id, file: outFile, bytes: int8.byteLength, sha256: createHash('sha256').update(int8).digest('hex'), dtype: 'int8', quantization: 'qdq-static-per-channel',
-    metrics: { ...(m0.metrics ?? {}), cosineVsFp32Min: +cosine.min.toFixed(6), cosineVsFp32Mean: +cosine.mean.toFixed(6), calibrationImages: n },
+    ...m0,
+    id,
+    file: outFile,
+    bytes: int8.byteLength,
+    sha256: createHash('sha256').update(int8).digest('hex'),
+    dtype: 'int8',
+    quantization: 'qdq-static-per-channel',
+    metrics: {
+      ...(m0.metrics ?? {}),
+      cosineVsFp32Min: +cosine.min.toFixed(6),
+      cosineVsFp32Mean: +cosine.mean.toFixed(6),
+      calibrationImages: n,
+    },
   });
   const manifestOut = join(dir, `${id}.json`);
   await writeFile(manifestOut, `${JSON.stringify(int8Manifest, null, 2)}\n`);
   const report: QuantizeReport = {
-    model: m0.id, output: join(dir, outFile), manifest: manifestOut, calibrationImages: n, calibrationSource: source, runtime: fp.runtime, cosine,
-    bytes: { fp32: bytes.byteLength, int8: int8.byteLength }, ...(wasmMs ? { wasmMs } : {}), quantizedNodes, floatOps, keptFloat, notes,
+    model: m0.id,
+    output: join(dir, outFile),
+    manifest: manifestOut,
+    calibrationImages: n,
+    calibrationSource: source,
+    runtime: fp.runtime,
+    cosine,
+    bytes: { fp32: bytes.byteLength, int8: int8.byteLength },
+    ...(wasmMs ? { wasmMs } : {}),
+    quantizedNodes,
+    floatOps,
+    keptFloat,
+    notes,
   };
   await writeFile(join(dir, `${id}.report.json`), `${JSON.stringify(report, null, 2)}\n`);
   return report;
@@ -216,13 +294,19 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
 /** The report as the CLI prints it. */
 export function formatQuantizeReport(r: QuantizeReport): string {
   const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB`;
-  const ops = (o: Readonly<Record<string, number>>): string => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ') || '(none)';
+  const ops = (o: Readonly<Record<string, number>>): string =>
+    Object.entries(o)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ') || '(none)';
   return [
     `quantize ${r.model} → ${r.output}`,
     `  calibration: ${r.calibrationSource} (run on ${r.runtime})`,
     `  cosine int8 vs fp32 over the calibration images: min ${r.cosine.min.toFixed(5)}, mean ${r.cosine.mean.toFixed(5)}`,
     `  size: fp32 ${mb(r.bytes.fp32)} → int8 ${mb(r.bytes.int8)} (${(r.bytes.int8 / r.bytes.fp32).toFixed(2)}×)`,
-    r.wasmMs ? `  onnxruntime-web WASM, 1 thread, batch 1 (median of ${r.wasmMs.runs} interleaved runs after 1 warm-up; early-process figures, V8 tier-up makes both pessimistic): fp32 ${r.wasmMs.fp32.toFixed(1)} ms, int8 ${r.wasmMs.int8.toFixed(1)} ms (${(r.wasmMs.fp32 / r.wasmMs.int8).toFixed(2)}× faster)` : '  speed: skipped (--speed-runs 0)',
+    r.wasmMs
+      ? `  onnxruntime-web WASM, 1 thread, batch 1 (median of ${r.wasmMs.runs} interleaved runs after 1 warm-up; early-process figures, V8 tier-up makes both pessimistic): fp32 ${r.wasmMs.fp32.toFixed(1)} ms, int8 ${r.wasmMs.int8.toFixed(1)} ms (${(r.wasmMs.fp32 / r.wasmMs.int8).toFixed(2)}× faster)`
+      : '  speed: skipped (--speed-runs 0)',
     `  quantized (${QUANTIZED_OPS.join('/')}): ${ops(r.quantizedNodes)}`,
     `  ops left in float: ${ops(r.floatOps)}`,
     ...(r.keptFloat.length ? [`  kept in float for accuracy: ${r.keptFloat.join(', ')}`] : []),

@@ -28,14 +28,24 @@ export function syntheticImages(count: number, width = 320, height = 240, seed =
     const data = new Uint8Array(width * height * 3);
     const top = [r() * 255, r() * 255, r() * 255];
     const bottom = [r() * 255, r() * 255, r() * 255];
-    const shapes = Array.from({ length: 2 + Math.floor(r() * 5) }, () => ({ x: r() * width, y: r() * height, s: (0.05 + r() * 0.3) * Math.min(width, height), c: [r() * 255, r() * 255, r() * 255], disc: r() < 0.5 }));
+    const shapes = Array.from({ length: 2 + Math.floor(r() * 5) }, () => ({
+      x: r() * width,
+      y: r() * height,
+      s: (0.05 + r() * 0.3) * Math.min(width, height),
+      c: [r() * 255, r() * 255, r() * 255],
+      disc: r() < 0.5,
+    }));
     const freq = 0.05 + r() * 0.4;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const t = y / height;
-        let px = [0, 1, 2].map((c) => top[c]! * (1 - t) + bottom[c]! * t + 20 * Math.sin(freq * x + n) * Math.cos(freq * y));
+        let px = [0, 1, 2].map(
+          (c) => top[c]! * (1 - t) + bottom[c]! * t + 20 * Math.sin(freq * x + n) * Math.cos(freq * y),
+        );
         for (const s of shapes) {
-          const inside = s.disc ? Math.hypot(x - s.x, y - s.y) < s.s : Math.abs(x - s.x) < s.s && Math.abs(y - s.y) < s.s * 0.6;
+          const inside = s.disc
+            ? Math.hypot(x - s.x, y - s.y) < s.s
+            : Math.abs(x - s.x) < s.s && Math.abs(y - s.y) < s.s * 0.6;
           if (inside) px = s.c.map((v) => v + 10 * (r() - 0.5));
         }
         for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(px[c]!)));

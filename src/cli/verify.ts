@@ -41,14 +41,22 @@ export async function verifyManifest(path: string, threshold = 0.999): Promise<V
   const bytes = new Uint8Array(await readFile(join(dirname(path), manifest.file)));
   try {
     await verifyModelBytes(manifest, bytes);
-    checks.push({ check: 'size + sha256', ok: true, detail: `${bytes.byteLength} bytes, ${manifest.sha256.slice(0, 16)}…` });
+    checks.push({
+      check: 'size + sha256',
+      ok: true,
+      detail: `${bytes.byteLength} bytes, ${manifest.sha256.slice(0, 16)}…`,
+    });
   } catch (err) {
     checks.push({ check: 'size + sha256', ok: false, detail: err instanceof Error ? err.message : String(err) });
     return { id: manifest.id, ok: false, checks };
   }
   if (manifest.format === 'tflite') {
     const info = inspectTflite(bytes);
-    checks.push({ check: 'tflite structure', ok: true, detail: `${info.operators.length} operators; canary runs need a browser (TFLite does not run in Node)` });
+    checks.push({
+      check: 'tflite structure',
+      ok: true,
+      detail: `${info.operators.length} operators; canary runs need a browser (TFLite does not run in Node)`,
+    });
     return { id: manifest.id, ok: true, checks };
   }
   // Non-square scenes exercise the crop policy the app's camera frames will meet.
@@ -59,7 +67,11 @@ export async function verifyManifest(path: string, threshold = 0.999): Promise<V
     sdk = await enc.embed(images);
     checks.push({ check: 'canary run (Encoder.open, WASM)', ok: true, detail: `${sdk.length} × ${enc.dim}-d, finite` });
   } catch (err) {
-    checks.push({ check: 'canary run (Encoder.open, WASM)', ok: false, detail: err instanceof Error ? err.message : String(err) });
+    checks.push({
+      check: 'canary run (Encoder.open, WASM)',
+      ok: false,
+      detail: err instanceof Error ? err.message : String(err),
+    });
     return { id: manifest.id, ok: false, checks };
   }
   const rt = forRuntime(manifest);
@@ -70,11 +82,18 @@ export async function verifyManifest(path: string, threshold = 0.999): Promise<V
   const cosines = batchCosines(flat, ref.out, manifest.output.dim);
   const min = Math.min(...cosines);
   const native = await hasNativeRuntime();
-  checks.push({ check: `embedding vs ${ref.runtime}`, ok: min >= threshold, detail: `min cosine ${min.toFixed(6)} (threshold ${threshold})${native ? '' : '; onnxruntime-node is not installed, so the reference is onnxruntime-web itself'}` });
+  checks.push({
+    check: `embedding vs ${ref.runtime}`,
+    ok: min >= threshold,
+    detail: `min cosine ${min.toFixed(6)} (threshold ${threshold})${native ? '' : '; onnxruntime-node is not installed, so the reference is onnxruntime-web itself'}`,
+  });
   return { id: manifest.id, ok: checks.every((c) => c.ok), checks, cosines };
 }
 
 /** The report as the CLI prints it. */
 export function formatVerifyReport(r: VerifyReport): string {
-  return [`verify ${r.id}: ${r.ok ? 'OK' : 'FAILED'}`, ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`)].join('\n');
+  return [
+    `verify ${r.id}: ${r.ok ? 'OK' : 'FAILED'}`,
+    ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`),
+  ].join('\n');
 }

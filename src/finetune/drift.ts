@@ -82,7 +82,13 @@ export class PageHinkley {
     if (o.mode !== 'up' && down > o.threshold) stat = Math.max(stat, down);
     if (stat === 0) return undefined;
     // The running mean mixes both regimes; report it and the last value's side as an estimate.
-    const change: DetectorChange = { detector: 'page-hinkley', meanBefore: s.mean, meanAfter: x, statistic: stat, samples: s.n };
+    const change: DetectorChange = {
+      detector: 'page-hinkley',
+      meanBefore: s.mean,
+      meanAfter: x,
+      statistic: stat,
+      samples: s.n,
+    };
     this.reset();
     return change;
   }
@@ -163,7 +169,13 @@ export class Adwin {
     for (;;) {
       const cut = this.findCut();
       if (!cut) break;
-      change = { detector: 'adwin', meanBefore: cut.m0, meanAfter: cut.m1, statistic: Math.abs(cut.m0 - cut.m1), samples: s.length };
+      change = {
+        detector: 'adwin',
+        meanBefore: cut.m0,
+        meanAfter: cut.m1,
+        statistic: Math.abs(cut.m0 - cut.m1),
+        samples: s.length,
+      };
       s.window.copyWithin(0, cut.at, s.length);
       s.length -= cut.at;
     }
@@ -244,12 +256,25 @@ export class EmbeddingDrift {
     this.window = options.window ?? 100;
     this.threshold = options.threshold ?? 50;
     this.state = state
-      ? { ...state, refSum: Float64Array.from(state.refSum), refSq: Float64Array.from(state.refSq), ring: Float32Array.from(state.ring) }
+      ? {
+          ...state,
+          refSum: Float64Array.from(state.refSum),
+          refSq: Float64Array.from(state.refSq),
+          ring: Float32Array.from(state.ring),
+        }
       : this.#fresh();
   }
 
   #fresh(): EmbeddingDriftState {
-    return { refN: 0, refSum: new Float64Array(this.dim), refSq: new Float64Array(this.dim), ring: new Float32Array(this.window * this.dim), length: 0, next: 0, seen: 0 };
+    return {
+      refN: 0,
+      refSum: new Float64Array(this.dim),
+      refSq: new Float64Array(this.dim),
+      ring: new Float32Array(this.window * this.dim),
+      length: 0,
+      next: 0,
+      seen: 0,
+    };
   }
 
   /** Forgets the reference and the window. */
@@ -294,7 +319,13 @@ export class EmbeddingDrift {
     if (s.length < this.window || s.seen % Math.max(1, Math.floor(this.window / 4)) !== 0) return undefined;
     const stat = this.statistic();
     if (!(stat > this.threshold)) return undefined;
-    const change: DetectorChange = { detector: 'embedding', meanBefore: 0, meanAfter: stat, statistic: stat, samples: s.seen };
+    const change: DetectorChange = {
+      detector: 'embedding',
+      meanBefore: 0,
+      meanAfter: stat,
+      statistic: stat,
+      samples: s.seen,
+    };
     this.reset();
     return change;
   }

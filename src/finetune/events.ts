@@ -109,7 +109,12 @@ export interface AdaptResult {
 export interface LearnerStats {
   readonly classes: readonly string[];
   /** Per class: labeled samples kept, pseudo-labels kept, current acceptance threshold. */
-  readonly perClass: ReadonlyArray<{ readonly label: string; readonly labeled: number; readonly pseudo: number; readonly threshold: number }>;
+  readonly perClass: ReadonlyArray<{
+    readonly label: string;
+    readonly labeled: number;
+    readonly pseudo: number;
+    readonly threshold: number;
+  }>;
   readonly labeled: number;
   readonly heldBack: number;
   /** Unlabeled samples observed. */

@@ -15,7 +15,11 @@ export function guardSet(replay: ReplayBuffer): ReplayEntry[] {
  * Accuracy of `probs` on `set` (NaN for an empty set). Yields every {@link YIELD_MS} and runs
  * `check` then, so scoring thousands of labels over thousands of classes stays abortable.
  */
-export async function guardScore(set: readonly ReplayEntry[], probs: (x: Float32Array) => ArrayLike<number>, check: () => void): Promise<number> {
+export async function guardScore(
+  set: readonly ReplayEntry[],
+  probs: (x: Float32Array) => ArrayLike<number>,
+  check: () => void,
+): Promise<number> {
   if (set.length === 0) return Number.NaN;
   let ok = 0;
   let slice = performance.now();

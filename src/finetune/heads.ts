@@ -116,7 +116,16 @@ function axpy32(g: Float64Array, go: number, d: number, x: Float32Array, n: numb
 }
 
 /** g[go+j] += d·x[j] and da[j] += d·w[wo+j], j < n: one pass over a classifier row for both gradients. */
-function axpy2(g: Float64Array, go: number, d: number, x: Float64Array, da: Float64Array, w: Float32Array, wo: number, n: number): void {
+function axpy2(
+  g: Float64Array,
+  go: number,
+  d: number,
+  x: Float64Array,
+  da: Float64Array,
+  w: Float32Array,
+  wo: number,
+  n: number,
+): void {
   for (let j = 0; j < n; j++) {
     g[go + j] = g[go + j]! + d * x[j]!;
     da[j] = da[j]! + d * w[wo + j]!;
@@ -127,7 +136,16 @@ function axpy2(g: Float64Array, go: number, d: number, x: Float64Array, da: Floa
  * out[at+r] = Σ_j w[o + r·stride + j]·x[j] for rows r < rows (the rows of a row-major matrix against
  * one vector). Four rows per pass share each load of x.
  */
-function rowsDot32(w: Float32Array, o: number, stride: number, rows: number, x: Float32Array, n: number, out: Float64Array, at: number): void {
+function rowsDot32(
+  w: Float32Array,
+  o: number,
+  stride: number,
+  rows: number,
+  x: Float32Array,
+  n: number,
+  out: Float64Array,
+  at: number,
+): void {
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const o0 = o + r * stride;
@@ -154,7 +172,16 @@ function rowsDot32(w: Float32Array, o: number, stride: number, rows: number, x: 
 }
 
 /** {@link rowsDot32} against a Float64Array vector. */
-function rowsDot64(w: Float32Array, o: number, stride: number, rows: number, x: Float64Array, n: number, out: Float64Array, at: number): void {
+function rowsDot64(
+  w: Float32Array,
+  o: number,
+  stride: number,
+  rows: number,
+  x: Float64Array,
+  n: number,
+  out: Float64Array,
+  at: number,
+): void {
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const o0 = o + r * stride;
@@ -181,7 +208,15 @@ function rowsDot64(w: Float32Array, o: number, stride: number, rows: number, x: 
 }
 
 /** g[o + r·stride + j] += d[r]·x[j] for rows r < rows (an outer-product update); four rows share each load of x. */
-function rowsAxpy32(g: Float64Array, o: number, stride: number, rows: number, d: Float64Array, x: Float32Array, n: number): void {
+function rowsAxpy32(
+  g: Float64Array,
+  o: number,
+  stride: number,
+  rows: number,
+  d: Float64Array,
+  x: Float32Array,
+  n: number,
+): void {
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const o0 = o + r * stride;

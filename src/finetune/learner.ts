@@ -2,23 +2,70 @@
 import { EdgetuneError, throwIfAborted, yieldToEventLoop } from '../core/errors.js';
 import { FeatureAligner } from './align.js';
 import { Adwin, EmbeddingDrift, PageHinkley, type DetectorChange } from './drift.js';
-import type { AdaptProgress, AdaptResult, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
+import type {
+  AdaptProgress,
+  AdaptResult,
+  DriftEvent,
+  LearnerEvent,
+  LearnerStats,
+  Observation,
+  Prediction,
+} from './events.js';
 import { guardScore, guardSet, guardSlack } from './guard.js';
 import { headSpec, type HeadSpec } from './heads.js';
-import { allFinite, argmax, assertFinite, dropAt, logSumExp, normalizedEntropy, softmaxInPlace, weightedArgmax } from './ops.js';
+import {
+  allFinite,
+  argmax,
+  assertFinite,
+  dropAt,
+  logSumExp,
+  normalizedEntropy,
+  softmaxInPlace,
+  weightedArgmax,
+} from './ops.js';
 import { newOptimizerState, type OptimizerState } from './optim.js';
-import { MAX_CLASSES, checkResolved, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
+import {
+  MAX_CLASSES,
+  checkResolved,
+  resolveLearnerOptions,
+  type LearnerOptions,
+  type ResolvedLearnerOptions,
+} from './options.js';
 import { ReplayBuffer, type ReplayEntry } from './replay.js';
 import { Rng } from './rng.js';
-import { LEARNER_STATE_VERSION, migrateState, validateState, newCounters, type LearnerCounters, type LearnerState } from './state.js';
-import { calibratedAt, fitOpenSet, fitTemperature, openSetScore, temperatureScale, type OpenSetModel } from './openset.js';
+import {
+  LEARNER_STATE_VERSION,
+  migrateState,
+  validateState,
+  newCounters,
+  type LearnerCounters,
+  type LearnerState,
+} from './state.js';
+import {
+  calibratedAt,
+  fitOpenSet,
+  fitTemperature,
+  openSetScore,
+  temperatureScale,
+  type OpenSetModel,
+} from './openset.js';
 import { RecentFrames, checkStream, streamVerdict, type StreamCheck } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
 import { classThresholds, newThresholdState, updateThresholds, type ThresholdState } from './thresholds.js';
 import { YIELD_MS, trainRound, type TrainItem } from './train.js';
 
 export type { AdaptMode, FeatureAlignment, LearnerOptions, ResolvedLearnerOptions } from './options.js';
-export type { AdaptProgress, AdaptResult, AdaptedEvent, DriftEvent, LearnerEvent, LearnerStats, Observation, Prediction, RollbackEvent } from './events.js';
+export type {
+  AdaptProgress,
+  AdaptResult,
+  AdaptedEvent,
+  DriftEvent,
+  LearnerEvent,
+  LearnerStats,
+  Observation,
+  Prediction,
+  RollbackEvent,
+} from './events.js';
 export { LEARNER_STATE_VERSION } from './state.js';
 export { MAX_CLASSES } from './options.js';
 export type { LearnerCounters, LearnerState } from './state.js';
@@ -132,15 +179,23 @@ export class Learner {
   }
 
   #alive(): void {
-    if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This Learner was disposed; create a new one or restore it with Learner.fromState().');
+    if (this.#disposed)
+      throw new EdgetuneError(
+        'DISPOSED',
+        'This Learner was disposed; create a new one or restore it with Learner.fromState().',
+      );
   }
 
   #checkInput(x: Float32Array, what: string): void {
     this.#alive();
     if (!(x instanceof Float32Array) || x.length !== this.#o.dim) {
-      throw new EdgetuneError('INPUT_SHAPE', `${what} must be a Float32Array of ${this.#o.dim} values, got ${x instanceof Float32Array ? `${x.length} values` : typeof x}.`, {
-        details: { expected: this.#o.dim },
-      });
+      throw new EdgetuneError(
+        'INPUT_SHAPE',
+        `${what} must be a Float32Array of ${this.#o.dim} values, got ${x instanceof Float32Array ? `${x.length} values` : typeof x}.`,
+        {
+          details: { expected: this.#o.dim },
+        },
+      );
     }
     if (!allFinite(x)) {
       this.#rejectedNonFinite++;
@@ -149,8 +204,12 @@ export class Learner {
   }
 
   #unknownLabel(label: string): never {
-    const known = this.#classes.slice(0, 20).join(', ') + (this.#classes.length > 20 ? `, … (${this.#classes.length} in all)` : '');
-    throw new EdgetuneError('UNKNOWN_LABEL', `Unknown class '${label}'; known classes: ${known || '(none)'}. Add it with addClass() or addLabeled().`);
+    const known =
+      this.#classes.slice(0, 20).join(', ') + (this.#classes.length > 20 ? `, … (${this.#classes.length} in all)` : '');
+    throw new EdgetuneError(
+      'UNKNOWN_LABEL',
+      `Unknown class '${label}'; known classes: ${known || '(none)'}. Add it with addClass() or addLabeled().`,
+    );
   }
 
   #classIndex(label: string): number {
@@ -160,7 +219,11 @@ export class Learner {
   }
 
   #checkLabel(label: unknown): asserts label is string {
-    if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `A class label must be a non-empty string, got ${JSON.stringify(label)}.`);
+    if (typeof label !== 'string' || label.length === 0)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `A class label must be a non-empty string, got ${JSON.stringify(label)}.`,
+      );
   }
 
   /** While `adapt()` runs, structural changes wait in a queue: the round trains on a fixed set of classes and labels. */
@@ -186,7 +249,12 @@ export class Learner {
     this.#checkLabel(label);
     if (this.#projectedHas(label)) return;
     const total = this.#projected ? this.#projected.size : this.#classes.length;
-    if (total >= MAX_CLASSES) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot add class '${label}': a learner takes at most ${MAX_CLASSES} classes; remove some first or use a second learner.`, { details: { limit: MAX_CLASSES } });
+    if (total >= MAX_CLASSES)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Cannot add class '${label}': a learner takes at most ${MAX_CLASSES} classes; remove some first or use a second learner.`,
+        { details: { limit: MAX_CLASSES } },
+      );
     if (this.#projected) this.#projected.add(label);
     if (this.#deferred(() => this.addClass(label))) return;
     this.#index.set(label, this.#classes.length);
@@ -246,7 +314,10 @@ export class Learner {
     this.#opt = newOptimizerState(this.#student.length);
     this.#classes.splice(i, 1);
     this.#index = new Map(this.#classes.map((n, j) => [n, j]));
-    this.#protos = Float32Array.from([...this.#protos.subarray(0, i * this.#o.dim), ...this.#protos.subarray((i + 1) * this.#o.dim)]);
+    this.#protos = Float32Array.from([
+      ...this.#protos.subarray(0, i * this.#o.dim),
+      ...this.#protos.subarray((i + 1) * this.#o.dim),
+    ]);
     this.#replay.removeClass(i);
     const th = this.#th;
     this.#th = { sigma: dropAt(th.sigma, i), unused: th.unused, global: th.global, local: dropAt(th.local, i) };
@@ -264,7 +335,11 @@ export class Learner {
     this.#alive();
     if (!this.#projectedHas(from)) this.#unknownLabel(from);
     this.#checkLabel(to);
-    if (from !== to && this.#projectedHas(to)) throw new EdgetuneError('INVALID_ARGUMENT', `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`);
+    if (from !== to && this.#projectedHas(to))
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Cannot rename '${from}' to '${to}': '${to}' already exists; remove it first.`,
+      );
     if (this.#projected) {
       this.#projected.delete(from);
       this.#projected.add(to);
@@ -296,7 +371,10 @@ export class Learner {
     const g = this.#o.guard;
     const nth = this.#replay.seenLabeled[c]! + 1;
     const holdout = g.enabled && nth >= g.minPerClass && nth % g.every === 0;
-    this.#replay.addLabeled({ x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters.seen }, this.#rng);
+    this.#replay.addLabeled(
+      { x: u, x2: undefined, cls: c, labeled: true, holdout, conf: 1, step: this.#counters.seen },
+      this.#rng,
+    );
     this.#align.addAnchor(u);
     this.#open = undefined;
     // Recomputed when next read, not per label: refreshing here made adding n labels O(n²).
@@ -370,7 +448,8 @@ export class Learner {
       w[e.cls] = w[e.cls]! + wt;
       for (let j = 0; j < d; j++) protos[e.cls * d + j] = protos[e.cls * d + j]! + wt * e.x[j]!;
     }
-    for (let k = 0; k < c; k++) if (w[k]! > 0) for (let j = 0; j < d; j++) protos[k * d + j] = protos[k * d + j]! / w[k]!;
+    for (let k = 0; k < c; k++)
+      if (w[k]! > 0) for (let j = 0; j < d; j++) protos[k * d + j] = protos[k * d + j]! / w[k]!;
     this.#protos = protos;
     if (this.#o.head === 'ncm') {
       this.#student = Float32Array.from(protos);
@@ -425,7 +504,9 @@ export class Learner {
 
   /** The classifier row of class `k` (the label prototype before the first fit). */
   #row(k: number, params: Float32Array): Float32Array {
-    return this.#fitted || this.#o.head === 'ncm' ? this.#spec.row(params, this.#classes.length, k) : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
+    return this.#fitted || this.#o.head === 'ncm'
+      ? this.#spec.row(params, this.#classes.length, k)
+      : this.#protos.slice(k * this.#o.dim, (k + 1) * this.#o.dim);
   }
 
   /** Calibrated probability of class `k` under raw probabilities `raw`. */
@@ -438,11 +519,23 @@ export class Learner {
     const p = this.#o.calibration ? temperatureScale(raw, this.#temperature) : raw;
     const b = argmax(p);
     const open = this.#o.openSet.enabled ? openSetScore(this.#openSet(), z).margin : Number.POSITIVE_INFINITY;
-    return { label: this.#classes[b]!, confidence: p[b]!, probs: Float32Array.from(p), entropy: normalizedEntropy(p), unknown: open < 0, familiarity: open, energy };
+    return {
+      label: this.#classes[b]!,
+      confidence: p[b]!,
+      probs: Float32Array.from(p),
+      entropy: normalizedEntropy(p),
+      unknown: open < 0,
+      familiarity: open,
+      energy,
+    };
   }
 
   #ensureReady(): void {
-    if (!this.ready) throw new EdgetuneError('NOT_READY', 'The learner has no labeled samples yet; call addLabeled() for at least one class first.');
+    if (!this.ready)
+      throw new EdgetuneError(
+        'NOT_READY',
+        'The learner has no labeled samples yet; call addLabeled() for at least one class first.',
+      );
   }
 
   /**
@@ -520,17 +613,35 @@ export class Learner {
     const prediction = this.#toPrediction(shown, z, energy);
     let accepted = false;
     if (o.mode === 'self-train') {
-      const cap = o.pseudo.perClassPerRound > 0 ? o.pseudo.perClassPerRound : Math.max(1, Math.ceil((2 * o.adaptEvery) / this.#classes.length));
+      const cap =
+        o.pseudo.perClassPerRound > 0
+          ? o.pseudo.perClassPerRound
+          : Math.max(1, Math.ceil((2 * o.adaptEvery) / this.#classes.length));
       if (duplicate) cnt.rejectedDuplicate += 1;
       else if (prediction.unknown) cnt.rejectedUnknown += 1;
-      else if (pl[k]! < classThresholds(o.threshold, this.#th)[k]! || this.#calibrated(head, k) < o.pseudo.minConfidence) cnt.rejectedLowConfidence += 1;
-      else if (o.pseudo.agreement && (argmax(head) !== k || !this.#priorAgrees(head, k) || argmax(this.#probs(z, this.#student, false)) !== k || !this.#prototypeAgrees(k, z, u))) cnt.rejectedDisagreement += 1;
+      else if (
+        pl[k]! < classThresholds(o.threshold, this.#th)[k]! ||
+        this.#calibrated(head, k) < o.pseudo.minConfidence
+      )
+        cnt.rejectedLowConfidence += 1;
+      else if (
+        o.pseudo.agreement &&
+        (argmax(head) !== k ||
+          !this.#priorAgrees(head, k) ||
+          argmax(this.#probs(z, this.#student, false)) !== k ||
+          !this.#prototypeAgrees(k, z, u))
+      )
+        cnt.rejectedDisagreement += 1;
       else if (this.#roundAccepted[k]! >= cap) {
         cnt.rejectedCap += 1;
         cnt.cappedSinceAdapt += 1;
       } else {
-        const x2 = options.augmented === undefined ? undefined : this.#align.align(o, this.#normalize(options.augmented));
-        accepted = this.#replay.addPseudo({ x: z, x2, cls: k, labeled: false, holdout: false, conf: pl[k]!, step }, this.#rng);
+        const x2 =
+          options.augmented === undefined ? undefined : this.#align.align(o, this.#normalize(options.augmented));
+        accepted = this.#replay.addPseudo(
+          { x: z, x2, cls: k, labeled: false, holdout: false, conf: pl[k]!, step },
+          this.#rng,
+        );
         if (accepted) {
           cnt.accepted += 1;
           cnt.sinceAdapt += 1;
@@ -602,10 +713,13 @@ export class Learner {
    * @param options.onProgress - progress by phase
    * @throws `NOT_READY` before any label, `ABORTED`, `BUSY` when a round is already running
    */
-  async adapt(options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {}): Promise<AdaptResult> {
+  async adapt(
+    options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {},
+  ): Promise<AdaptResult> {
     this.#alive();
     this.#ensureReady();
-    if (this.#busy) throw new EdgetuneError('BUSY', 'adapt() is already running on this learner; await the previous call first.');
+    if (this.#busy)
+      throw new EdgetuneError('BUSY', 'adapt() is already running on this learner; await the previous call first.');
     this.#sync();
     this.#busy = true;
     this.#projected = new Set(this.#classes);
@@ -618,7 +732,8 @@ export class Learner {
     };
     const rngStart = Uint32Array.from(this.#rng.state);
     const rng = new Rng(rngStart);
-    const ncmSnap = o.head === 'ncm' ? { student: this.#student, teacher: this.#teacher, protos: this.#protos } : undefined;
+    const ncmSnap =
+      o.head === 'ncm' ? { student: this.#student, teacher: this.#teacher, protos: this.#protos } : undefined;
     try {
       check();
       const step = cnt.seen;
@@ -664,7 +779,9 @@ export class Learner {
         const c = this.#classes.length;
         student = wasFitted ? Float32Array.from(this.#student) : this.#spec.init(rng, c);
         teacher = Float32Array.from(this.#teacher);
-        opt = wasFitted ? { m: Float32Array.from(opt.m), v: Float32Array.from(opt.v), t: opt.t } : newOptimizerState(student.length);
+        opt = wasFitted
+          ? { m: Float32Array.from(opt.m), v: Float32Array.from(opt.v), t: opt.t }
+          : newOptimizerState(student.length);
         const epochs = wasFitted ? o.epochs : o.firstEpochs;
         const r = await trainRound({
           spec: this.#spec,
@@ -696,9 +813,16 @@ export class Learner {
       if (o.guard.enabled && wasFitted && this.#recent.length >= 20) {
         const frames = this.#recent.frames().map((f) => this.#align.align(o, f));
         const open = this.#openSet();
-        stream = checkStream(frames, this.#classes.length, (z) => this.#logits(z, this.#teacher, false), (z) => this.#logits(z, teacher, false, fittedAfter), (z) => openSetScore(open, z).cls);
+        stream = checkStream(
+          frames,
+          this.#classes.length,
+          (z) => this.#logits(z, this.#teacher, false),
+          (z) => this.#logits(z, teacher, false, fittedAfter),
+          (z) => openSetScore(open, z).cls,
+        );
       }
-      const streamVeto = !labelVeto && stream !== undefined && streamVerdict(stream, o.guard.minAgreement) !== undefined;
+      const streamVeto =
+        !labelVeto && stream !== undefined && streamVerdict(stream, o.guard.minAgreement) !== undefined;
       const rolledBack = labelVeto || streamVeto;
       if (rolledBack) {
         if (ncmSnap) this.#restoreNcm(ncmSnap);
@@ -812,7 +936,12 @@ export class Learner {
     const labeled = this.#replay.labeled.flat();
     return {
       classes: this.classes,
-      perClass: this.#classes.map((label, k) => ({ label, labeled: counts[k]![0], pseudo: counts[k]![1], threshold: th[k]! })),
+      perClass: this.#classes.map((label, k) => ({
+        label,
+        labeled: counts[k]![0],
+        pseudo: counts[k]![1],
+        threshold: th[k]!,
+      })),
       labeled: labeled.length,
       heldBack: labeled.filter((e) => e.holdout).length,
       seen: cnt.seen,
@@ -852,7 +981,12 @@ export class Learner {
       optimizer: { m: Float32Array.from(this.#opt.m), v: Float32Array.from(this.#opt.v), t: this.#opt.t },
       rng: Uint32Array.from(this.#rng.state),
       replay: this.#replay.pack(d),
-      thresholds: { sigma: Float64Array.from(this.#th.sigma), unused: this.#th.unused, global: this.#th.global, local: Float64Array.from(this.#th.local) },
+      thresholds: {
+        sigma: Float64Array.from(this.#th.sigma),
+        unused: this.#th.unused,
+        global: this.#th.global,
+        local: Float64Array.from(this.#th.local),
+      },
       meanPrediction: Float64Array.from(this.#meanPred),
       anchorSum: Float64Array.from(a.anchorSum),
       anchorSq: Float64Array.from(a.anchorSq),
@@ -861,14 +995,23 @@ export class Learner {
       streamSq: Float64Array.from(a.streamSq),
       streamN: a.streamN,
       pageHinkley: { ...this.#ph.state },
-      adwin: { window: Float64Array.from(this.#adwin.state.window), length: this.#adwin.state.length, seen: this.#adwin.state.seen },
+      adwin: {
+        window: Float64Array.from(this.#adwin.state.window),
+        length: this.#adwin.state.length,
+        seen: this.#adwin.state.seen,
+      },
       supports: this.#supports.pack(d),
       protos: Float32Array.from(this.#protos),
       counters: { ...this.#counters },
       temperature: this.#temperature,
       unknownRate: this.#unknownRate,
       predictedFrequency: Float64Array.from(this.#predFreq),
-      embeddingDrift: { ...this.#edrift.state, refSum: Float64Array.from(this.#edrift.state.refSum), refSq: Float64Array.from(this.#edrift.state.refSq), ring: Float32Array.from(this.#edrift.state.ring) },
+      embeddingDrift: {
+        ...this.#edrift.state,
+        refSum: Float64Array.from(this.#edrift.state.refSum),
+        refSq: Float64Array.from(this.#edrift.state.refSq),
+        ring: Float32Array.from(this.#edrift.state.ring),
+      },
       recent: { x: Float32Array.from(this.#recent.x), length: this.#recent.length, next: this.#recent.next },
       roundAccepted: Float64Array.from(this.#roundAccepted),
     };
@@ -886,20 +1029,37 @@ export class Learner {
   static fromState(state: LearnerState): Learner {
     const raw = state as unknown as Record<string, unknown> | null;
     if (typeof raw !== 'object' || raw === null || raw['format'] !== 'edgetune.learner') {
-      throw new EdgetuneError('STATE_INVALID', `Not a learner state (format ${JSON.stringify(raw?.['format'])}); pass an object from Learner.getState().`);
+      throw new EdgetuneError(
+        'STATE_INVALID',
+        `Not a learner state (format ${JSON.stringify(raw?.['format'])}); pass an object from Learner.getState().`,
+      );
     }
     const s = migrateState(raw) as Partial<LearnerState>;
     if (s.version !== LEARNER_STATE_VERSION) {
-      throw new EdgetuneError('STATE_INVALID', `Learner state version ${String(s.version)} is not supported (expected ${LEARNER_STATE_VERSION}).`, { details: { version: s.version } });
+      throw new EdgetuneError(
+        'STATE_INVALID',
+        `Learner state version ${String(s.version)} is not supported (expected ${LEARNER_STATE_VERSION}).`,
+        { details: { version: s.version } },
+      );
     }
     const o = s.options as Resolved;
     checkResolved(o, (path, value, want) => {
-      throw new EdgetuneError('STATE_INVALID', `Learner state field 'options.${path}' is ${typeof value === 'string' ? `'${value}'` : String(value)}; ${want}. The state is damaged or from another build.`, {
-        details: { field: `options.${path}`, value },
-      });
+      throw new EdgetuneError(
+        'STATE_INVALID',
+        `Learner state field 'options.${path}' is ${typeof value === 'string' ? `'${value}'` : String(value)}; ${want}. The state is damaged or from another build.`,
+        {
+          details: { field: `options.${path}`, value },
+        },
+      );
     });
     const spec = headSpec(o.head, o.dim, o.hidden);
-    validateState(s as Record<string, unknown>, (c) => spec.size(c), new Adwin(o.drift.adwin).options.maxWindow, new EmbeddingDrift(1, o.drift.embedding).window, MAX_CLASSES);
+    validateState(
+      s as Record<string, unknown>,
+      (c) => spec.size(c),
+      new Adwin(o.drift.adwin).options.maxWindow,
+      new EmbeddingDrift(1, o.drift.embedding).window,
+      MAX_CLASSES,
+    );
     const l = new Learner({ dim: o.dim, head: o.head, hidden: o.hidden, seed: o.seed });
     l.#restore(s as LearnerState, o);
     return l;
@@ -915,7 +1075,12 @@ export class Learner {
     this.#opt = { m: Float32Array.from(s.optimizer.m), v: Float32Array.from(s.optimizer.v), t: s.optimizer.t };
     this.#rng = new Rng(s.rng);
     this.#replay = ReplayBuffer.unpack(s.replay, o.labeledPerClass, o.pseudoCapacity);
-    this.#th = { sigma: Float64Array.from(s.thresholds.sigma), unused: s.thresholds.unused, global: s.thresholds.global, local: Float64Array.from(s.thresholds.local) };
+    this.#th = {
+      sigma: Float64Array.from(s.thresholds.sigma),
+      unused: s.thresholds.unused,
+      global: s.thresholds.global,
+      local: Float64Array.from(s.thresholds.local),
+    };
     this.#meanPred = Float64Array.from(s.meanPrediction);
     const a = new FeatureAligner(o.dim);
     a.anchorSum = Float64Array.from(s.anchorSum);

@@ -48,7 +48,13 @@ function distance(x: ArrayLike<number>, means: ArrayLike<number>, off: number, v
  * @param q - share of labels past the threshold
  * @param margin - added to every threshold, in units of the distance (looser when positive)
  */
-export function fitOpenSet(labeled: readonly (readonly ReplayEntry[])[], dim: number, q: number, margin: number, minPerClass = 5): OpenSetModel {
+export function fitOpenSet(
+  labeled: readonly (readonly ReplayEntry[])[],
+  dim: number,
+  q: number,
+  margin: number,
+  minPerClass = 5,
+): OpenSetModel {
   const c = labeled.length;
   const sums = new Float64Array(c * dim);
   const counts = new Float64Array(c);
@@ -59,7 +65,8 @@ export function fitOpenSet(labeled: readonly (readonly ReplayEntry[])[], dim: nu
     }
   }
   const means = new Float32Array(c * dim);
-  for (let k = 0; k < c; k++) if (counts[k]! > 0) for (let j = 0; j < dim; j++) means[k * dim + j] = sums[k * dim + j]! / counts[k]!;
+  for (let k = 0; k < c; k++)
+    if (counts[k]! > 0) for (let j = 0; j < dim; j++) means[k * dim + j] = sums[k * dim + j]! / counts[k]!;
   const variance = new Float64Array(dim);
   let n = 0;
   for (let k = 0; k < c; k++) {
@@ -91,12 +98,16 @@ export function fitOpenSet(labeled: readonly (readonly ReplayEntry[])[], dim: nu
   pooled.sort((a, b) => a - b);
   const global = quantile(pooled, 1 - q);
   const threshold = new Float64Array(c);
-  for (let k = 0; k < c; k++) threshold[k] = (per[k]!.length >= minPerClass ? quantile(per[k]!, 1 - q) : global) + margin;
+  for (let k = 0; k < c; k++)
+    threshold[k] = (per[k]!.length >= minPerClass ? quantile(per[k]!, 1 - q) : global) + margin;
   return { classes: c, means, variance, threshold, counts };
 }
 
 /** Nearest class mean of `z`, its distance, and the margin under that class's threshold (negative: unknown). */
-export function openSetScore(m: OpenSetModel, z: Float32Array): { readonly cls: number; readonly distance: number; readonly margin: number } {
+export function openSetScore(
+  m: OpenSetModel,
+  z: Float32Array,
+): { readonly cls: number; readonly distance: number; readonly margin: number } {
   const d = z.length;
   let best = 0;
   let dist = Number.POSITIVE_INFINITY;

@@ -75,8 +75,8 @@ export function optimizerStep(
     return;
   }
   const { beta1: b1, beta2: b2 } = o;
-  const c1 = 1 - Math.pow(b1, s.t);
-  const c2 = 1 - Math.pow(b2, s.t);
+  const c1 = 1 - b1 ** s.t;
+  const c2 = 1 - b2 ** s.t;
   for (let i = 0; i < params.length; i++) {
     const g = grad[i]!;
     const m = b1 * s.m[i]! + (1 - b1) * g;

@@ -68,7 +68,13 @@ export interface LearnerOptions {
    */
   readonly guard?:
     | false
-    | { readonly every?: number; readonly minPerClass?: number; readonly tolerance?: number; readonly holdout?: 'return' | 'keep'; readonly minAgreement?: number };
+    | {
+        readonly every?: number;
+        readonly minPerClass?: number;
+        readonly tolerance?: number;
+        readonly holdout?: 'return' | 'keep';
+        readonly minAgreement?: number;
+      };
   /** Drift detection on the embeddings and on the label-free uncertainty stream. `false` disables it. */
   readonly drift?:
     | false
@@ -107,7 +113,13 @@ export interface LearnerOptions {
    * statistic); at most `perClassPerRound` pseudo-labels per class between two `adapt()`s (0: twice a
    * class's share of `adaptEvery`). @defaultValue `{ agreement: true, minConfidence: 0.9, duplicateCosine: 0.995, recent: 128, perClassPerRound: 0 }`
    */
-  readonly pseudo?: { readonly agreement?: boolean; readonly minConfidence?: number; readonly duplicateCosine?: number; readonly recent?: number; readonly perClassPerRound?: number };
+  readonly pseudo?: {
+    readonly agreement?: boolean;
+    readonly minConfidence?: number;
+    readonly duplicateCosine?: number;
+    readonly recent?: number;
+    readonly perClassPerRound?: number;
+  };
 }
 
 /** {@link LearnerOptions} with every default filled in (kept in the saved state). */
@@ -132,7 +144,14 @@ export interface ResolvedLearnerOptions {
   anchorShrink: number;
   labeledPerClass: number;
   pseudoCapacity: number;
-  guard: { enabled: boolean; every: number; minPerClass: number; tolerance: number; holdout: 'return' | 'keep'; minAgreement: number };
+  guard: {
+    enabled: boolean;
+    every: number;
+    minPerClass: number;
+    tolerance: number;
+    holdout: 'return' | 'keep';
+    minAgreement: number;
+  };
   drift: {
     enabled: boolean;
     detectors: Array<'embedding' | 'page-hinkley' | 'adwin'>;
@@ -146,7 +165,13 @@ export interface ResolvedLearnerOptions {
   t3aFilter: number;
   openSet: { enabled: boolean; quantile: number; margin: number };
   calibration: boolean;
-  pseudo: { agreement: boolean; minConfidence: number; duplicateCosine: number; recent: number; perClassPerRound: number };
+  pseudo: {
+    agreement: boolean;
+    minConfidence: number;
+    duplicateCosine: number;
+    recent: number;
+    perClassPerRound: number;
+  };
 }
 
 type Resolved = ResolvedLearnerOptions;
@@ -156,7 +181,35 @@ export const MAX_CLASSES = 10_000;
 
 /** Known keys of each options object, so a misspelt option is refused instead of silently ignored. */
 const KEYS: Record<string, readonly string[]> = {
-  '': ['dim', 'classes', 'head', 'hidden', 'mode', 'seed', 'optimizer', 'epochs', 'firstEpochs', 'batchSize', 'threshold', 'pseudoWeight', 'emaDecay', 'distributionAlignment', 'alignmentDecay', 'featureAlignment', 'featureMomentum', 'featurePrior', 'anchorShrink', 'replay', 'guard', 'drift', 'adaptEvery', 't3aFilter', 'openSet', 'calibration', 'pseudo'],
+  '': [
+    'dim',
+    'classes',
+    'head',
+    'hidden',
+    'mode',
+    'seed',
+    'optimizer',
+    'epochs',
+    'firstEpochs',
+    'batchSize',
+    'threshold',
+    'pseudoWeight',
+    'emaDecay',
+    'distributionAlignment',
+    'alignmentDecay',
+    'featureAlignment',
+    'featureMomentum',
+    'featurePrior',
+    'anchorShrink',
+    'replay',
+    'guard',
+    'drift',
+    'adaptEvery',
+    't3aFilter',
+    'openSet',
+    'calibration',
+    'pseudo',
+  ],
   optimizer: ['kind', 'lr', 'momentum', 'weightDecay', 'beta1', 'beta2'],
   threshold: ['kind', 'tau', 'floor', 'decay'],
   replay: ['labeledPerClass', 'pseudoCapacity'],
@@ -174,7 +227,9 @@ export type OptionFailure = (path: string, value: unknown, want: string) => neve
 
 /** The constructor's failure: `INVALID_ARGUMENT` naming the option and the value. */
 export const invalidOption: OptionFailure = (path, value, want) => {
-  throw new EdgetuneError('INVALID_ARGUMENT', `Learner option '${path}' is ${describe(value)}; ${want}.`, { details: { option: path, value } });
+  throw new EdgetuneError('INVALID_ARGUMENT', `Learner option '${path}' is ${describe(value)}; ${want}.`, {
+    details: { option: path, value },
+  });
 };
 
 function describe(v: unknown): string {
@@ -196,7 +251,8 @@ function checkShape(o: Record<string, unknown>, path: string, fail: OptionFailur
     if (v === undefined) continue;
     if (KEYS[p]) {
       if ((p === 'guard' || p === 'drift' || p === 'openSet') && v === false) continue;
-      if (!isObj(v)) fail(p, v, `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' ? ' or false' : ''}`);
+      if (!isObj(v))
+        fail(p, v, `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' ? ' or false' : ''}`);
       checkShape(v, p, fail);
     }
   }
@@ -205,9 +261,25 @@ function checkShape(o: Record<string, unknown>, path: string, fail: OptionFailur
 /** Checks every value of resolved options (the constructor's and a saved state's). */
 export function checkResolved(r: Resolved, fail: OptionFailure): void {
   if (!isObj(r)) fail('options', r, 'a learner state carries its resolved options object');
-  const num = (path: string, v: unknown, lo: number, hi: number, opts: { int?: boolean; loOpen?: boolean; hiOpen?: boolean } = {}): void => {
-    const ok = typeof v === 'number' && Number.isFinite(v) && (opts.loOpen ? v > lo : v >= lo) && (opts.hiOpen ? v < hi : v <= hi) && (!opts.int || Number.isInteger(v));
-    if (!ok) fail(path, v, `use ${opts.int ? 'an integer' : 'a number'} in ${opts.loOpen ? '(' : '['}${lo}, ${hi}${opts.hiOpen ? ')' : ']'}`);
+  const num = (
+    path: string,
+    v: unknown,
+    lo: number,
+    hi: number,
+    opts: { int?: boolean; loOpen?: boolean; hiOpen?: boolean } = {},
+  ): void => {
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      (opts.loOpen ? v > lo : v >= lo) &&
+      (opts.hiOpen ? v < hi : v <= hi) &&
+      (!opts.int || Number.isInteger(v));
+    if (!ok)
+      fail(
+        path,
+        v,
+        `use ${opts.int ? 'an integer' : 'a number'} in ${opts.loOpen ? '(' : '['}${lo}, ${hi}${opts.hiOpen ? ')' : ']'}`,
+      );
   };
   const oneOf = (path: string, v: unknown, values: readonly unknown[]): void => {
     if (!values.includes(v)) fail(path, v, `use one of ${values.map((x) => `'${String(x)}'`).join(', ')}`);
@@ -256,11 +328,15 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('guard.tolerance', g['tolerance'], 0, 1);
   const d = group('drift', r.drift);
   bool('drift.enabled', d['enabled']);
-  if (!Array.isArray(d['detectors'])) fail('drift.detectors', d['detectors'], "use an array of 'embedding', 'page-hinkley', 'adwin'");
-  (d['detectors'] as unknown[]).forEach((v, i) => oneOf(`drift.detectors[${i}]`, v, ['embedding', 'page-hinkley', 'adwin']));
+  if (!Array.isArray(d['detectors']))
+    fail('drift.detectors', d['detectors'], "use an array of 'embedding', 'page-hinkley', 'adwin'");
+  (d['detectors'] as unknown[]).forEach((v, i) =>
+    oneOf(`drift.detectors[${i}]`, v, ['embedding', 'page-hinkley', 'adwin']),
+  );
   oneOf('drift.signal', d['signal'], ['confidence', 'entropy']);
   const ph = group('drift.pageHinkley', d['pageHinkley']);
-  if (ph['minInstances'] !== undefined) num('drift.pageHinkley.minInstances', ph['minInstances'], 1, 1e9, { int: true });
+  if (ph['minInstances'] !== undefined)
+    num('drift.pageHinkley.minInstances', ph['minInstances'], 1, 1e9, { int: true });
   if (ph['delta'] !== undefined) num('drift.pageHinkley.delta', ph['delta'], 0, 1e9);
   if (ph['threshold'] !== undefined) num('drift.pageHinkley.threshold', ph['threshold'], 0, 1e9, { loOpen: true });
   if (ph['alpha'] !== undefined) num('drift.pageHinkley.alpha', ph['alpha'], 0, 1, { loOpen: true });
@@ -270,7 +346,10 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   if (ad['clock'] !== undefined) num('drift.adwin.clock', ad['clock'], 1, 1e6, { int: true });
   if (ad['minWindow'] !== undefined) num('drift.adwin.minWindow', ad['minWindow'], 1, 1e4, { int: true });
   // The window is kept value by value and scanned at every check: its bound is the bound on work per observe().
-  if (ad['maxWindow'] !== undefined) num('drift.adwin.maxWindow', ad['maxWindow'], 2 * ((ad['minWindow'] as number | undefined) ?? 10), 10_000, { int: true });
+  if (ad['maxWindow'] !== undefined)
+    num('drift.adwin.maxWindow', ad['maxWindow'], 2 * ((ad['minWindow'] as number | undefined) ?? 10), 10_000, {
+      int: true,
+    });
   num('drift.maxAge', d['maxAge'], 0, 1e12, { int: true });
   num('adaptEvery', r.adaptEvery, 1, 1e9, { int: true });
   num('t3aFilter', r.t3aFilter, 1, 10_000, { int: true });
@@ -302,9 +381,11 @@ export function resolveLearnerOptions(o: LearnerOptions): Resolved {
   checkShape(o as unknown as Record<string, unknown>, '', invalidOption);
   if (o.classes !== undefined) {
     if (!Array.isArray(o.classes)) invalidOption('classes', o.classes, 'pass an array of class names');
-    if (o.classes.length > MAX_CLASSES) invalidOption('classes', o.classes, `a learner takes at most ${MAX_CLASSES} classes`);
+    if (o.classes.length > MAX_CLASSES)
+      invalidOption('classes', o.classes, `a learner takes at most ${MAX_CLASSES} classes`);
   }
-  if (o.drift && o.drift.detectors !== undefined && !Array.isArray(o.drift.detectors)) invalidOption('drift.detectors', o.drift.detectors, "use an array of 'embedding', 'page-hinkley', 'adwin'");
+  if (o.drift && o.drift.detectors !== undefined && !Array.isArray(o.drift.detectors))
+    invalidOption('drift.detectors', o.drift.detectors, "use an array of 'embedding', 'page-hinkley', 'adwin'");
   const r = fill(o);
   checkResolved(r, invalidOption);
   return r;
@@ -348,7 +429,15 @@ function fill(o: LearnerOptions): Resolved {
           },
     drift:
       d === false
-        ? { enabled: false, detectors: [], signal: 'confidence', pageHinkley: {}, adwin: {}, embedding: {}, maxAge: 1000 }
+        ? {
+            enabled: false,
+            detectors: [],
+            signal: 'confidence',
+            pageHinkley: {},
+            adwin: {},
+            embedding: {},
+            maxAge: 1000,
+          }
         : {
             enabled: true,
             detectors: [...(d?.detectors ?? ['embedding', 'page-hinkley', 'adwin'])],
@@ -360,7 +449,10 @@ function fill(o: LearnerOptions): Resolved {
           },
     adaptEvery: o.adaptEvery ?? 100,
     t3aFilter: o.t3aFilter ?? 50,
-    openSet: o.openSet === false ? { enabled: false, quantile: 0.05, margin: 0 } : { enabled: true, quantile: o.openSet?.quantile ?? 0.05, margin: o.openSet?.margin ?? 0 },
+    openSet:
+      o.openSet === false
+        ? { enabled: false, quantile: 0.05, margin: 0 }
+        : { enabled: true, quantile: o.openSet?.quantile ?? 0.05, margin: o.openSet?.margin ?? 0 },
     calibration: o.calibration ?? true,
     pseudo: {
       agreement: o.pseudo?.agreement ?? true,

@@ -102,8 +102,28 @@ export function newCounters(): LearnerCounters {
 }
 
 // Version 1 kept the counters in a Float64Array in this order.
-const V1_COUNTERS = ['seen', 'accepted', 'rejectedLowConfidence', 'rejectedByReservoir', 'pseudoDisagreed', 'adaptations', 'rollbacks', 'rollbacksNonFinite', 'drifts', 'sinceAdapt', 'lastGuardAccuracy', 'adaptDue'] as const;
-const COUNTERS = [...V1_COUNTERS, 'rejectedUnknown', 'rejectedDuplicate', 'rejectedDisagreement', 'rejectedCap', 'cappedSinceAdapt'] as const;
+const V1_COUNTERS = [
+  'seen',
+  'accepted',
+  'rejectedLowConfidence',
+  'rejectedByReservoir',
+  'pseudoDisagreed',
+  'adaptations',
+  'rollbacks',
+  'rollbacksNonFinite',
+  'drifts',
+  'sinceAdapt',
+  'lastGuardAccuracy',
+  'adaptDue',
+] as const;
+const COUNTERS = [
+  ...V1_COUNTERS,
+  'rejectedUnknown',
+  'rejectedDuplicate',
+  'rejectedDisagreement',
+  'rejectedCap',
+  'cappedSinceAdapt',
+] as const;
 
 /**
  * Brings an older state up to {@link LEARNER_STATE_VERSION} (returns newer ones unchanged; the caller validates the result).
@@ -120,12 +140,23 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
       if (name === 'adaptDue') counters.adaptDue = a[i] === 1;
       else counters[name] = a[i]!;
     });
-  } else throw new EdgetuneError('STATE_INVALID', `Learner state field 'counters' should hold ${V1_COUNTERS.length} values in a version-1 state; the state is damaged.`, { details: { field: 'counters' } });
+  } else
+    throw new EdgetuneError(
+      'STATE_INVALID',
+      `Learner state field 'counters' should hold ${V1_COUNTERS.length} values in a version-1 state; the state is damaged.`,
+      { details: { field: 'counters' } },
+    );
   // Version 1 left the label prototypes short after a class was added to a fitted head; they are only read before the first fit.
   const o = s['options'] as { dim?: unknown } | undefined;
   const c = Array.isArray(s['classes']) ? s['classes'].length : 0;
   const protos = s['protos'];
-  const fixed = typeof o?.dim === 'number' && protos instanceof Float32Array && protos.length !== c * o.dim && Number.isInteger(c * o.dim) ? new Float32Array(c * o.dim) : protos;
+  const fixed =
+    typeof o?.dim === 'number' &&
+    protos instanceof Float32Array &&
+    protos.length !== c * o.dim &&
+    Number.isInteger(c * o.dim)
+      ? new Float32Array(c * o.dim)
+      : protos;
   const opts = (s['options'] ?? {}) as Record<string, unknown>;
   const guard = (opts['guard'] ?? {}) as Record<string, unknown>;
   const drift = (opts['drift'] ?? {}) as Record<string, unknown>;
@@ -148,7 +179,15 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
     temperature: 1,
     unknownRate: 0,
     predictedFrequency: new Float64Array(c).fill(1 / Math.max(c, 1)),
-    embeddingDrift: { refN: 0, refSum: new Float64Array(dim), refSq: new Float64Array(dim), ring: new Float32Array(100 * dim), length: 0, next: 0, seen: 0 },
+    embeddingDrift: {
+      refN: 0,
+      refSum: new Float64Array(dim),
+      refSq: new Float64Array(dim),
+      ring: new Float32Array(100 * dim),
+      length: 0,
+      next: 0,
+      seen: 0,
+    },
     recent: { x: new Float32Array(128 * dim), length: 0, next: 0 },
     roundAccepted: new Float64Array(c),
   };
@@ -156,25 +195,40 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
 
 /** Refuses a state field by name: `STATE_INVALID` with the field in the message and the details. */
 function bad(field: string, what: string): never {
-  throw new EdgetuneError('STATE_INVALID', `Learner state field '${field}' ${what}; the state is damaged or from another build — restore an earlier checkpoint.`, { details: { field } });
+  throw new EdgetuneError(
+    'STATE_INVALID',
+    `Learner state field '${field}' ${what}; the state is damaged or from another build — restore an earlier checkpoint.`,
+    { details: { field } },
+  );
 }
 
-type TypedCtor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor | Uint8ArrayConstructor;
+type TypedCtor =
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Uint8ArrayConstructor;
 
 /** Checks a typed array's kind, length and (for float arrays) that every value is finite. */
 function typed(field: string, v: unknown, ctor: TypedCtor, length: number, finite = true): void {
-  if (!(v instanceof ctor)) bad(field, `should be a ${ctor.name}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v}`);
+  if (!(v instanceof ctor))
+    bad(
+      field,
+      `should be a ${ctor.name}, got ${v === null ? 'null' : typeof v === 'object' ? ((v as object).constructor?.name ?? 'an object') : typeof v}`,
+    );
   if (v.length !== length) bad(field, `should hold ${length} values, got ${v.length}`);
   if (finite) for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) bad(field, `holds ${v[i]} at index ${i}`);
 }
 
 function count(field: string, v: unknown, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(field, `should be an integer in [0, ${max}], got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    bad(field, `should be an integer in [0, ${max}], got ${String(v)}`);
   return v;
 }
 
 function finite(field: string, v: unknown, nanOk = false): void {
-  if (typeof v !== 'number' || !(Number.isFinite(v) || (nanOk && Number.isNaN(v)))) bad(field, `should be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !(Number.isFinite(v) || (nanOk && Number.isNaN(v))))
+    bad(field, `should be a finite number, got ${String(v)}`);
 }
 
 function obj(field: string, v: unknown): Record<string, unknown> {
@@ -190,15 +244,23 @@ function obj(field: string, v: unknown): Record<string, unknown> {
  * @param paramCount - parameters of the head for `c` classes
  * @param adwinWindow - the ADWIN ring length of these options
  */
-export function validateState(s: Record<string, unknown>, paramCount: (c: number) => number, adwinWindow: number, embeddingWindow: number, maxClasses: number): void {
+export function validateState(
+  s: Record<string, unknown>,
+  paramCount: (c: number) => number,
+  adwinWindow: number,
+  embeddingWindow: number,
+  maxClasses: number,
+): void {
   const o = s['options'] as ResolvedLearnerOptions;
   const dim = o.dim;
   const classes = s['classes'];
   if (!Array.isArray(classes)) bad('classes', 'should be an array of class names');
-  if (classes.length > maxClasses) bad('classes', `holds ${classes.length} classes, more than the limit of ${maxClasses}`);
+  if (classes.length > maxClasses)
+    bad('classes', `holds ${classes.length} classes, more than the limit of ${maxClasses}`);
   const names = new Set<string>();
   classes.forEach((n, i) => {
-    if (typeof n !== 'string' || n.length === 0) bad(`classes[${i}]`, `should be a non-empty string, got ${JSON.stringify(n)}`);
+    if (typeof n !== 'string' || n.length === 0)
+      bad(`classes[${i}]`, `should be a non-empty string, got ${JSON.stringify(n)}`);
     if (names.has(n)) bad(`classes[${i}]`, `repeats the class name '${n}'`);
     names.add(n);
   });
@@ -252,7 +314,8 @@ export function validateState(s: Record<string, unknown>, paramCount: (c: number
   typed('supports.ent', sp['ent'], Float32Array, ns);
   typed('supports.step', sp['step'], Float64Array, ns);
   const scls = sp['cls'] as Int32Array;
-  for (let i = 0; i < ns; i++) if (scls[i]! < 0 || scls[i]! >= c) bad('supports.cls', `holds class index ${scls[i]} at ${i}, outside [0, ${c})`);
+  for (let i = 0; i < ns; i++)
+    if (scls[i]! < 0 || scls[i]! >= c) bad('supports.cls', `holds class index ${scls[i]} at ${i}, outside [0, ${c})`);
   typed('protos', s['protos'], Float32Array, c * dim);
   const cnt = obj('counters', s['counters']);
   for (const f of COUNTERS) {
@@ -262,9 +325,11 @@ export function validateState(s: Record<string, unknown>, paramCount: (c: number
     else count(`counters.${f}`, cnt[f], Number.MAX_SAFE_INTEGER);
   }
   const t = s['temperature'];
-  if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) bad('temperature', `should be a positive number, got ${String(t)}`);
+  if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t))
+    bad('temperature', `should be a positive number, got ${String(t)}`);
   const ur = s['unknownRate'];
-  if (typeof ur !== 'number' || !(ur >= 0 && ur <= 1)) bad('unknownRate', `should be a number in [0, 1], got ${String(ur)}`);
+  if (typeof ur !== 'number' || !(ur >= 0 && ur <= 1))
+    bad('unknownRate', `should be a number in [0, 1], got ${String(ur)}`);
   typed('predictedFrequency', s['predictedFrequency'], Float64Array, c);
   const ed = obj('embeddingDrift', s['embeddingDrift']);
   count('embeddingDrift.refN', ed['refN'], embeddingWindow);

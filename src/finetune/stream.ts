@@ -11,7 +11,11 @@ export class RecentFrames {
    * @param capacity - frames kept
    * @param dim - embedding size
    */
-  constructor(readonly capacity: number, readonly dim: number, state?: { x: Float32Array; length: number; next: number }) {
+  constructor(
+    readonly capacity: number,
+    readonly dim: number,
+    state?: { x: Float32Array; length: number; next: number },
+  ) {
     this.x = state ? Float32Array.from(state.x) : new Float32Array(capacity * dim);
     if (state) {
       this.length = state.length;
@@ -96,7 +100,9 @@ export function checkStream(
 ): StreamCheck {
   const pb: number[] = [];
   const pa: number[] = [];
-  let agree = 0, ob = 0, oa = 0;
+  let agree = 0,
+    ob = 0,
+    oa = 0;
   for (const z of frames) {
     const b = argmax(before(z));
     const a = argmax(after(z));
@@ -108,13 +114,22 @@ export function checkStream(
     if (a === p) oa++;
   }
   const n = Math.max(frames.length, 1);
-  return { agreement: agree / n, protoBefore: ob / n, protoAfter: oa / n, classesBefore: effectiveClasses(pb, c), classesAfter: effectiveClasses(pa, c) };
+  return {
+    agreement: agree / n,
+    protoBefore: ob / n,
+    protoAfter: oa / n,
+    classesBefore: effectiveClasses(pb, c),
+    classesAfter: effectiveClasses(pa, c),
+  };
 }
 
 /** Why the stream says a round should be undone, or undefined when it does not. */
 export function streamVerdict(s: StreamCheck, minAgreement: number): string | undefined {
-  if (s.agreement < minAgreement) return `agrees with the previous model on ${(100 * s.agreement).toFixed(0)}% of recent frames`;
-  if (s.protoAfter < s.protoBefore - 0.1) return `agreement with the label prototypes fell from ${(100 * s.protoBefore).toFixed(0)}% to ${(100 * s.protoAfter).toFixed(0)}%`;
-  if (s.classesBefore >= 2 && s.classesAfter < 0.5 * s.classesBefore) return `predictions collapsed from ${s.classesBefore.toFixed(1)} to ${s.classesAfter.toFixed(1)} effective classes`;
+  if (s.agreement < minAgreement)
+    return `agrees with the previous model on ${(100 * s.agreement).toFixed(0)}% of recent frames`;
+  if (s.protoAfter < s.protoBefore - 0.1)
+    return `agreement with the label prototypes fell from ${(100 * s.protoBefore).toFixed(0)}% to ${(100 * s.protoAfter).toFixed(0)}%`;
+  if (s.classesBefore >= 2 && s.classesAfter < 0.5 * s.classesBefore)
+    return `predictions collapsed from ${s.classesBefore.toFixed(1)} to ${s.classesAfter.toFixed(1)} effective classes`;
   return undefined;
 }

@@ -45,7 +45,12 @@ export function resolveThresholds(o: ThresholdOptions = {}): ResolvedThresholds 
 
 /** Starting statistics for `c` classes. */
 export function newThresholdState(c: number): ThresholdState {
-  return { sigma: new Float64Array(c), unused: 1, global: 1 / Math.max(c, 1), local: new Float64Array(c).fill(1 / Math.max(c, 1)) };
+  return {
+    sigma: new Float64Array(c),
+    unused: 1,
+    global: 1 / Math.max(c, 1),
+    local: new Float64Array(c).fill(1 / Math.max(c, 1)),
+  };
 }
 
 /** The current threshold of every class. */

@@ -24,12 +24,17 @@ import type { Personalizer, PersonalizerOptions } from './types.js';
  */
 export async function openPersonalizer(options: PersonalizerOptions): Promise<Personalizer> {
   if (typeof options !== 'object' || options === null || options.model === undefined) {
-    throw new EdgetuneError('INVALID_ARGUMENT', 'openPersonalizer() needs { model }: a manifest URL, { manifest, bytes } or { id } of a cached model.');
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'openPersonalizer() needs { model }: a manifest URL, { manifest, bytes } or { id } of a cached model.',
+    );
   }
   const a = options.autosaveMs;
-  if (a !== undefined && a !== false && !(Number.isFinite(a) && a >= 0)) throw new EdgetuneError('INVALID_ARGUMENT', `autosaveMs must be a number >= 0 or false, got ${String(a)}.`);
+  if (a !== undefined && a !== false && !(Number.isFinite(a) && a >= 0))
+    throw new EdgetuneError('INVALID_ARGUMENT', `autosaveMs must be a number >= 0 or false, got ${String(a)}.`);
   const d = options.adaptDelayMs;
-  if (d !== undefined && !(Number.isFinite(d) && d >= 0)) throw new EdgetuneError('INVALID_ARGUMENT', `adaptDelayMs must be a number >= 0, got ${String(d)}.`);
+  if (d !== undefined && !(Number.isFinite(d) && d >= 0))
+    throw new EdgetuneError('INVALID_ARGUMENT', `adaptDelayMs must be a number >= 0, got ${String(d)}.`);
   return options.worker ? openRemotePersonalizer(options) : openLocalPersonalizer(options);
 }
 

@@ -5,7 +5,15 @@ import type { Encoder } from '../runtime/encoder.js';
 import { openStorage } from '../storage/storage.js';
 import type { EdgetuneStorage, ImportOptions, StorageOptions } from '../storage/types.js';
 import { openModel } from './model.js';
-import { RECORD_FORMAT, checkRecord, restoreLearner, slotFor, toPrediction, type JournalEntry, type PersonalizerRecord } from './record.js';
+import {
+  RECORD_FORMAT,
+  checkRecord,
+  restoreLearner,
+  slotFor,
+  toPrediction,
+  type JournalEntry,
+  type PersonalizerRecord,
+} from './record.js';
 import type {
   ForgetProfileOptions,
   Personalizer,
@@ -50,7 +58,11 @@ export async function openLocalPersonalizer(options: PersonalizerOptions): Promi
   let encoder: Encoder | undefined;
   let p: LocalPersonalizer | undefined;
   try {
-    encoder = await openModel(options.model, storage, { device: options.device, signal, onProgress: onProgress ? (x) => onProgress({ phase: 'model', progress: x }) : undefined });
+    encoder = await openModel(options.model, storage, {
+      device: options.device,
+      signal,
+      onProgress: onProgress ? (x) => onProgress({ phase: 'model', progress: x }) : undefined,
+    });
     p = new LocalPersonalizer(encoder, storage, options);
     await p.restore();
     throwIfAborted(signal);
@@ -116,7 +128,11 @@ class LocalPersonalizer implements Personalizer {
         }),
       );
     }
-    const g = globalThis as { addEventListener?: (t: string, l: () => void) => void; removeEventListener?: (t: string, l: () => void) => void; document?: unknown };
+    const g = globalThis as {
+      addEventListener?: (t: string, l: () => void) => void;
+      removeEventListener?: (t: string, l: () => void) => void;
+      document?: unknown;
+    };
     if (typeof g.addEventListener === 'function' && g.document !== undefined) {
       // The page may be gone for good after pagehide: write what we have now, without waiting for anything.
       const onHide = (): void => void this.#saveNow().catch(() => undefined);
@@ -152,7 +168,8 @@ class LocalPersonalizer implements Personalizer {
   }
 
   #alive(): void {
-    if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This personalizer was disposed; open a new one with openPersonalizer().');
+    if (this.#disposed)
+      throw new EdgetuneError('DISPOSED', 'This personalizer was disposed; open a new one with openPersonalizer().');
   }
 
   /** Runs `fn` after every earlier mutation (adaptation included) has finished: one mutation at a time. */
@@ -190,7 +207,10 @@ class LocalPersonalizer implements Personalizer {
     const ms = this.#options.autosaveMs ?? 1000;
     if (ms === false || !this.#storage) return;
     clearTimeout(this.#saveTimer);
-    this.#saveTimer = setTimeout(() => void this.save().catch((error: unknown) => this.#emit('error', { error, during: 'save' })), ms);
+    this.#saveTimer = setTimeout(
+      () => void this.save().catch((error: unknown) => this.#emit('error', { error, during: 'save' })),
+      ms,
+    );
     (this.#saveTimer as { unref?: () => void }).unref?.();
   }
 
@@ -293,11 +313,20 @@ class LocalPersonalizer implements Personalizer {
   }
 
   #record(state: LearnerState, labels: Iterable<number>): PersonalizerRecord {
-    return { format: RECORD_FORMAT, version: 1, model: this.#model, labels: [...labels].sort((a, b) => a - b), learner: state, savedAt: Date.now() };
+    return {
+      format: RECORD_FORMAT,
+      version: 1,
+      model: this.#model,
+      labels: [...labels].sort((a, b) => a - b),
+      learner: state,
+      savedAt: Date.now(),
+    };
   }
 
   async #write(payload: () => Promise<PersonalizerRecord> | PersonalizerRecord): Promise<number> {
-    const r = await this.#storage!.checkpoints<PersonalizerRecord>(this.#slot).update(() => payload(), { label: `labels ${this.#labels.size}` });
+    const r = await this.#storage!.checkpoints<PersonalizerRecord>(this.#slot).update(() => payload(), {
+      label: `labels ${this.#labels.size}`,
+    });
     this.#version = Math.max(this.#version, r.version);
     this.#emit('saved', { version: r.version });
     return r.version;
@@ -387,7 +416,11 @@ class LocalPersonalizer implements Personalizer {
 
   async teach(input: TeachInput, label: string): Promise<TeachResult> {
     this.#alive();
-    if (typeof label !== 'string' || label.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `teach() needs a non-empty string label, got ${JSON.stringify(label)}.`);
+    if (typeof label !== 'string' || label.length === 0)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `teach() needs a non-empty string label, got ${JSON.stringify(label)}.`,
+      );
     const embedding = await this.#embed(input);
     return this.#exclusive(async () => {
       this.#alive();
@@ -517,14 +550,22 @@ class LocalPersonalizer implements Personalizer {
 
   async exportProfile(): Promise<Uint8Array> {
     this.#alive();
-    if (!this.#storage) throw new EdgetuneError('INVALID_ARGUMENT', 'This personalizer keeps nothing (storage: false), so it has no profile to export; open it with a storage name.');
+    if (!this.#storage)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        'This personalizer keeps nothing (storage: false), so it has no profile to export; open it with a storage name.',
+      );
     await this.#saveQueued();
     return this.#exclusive(() => this.#storage!.exportProfile());
   }
 
   async importProfile(file: Uint8Array, options: Omit<ImportOptions, 'signal' | 'onProgress'> = {}): Promise<void> {
     this.#alive();
-    if (!this.#storage) throw new EdgetuneError('INVALID_ARGUMENT', 'This personalizer keeps nothing (storage: false), so it cannot import a profile; open it with a storage name.');
+    if (!this.#storage)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        'This personalizer keeps nothing (storage: false), so it cannot import a profile; open it with a storage name.',
+      );
     await this.#exclusive(async () => {
       await this.#storage!.importProfile(file, options);
       clearTimeout(this.#saveTimer);

@@ -47,7 +47,11 @@ async function cachedIdFor(storage: EdgetuneStorage, url: string): Promise<strin
  *
  * @throws EdgetuneError as `Encoder.open`; `MODEL_NOT_FOUND` offline when the model was never cached
  */
-export async function openModel(model: PersonalizerModel, storage: EdgetuneStorage | null, o: OpenOptions): Promise<Encoder> {
+export async function openModel(
+  model: PersonalizerModel,
+  storage: EdgetuneStorage | null,
+  o: OpenOptions,
+): Promise<Encoder> {
   const enc = {
     ...(o.device !== undefined ? { device: o.device } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -71,14 +75,23 @@ export async function openModel(model: PersonalizerModel, storage: EdgetuneStora
     const encoder = await Encoder.open({ manifest: model.manifest, bytes }, enc);
     if (storage) {
       const m = encoder.manifest;
-      const cached = (await storage.listModels()).some((x) => x.id === m.id) ? await storage.getModel(m.id).catch(() => undefined) : undefined;
+      const cached = (await storage.listModels()).some((x) => x.id === m.id)
+        ? await storage.getModel(m.id).catch(() => undefined)
+        : undefined;
       if (cached?.manifest.sha256 !== m.sha256) await storage.putModel(m.id, { ...m }, bytes);
     }
     return encoder;
   }
   if (typeof model === 'object' && model !== null && typeof (model as { id?: unknown }).id === 'string') {
-    if (!storage) throw new EdgetuneError('INVALID_ARGUMENT', `model { id: ${JSON.stringify(model.id)} } opens a model cached in the profile, but storage is false; pass a manifest URL or bytes.`);
+    if (!storage)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `model { id: ${JSON.stringify(model.id)} } opens a model cached in the profile, but storage is false; pass a manifest URL or bytes.`,
+      );
     return Encoder.open({ cache: storage, id: model.id }, enc);
   }
-  throw new EdgetuneError('INVALID_ARGUMENT', `options.model must be a manifest URL, { manifest, bytes } or { id } of a cached model, got ${Object.prototype.toString.call(model)}.`);
+  throw new EdgetuneError(
+    'INVALID_ARGUMENT',
+    `options.model must be a manifest URL, { manifest, bytes } or { id } of a cached model, got ${Object.prototype.toString.call(model)}.`,
+  );
 }

@@ -33,12 +33,19 @@ export function slotFor(id: string, sha256: string): string {
 export function checkRecord(payload: unknown, model: { id: string; sha256: string }): PersonalizerRecord {
   const r = payload as Partial<PersonalizerRecord> | null;
   if (typeof r !== 'object' || r === null || r.format !== RECORD_FORMAT || r.version !== 1) {
-    throw new EdgetuneError('STATE_INVALID', `The checkpoint is not a personalizer record (format ${JSON.stringify(r?.format)}); it was written by something else.`);
+    throw new EdgetuneError(
+      'STATE_INVALID',
+      `The checkpoint is not a personalizer record (format ${JSON.stringify(r?.format)}); it was written by something else.`,
+    );
   }
   if (r.model?.id !== model.id || r.model?.sha256 !== model.sha256) {
-    throw new EdgetuneError('STATE_INVALID', `The checkpoint was made for model ${r.model?.id}@${r.model?.sha256?.slice(0, 12)}, not ${model.id}@${model.sha256.slice(0, 12)}.`);
+    throw new EdgetuneError(
+      'STATE_INVALID',
+      `The checkpoint was made for model ${r.model?.id}@${r.model?.sha256?.slice(0, 12)}, not ${model.id}@${model.sha256.slice(0, 12)}.`,
+    );
   }
-  if (!Array.isArray(r.labels) || !r.labels.every((n) => Number.isInteger(n) && n >= 1)) throw new EdgetuneError('STATE_INVALID', 'The checkpoint lists malformed label journal entries.');
+  if (!Array.isArray(r.labels) || !r.labels.every((n) => Number.isInteger(n) && n >= 1))
+    throw new EdgetuneError('STATE_INVALID', 'The checkpoint lists malformed label journal entries.');
   return r as PersonalizerRecord;
 }
 
@@ -50,8 +57,14 @@ const FROZEN: ReadonlySet<string> = new Set(['dim', 'head', 'hidden', 'seed', 'c
  * those frozen in the state (except the ones that shape the weights). When the merged settings do not
  * fit the state, the saved ones are kept.
  */
-export function restoreLearner(state: LearnerState, app: Omit<LearnerOptions, 'dim'> | undefined, dim: number): Learner {
-  const keys = Object.keys(app ?? {}).filter((k) => !FROZEN.has(k) && (app as Record<string, unknown>)[k] !== undefined);
+export function restoreLearner(
+  state: LearnerState,
+  app: Omit<LearnerOptions, 'dim'> | undefined,
+  dim: number,
+): Learner {
+  const keys = Object.keys(app ?? {}).filter(
+    (k) => !FROZEN.has(k) && (app as Record<string, unknown>)[k] !== undefined,
+  );
   if (keys.length > 0) {
     // The app's settings resolved exactly as a new learner would resolve them.
     const probe = new Learner({ ...app, dim });

@@ -5,7 +5,13 @@ import type { ImageInput } from '../runtime/preprocess.js';
 import type { PersonalizerMethod, WorkerPersonalizerOptions } from '../worker/api.js';
 import { EdgetuneWorker, type StartWorkerOptions } from '../worker/client.js';
 import { transferables } from '../worker/encoder.js';
-import type { Personalizer, PersonalizerEvents, PersonalizerOptions, PersonalizerProgress, TeachInput } from './types.js';
+import type {
+  Personalizer,
+  PersonalizerEvents,
+  PersonalizerOptions,
+  PersonalizerProgress,
+  TeachInput,
+} from './types.js';
 
 function crossable(options: PersonalizerOptions): WorkerPersonalizerOptions {
   const { worker: _w, signal: _s, onProgress: _p, model, storage, ...rest } = options;
@@ -14,11 +20,17 @@ function crossable(options: PersonalizerOptions): WorkerPersonalizerOptions {
   const m = typeof model === 'string' || model instanceof URL ? new URL(String(model), base).href : model;
   if (typeof storage === 'object' && storage !== null) {
     for (const k of ['indexedDB', 'IDBKeyRange', 'onBlocked', 'locks', 'storageManager'] as const) {
-      if (storage[k] !== undefined) throw new EdgetuneError('INVALID_ARGUMENT', `storage.${k} cannot be used with worker: the worker opens its own IndexedDB; drop it or use worker: false.`);
+      if (storage[k] !== undefined)
+        throw new EdgetuneError(
+          'INVALID_ARGUMENT',
+          `storage.${k} cannot be used with worker: the worker opens its own IndexedDB; drop it or use worker: false.`,
+        );
     }
   }
   const out: WorkerPersonalizerOptions = { ...rest, model: m };
-  return storage === undefined ? out : { ...out, storage: storage as NonNullable<WorkerPersonalizerOptions['storage']> };
+  return storage === undefined
+    ? out
+    : { ...out, storage: storage as NonNullable<WorkerPersonalizerOptions['storage']> };
 }
 
 /** Opens a personalizer inside a worker (started here, or the app's). */
@@ -26,12 +38,20 @@ export async function openRemotePersonalizer(options: PersonalizerOptions): Prom
   throwIfAborted(options.signal);
   const w = options.worker;
   const owned = !(w instanceof EdgetuneWorker);
-  const worker = w instanceof EdgetuneWorker ? w : await EdgetuneWorker.start({ ...(typeof w === 'object' ? (w as StartWorkerOptions) : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const worker =
+    w instanceof EdgetuneWorker
+      ? w
+      : await EdgetuneWorker.start({
+          ...(typeof w === 'object' ? (w as StartWorkerOptions) : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
   try {
     const onProgress = options.onProgress;
     const progress = onProgress ? proxy((p: unknown) => onProgress(p as PersonalizerProgress)) : undefined;
     const link = worker.link;
-    const info = await link.withToken(options.signal, (token) => link.call('openPersonalizer', crossable(options), token, progress));
+    const info = await link.withToken(options.signal, (token) =>
+      link.call('openPersonalizer', crossable(options), token, progress),
+    );
     return new RemotePersonalizer(worker, owned, info.handle, info.modelId, info.dim, options.transfer === true);
   } catch (e) {
     if (owned) await worker.dispose();
@@ -57,7 +77,11 @@ class RemotePersonalizer implements Personalizer {
     this.modelId = modelId;
     this.dim = dim;
     this.#move = move;
-    const g = globalThis as { addEventListener?: (t: string, l: () => void) => void; removeEventListener?: (t: string, l: () => void) => void; document?: unknown };
+    const g = globalThis as {
+      addEventListener?: (t: string, l: () => void) => void;
+      removeEventListener?: (t: string, l: () => void) => void;
+      document?: unknown;
+    };
     if (typeof g.addEventListener === 'function' && g.document !== undefined) {
       const onHide = (): void => void this.#call('save', []).catch(() => undefined);
       g.addEventListener('pagehide', onHide);
@@ -65,15 +89,28 @@ class RemotePersonalizer implements Personalizer {
     }
   }
 
-  #call<K extends PersonalizerMethod>(method: K, args: Parameters<Personalizer[K]>): Promise<Awaited<ReturnType<Personalizer[K]>>> {
-    if (this.#disposed) return Promise.reject(new EdgetuneError('DISPOSED', 'This personalizer was disposed; open a new one with openPersonalizer().'));
-    return this.#worker.link.call('personalizerCall', this.#handle, method, args) as Promise<Awaited<ReturnType<Personalizer[K]>>>;
+  #call<K extends PersonalizerMethod>(
+    method: K,
+    args: Parameters<Personalizer[K]>,
+  ): Promise<Awaited<ReturnType<Personalizer[K]>>> {
+    if (this.#disposed)
+      return Promise.reject(
+        new EdgetuneError('DISPOSED', 'This personalizer was disposed; open a new one with openPersonalizer().'),
+      );
+    return this.#worker.link.call('personalizerCall', this.#handle, method, args) as Promise<
+      Awaited<ReturnType<Personalizer[K]>>
+    >;
   }
 
   /** Sends one input: bitmaps (and with `transfer: true`, pixel buffers) move; embeddings are copied. */
-  #input<K extends 'teach' | 'predict' | 'observe'>(method: K, input: TeachInput, rest: unknown[]): Promise<Awaited<ReturnType<Personalizer[K]>>> {
+  #input<K extends 'teach' | 'predict' | 'observe'>(
+    method: K,
+    input: TeachInput,
+    rest: unknown[],
+  ): Promise<Awaited<ReturnType<Personalizer[K]>>> {
     const moved = input instanceof Float32Array ? [] : transferables([input as ImageInput], this.#move).concat([]);
-    const bitmaps = typeof ImageBitmap === 'function' && input instanceof ImageBitmap && !moved.includes(input) ? [input] : [];
+    const bitmaps =
+      typeof ImageBitmap === 'function' && input instanceof ImageBitmap && !moved.includes(input) ? [input] : [];
     const args = [input, ...rest] as unknown as Parameters<Personalizer[K]>;
     const all = [...moved, ...bitmaps];
     return this.#call(method, all.length ? transfer(args, all) : args);
@@ -145,7 +182,8 @@ class RemotePersonalizer implements Personalizer {
   dispose(): Promise<void> {
     this.#disposed ??= (async () => {
       for (const off of this.#offs) off();
-      if (!this.#worker.link.closed) await this.#worker.link.call('disposePersonalizer', this.#handle).catch(() => undefined);
+      if (!this.#worker.link.closed)
+        await this.#worker.link.call('disposePersonalizer', this.#handle).catch(() => undefined);
       if (this.#owned) await this.#worker.dispose();
     })();
     return this.#disposed;

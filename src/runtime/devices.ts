@@ -37,11 +37,16 @@ export function resolveDevices(pref: DevicePreference = 'auto'): Device[] {
   const list = pref === 'auto' ? [...AUTO_ORDER] : typeof pref === 'string' ? [pref] : [...pref];
   for (const d of list) {
     if (!isDevice(d)) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `Unknown device ${JSON.stringify(d)}; use 'auto' or one of: ${Object.keys(DEVICES).join(', ')}.`, {
-        details: { device: d },
-      });
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Unknown device ${JSON.stringify(d)}; use 'auto' or one of: ${Object.keys(DEVICES).join(', ')}.`,
+        {
+          details: { device: d },
+        },
+      );
     }
   }
-  if (list.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', 'The device list is empty; use \'auto\' or name at least one device.');
+  if (list.length === 0)
+    throw new EdgetuneError('INVALID_ARGUMENT', "The device list is empty; use 'auto' or name at least one device.");
   return [...new Set(list)];
 }

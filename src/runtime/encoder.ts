@@ -14,7 +14,14 @@ import { preprocessBatch, type ImageInput } from './preprocess.js';
 import type { BackgroundReference, Rect } from './region.js';
 import { batchCosines, canaryInputs } from './selfcheck.js';
 import type { ResolveFile } from './resolve-file.js';
-import { loadModel, type DownloadProgress, type LoadWarning, type ModelCache, type ModelSource, type UpdateEvent } from './source.js';
+import {
+  loadModel,
+  type DownloadProgress,
+  type LoadWarning,
+  type ModelCache,
+  type ModelSource,
+  type UpdateEvent,
+} from './source.js';
 import { checkWarmup, warmUp, type WarmupOption, type WarmupReport } from './warmup.js';
 
 /** Progress of {@link Encoder.open}, told apart by `phase`. */
@@ -129,7 +136,11 @@ function message(err: unknown): string {
 function assertFinite(data: Float32Array, manifest: ModelManifest, device: Device): void {
   for (let k = 0; k < data.length; k++) {
     if (!Number.isFinite(data[k]!)) {
-      throw new EdgetuneError('NON_FINITE', `Model ${manifest.id} on ${device} produced ${data[k]} at output index ${k}; the model or the backend is broken for this input.`, { details: { device, index: k } });
+      throw new EdgetuneError(
+        'NON_FINITE',
+        `Model ${manifest.id} on ${device} produced ${data[k]} at output index ${k}; the model or the backend is broken for this input.`,
+        { details: { device, index: k } },
+      );
     }
   }
 }
@@ -153,7 +164,13 @@ export class Encoder {
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(manifest: ModelManifest, session: BackendSession, diagnostics: EncoderDiagnostics, normalize: boolean, batchSize: number) {
+  private constructor(
+    manifest: ModelManifest,
+    session: BackendSession,
+    diagnostics: EncoderDiagnostics,
+    normalize: boolean,
+    batchSize: number,
+  ) {
     this.#manifest = manifest;
     this.#session = session;
     this.#diagnostics = diagnostics;
@@ -186,18 +203,46 @@ export class Encoder {
     const devices = resolveDevices(options.device ?? 'auto');
     const allowSoftwareGpu = options.softwareGpu ?? (options.device !== undefined && options.device !== 'auto');
     const batchSize = options.batchSize ?? 16;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new EdgetuneError('INVALID_ARGUMENT', `batchSize must be a positive integer (got ${batchSize}).`);
     checkWarmup(options.warmup);
-    const check = options.selfCheck === false ? false : { threshold: 0.99, samples: 4, ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck) };
-    if (check && (typeof check.threshold !== 'number' || !(check.threshold >= -1 && check.threshold <= 1))) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.threshold must be a cosine in [-1, 1] (got ${String(check.threshold)}).`, { details: { option: 'selfCheck.threshold' } });
-    if (check && (!Number.isInteger(check.samples) || check.samples < 1 || check.samples > 64)) throw new EdgetuneError('INVALID_ARGUMENT', `selfCheck.samples must be an integer from 1 to 64 (got ${String(check.samples)}).`, { details: { option: 'selfCheck.samples' } });
+    const check =
+      options.selfCheck === false
+        ? false
+        : {
+            threshold: 0.99,
+            samples: 4,
+            ...(options.selfCheck === true || options.selfCheck === undefined ? {} : options.selfCheck),
+          };
+    if (check && (typeof check.threshold !== 'number' || !(check.threshold >= -1 && check.threshold <= 1)))
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `selfCheck.threshold must be a cosine in [-1, 1] (got ${String(check.threshold)}).`,
+        { details: { option: 'selfCheck.threshold' } },
+      );
+    if (check && (!Number.isInteger(check.samples) || check.samples < 1 || check.samples > 64))
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `selfCheck.samples must be an integer from 1 to 64 (got ${String(check.samples)}).`,
+        { details: { option: 'selfCheck.samples' } },
+      );
     const { signal, onProgress } = options;
-    const model = await loadModel(source, { signal, onProgress, cache: options.cache, fetch: options.fetch, resolveFile: options.resolveFile });
+    const model = await loadModel(source, {
+      signal,
+      onProgress,
+      cache: options.cache,
+      fetch: options.fetch,
+      resolveFile: options.resolveFile,
+    });
     const { bytes } = model;
     // Backends see concrete spatial sizes; pooling and fixed batches are handled by adaptSession.
     const manifest = forRuntime(model.manifest);
     if (!hasBackendFor(manifest.format)) {
-      throw new EdgetuneError('BACKEND_UNAVAILABLE', `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`, { details: { format: manifest.format } });
+      throw new EdgetuneError(
+        'BACKEND_UNAVAILABLE',
+        `No backend is registered for ${manifest.format} models; ${manifest.format === 'tflite' ? "call registerTfliteBackend() from 'edgetune/runtime' first (browser only)" : 'this should not happen'}.`,
+        { details: { format: manifest.format } },
+      );
     }
     // Verification hashed the bytes: an abort during it lands here.
     await abortPoint(signal);
@@ -205,7 +250,9 @@ export class Encoder {
     // Every session this call creates is freed on every way out except the one handed to the caller.
     const owned = new Owned<BackendSession>();
     const create = (backend: Backend, device: Device): Promise<BackendSession> =>
-      untilAborted(backend.createSession({ bytes, manifest, device, signal }), signal, (late) => late.dispose()).then((s) => owned.add(adaptSession(s, manifest)));
+      untilAborted(backend.createSession({ bytes, manifest, device, signal }), signal, (late) => late.dispose()).then(
+        (s) => owned.add(adaptSession(s, manifest)),
+      );
     const attempts: DeviceAttempt[] = [];
     let reference: { session: BackendSession; output: Float32Array } | undefined;
     let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
@@ -214,7 +261,11 @@ export class Encoder {
       const referenceOutput = async (): Promise<Float32Array> => {
         if (!reference) {
           const wasm = findBackend(manifest.format, 'wasm');
-          if (!wasm) throw new EdgetuneError('BACKEND_UNAVAILABLE', `No WASM backend for ${manifest.format} to self-check against.`);
+          if (!wasm)
+            throw new EdgetuneError(
+              'BACKEND_UNAVAILABLE',
+              `No WASM backend for ${manifest.format} to self-check against.`,
+            );
           const session = await create(wasm, 'wasm');
           reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
         }
@@ -245,7 +296,10 @@ export class Encoder {
         onProgress?.({ phase: 'compile', device });
         let session: BackendSession;
         try {
-          session = device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm') ? reference.session : await create(backend, device);
+          session =
+            device === 'wasm' && reference && backend === findBackend(manifest.format, 'wasm')
+              ? reference.session
+              : await create(backend, device);
         } catch (err) {
           // These fail the same on every device (or were asked for): say so now instead of trying the rest.
           if (isEdgetuneError(err) && FATAL_AT_CREATE.has(err.code)) throw err;
@@ -260,10 +314,22 @@ export class Encoder {
           try {
             const out = await session.run(canaries!, check.samples);
             const ref = await referenceOutput();
-            if (out.length !== ref.length) verdict = { ok: false, cosine: Number.NaN, reason: `output length ${out.length} differs from WASM's ${ref.length}` };
+            if (out.length !== ref.length)
+              verdict = {
+                ok: false,
+                cosine: Number.NaN,
+                reason: `output length ${out.length} differs from WASM's ${ref.length}`,
+              };
             else {
               const cos = Math.min(...batchCosines(out, ref, manifest.output.dim));
-              verdict = Number.isFinite(cos) && cos >= check.threshold ? { ok: true, cosine: cos } : { ok: false, cosine: cos, reason: `self-check failed: cosine ${cos.toFixed(5)} against WASM is below ${check.threshold}` };
+              verdict =
+                Number.isFinite(cos) && cos >= check.threshold
+                  ? { ok: true, cosine: cos }
+                  : {
+                      ok: false,
+                      cosine: cos,
+                      reason: `self-check failed: cosine ${cos.toFixed(5)} against WASM is below ${check.threshold}`,
+                    };
             }
           } catch (err) {
             if (isEdgetuneError(err, 'ABORTED')) throw err;
@@ -272,7 +338,13 @@ export class Encoder {
           await abortPoint(signal);
           if (!verdict.ok) {
             await owned.release(session);
-            attempts.push({ device, status: 'rejected', backend: backend.name, reason: verdict.reason ?? 'self-check failed', cosine: verdict.cosine });
+            attempts.push({
+              device,
+              status: 'rejected',
+              backend: backend.name,
+              reason: verdict.reason ?? 'self-check failed',
+              cosine: verdict.cosine,
+            });
             continue;
           }
           attempts.push({ device, status: 'ok', backend: backend.name, cosine: verdict.cosine });
@@ -284,20 +356,34 @@ export class Encoder {
       if (reference && reference.session !== chosen?.session) await owned.release(reference.session);
       if (!chosen) {
         const summary = attempts.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ');
-        throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, { details: { attempts } });
+        throw new EdgetuneError('BACKEND_UNAVAILABLE', `No device could run ${manifest.id}. ${summary}`, {
+          details: { attempts },
+        });
       }
       onProgress?.({ phase: 'warmup', device: chosen.device });
       const encoder = new Encoder(
         manifest,
         chosen.session,
-        { modelId: manifest.id, device: chosen.device, backend: `${chosen.backend.name}/${chosen.device}`, attempts, selfCheck: check, origin: model.origin, loadMs: 0 },
+        {
+          modelId: manifest.id,
+          device: chosen.device,
+          backend: `${chosen.backend.name}/${chosen.device}`,
+          attempts,
+          selfCheck: check,
+          origin: model.origin,
+          loadMs: 0,
+        },
         options.normalize ?? true,
         batchSize,
       );
       // Warm-up compiles kernels now, not on the user's first tap (past WebAssembly tier-up, see warmup.ts); its output
       // doubles as a NaN and output.dim check. On failure the session is released by `owned` below.
       const canary = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
-      (encoder.#diagnostics as { warmup?: WarmupReport }).warmup = await warmUp(() => encoder.#runBatch(canary, 1), options.warmup, signal);
+      (encoder.#diagnostics as { warmup?: WarmupReport }).warmup = await warmUp(
+        () => encoder.#runBatch(canary, 1),
+        options.warmup,
+        signal,
+      );
       await abortPoint(signal);
       owned.keep(chosen.session);
       (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
@@ -338,13 +424,18 @@ export class Encoder {
   }
 
   #assertOpen(): void {
-    if (this.#disposed) throw new EdgetuneError('DISPOSED', `Encoder for ${this.#manifest.id} was disposed; open a new one.`);
+    if (this.#disposed)
+      throw new EdgetuneError('DISPOSED', `Encoder for ${this.#manifest.id} was disposed; open a new one.`);
   }
 
   async #runBatch(input: Float32Array, batch: number): Promise<Float32Array> {
     const out = await this.#session.run(input, batch);
     if (out.length !== batch * this.#manifest.output.dim) {
-      throw new EdgetuneError('MANIFEST_INVALID', `Model ${this.#manifest.id} returned ${out.length / batch} values per input but the manifest's output.dim is ${this.#manifest.output.dim}.`, { details: { field: 'output.dim' } });
+      throw new EdgetuneError(
+        'MANIFEST_INVALID',
+        `Model ${this.#manifest.id} returned ${out.length / batch} values per input but the manifest's output.dim is ${this.#manifest.output.dim}.`,
+        { details: { field: 'output.dim' } },
+      );
     }
     assertFinite(out, this.#manifest, this.#diagnostics.device);
     return out;
@@ -373,7 +464,10 @@ export class Encoder {
         if (options.signal && start > 0) await yieldToEventLoop();
         throwIfAborted(options.signal);
         const chunk = inputs.slice(start, start + this.#batchSize);
-        const tensor = preprocessBatch(chunk, this.#manifest.input, start, { roi: options.roi, background: options.background });
+        const tensor = preprocessBatch(chunk, this.#manifest.input, start, {
+          roi: options.roi,
+          background: options.background,
+        });
         const out = await this.#runBatch(tensor, chunk.length);
         for (let k = 0; k < chunk.length; k++) {
           const e = out.slice(k * dim, (k + 1) * dim);

@@ -29,9 +29,12 @@ export async function softwareWebGPU(): Promise<string | undefined> {
   }
   if (!adapter) return undefined;
   let info = adapter.info;
-  if (!info && typeof adapter.requestAdapterInfo === 'function') info = await adapter.requestAdapterInfo().catch(() => undefined);
+  if (!info && typeof adapter.requestAdapterInfo === 'function')
+    info = await adapter.requestAdapterInfo().catch(() => undefined);
   const fallback = adapter.isFallbackAdapter === true || info?.isFallbackAdapter === true;
-  const text = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => typeof s === 'string' && s !== '').join(' / ');
+  const text = [info?.vendor, info?.architecture, info?.device, info?.description]
+    .filter((s) => typeof s === 'string' && s !== '')
+    .join(' / ');
   if (!fallback && !SOFTWARE.test(text)) return undefined;
   const what = [fallback ? 'isFallbackAdapter' : '', text ? `adapter "${text}"` : ''].filter(Boolean).join(', ');
   return `the WebGPU adapter is a software renderer (${what}), typically 100–300× slower than WASM; 'auto' passes it over (name 'webgpu' in the device list, or set softwareGpu: true, to use it)`;

@@ -14,7 +14,11 @@ export async function abortPoint(signal: AbortSignal | undefined): Promise<void>
 }
 
 /** Settles like `work`, or rejects `ABORTED` as soon as `signal` fires (for work that cannot be cancelled); a late result goes to `release`. */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, release?: (late: T) => unknown): Promise<T> {
+export function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  release?: (late: T) => unknown,
+): Promise<T> {
   if (!signal) return work;
   const late = (): void => {
     work.then(

@@ -12,7 +12,10 @@ const SILENT_PHASES = new Set(['compile', 'selfcheck', 'warmup']);
  * @param onProgress - the app's callback (nothing happens without one)
  * @param intervalMs - repeat interval @defaultValue 1000
  */
-export function heartbeat<P extends Beating>(onProgress: ((p: P) => void) | undefined, intervalMs = 1000): { emit: ((p: P) => void) | undefined; stop: () => void } {
+export function heartbeat<P extends Beating>(
+  onProgress: ((p: P) => void) | undefined,
+  intervalMs = 1000,
+): { emit: ((p: P) => void) | undefined; stop: () => void } {
   if (!onProgress) return { emit: undefined, stop: () => undefined };
   let timer: ReturnType<typeof setInterval> | undefined;
   const stop = (): void => {

@@ -1,6 +1,13 @@
 // Public entry of edgetune/runtime: open an encoder on the best device and embed images.
 export { Encoder, normalizeInPlace } from './encoder.js';
-export type { DeviceAttempt, EmbedOptions, EncoderDiagnostics, EncoderOptions, LoadProgress, SelfCheckOptions } from './encoder.js';
+export type {
+  DeviceAttempt,
+  EmbedOptions,
+  EncoderDiagnostics,
+  EncoderOptions,
+  LoadProgress,
+  SelfCheckOptions,
+} from './encoder.js';
 export { AUTO_ORDER, DEVICES, isDevice, resolveDevices } from './devices.js';
 export type { Device, DevicePreference } from './devices.js';
 export { WARMUP_BUDGET_MS } from './warmup.js';
@@ -19,7 +26,15 @@ export type { BackgroundOptions, BackgroundReference, Rect } from './region.js';
 export type { CropPolicy, OutputPooling } from './manifest.js';
 export { MAX_FIXED_BATCH } from './inputs.js';
 export { loadModel, verifyModelBytes } from './source.js';
-export type { DownloadProgress, LoadedModel, LoadModelOptions, LoadWarning, ModelCache, ModelSource, UpdateEvent } from './source.js';
+export type {
+  DownloadProgress,
+  LoadedModel,
+  LoadModelOptions,
+  LoadWarning,
+  ModelCache,
+  ModelSource,
+  UpdateEvent,
+} from './source.js';
 export { registerBackend } from './backends/registry.js';
 export type { Backend, BackendSession, SessionRequest } from './backends/types.js';
 export { onnxBackend } from './backends/onnx.js';

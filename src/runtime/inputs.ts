@@ -27,17 +27,35 @@ export const MAX_EMBEDDING_DIM = 65536;
  */
 export function assertInputList(inputs: unknown): asserts inputs is readonly unknown[] {
   if (!Array.isArray(inputs)) {
-    const kind = inputs === null ? 'null' : typeof inputs === 'object' ? ((inputs as object).constructor?.name ?? 'object') : typeof inputs;
-    throw new EdgetuneError('INPUT_TYPE', `embed() takes an array of inputs, got a ${kind}; for one image call embed([image]).`, { details: { kind } });
+    const kind =
+      inputs === null
+        ? 'null'
+        : typeof inputs === 'object'
+          ? ((inputs as object).constructor?.name ?? 'object')
+          : typeof inputs;
+    throw new EdgetuneError(
+      'INPUT_TYPE',
+      `embed() takes an array of inputs, got a ${kind}; for one image call embed([image]).`,
+      { details: { kind } },
+    );
   }
   for (let k = 0; k < inputs.length; k++) {
-    if (!(k in inputs)) throw new EdgetuneError('INPUT_TYPE', `Input ${k} is missing (a hole in the array of ${inputs.length}); pass a dense array of images.`, { details: { index: k } });
+    if (!(k in inputs))
+      throw new EdgetuneError(
+        'INPUT_TYPE',
+        `Input ${k} is missing (a hole in the array of ${inputs.length}); pass a dense array of images.`,
+        { details: { index: k } },
+      );
   }
 }
 
 /** Refuses raw pixel inputs past {@link MAX_INPUT_PIXELS} with `INPUT_SHAPE`. */
 export function assertPixelCap(width: number, height: number, index: number): void {
   if (width * height > MAX_INPUT_PIXELS) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} is ${width}×${height} = ${width * height} pixels, over the ${MAX_INPUT_PIXELS}-pixel cap for raw pixels and ImageData; downscale it first (e.g. pass an ImageBitmap or canvas, which is drawn at the model's size).`, { details: { index, width, height, max: MAX_INPUT_PIXELS } });
+    throw new EdgetuneError(
+      'INPUT_SHAPE',
+      `Input ${index} is ${width}×${height} = ${width * height} pixels, over the ${MAX_INPUT_PIXELS}-pixel cap for raw pixels and ImageData; downscale it first (e.g. pass an ImageBitmap or canvas, which is drawn at the model's size).`,
+      { details: { index, width, height, max: MAX_INPUT_PIXELS } },
+    );
   }
 }

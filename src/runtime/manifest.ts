@@ -101,9 +101,13 @@ function fail(field: string, why: string, value: unknown): never {
   } catch {
     shown = String(value);
   }
-  throw new EdgetuneError('MANIFEST_INVALID', `Manifest field "${field}" ${why} (got ${shown.slice(0, 80)}). See docs/manifest.md.`, {
-    details: { field, value },
-  });
+  throw new EdgetuneError(
+    'MANIFEST_INVALID',
+    `Manifest field "${field}" ${why} (got ${shown.slice(0, 80)}). See docs/manifest.md.`,
+    {
+      details: { field, value },
+    },
+  );
 }
 
 /** Crop policies a manifest may name. */
@@ -119,16 +123,27 @@ function checkNormalisation(range: readonly [number, number], mean: readonly num
     const hi = (range[1] - mean[c]!) / std[c]!;
     const spread = hi - lo;
     if (spread < 0.5 || spread > 300 || Math.max(Math.abs(lo), Math.abs(hi)) > 300) {
-      fail('input.mean', `and input.std do not fit input.range [${range.join(', ')}]: channel ${c} would map pixels to ${lo.toFixed(3)}..${hi.toFixed(3)}; mean/std must be in the units of the range (for range [0, 1] ImageNet's mean is 0.485, not 123.7)`, { mean, std });
+      fail(
+        'input.mean',
+        `and input.std do not fit input.range [${range.join(', ')}]: channel ${c} would map pixels to ${lo.toFixed(3)}..${hi.toFixed(3)}; mean/std must be in the units of the range (for range [0, 1] ImageNet's mean is 0.485, not 123.7)`,
+        { mean, std },
+      );
     }
   }
 }
 
 function checkOutput(output: Record<string, unknown>): void {
   const pooling = output['pooling'];
-  if (pooling !== undefined && !OUTPUT_POOLINGS.includes(pooling as OutputPooling)) fail('output.pooling', `must be one of ${OUTPUT_POOLINGS.join(', ')}`, pooling);
+  if (pooling !== undefined && !OUTPUT_POOLINGS.includes(pooling as OutputPooling))
+    fail('output.pooling', `must be one of ${OUTPUT_POOLINGS.join(', ')}`, pooling);
   const shape = output['shape'];
-  if (shape !== undefined && (!Array.isArray(shape) || shape.length < 2 || shape.length > 4 || !shape.every((d, k) => (k === 0 && d === null) || posInt(d))))
+  if (
+    shape !== undefined &&
+    (!Array.isArray(shape) ||
+      shape.length < 2 ||
+      shape.length > 4 ||
+      !shape.every((d, k) => (k === 0 && d === null) || posInt(d)))
+  )
     fail('output.shape', 'must be [null|batch, ...] with 1 to 3 positive integer dimensions', shape);
   if (Array.isArray(shape) && (shape.slice(1) as number[]).reduce((a, d) => a * d, 1) > MAX_MODEL_INPUT_VALUES)
     fail('output.shape', `must hold at most ${MAX_MODEL_INPUT_VALUES} values per sample`, shape);
@@ -136,7 +151,8 @@ function checkOutput(output: Record<string, unknown>): void {
   if (!Array.isArray(shape)) fail('output.shape', `is required with pooling "${String(pooling)}"`, shape);
   const dims = shape as number[];
   const d = dims.length === 3 ? dims[2] : dims.length === 4 ? dims[1] : undefined;
-  if (d === undefined) fail('output.pooling', `needs a [B, T, D] or [B, C, H, W] output (output.shape has rank ${dims.length})`, pooling);
+  if (d === undefined)
+    fail('output.pooling', `needs a [B, T, D] or [B, C, H, W] output (output.shape has rank ${dims.length})`, pooling);
   if (pooling === 'cls' && dims.length !== 3) fail('output.pooling', '"cls" needs a [B, T, D] token output', pooling);
   if (d !== output['dim']) fail('output.dim', `must equal the pooled size ${d} of output.shape`, output['dim']);
 }
@@ -158,30 +174,52 @@ export function validateManifest(value: unknown): ModelManifest {
   if (!isObj(value)) fail('(root)', 'must be a JSON object', value);
   const m = value;
   if (m['schema'] !== 'edgetune.manifest/1') fail('schema', 'must be "edgetune.manifest/1"', m['schema']);
-  if (typeof m['id'] !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(m['id'])) fail('id', 'must match [a-z0-9][a-z0-9._-]*', m['id']);
+  if (typeof m['id'] !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(m['id']))
+    fail('id', 'must match [a-z0-9][a-z0-9._-]*', m['id']);
   if (m['format'] !== 'onnx' && m['format'] !== 'tflite') fail('format', 'must be "onnx" or "tflite"', m['format']);
   if (typeof m['file'] !== 'string' || m['file'].length === 0) fail('file', 'must be a non-empty string', m['file']);
   if (!posInt(m['bytes'])) fail('bytes', 'must be a positive integer', m['bytes']);
-  if (typeof m['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(m['sha256'])) fail('sha256', 'must be 64 lower-case hex characters', m['sha256']);
+  if (typeof m['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(m['sha256']))
+    fail('sha256', 'must be 64 lower-case hex characters', m['sha256']);
   const input = m['input'];
   if (!isObj(input)) fail('input', 'must be an object', input);
-  if (typeof input['name'] !== 'string' || !input['name']) fail('input.name', 'must be a non-empty string', input['name']);
+  if (typeof input['name'] !== 'string' || !input['name'])
+    fail('input.name', 'must be a non-empty string', input['name']);
   const shape = input['shape'];
   const spatial = input['layout'] === 'NHWC' ? [1, 2] : [2, 3];
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d, k) => ((k === 0 || spatial.includes(k)) && d === null) || posInt(d)))
-    fail('input.shape', 'must be [null|batch, d1, d2, d3] with positive integers (null only for the batch and spatial dimensions)', shape);
-  if (input['layout'] !== 'NCHW' && input['layout'] !== 'NHWC') fail('input.layout', 'must be "NCHW" or "NHWC"', input['layout']);
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 4 ||
+    !shape.every((d, k) => ((k === 0 || spatial.includes(k)) && d === null) || posInt(d))
+  )
+    fail(
+      'input.shape',
+      'must be [null|batch, d1, d2, d3] with positive integers (null only for the batch and spatial dimensions)',
+      shape,
+    );
+  if (input['layout'] !== 'NCHW' && input['layout'] !== 'NHWC')
+    fail('input.layout', 'must be "NCHW" or "NHWC"', input['layout']);
   if (input['channels'] !== 1 && input['channels'] !== 3) fail('input.channels', 'must be 1 or 3', input['channels']);
   if (!posInt(input['height'])) fail('input.height', 'must be a positive integer', input['height']);
   if (!posInt(input['width'])) fail('input.width', 'must be a positive integer', input['width']);
   // Bounded before anything is allocated from them (canaries, batch tensors, fixed-batch padding).
-  if ((input['height'] as number) > MAX_MODEL_INPUT_SIDE) fail('input.height', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['height']);
-  if ((input['width'] as number) > MAX_MODEL_INPUT_SIDE) fail('input.width', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['width']);
+  if ((input['height'] as number) > MAX_MODEL_INPUT_SIDE)
+    fail('input.height', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['height']);
+  if ((input['width'] as number) > MAX_MODEL_INPUT_SIDE)
+    fail('input.width', `must be at most ${MAX_MODEL_INPUT_SIDE}`, input['width']);
   if ((input['channels'] as number) * (input['height'] as number) * (input['width'] as number) > MAX_MODEL_INPUT_VALUES)
-    fail('input.shape', `must hold at most ${MAX_MODEL_INPUT_VALUES} values per sample (channels × height × width)`, shape);
-  if (typeof shape[0] === 'number' && shape[0] > MAX_FIXED_BATCH) fail('input.shape', `must have a fixed batch (first dimension) of at most ${MAX_FIXED_BATCH}, or null`, shape);
+    fail(
+      'input.shape',
+      `must hold at most ${MAX_MODEL_INPUT_VALUES} values per sample (channels × height × width)`,
+      shape,
+    );
+  if (typeof shape[0] === 'number' && shape[0] > MAX_FIXED_BATCH)
+    fail('input.shape', `must have a fixed batch (first dimension) of at most ${MAX_FIXED_BATCH}, or null`, shape);
   const [, a, b, c] = shape as [null, number | null, number | null, number | null];
-  const expected = input['layout'] === 'NCHW' ? [input['channels'], input['height'], input['width']] : [input['height'], input['width'], input['channels']];
+  const expected =
+    input['layout'] === 'NCHW'
+      ? [input['channels'], input['height'], input['width']]
+      : [input['height'], input['width'], input['channels']];
   if ([a, b, c].some((d, k) => d !== null && d !== expected[k]))
     fail('input.shape', `must agree with layout/channels/height/width (${String(expected)})`, shape);
   const range = input['range'];
@@ -194,19 +232,27 @@ export function validateManifest(value: unknown): ModelManifest {
   }
   if (!(input['std'] as number[]).every((s) => s > 0)) fail('input.std', 'must be positive', input['std']);
   checkNormalisation(input['range'] as [number, number], input['mean'] as number[], input['std'] as number[]);
-  if (input['crop'] !== undefined && !CROP_POLICIES.includes(input['crop'] as CropPolicy)) fail('input.crop', `must be one of ${CROP_POLICIES.join(', ')}`, input['crop']);
+  if (input['crop'] !== undefined && !CROP_POLICIES.includes(input['crop'] as CropPolicy))
+    fail('input.crop', `must be one of ${CROP_POLICIES.join(', ')}`, input['crop']);
   const frac = input['cropFraction'];
-  if (frac !== undefined && !(finite(frac) && frac > 0 && frac <= 1)) fail('input.cropFraction', 'must be a number in (0, 1]', frac);
+  if (frac !== undefined && !(finite(frac) && frac > 0 && frac <= 1))
+    fail('input.cropFraction', 'must be a number in (0, 1]', frac);
   const output = m['output'];
   if (!isObj(output)) fail('output', 'must be an object', output);
-  if (typeof output['name'] !== 'string' || !output['name']) fail('output.name', 'must be a non-empty string', output['name']);
-  if (!posInt(output['dim']) || output['dim'] > MAX_EMBEDDING_DIM) fail('output.dim', `must be a positive integer up to ${MAX_EMBEDDING_DIM}`, output['dim']);
+  if (typeof output['name'] !== 'string' || !output['name'])
+    fail('output.name', 'must be a non-empty string', output['name']);
+  if (!posInt(output['dim']) || output['dim'] > MAX_EMBEDDING_DIM)
+    fail('output.dim', `must be a positive integer up to ${MAX_EMBEDDING_DIM}`, output['dim']);
   if (typeof output['normalized'] !== 'boolean') fail('output.normalized', 'must be a boolean', output['normalized']);
   checkOutput(output);
-  if (m['dtype'] !== 'fp32' && m['dtype'] !== 'fp16' && m['dtype'] !== 'int8') fail('dtype', 'must be "fp32", "fp16" or "int8"', m['dtype']);
+  if (m['dtype'] !== 'fp32' && m['dtype'] !== 'fp16' && m['dtype'] !== 'int8')
+    fail('dtype', 'must be "fp32", "fp16" or "int8"', m['dtype']);
   if (typeof m['quantization'] !== 'string') fail('quantization', 'must be a string', m['quantization']);
   if (typeof m['license'] !== 'string' || !m['license']) fail('license', 'must be a non-empty SPDX id', m['license']);
-  if (m['ssl'] !== undefined && (!isObj(m['ssl']) || typeof m['ssl']['method'] !== 'string' || typeof m['ssl']['family'] !== 'string'))
+  if (
+    m['ssl'] !== undefined &&
+    (!isObj(m['ssl']) || typeof m['ssl']['method'] !== 'string' || typeof m['ssl']['family'] !== 'string')
+  )
     fail('ssl', 'must be { method: string, family: string }', m['ssl']);
   if (m['metrics'] !== undefined && !isObj(m['metrics'])) fail('metrics', 'must be an object', m['metrics']);
   return value as unknown as ModelManifest;

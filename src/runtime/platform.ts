@@ -3,7 +3,11 @@
 /** True in Node.js (not in a browser or worker). */
 export function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string' && typeof (globalThis as { document?: unknown }).document === 'undefined' && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined';
+  return (
+    typeof p?.versions?.node === 'string' &&
+    typeof (globalThis as { document?: unknown }).document === 'undefined' &&
+    typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined'
+  );
 }
 
 /** True when SharedArrayBuffer-based WASM threads are allowed (cross-origin isolated page, or Node). */
@@ -30,10 +34,13 @@ interface MLLike {
  */
 export async function probeWebNN(deviceType: 'npu' | 'gpu'): Promise<string | undefined> {
   const ml = (globalThis as { navigator?: { ml?: MLLike } }).navigator?.ml;
-  if (!ml || typeof ml.createContext !== 'function') return 'WebNN is not available: navigator.ml is missing in this browser';
+  if (!ml || typeof ml.createContext !== 'function')
+    return 'WebNN is not available: navigator.ml is missing in this browser';
   const attempts: Record<string, unknown>[] = [
     { deviceType },
-    deviceType === 'npu' ? { powerPreference: 'low-power', accelerated: true } : { powerPreference: 'high-performance', accelerated: true },
+    deviceType === 'npu'
+      ? { powerPreference: 'low-power', accelerated: true }
+      : { powerPreference: 'high-performance', accelerated: true },
   ];
   const reasons: string[] = [];
   for (const options of attempts) {
@@ -41,7 +48,9 @@ export async function probeWebNN(deviceType: 'npu' | 'gpu'): Promise<string | un
       const ctx = await ml.createContext(options);
       if (ctx) return undefined;
     } catch (err) {
-      reasons.push(`createContext(${JSON.stringify(options)}) failed: ${err instanceof Error ? err.message : String(err)}`);
+      reasons.push(
+        `createContext(${JSON.stringify(options)}) failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
   return `WebNN ${deviceType} refused by this browser: ${reasons.join('; ')}`;

@@ -12,7 +12,9 @@ import type { ModelManifest, OutputSpec } from './manifest.js';
 export function forRuntime(manifest: ModelManifest): ModelManifest {
   const { shape, layout, height, width } = manifest.input;
   if (shape.slice(1).every((d) => d !== null)) return manifest;
-  const concrete = shape.map((d, k) => (k === 0 || d !== null ? d : layout === 'NCHW' ? (k === 2 ? height : width) : k === 1 ? height : width));
+  const concrete = shape.map((d, k) =>
+    k === 0 || d !== null ? d : layout === 'NCHW' ? (k === 2 ? height : width) : k === 1 ? height : width,
+  );
   return { ...manifest, input: { ...manifest.input, shape: concrete } };
 }
 
@@ -35,7 +37,11 @@ export function poolOutput(raw: Float32Array, batch: number, output: OutputSpec)
   const D = output.dim;
   const per = raw.length / batch;
   if (!Number.isInteger(per) || per % D !== 0) {
-    throw new EdgetuneError('MANIFEST_INVALID', `Output ${output.name} has ${per} values per input, which is not a whole number of ${D}-d vectors; fix output.dim or output.shape.`, { details: { field: 'output.dim' } });
+    throw new EdgetuneError(
+      'MANIFEST_INVALID',
+      `Output ${output.name} has ${per} values per input, which is not a whole number of ${D}-d vectors; fix output.dim or output.shape.`,
+      { details: { field: 'output.dim' } },
+    );
   }
   const n = per / D;
   const out = new Float32Array(batch * D);
@@ -74,7 +80,8 @@ export function adaptSession(session: BackendSession, manifest: ModelManifest): 
   const size = manifest.input.shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
   return {
     async run(input, batch) {
-      if (fixed === undefined || batch === fixed) return poolOutput(await session.run(input, batch), batch, manifest.output);
+      if (fixed === undefined || batch === fixed)
+        return poolOutput(await session.run(input, batch), batch, manifest.output);
       const parts: Float32Array[] = [];
       for (let start = 0; start < batch; start += fixed) {
         const n = Math.min(fixed, batch - start);

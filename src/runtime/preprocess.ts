@@ -2,7 +2,17 @@
 import { EdgetuneError } from '../core/errors.js';
 import { assertPixelCap } from './inputs.js';
 import type { InputSpec } from './manifest.js';
-import { backgroundFromPixels, changedRegion, checkRoi, cropRect, extract, pad, type BackgroundOptions, type BackgroundReference, type Rect } from './region.js';
+import {
+  backgroundFromPixels,
+  changedRegion,
+  checkRoi,
+  cropRect,
+  extract,
+  pad,
+  type BackgroundOptions,
+  type BackgroundReference,
+  type Rect,
+} from './region.js';
 
 /**
  * Raw pixels with a declared shape, row-major, channels interleaved (HWC).
@@ -51,21 +61,36 @@ function has(name: string): boolean {
 }
 
 function isRaw(x: unknown): x is RawPixels {
-  return typeof x === 'object' && x !== null && 'data' in x && 'channels' in x && 'width' in x && 'height' in x && !(has('ImageData') && x instanceof ImageData);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    'data' in x &&
+    'channels' in x &&
+    'width' in x &&
+    'height' in x &&
+    !(has('ImageData') && x instanceof ImageData)
+  );
 }
 
 function drawable(x: unknown): { source: CanvasImageSource; width: number; height: number } | undefined {
-  if (has('HTMLVideoElement') && x instanceof HTMLVideoElement) return { source: x, width: x.videoWidth, height: x.videoHeight };
-  if (has('HTMLImageElement') && x instanceof HTMLImageElement) return { source: x, width: x.naturalWidth, height: x.naturalHeight };
+  if (has('HTMLVideoElement') && x instanceof HTMLVideoElement)
+    return { source: x, width: x.videoWidth, height: x.videoHeight };
+  if (has('HTMLImageElement') && x instanceof HTMLImageElement)
+    return { source: x, width: x.naturalWidth, height: x.naturalHeight };
   if (has('ImageBitmap') && x instanceof ImageBitmap) return { source: x, width: x.width, height: x.height };
-  if (has('HTMLCanvasElement') && x instanceof HTMLCanvasElement) return { source: x, width: x.width, height: x.height };
+  if (has('HTMLCanvasElement') && x instanceof HTMLCanvasElement)
+    return { source: x, width: x.width, height: x.height };
   if (has('OffscreenCanvas') && x instanceof OffscreenCanvas) return { source: x, width: x.width, height: x.height };
   return undefined;
 }
 
 function checkSize(width: number, height: number, index: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has no pixels (${String(width)}×${String(height)}); wait until an image or video frame has loaded before embedding it.`, { details: { index, width, height } });
+    throw new EdgetuneError(
+      'INPUT_SHAPE',
+      `Input ${index} has no pixels (${String(width)}×${String(height)}); wait until an image or video frame has loaded before embedding it.`,
+      { details: { index, width, height } },
+    );
   }
 }
 
@@ -75,19 +100,41 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
     const { data, width, height, channels } = input;
     checkSize(width, height, index);
     if (channels !== 1 && channels !== 3 && channels !== 4) {
-      throw new EdgetuneError('INPUT_SHAPE', `Input ${index} declares ${String(channels)} channels; use 1 (gray), 3 (RGB) or 4 (RGBA).`, { details: { index, channels } });
+      throw new EdgetuneError(
+        'INPUT_SHAPE',
+        `Input ${index} declares ${String(channels)} channels; use 1 (gray), 3 (RGB) or 4 (RGBA).`,
+        { details: { index, channels } },
+      );
     }
     assertPixelCap(width, height, index);
     if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array)) {
-      const kind = data === null ? 'null' : typeof data === 'object' ? ((data as object).constructor?.name ?? 'object') : typeof data;
-      throw new EdgetuneError('INPUT_TYPE', `Input ${index} has pixel data of type ${kind}; use Uint8Array, Uint8ClampedArray or Float32Array.`, { details: { index, kind } });
+      const kind =
+        data === null
+          ? 'null'
+          : typeof data === 'object'
+            ? ((data as object).constructor?.name ?? 'object')
+            : typeof data;
+      throw new EdgetuneError(
+        'INPUT_TYPE',
+        `Input ${index} has pixel data of type ${kind}; use Uint8Array, Uint8ClampedArray or Float32Array.`,
+        { details: { index, kind } },
+      );
     }
     if (data.length !== width * height * channels) {
-      throw new EdgetuneError('INPUT_SHAPE', `Input ${index} has ${data.length} values but declares ${width}×${height}×${channels} = ${width * height * channels}.`, { details: { index, length: data.length, width, height, channels } });
+      throw new EdgetuneError(
+        'INPUT_SHAPE',
+        `Input ${index} has ${data.length} values but declares ${width}×${height}×${channels} = ${width * height * channels}.`,
+        { details: { index, length: data.length, width, height, channels } },
+      );
     }
     if (data instanceof Float32Array) {
       for (let k = 0; k < data.length; k++) {
-        if (!Number.isFinite(data[k]!)) throw new EdgetuneError('NON_FINITE', `Input ${index} contains ${data[k]} at position ${k}; pixels must be finite numbers in 0..1.`, { details: { index, position: k } });
+        if (!Number.isFinite(data[k]!))
+          throw new EdgetuneError(
+            'NON_FINITE',
+            `Input ${index} contains ${data[k]} at position ${k}; pixels must be finite numbers in 0..1.`,
+            { details: { index, position: k } },
+          );
       }
       return { data, width, height, channels, scale: 255, sourceWidth: width, sourceHeight: height };
     }
@@ -96,25 +143,50 @@ function readPixels(input: ImageInput, index: number, target: { width: number; h
   if (has('ImageData') && input instanceof ImageData) {
     checkSize(input.width, input.height, index);
     assertPixelCap(input.width, input.height, index);
-    return { data: input.data, width: input.width, height: input.height, channels: 4, scale: 1, sourceWidth: input.width, sourceHeight: input.height };
+    return {
+      data: input.data,
+      width: input.width,
+      height: input.height,
+      channels: 4,
+      scale: 1,
+      sourceWidth: input.width,
+      sourceHeight: input.height,
+    };
   }
   const d = drawable(input);
   if (d) {
     checkSize(d.width, d.height, index);
-    if (!has('OffscreenCanvas')) throw new EdgetuneError('INPUT_TYPE', `Input ${index} needs OffscreenCanvas to read its pixels, which this environment lacks; pass ImageData or raw pixels instead.`, { details: { index } });
+    if (!has('OffscreenCanvas'))
+      throw new EdgetuneError(
+        'INPUT_TYPE',
+        `Input ${index} needs OffscreenCanvas to read its pixels, which this environment lacks; pass ImageData or raw pixels instead.`,
+        { details: { index } },
+      );
     // Cap the intermediate at 4× the model size: large photos would cost memory for nothing.
     const f = Math.min(1, (4 * target.width) / d.width, (4 * target.height) / d.height);
     const w = Math.max(1, Math.round(d.width * f));
     const h = Math.max(1, Math.round(d.height * f));
     const canvas = new OffscreenCanvas(w, h);
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    if (!ctx) throw new EdgetuneError('INPUT_TYPE', `Input ${index}: could not get a 2D context to read pixels.`, { details: { index } });
+    if (!ctx)
+      throw new EdgetuneError('INPUT_TYPE', `Input ${index}: could not get a 2D context to read pixels.`, {
+        details: { index },
+      });
     ctx.drawImage(d.source, 0, 0, w, h);
     const img = ctx.getImageData(0, 0, w, h);
     return { data: img.data, width: w, height: h, channels: 4, scale: 1, sourceWidth: d.width, sourceHeight: d.height };
   }
-  const kind = input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name ?? 'object' : typeof input;
-  throw new EdgetuneError('INPUT_TYPE', `Input ${index} is a ${kind}; pass ImageData, ImageBitmap, an <img>/<video>/<canvas>, OffscreenCanvas, or { data, width, height, channels }.`, { details: { index, kind } });
+  const kind =
+    input === null
+      ? 'null'
+      : typeof input === 'object'
+        ? ((input as object).constructor?.name ?? 'object')
+        : typeof input;
+  throw new EdgetuneError(
+    'INPUT_TYPE',
+    `Input ${index} is a ${kind}; pass ImageData, ImageBitmap, an <img>/<video>/<canvas>, OffscreenCanvas, or { data, width, height, channels }.`,
+    { details: { index, kind } },
+  );
 }
 
 /** Converts to the model's channel count (BT.601 luma for gray; gray replicated for RGB), 0..255 floats, HWC. */
@@ -167,7 +239,16 @@ export function resize(src: Float32Array, sw: number, sh: number, c: number, dw:
   return out;
 }
 
-function boxSample(src: Float32Array, sw: number, c: number, ch: number, x0: number, x1: number, y0: number, y1: number): number {
+function boxSample(
+  src: Float32Array,
+  sw: number,
+  c: number,
+  ch: number,
+  x0: number,
+  x1: number,
+  y0: number,
+  y1: number,
+): number {
   let sum = 0;
   let area = 0;
   for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
@@ -207,7 +288,14 @@ function bilinear(src: Float32Array, sw: number, sh: number, c: number, ch: numb
  * @param offset - element offset of this sample in `out`
  * @param index - position of the input in the caller's list (for error messages)
  */
-export function preprocessInto(input: ImageInput, spec: InputSpec, out: Float32Array, offset: number, index = 0, region: RegionOptions = {}): void {
+export function preprocessInto(
+  input: ImageInput,
+  spec: InputSpec,
+  out: Float32Array,
+  offset: number,
+  index = 0,
+  region: RegionOptions = {},
+): void {
   const { width: W, height: H, channels: C } = spec;
   const px = readPixels(input, index, { width: W, height: H });
   const hwc = fitToModel(toChannels(px, C), px, spec, index, region);
@@ -224,7 +312,12 @@ export function preprocessInto(input: ImageInput, spec: InputSpec, out: Float32A
 }
 
 /** Preprocesses a batch of inputs into one tensor (`inputs.length × C × H × W`). */
-export function preprocessBatch(inputs: readonly ImageInput[], spec: InputSpec, startIndex = 0, region: RegionOptions = {}): Float32Array {
+export function preprocessBatch(
+  inputs: readonly ImageInput[],
+  spec: InputSpec,
+  startIndex = 0,
+  region: RegionOptions = {},
+): Float32Array {
   const size = spec.channels * spec.height * spec.width;
   const out = new Float32Array(inputs.length * size);
   inputs.forEach((x, k) => preprocessInto(x, spec, out, k * size, startIndex + k, region));
@@ -232,17 +325,33 @@ export function preprocessBatch(inputs: readonly ImageInput[], spec: InputSpec, 
 }
 
 /** Region of interest, background crop and crop policy, then the resize to the model's size (HWC, 0..255). */
-function fitToModel(hwc: Float32Array, px: Pixels, spec: InputSpec, index: number, region: RegionOptions): Float32Array {
+function fitToModel(
+  hwc: Float32Array,
+  px: Pixels,
+  spec: InputSpec,
+  index: number,
+  region: RegionOptions,
+): Float32Array {
   const { width: W, height: H, channels: C } = spec;
   const sx = px.width / px.sourceWidth;
   const sy = px.height / px.sourceHeight;
   let r: Rect = { x: 0, y: 0, width: px.width, height: px.height };
   if (region.roi) {
     const roi = checkRoi(region.roi, px.sourceWidth, px.sourceHeight, index);
-    r = checkRoi({ x: roi.x * sx, y: roi.y * sy, width: roi.width * sx, height: roi.height * sy }, px.width, px.height, index);
+    r = checkRoi(
+      { x: roi.x * sx, y: roi.y * sy, width: roi.width * sx, height: roi.height * sy },
+      px.width,
+      px.height,
+      index,
+    );
   }
   if (region.background) {
-    if (px.width !== px.sourceWidth) throw new EdgetuneError('INPUT_TYPE', `Input ${index} is read at a reduced size; pass ImageData or raw pixels when using a background reference.`, { details: { index } });
+    if (px.width !== px.sourceWidth)
+      throw new EdgetuneError(
+        'INPUT_TYPE',
+        `Input ${index} is read at a reduced size; pass ImageData or raw pixels when using a background reference.`,
+        { details: { index } },
+      );
     const changed = changedRegion(region.background, hwc, px.width, px.height, C, index);
     if (changed) {
       // Keep the change inside the region of interest.

@@ -72,11 +72,22 @@ export interface BackgroundOptions {
 }
 
 /** @internal Builds a background reference from HWC 0..255 pixels (see `createBackground` in preprocess). */
-export function backgroundFromPixels(hwc: Float32Array, width: number, height: number, c: number, options: BackgroundOptions = {}): BackgroundReference {
+export function backgroundFromPixels(
+  hwc: Float32Array,
+  width: number,
+  height: number,
+  c: number,
+  options: BackgroundOptions = {},
+): BackgroundReference {
   const threshold = options.threshold ?? 25;
   const margin = options.margin ?? 0.1;
-  if (!(threshold > 0 && threshold < 255)) throw new EdgetuneError('INVALID_ARGUMENT', `Background threshold must be in (0, 255) gray levels (got ${threshold}).`);
-  if (!(margin >= 0 && margin <= 1)) throw new EdgetuneError('INVALID_ARGUMENT', `Background margin must be in [0, 1] (got ${margin}).`);
+  if (!(threshold > 0 && threshold < 255))
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `Background threshold must be in (0, 255) gray levels (got ${threshold}).`,
+    );
+  if (!(margin >= 0 && margin <= 1))
+    throw new EdgetuneError('INVALID_ARGUMENT', `Background margin must be in [0, 1] (got ${margin}).`);
   return { kind: 'edgetune.background', width, height, threshold, margin, thumb: thumbnail(hwc, width, height, c) };
 }
 
@@ -86,19 +97,48 @@ function checkBackground(bg: BackgroundReference): void {
   const t = typeof b === 'object' && b !== null ? (b.thumb as Partial<Thumb> | null | undefined) : undefined;
   const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
   const ok =
-    b?.kind === 'edgetune.background' && int(b.width) && int(b.height) && typeof b.threshold === 'number' && b.threshold > 0 && b.threshold < 255 &&
-    typeof b.margin === 'number' && b.margin >= 0 && b.margin <= 1 && typeof t === 'object' && t !== null && int(t.w) && int(t.h) &&
-    t.data instanceof Float32Array && t.data.length === t.w * t.h && t.width === b.width && t.height === b.height;
+    b?.kind === 'edgetune.background' &&
+    int(b.width) &&
+    int(b.height) &&
+    typeof b.threshold === 'number' &&
+    b.threshold > 0 &&
+    b.threshold < 255 &&
+    typeof b.margin === 'number' &&
+    b.margin >= 0 &&
+    b.margin <= 1 &&
+    typeof t === 'object' &&
+    t !== null &&
+    int(t.w) &&
+    int(t.h) &&
+    t.data instanceof Float32Array &&
+    t.data.length === t.w * t.h &&
+    t.width === b.width &&
+    t.height === b.height;
   if (!ok || thumbSize(b.width!, b.height!).join() !== `${t!.w},${t!.h}`) {
-    throw new EdgetuneError('INVALID_ARGUMENT', 'The background option is not a reference made by createBackground() (or it was damaged); capture it again with createBackground(emptyScene).', { details: { option: 'background' } });
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'The background option is not a reference made by createBackground() (or it was damaged); capture it again with createBackground(emptyScene).',
+      { details: { option: 'background' } },
+    );
   }
 }
 
 /** The bounding box (frame pixels) of what differs from the background, or `undefined` when nothing does. */
-export function changedRegion(bg: BackgroundReference, hwc: Float32Array, width: number, height: number, c: number, index: number): Rect | undefined {
+export function changedRegion(
+  bg: BackgroundReference,
+  hwc: Float32Array,
+  width: number,
+  height: number,
+  c: number,
+  index: number,
+): Rect | undefined {
   checkBackground(bg);
   if (width !== bg.width || height !== bg.height) {
-    throw new EdgetuneError('INPUT_SHAPE', `Input ${index} is ${width}×${height} but the background reference was captured at ${bg.width}×${bg.height}; capture the background again at the camera's current resolution.`, { details: { index, width, height } });
+    throw new EdgetuneError(
+      'INPUT_SHAPE',
+      `Input ${index} is ${width}×${height} but the background reference was captured at ${bg.width}×${bg.height}; capture the background again at the camera's current resolution.`,
+      { details: { index, width, height } },
+    );
   }
   const t = thumbnail(hwc, width, height, c);
   let x0 = t.w;
@@ -129,13 +169,29 @@ export function changedRegion(bg: BackgroundReference, hwc: Float32Array, width:
 /** Checks a region of interest against the frame and returns it in integer pixels. */
 export function checkRoi(roi: Rect, width: number, height: number, index: number): Rect {
   const { x, y, width: w, height: h } = roi;
-  const ok = [x, y, w, h].every(Number.isFinite) && x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width + 1e-6 && y + h <= height + 1e-6;
+  const ok =
+    [x, y, w, h].every(Number.isFinite) &&
+    x >= 0 &&
+    y >= 0 &&
+    w > 0 &&
+    h > 0 &&
+    x + w <= width + 1e-6 &&
+    y + h <= height + 1e-6;
   if (!ok) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `roi ${JSON.stringify(roi)} does not lie inside input ${index} (${width}×${height}); give x, y, width, height in the input's own pixels.`, { details: { index, roi } });
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `roi ${JSON.stringify(roi)} does not lie inside input ${index} (${width}×${height}); give x, y, width, height in the input's own pixels.`,
+      { details: { index, roi } },
+    );
   }
   const left = Math.floor(x);
   const top = Math.floor(y);
-  return { x: left, y: top, width: Math.max(1, Math.min(width - left, Math.round(w))), height: Math.max(1, Math.min(height - top, Math.round(h))) };
+  return {
+    x: left,
+    y: top,
+    width: Math.max(1, Math.min(width - left, Math.round(w))),
+    height: Math.max(1, Math.min(height - top, Math.round(h))),
+  };
 }
 
 /** The part of `region` the crop policy keeps before resizing to `W × H` (`pad` keeps all of it). */
@@ -148,7 +204,12 @@ export function cropRect(region: Rect, W: number, H: number, policy: CropPolicy,
   else h = w / target;
   w = Math.max(1, Math.round(w * fraction));
   h = Math.max(1, Math.round(h * fraction));
-  return { x: region.x + Math.floor((region.width - w) / 2), y: region.y + Math.floor((region.height - h) / 2), width: w, height: h };
+  return {
+    x: region.x + Math.floor((region.width - w) / 2),
+    y: region.y + Math.floor((region.height - h) / 2),
+    width: w,
+    height: h,
+  };
 }
 
 /** Copies a rectangle out of HWC pixels. */
@@ -166,7 +227,15 @@ export function extract(hwc: Float32Array, width: number, c: number, r: Rect): F
  * Letterboxes: places `src` (already resized to fit) centred on a `W × H` canvas filled with `fill`
  * (one value per channel, 0..255).
  */
-export function pad(src: Float32Array, sw: number, sh: number, c: number, W: number, H: number, fill: readonly number[]): Float32Array {
+export function pad(
+  src: Float32Array,
+  sw: number,
+  sh: number,
+  c: number,
+  W: number,
+  H: number,
+  fill: readonly number[],
+): Float32Array {
   const out = new Float32Array(W * H * c);
   for (let k = 0; k < W * H; k++) for (let ch = 0; ch < c; ch++) out[k * c + ch] = fill[ch]!;
   const ox = Math.floor((W - sw) / 2);

@@ -23,7 +23,11 @@ export function absoluteManifestUrl(url: string): URL {
   try {
     return typeof base === 'string' ? new URL(url, base) : new URL(url);
   } catch (err) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `Manifest URL ${JSON.stringify(url)} is not an absolute URL and there is no page location to resolve it against; pass an absolute URL.`, { cause: err, details: { url } });
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `Manifest URL ${JSON.stringify(url)} is not an absolute URL and there is no page location to resolve it against; pass an absolute URL.`,
+      { cause: err, details: { url } },
+    );
   }
 }
 
@@ -44,14 +48,21 @@ export function resolveModelFile(file: string, manifestUrl: string | URL, resolv
     try {
       return new URL(String(out), base).href;
     } catch (err) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `resolveFile returned ${JSON.stringify(String(out))} for ${JSON.stringify(file)}, which is not a URL.`, { cause: err, details: { file } });
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `resolveFile returned ${JSON.stringify(String(out))} for ${JSON.stringify(file)}, which is not a URL.`,
+        { cause: err, details: { file } },
+      );
     }
   }
-  if (!CONFINED_SCHEMES.has(base.protocol)) refuse(file, `cannot be resolved against a ${base.protocol} manifest URL`, base);
+  if (!CONFINED_SCHEMES.has(base.protocol))
+    refuse(file, `cannot be resolved against a ${base.protocol} manifest URL`, base);
   // Raw-string checks give clear messages; the resolved URL check below is the guarantee.
   if (/^[a-z][a-z0-9+.-]*:/i.test(file)) refuse(file, 'must be a relative path, not a URL with a scheme', base);
-  if (file.startsWith('/') || file.includes('\\')) refuse(file, 'must be a relative path (no leading "/", "//host" or backslashes)', base);
-  if (file.split(/[?#]/)[0]!.split('/').includes('..')) refuse(file, 'must not climb out of the manifest\'s directory with ".."', base);
+  if (file.startsWith('/') || file.includes('\\'))
+    refuse(file, 'must be a relative path (no leading "/", "//host" or backslashes)', base);
+  if (file.split(/[?#]/)[0]!.split('/').includes('..'))
+    refuse(file, 'must not climb out of the manifest\'s directory with ".."', base);
   let resolved: URL;
   try {
     resolved = new URL(file, base);
@@ -60,7 +71,14 @@ export function resolveModelFile(file: string, manifestUrl: string | URL, resolv
   }
   const dir = base.pathname.slice(0, base.pathname.lastIndexOf('/') + 1);
   // The parser normalises "%2e%2e" to "..": compare the result too.
-  if (resolved.protocol !== base.protocol || resolved.host !== base.host || resolved.username !== base.username || resolved.password !== base.password || !resolved.pathname.startsWith(dir) || resolved.pathname === dir) {
+  if (
+    resolved.protocol !== base.protocol ||
+    resolved.host !== base.host ||
+    resolved.username !== base.username ||
+    resolved.password !== base.password ||
+    !resolved.pathname.startsWith(dir) ||
+    resolved.pathname === dir
+  ) {
     refuse(file, `must resolve inside ${base.protocol}//${base.host}${dir}`, base);
   }
   return resolved.href;

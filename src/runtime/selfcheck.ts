@@ -32,7 +32,8 @@ export function canaryInputs(spec: InputSpec, count: number): RawPixels[] {
         const blob = Math.hypot(x - cx, y - cy) < r ? 180 : 0;
         const grad = 40 * (gx * (x / W) + gy * (y / H) + 1);
         const stripe = x > edge && (y + n) % 4 < 2 ? 50 : 0;
-        for (let c = 0; c < C; c++) data[(y * W + x) * C + c] = Math.max(0, Math.min(255, Math.round(blob + grad + stripe + 15 * c)));
+        for (let c = 0; c < C; c++)
+          data[(y * W + x) * C + c] = Math.max(0, Math.min(255, Math.round(blob + grad + stripe + 15 * c)));
       }
     }
     out.push({ data, width: W, height: H, channels: C });
@@ -59,6 +60,7 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Per-sample cosine between two `batch × dim` outputs; the minimum is what the self-check judges. */
 export function batchCosines(a: Float32Array, b: Float32Array, dim: number): number[] {
   const out: number[] = [];
-  for (let k = 0; k * dim < a.length; k++) out.push(cosine(a.subarray(k * dim, (k + 1) * dim), b.subarray(k * dim, (k + 1) * dim)));
+  for (let k = 0; k * dim < a.length; k++)
+    out.push(cosine(a.subarray(k * dim, (k + 1) * dim), b.subarray(k * dim, (k + 1) * dim)));
   return out;
 }

@@ -37,7 +37,11 @@ export async function readLocal(pathOrUrl: string, what: string): Promise<Uint8A
     const b = await fs.readFile(target);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (err) {
-    throw new EdgetuneError('MODEL_NOT_FOUND', `Could not read the ${what} at ${pathOrUrl}: ${err instanceof Error ? err.message : String(err)}. Check the path.`, { cause: err, details: { url: pathOrUrl } });
+    throw new EdgetuneError(
+      'MODEL_NOT_FOUND',
+      `Could not read the ${what} at ${pathOrUrl}: ${err instanceof Error ? err.message : String(err)}. Check the path.`,
+      { cause: err, details: { url: pathOrUrl } },
+    );
   }
 }
 
@@ -47,11 +51,17 @@ export async function localManifestUrl(pathOrUrl: string): Promise<URL> {
     try {
       return new URL(pathOrUrl);
     } catch (err) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `${JSON.stringify(pathOrUrl.slice(0, 120))} is not a valid file:// URL.`, { cause: err, details: { url: pathOrUrl } });
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `${JSON.stringify(pathOrUrl.slice(0, 120))} is not a valid file:// URL.`,
+        { cause: err, details: { url: pathOrUrl } },
+      );
     }
   }
   const spec = 'node:url';
-  const { pathToFileURL } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as { pathToFileURL(p: string): URL };
+  const { pathToFileURL } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as {
+    pathToFileURL(p: string): URL;
+  };
   return pathToFileURL(pathOrUrl);
 }
 
@@ -61,7 +71,10 @@ export async function localManifestUrl(pathOrUrl: string): Promise<URL> {
  */
 export function cacheIdForUrl(url: string): string | undefined {
   const path = url.split(/[?#]/)[0] ?? '';
-  const name = path.slice(path.lastIndexOf('/') + 1).replace(/\.json$/i, '').toLowerCase();
+  const name = path
+    .slice(path.lastIndexOf('/') + 1)
+    .replace(/\.json$/i, '')
+    .toLowerCase();
   return /^[a-z0-9][a-z0-9._-]*$/.test(name) ? name : undefined;
 }
 
@@ -70,7 +83,9 @@ export function cacheIdForUrl(url: string): string | undefined {
  * the download. Returns a reason when it has not; `undefined` when it has or cannot tell.
  */
 export async function roomToCache(bytes: number): Promise<string | undefined> {
-  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ quota?: number; usage?: number }> } } }).navigator?.storage;
+  const storage = (
+    globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ quota?: number; usage?: number }> } } }
+  ).navigator?.storage;
   if (typeof storage?.estimate !== 'function') return undefined;
   let est: { quota?: number; usage?: number };
   try {
@@ -82,5 +97,7 @@ export async function roomToCache(bytes: number): Promise<string | undefined> {
   const free = est.quota - (est.usage ?? 0);
   // IndexedDB stores a little more than the payload; keep a margin.
   const need = Math.ceil(bytes * 1.1);
-  return free < need ? `the origin has ${Math.round(free / 1e6)} MB of storage left (navigator.storage.estimate) and the model needs ${Math.round(need / 1e6)} MB` : undefined;
+  return free < need
+    ? `the origin has ${Math.round(free / 1e6)} MB of storage left (navigator.storage.estimate) and the model needs ${Math.round(need / 1e6)} MB`
+    : undefined;
 }

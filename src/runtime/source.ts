@@ -4,7 +4,15 @@ import { sha256Hex } from '../core/hash.js';
 import { untilAborted } from './guard.js';
 import { validateManifest, type ModelManifest } from './manifest.js';
 import { resolveModelFile, type ResolveFile } from './resolve-file.js';
-import { cacheIdForUrl, isLocalSource, localManifestUrl, readLocal, roomToCache, type LoadWarning, type UpdateEvent } from './source-extra.js';
+import {
+  cacheIdForUrl,
+  isLocalSource,
+  localManifestUrl,
+  readLocal,
+  roomToCache,
+  type LoadWarning,
+  type UpdateEvent,
+} from './source-extra.js';
 
 export type { LoadWarning, UpdateEvent } from './source-extra.js';
 
@@ -16,7 +24,11 @@ export interface ModelCache {
   /** The cached manifest and bytes for `id`, or `undefined`. */
   getModel(id: string): Promise<{ readonly manifest: unknown; readonly bytes: Uint8Array } | undefined>;
   /** Stores a verified model under its id (the manifest is passed as a plain record). */
-  putModel?(id: string, manifest: { readonly sha256: string; readonly [field: string]: unknown }, bytes: Uint8Array): Promise<unknown>;
+  putModel?(
+    id: string,
+    manifest: { readonly sha256: string; readonly [field: string]: unknown },
+    bytes: Uint8Array,
+  ): Promise<unknown>;
 }
 
 /** Where an encoder's model comes from. */
@@ -41,7 +53,9 @@ export interface DownloadProgress {
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   readonly signal?: AbortSignal | undefined;
-  readonly onProgress?: ((p: DownloadProgress | { readonly phase: 'verify'; readonly file: string } | LoadWarning | UpdateEvent) => void) | undefined;
+  readonly onProgress?:
+    | ((p: DownloadProgress | { readonly phase: 'verify'; readonly file: string } | LoadWarning | UpdateEvent) => void)
+    | undefined;
   /**
    * Cache for URL sources. Consulted first, before any network access (under the manifest's file
    * name, see `edgetune import`); the manifest is then fetched in the background only to look for
@@ -71,20 +85,39 @@ function toBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
   return b instanceof Uint8Array ? b : new Uint8Array(b);
 }
 
-async function fetchOrThrow(f: typeof fetch, url: string, signal: AbortSignal | undefined, what: string): Promise<Response> {
+async function fetchOrThrow(
+  f: typeof fetch,
+  url: string,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<Response> {
   let res: Response;
   try {
     // A custom fetch may ignore the signal: the abort must land anyway, and a late body is dropped.
     res = await untilAborted(f(url, signal ? { signal } : {}), signal, (late) => late.body?.cancel());
   } catch (err) {
     throwIfAborted(signal);
-    throw new EdgetuneError('MODEL_NOT_FOUND', `Could not fetch the ${what} at ${url}: ${err instanceof Error ? err.message : String(err)}. Check the URL, or open the model from a cache when offline.`, { cause: err, details: { url } });
+    throw new EdgetuneError(
+      'MODEL_NOT_FOUND',
+      `Could not fetch the ${what} at ${url}: ${err instanceof Error ? err.message : String(err)}. Check the URL, or open the model from a cache when offline.`,
+      { cause: err, details: { url } },
+    );
   }
-  if (!res.ok) throw new EdgetuneError('MODEL_NOT_FOUND', `Fetching the ${what} at ${url} failed with HTTP ${res.status}. Check the URL and that the file is deployed.`, { details: { url, status: res.status } });
+  if (!res.ok)
+    throw new EdgetuneError(
+      'MODEL_NOT_FOUND',
+      `Fetching the ${what} at ${url} failed with HTTP ${res.status}. Check the URL and that the file is deployed.`,
+      { details: { url, status: res.status } },
+    );
   return res;
 }
 
-async function readWithProgress(res: Response, file: string, total: number, options: LoadModelOptions): Promise<Uint8Array> {
+async function readWithProgress(
+  res: Response,
+  file: string,
+  total: number,
+  options: LoadModelOptions,
+): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -92,11 +125,17 @@ async function readWithProgress(res: Response, file: string, total: number, opti
   options.onProgress?.({ phase: 'download', file, loaded, total });
   for (;;) {
     throwIfAborted(options.signal);
-    const { done, value } = await untilAborted(reader.read(), options.signal, () => reader.cancel()).catch(async (err: unknown) => {
-      await reader.cancel().catch(() => undefined);
-      throwIfAborted(options.signal);
-      throw new EdgetuneError('MODEL_NOT_FOUND', `The download of ${file} broke off after ${loaded} bytes: ${err instanceof Error ? err.message : String(err)}. Retry when the connection is back.`, { cause: err, details: { file, loaded } });
-    });
+    const { done, value } = await untilAborted(reader.read(), options.signal, () => reader.cancel()).catch(
+      async (err: unknown) => {
+        await reader.cancel().catch(() => undefined);
+        throwIfAborted(options.signal);
+        throw new EdgetuneError(
+          'MODEL_NOT_FOUND',
+          `The download of ${file} broke off after ${loaded} bytes: ${err instanceof Error ? err.message : String(err)}. Retry when the connection is back.`,
+          { cause: err, details: { file, loaded } },
+        );
+      },
+    );
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
@@ -118,18 +157,34 @@ async function readWithProgress(res: Response, file: string, total: number, opti
  */
 export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Array): Promise<void> {
   if (bytes.byteLength !== manifest.bytes) {
-    throw new EdgetuneError('CHECKSUM_MISMATCH', `Model ${manifest.id} has ${bytes.byteLength} bytes but its manifest says ${manifest.bytes}; the download is truncated or the file is not the one the manifest describes.`, { details: { expected: manifest.bytes, actual: bytes.byteLength } });
+    throw new EdgetuneError(
+      'CHECKSUM_MISMATCH',
+      `Model ${manifest.id} has ${bytes.byteLength} bytes but its manifest says ${manifest.bytes}; the download is truncated or the file is not the one the manifest describes.`,
+      { details: { expected: manifest.bytes, actual: bytes.byteLength } },
+    );
   }
   const actual = await sha256Hex(bytes);
   if (actual !== manifest.sha256) {
-    throw new EdgetuneError('CHECKSUM_MISMATCH', `Model ${manifest.id} has SHA-256 ${actual} but its manifest says ${manifest.sha256}; refusing to run bytes that are not the published model.`, { details: { expected: manifest.sha256, actual } });
+    throw new EdgetuneError(
+      'CHECKSUM_MISMATCH',
+      `Model ${manifest.id} has SHA-256 ${actual} but its manifest says ${manifest.sha256}; refusing to run bytes that are not the published model.`,
+      { details: { expected: manifest.sha256, actual } },
+    );
   }
   const tflite = bytes.byteLength >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3';
   if (manifest.format === 'onnx' && tflite) {
-    throw new EdgetuneError('MODEL_CORRUPT', `Model ${manifest.id} is declared ONNX but its bytes are a TFLite flatbuffer (identifier TFL3); fix the manifest's format.`, { details: { field: 'format' } });
+    throw new EdgetuneError(
+      'MODEL_CORRUPT',
+      `Model ${manifest.id} is declared ONNX but its bytes are a TFLite flatbuffer (identifier TFL3); fix the manifest's format.`,
+      { details: { field: 'format' } },
+    );
   }
   if (manifest.format === 'tflite' && !tflite) {
-    throw new EdgetuneError('MODEL_CORRUPT', `Model ${manifest.id} is declared TFLite but its bytes lack the TFL3 identifier; the file is corrupt or not a TFLite model.`, { details: { field: 'format' } });
+    throw new EdgetuneError(
+      'MODEL_CORRUPT',
+      `Model ${manifest.id} is declared TFLite but its bytes lack the TFL3 identifier; the file is corrupt or not a TFLite model.`,
+      { details: { field: 'format' } },
+    );
   }
 }
 
@@ -155,7 +210,10 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       json = await untilAborted(res.json(), options.signal);
     } catch (err) {
       throwIfAborted(options.signal);
-      throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${url} is not valid JSON.`, { cause: err, details: { field: '(root)' } });
+      throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${url} is not valid JSON.`, {
+        cause: err,
+        details: { field: '(root)' },
+      });
     }
     const manifest = validateManifest(json);
     if (options.cache) {
@@ -175,8 +233,15 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     }
     const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile);
     // Say before the download, not after it, when the cache has no room: the model then runs uncached.
-    const noRoom = options.cache?.putModel ? await untilAborted(roomToCache(manifest.bytes), options.signal) : undefined;
-    if (noRoom) warn(options, 'QUOTA_EXCEEDED', `Model ${manifest.id} will run uncached: ${noRoom}. Free space or raise the quota to start offline next time.`);
+    const noRoom = options.cache?.putModel
+      ? await untilAborted(roomToCache(manifest.bytes), options.signal)
+      : undefined;
+    if (noRoom)
+      warn(
+        options,
+        'QUOTA_EXCEEDED',
+        `Model ${manifest.id} will run uncached: ${noRoom}. Free space or raise the quota to start offline next time.`,
+      );
     const bin = await fetchOrThrow(f, fileUrl, options.signal, 'model file');
     const bytes = await readWithProgress(bin, manifest.file, manifest.bytes, options);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
@@ -185,11 +250,19 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     return { manifest, bytes, origin: 'url' };
   }
   if (typeof source !== 'object' || source === null) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `Model source must be a manifest URL, { manifest, bytes }, or { cache, id } (got ${source === null ? 'null' : typeof source}).`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `Model source must be a manifest URL, { manifest, bytes }, or { cache, id } (got ${source === null ? 'null' : typeof source}).`,
+    );
   }
   if ('cache' in source) {
     const cached = await source.cache.getModel(source.id);
-    if (!cached) throw new EdgetuneError('MODEL_NOT_FOUND', `No model "${source.id}" in the cache; open it from its URL once while online to store it.`, { details: { id: source.id } });
+    if (!cached)
+      throw new EdgetuneError(
+        'MODEL_NOT_FOUND',
+        `No model "${source.id}" in the cache; open it from its URL once while online to store it.`,
+        { details: { id: source.id } },
+      );
     const manifest = validateManifest(cached.manifest);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, cached.bytes);
@@ -198,14 +271,20 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if ('manifest' in source && 'bytes' in source) {
     const manifest = validateManifest(source.manifest);
     if (!(source.bytes instanceof Uint8Array || source.bytes instanceof ArrayBuffer)) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `Model bytes must be a Uint8Array or ArrayBuffer (got ${source.bytes === null ? 'null' : typeof source.bytes}).`);
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Model bytes must be a Uint8Array or ArrayBuffer (got ${source.bytes === null ? 'null' : typeof source.bytes}).`,
+      );
     }
     const bytes = toBytes(source.bytes);
     options.onProgress?.({ phase: 'verify', file: manifest.file });
     await verifyModelBytes(manifest, bytes);
     return { manifest, bytes, origin: 'bytes' };
   }
-  throw new EdgetuneError('INVALID_ARGUMENT', 'Model source must be a manifest URL, { manifest, bytes }, or { cache, id }.');
+  throw new EdgetuneError(
+    'INVALID_ARGUMENT',
+    'Model source must be a manifest URL, { manifest, bytes }, or { cache, id }.',
+  );
 }
 
 function warn(options: LoadModelOptions, code: LoadWarning['code'], message: string): void {
@@ -213,7 +292,12 @@ function warn(options: LoadModelOptions, code: LoadWarning['code'], message: str
 }
 
 /** Stores a downloaded model; a cache that refuses it (quota, budget) is a warning, not a failure. */
-async function storeOrWarn(options: LoadModelOptions, manifest: ModelManifest, url: string, bytes: Uint8Array): Promise<boolean> {
+async function storeOrWarn(
+  options: LoadModelOptions,
+  manifest: ModelManifest,
+  url: string,
+  bytes: Uint8Array,
+): Promise<boolean> {
   if (!options.cache?.putModel) return false;
   try {
     // `source` lets the next open find the entry by URL before any network access.
@@ -221,7 +305,11 @@ async function storeOrWarn(options: LoadModelOptions, manifest: ModelManifest, u
     return true;
   } catch (err) {
     const code = (err as { code?: unknown }).code === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'MODEL_NOT_FOUND';
-    warn(options, code, `Model ${manifest.id} runs uncached: the cache refused it (${err instanceof Error ? err.message : String(err)}).`);
+    warn(
+      options,
+      code,
+      `Model ${manifest.id} runs uncached: the cache refused it (${err instanceof Error ? err.message : String(err)}).`,
+    );
     return false;
   }
 }
@@ -244,7 +332,12 @@ async function cachedByUrl(url: string, options: LoadModelOptions): Promise<Load
 }
 
 /** After a cache-first open: fetch the manifest and, when it names other bytes, store those for the next open. Never throws. */
-async function lookForUpdate(f: typeof fetch, url: string, current: ModelManifest, options: LoadModelOptions): Promise<void> {
+async function lookForUpdate(
+  f: typeof fetch,
+  url: string,
+  current: ModelManifest,
+  options: LoadModelOptions,
+): Promise<void> {
   let manifest: ModelManifest;
   try {
     const res = await f(url, options.signal ? { signal: options.signal } : {});
@@ -277,7 +370,10 @@ async function loadLocal(path: string, options: LoadModelOptions): Promise<Loade
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${path} is not valid JSON.`, { cause: err, details: { field: '(root)' } });
+    throw new EdgetuneError('MANIFEST_INVALID', `The manifest at ${path} is not valid JSON.`, {
+      cause: err,
+      details: { field: '(root)' },
+    });
   }
   const manifest = validateManifest(json);
   throwIfAborted(options.signal);
@@ -287,7 +383,12 @@ async function loadLocal(path: string, options: LoadModelOptions): Promise<Loade
   else {
     // resolveFile may send a local manifest's model to the network.
     const f = options.fetch ?? globalThis.fetch.bind(globalThis);
-    bytes = await readWithProgress(await fetchOrThrow(f, fileUrl, options.signal, 'model file'), manifest.file, manifest.bytes, options);
+    bytes = await readWithProgress(
+      await fetchOrThrow(f, fileUrl, options.signal, 'model file'),
+      manifest.file,
+      manifest.bytes,
+      options,
+    );
   }
   options.onProgress?.({ phase: 'verify', file: manifest.file });
   await verifyModelBytes(manifest, bytes);

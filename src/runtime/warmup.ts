@@ -38,7 +38,11 @@ export const WARMUP_BUDGET_MS = 2000;
  * @param signal - checked between runs
  * @defaultValue option `'auto'` with a {@link WARMUP_BUDGET_MS} budget
  */
-export async function warmUp(once: () => Promise<unknown>, option: WarmupOption = 'auto', signal?: AbortSignal): Promise<WarmupReport> {
+export async function warmUp(
+  once: () => Promise<unknown>,
+  option: WarmupOption = 'auto',
+  signal?: AbortSignal,
+): Promise<WarmupReport> {
   const t0 = performance.now();
   const times: number[] = [];
   const timed = async (): Promise<void> => {
@@ -47,7 +51,13 @@ export async function warmUp(once: () => Promise<unknown>, option: WarmupOption 
     await once();
     times.push(performance.now() - s);
   };
-  const report = (stopped: WarmupReport['stopped']): WarmupReport => ({ runs: times.length, ms: performance.now() - t0, firstMs: times[0] ?? 0, lastMs: times[times.length - 1] ?? 0, stopped });
+  const report = (stopped: WarmupReport['stopped']): WarmupReport => ({
+    runs: times.length,
+    ms: performance.now() - t0,
+    firstMs: times[0] ?? 0,
+    lastMs: times[times.length - 1] ?? 0,
+    stopped,
+  });
   if (typeof option === 'number') {
     for (let i = 0; i < option; i++) await timed();
     return report('count');
@@ -83,5 +93,9 @@ export function checkWarmup(option: unknown): asserts option is WarmupOption | u
     const b = (option as { budgetMs?: unknown }).budgetMs;
     if (typeof b === 'number' && Number.isFinite(b) && b >= 0) return;
   }
-  throw new EdgetuneError('INVALID_ARGUMENT', `warmup must be 'auto', a whole number of runs >= 1, or { budgetMs: number >= 0 } (got ${JSON.stringify(option)}).`, { details: { field: 'warmup', value: option } });
+  throw new EdgetuneError(
+    'INVALID_ARGUMENT',
+    `warmup must be 'auto', a whole number of runs >= 1, or { budgetMs: number >= 0 } (got ${JSON.stringify(option)}).`,
+    { details: { field: 'warmup', value: option } },
+  );
 }

@@ -3,22 +3,34 @@ import { EdgetuneError } from '../core/errors.js';
 import { bodySize, type StorageEngine } from './engine.js';
 import { reserve } from './keyring.js';
 import type { VersionInfo } from './schema.js';
-import type { Checkpoint, CheckpointInfo, CheckpointStore, OperationOptions, SaveOptions, SaveResult } from './types.js';
+import type {
+  Checkpoint,
+  CheckpointInfo,
+  CheckpointStore,
+  OperationOptions,
+  SaveOptions,
+  SaveResult,
+} from './types.js';
 
 /** The checkpoints of `slot` (already checked). */
 export function checkpointStore<T>(e: StorageEngine, slot: string): CheckpointStore<T> {
   return {
     slot,
-    save: (payload, options = {}) => e.lock(options.signal, () => saveLocked(e, slot, payload, options), options.onProgress),
+    save: (payload, options = {}) =>
+      e.lock(options.signal, () => saveLocked(e, slot, payload, options), options.onProgress),
     load: (version, options = {}) => loadCheckpoint<T>(e, slot, version, options),
     list: () => listCheckpoints(e, slot),
     rollback: (version) => e.lock(undefined, () => rollbackLocked(e, slot, version)),
     update: (fn, options = {}) =>
-      e.lock(options.signal, async () => {
-        const current = await loadCheckpoint<T>(e, slot, undefined, options);
-        const next = await fn(current);
-        return saveLocked(e, slot, next, options);
-      }, options.onProgress),
+      e.lock(
+        options.signal,
+        async () => {
+          const current = await loadCheckpoint<T>(e, slot, undefined, options);
+          const next = await fn(current);
+          return saveLocked(e, slot, next, options);
+        },
+        options.onProgress,
+      ),
     clear: () => e.lock(undefined, () => clearLocked(e, slot)),
   };
 }
@@ -47,32 +59,60 @@ async function saveLocked(e: StorageEngine, slot: string, payload: unknown, opti
   const size = bodySize(body);
   const createdAt = Date.now();
   const keepLast = e.settings.keepLast;
-  const acct = await e.write(`Saving checkpoint ${slot} v${version}`, ['checkpoints', 'heads'], cipher ? 1 : 0, async (tx, a) => {
-    const h = await tx.objectStore('heads').get(slot);
-    if ((h?.next ?? 1) !== version) {
-      throw new EdgetuneError('CONFLICT', `Checkpoint ${slot} moved to v${h?.next} while v${version} was being saved: another writer bypassed the lock. Retry the save.`);
-    }
-    const info: VersionInfo = { version, createdAt, size, ...(options.label !== undefined ? { label: options.label } : {}) };
-    await tx.objectStore('checkpoints').put({ slot, version, createdAt, size, ...(options.label !== undefined ? { label: options.label } : {}), body });
-    a.delta.checkpoints += size;
-    const versions = [...(h?.versions ?? []), info];
-    const keepFrom = versions.length - keepLast;
-    const kept: VersionInfo[] = [];
-    for (let i = 0; i < versions.length; i++) {
-      const v = versions[i]!;
-      if (i >= keepFrom || v.version === version) kept.push(v);
-      else {
-        await tx.objectStore('checkpoints').delete([slot, v.version]);
-        a.delta.checkpoints -= v.size;
+  const acct = await e.write(
+    `Saving checkpoint ${slot} v${version}`,
+    ['checkpoints', 'heads'],
+    cipher ? 1 : 0,
+    async (tx, a) => {
+      const h = await tx.objectStore('heads').get(slot);
+      if ((h?.next ?? 1) !== version) {
+        throw new EdgetuneError(
+          'CONFLICT',
+          `Checkpoint ${slot} moved to v${h?.next} while v${version} was being saved: another writer bypassed the lock. Retry the save.`,
+        );
       }
-    }
-    await tx.objectStore('heads').put({ slot, current: version, next: version + 1, versions: kept, updatedAt: createdAt });
-  }, options);
+      const info: VersionInfo = {
+        version,
+        createdAt,
+        size,
+        ...(options.label !== undefined ? { label: options.label } : {}),
+      };
+      await tx.objectStore('checkpoints').put({
+        slot,
+        version,
+        createdAt,
+        size,
+        ...(options.label !== undefined ? { label: options.label } : {}),
+        body,
+      });
+      a.delta.checkpoints += size;
+      const versions = [...(h?.versions ?? []), info];
+      const keepFrom = versions.length - keepLast;
+      const kept: VersionInfo[] = [];
+      for (let i = 0; i < versions.length; i++) {
+        const v = versions[i]!;
+        if (i >= keepFrom || v.version === version) kept.push(v);
+        else {
+          await tx.objectStore('checkpoints').delete([slot, v.version]);
+          a.delta.checkpoints -= v.size;
+        }
+      }
+      await tx
+        .objectStore('heads')
+        .put({ slot, current: version, next: version + 1, versions: kept, updatedAt: createdAt });
+    },
+    options,
+  );
   e.events.announce(slot, version);
   return { version, evicted: acct.evicted };
 }
 
-async function loadCheckpoint<T>(e: StorageEngine, slot: string, version: number | undefined, options: OperationOptions): Promise<Checkpoint<T> | undefined> {
+async function loadCheckpoint<T>(
+  e: StorageEngine,
+  slot: string,
+  version: number | undefined,
+  options: OperationOptions,
+): Promise<Checkpoint<T> | undefined> {
   e.assertOpen();
   options.onProgress?.({ phase: 'read', done: 0, total: 1 });
   // One transaction: the pointer and the record it names are read from the same snapshot.
@@ -85,19 +125,44 @@ async function loadCheckpoint<T>(e: StorageEngine, slot: string, version: number
   if (v === undefined || !head) return undefined;
   if (!rec) {
     if (version !== undefined) return undefined;
-    throw new EdgetuneError('RECORD_CORRUPT', `Checkpoint ${slot}: the current pointer names v${v} but no such record exists; roll back to a kept version.`);
+    throw new EdgetuneError(
+      'RECORD_CORRUPT',
+      `Checkpoint ${slot}: the current pointer names v${v} but no such record exists; roll back to a kept version.`,
+    );
   }
   options.onProgress?.({ phase: 'decrypt', done: 0, total: 1 });
-  const payload = (await e.unseal(e.cipher, rec.body, 'checkpoints', slot, rec.version, `checkpoint ${slot} v${rec.version}`)) as T;
+  const payload = (await e.unseal(
+    e.cipher,
+    rec.body,
+    'checkpoints',
+    slot,
+    rec.version,
+    `checkpoint ${slot} v${rec.version}`,
+  )) as T;
   options.onProgress?.({ phase: 'decrypt', done: 1, total: 1 });
-  return { slot, version: rec.version, createdAt: rec.createdAt, size: rec.size, ...(rec.label !== undefined ? { label: rec.label } : {}), current: rec.version === head.current, payload };
+  return {
+    slot,
+    version: rec.version,
+    createdAt: rec.createdAt,
+    size: rec.size,
+    ...(rec.label !== undefined ? { label: rec.label } : {}),
+    current: rec.version === head.current,
+    payload,
+  };
 }
 
 async function listCheckpoints(e: StorageEngine, slot: string): Promise<CheckpointInfo[]> {
   e.assertOpen();
   const head = await e.db.get('heads', slot);
   if (!head) return [];
-  return head.versions.map((v) => ({ slot, version: v.version, createdAt: v.createdAt, size: v.size, ...(v.label !== undefined ? { label: v.label } : {}), current: v.version === head.current }));
+  return head.versions.map((v) => ({
+    slot,
+    version: v.version,
+    createdAt: v.createdAt,
+    size: v.size,
+    ...(v.label !== undefined ? { label: v.label } : {}),
+    current: v.version === head.current,
+  }));
 }
 
 async function rollbackLocked(e: StorageEngine, slot: string, version: number): Promise<void> {
@@ -105,7 +170,11 @@ async function rollbackLocked(e: StorageEngine, slot: string, version: number): 
     const head = await tx.objectStore('heads').get(slot);
     const kept = head?.versions.map((v) => v.version) ?? [];
     if (!head || !kept.includes(version) || !(await tx.objectStore('checkpoints').getKey([slot, version]))) {
-      throw new EdgetuneError('INVALID_ARGUMENT', `Cannot roll ${slot} back to v${version}: kept versions are [${kept.join(', ')}].`, { details: { version, kept } });
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Cannot roll ${slot} back to v${version}: kept versions are [${kept.join(', ')}].`,
+        { details: { version, kept } },
+      );
     }
     await tx.objectStore('heads').put({ ...head, current: version, updatedAt: Date.now() });
   });

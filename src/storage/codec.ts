@@ -142,7 +142,10 @@ class Reader {
 }
 
 function bad(what: string): EdgetuneError {
-  return new EdgetuneError('STATE_INVALID', `Encoded value is malformed: ${what}. The record or file is damaged; restore it from an export.`);
+  return new EdgetuneError(
+    'STATE_INVALID',
+    `Encoded value is malformed: ${what}. The record or file is damaged; restore it from an export.`,
+  );
 }
 
 function write(w: Writer, v: unknown, seen: Set<object>): void {
@@ -173,7 +176,10 @@ function write(w: Writer, v: unknown, seen: Set<object>): void {
     case 'object':
       break;
     default:
-      throw new EdgetuneError('INVALID_ARGUMENT', `Cannot store a value of type ${typeof v}: records must be structured-clone-able data (no functions or symbols).`);
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Cannot store a value of type ${typeof v}: records must be structured-clone-able data (no functions or symbols).`,
+      );
   }
   if (v === null) {
     w.u8(T_NULL);
@@ -181,7 +187,10 @@ function write(w: Writer, v: unknown, seen: Set<object>): void {
   }
   const o = v as object;
   if (seen.has(o)) {
-    throw new EdgetuneError('INVALID_ARGUMENT', 'Cannot store a value with a reference cycle; break the cycle before saving.');
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'Cannot store a value with a reference cycle; break the cycle before saving.',
+    );
   }
   if (o instanceof ArrayBuffer) {
     w.u8(T_ARRAYBUFFER);
@@ -286,7 +295,12 @@ function read(r: Reader, depth: number): unknown {
       for (let i = 0; i < n; i++) {
         const k = r.str();
         // defineProperty, so a key named __proto__ stays data and never reaches the prototype.
-        Object.defineProperty(out, k, { value: read(r, depth + 1), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, {
+          value: read(r, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     }

@@ -54,31 +54,49 @@ export function recordAad(store: string, id: string, version: number): Uint8Arra
 }
 
 function toBuf(u: Uint8Array): Uint8Array<ArrayBuffer> {
-  return (u.buffer instanceof ArrayBuffer && u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? u : u.slice()) as Uint8Array<ArrayBuffer>;
+  return (
+    u.buffer instanceof ArrayBuffer && u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? u : u.slice()
+  ) as Uint8Array<ArrayBuffer>;
 }
 
 /** Checks an app-supplied key is an AES-GCM, non-extractable key able to encrypt and decrypt. */
 export function checkAppKey(key: CryptoKey): void {
   const alg = key.algorithm as { name?: string };
   if (alg.name !== 'AES-GCM') {
-    throw new EdgetuneError('INVALID_ARGUMENT', `encryption.key must be an AES-GCM key, got ${String(alg.name)}; create it with crypto.subtle.generateKey({name: 'AES-GCM', length: 256}, false, ['encrypt', 'decrypt']).`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `encryption.key must be an AES-GCM key, got ${String(alg.name)}; create it with crypto.subtle.generateKey({name: 'AES-GCM', length: 256}, false, ['encrypt', 'decrypt']).`,
+    );
   }
   if (key.extractable) {
-    throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.key is extractable; create or import it with extractable = false so script cannot read the raw key.');
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'encryption.key is extractable; create or import it with extractable = false so script cannot read the raw key.',
+    );
   }
   if (!key.usages.includes('encrypt') || !key.usages.includes('decrypt')) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `encryption.key usages are [${key.usages.join(', ')}]; it needs both 'encrypt' and 'decrypt'.`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `encryption.key usages are [${key.usages.join(', ')}]; it needs both 'encrypt' and 'decrypt'.`,
+    );
   }
 }
 
 /** Derives a non-extractable AES-GCM-256 key from a passphrase with PBKDF2-SHA-256. */
 export async function deriveKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
-  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.passphrase is empty; pass a non-empty passphrase.');
+  if (typeof passphrase !== 'string' || passphrase.length === 0)
+    throw new EdgetuneError('INVALID_ARGUMENT', 'encryption.passphrase is empty; pass a non-empty passphrase.');
   if (!Number.isInteger(iterations) || iterations < MIN_PBKDF2_ITERATIONS || iterations > MAX_PBKDF2_ITERATIONS) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `PBKDF2 iterations must be an integer in [${MIN_PBKDF2_ITERATIONS}, ${MAX_PBKDF2_ITERATIONS}], got ${iterations}.`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `PBKDF2 iterations must be an integer in [${MIN_PBKDF2_ITERATIONS}, ${MAX_PBKDF2_ITERATIONS}], got ${iterations}.`,
+    );
   }
   if (!(salt instanceof Uint8Array) || salt.byteLength < SALT_BYTES.min || salt.byteLength > SALT_BYTES.max) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `PBKDF2 salt must be ${SALT_BYTES.min}–${SALT_BYTES.max} bytes, got ${salt instanceof Uint8Array ? `${salt.byteLength} bytes` : Object.prototype.toString.call(salt)}.`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `PBKDF2 salt must be ${SALT_BYTES.min}–${SALT_BYTES.max} bytes, got ${salt instanceof Uint8Array ? `${salt.byteLength} bytes` : Object.prototype.toString.call(salt)}.`,
+    );
   }
   const base = await crypto.subtle.importKey('raw', te.encode(passphrase), 'PBKDF2', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
@@ -105,23 +123,41 @@ export class Cipher {
   /** Encrypts `plain` under a fresh random 96-bit IV with `aad` authenticated. */
   async seal(plain: Uint8Array, aad: Uint8Array): Promise<Sealed> {
     const iv = randomBytes(12);
-    const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: toBuf(iv), additionalData: toBuf(aad), tagLength: 128 }, this.key, toBuf(plain));
+    const ct = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv: toBuf(iv), additionalData: toBuf(aad), tagLength: 128 },
+      this.key,
+      toBuf(plain),
+    );
     return { keyId: this.keyId, iv, ct };
   }
 
   /** Decrypts and authenticates; `DECRYPT_FAILED` for a wrong key, another record's AAD or any tampering. */
   async open(sealed: Sealed, aad: Uint8Array, what: string): Promise<Uint8Array> {
     if (sealed.keyId !== this.keyId) {
-      throw new EdgetuneError('DECRYPT_FAILED', `${what} was encrypted under key ${sealed.keyId}, but the open key is ${this.keyId}; the profile is inconsistent, restore it from an export.`);
+      throw new EdgetuneError(
+        'DECRYPT_FAILED',
+        `${what} was encrypted under key ${sealed.keyId}, but the open key is ${this.keyId}; the profile is inconsistent, restore it from an export.`,
+      );
     }
     if (!(sealed.iv instanceof Uint8Array) || sealed.iv.byteLength !== 12 || !(sealed.ct instanceof ArrayBuffer)) {
-      throw new EdgetuneError('DECRYPT_FAILED', `${what} is not a well-formed encrypted record (IV or ciphertext missing); it was damaged or tampered with.`);
+      throw new EdgetuneError(
+        'DECRYPT_FAILED',
+        `${what} is not a well-formed encrypted record (IV or ciphertext missing); it was damaged or tampered with.`,
+      );
     }
     try {
-      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: toBuf(sealed.iv), additionalData: toBuf(aad), tagLength: 128 }, this.key, sealed.ct);
+      const plain = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: toBuf(sealed.iv), additionalData: toBuf(aad), tagLength: 128 },
+        this.key,
+        sealed.ct,
+      );
       return new Uint8Array(plain);
     } catch (cause) {
-      throw new EdgetuneError('DECRYPT_FAILED', `Could not decrypt ${what}: wrong key, or the record was tampered with or moved. Nothing was changed; open with the right key or restore from an export.`, { cause });
+      throw new EdgetuneError(
+        'DECRYPT_FAILED',
+        `Could not decrypt ${what}: wrong key, or the record was tampered with or moved. Nothing was changed; open with the right key or restore from an export.`,
+        { cause },
+      );
     }
   }
 }

@@ -54,7 +54,10 @@ export function randomId(): string {
 /** Checks a slot name. */
 export function checkSlot(slot: string): string {
   if (typeof slot !== 'string' || slot.length === 0 || slot.length > 200) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `slot must be a non-empty string of at most 200 characters, got ${JSON.stringify(slot)}.`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `slot must be a non-empty string of at most 200 characters, got ${JSON.stringify(slot)}.`,
+    );
   }
   return slot;
 }
@@ -108,7 +111,8 @@ export class StorageEngine {
   }
 
   assertOpen(): void {
-    if (this.closed === 'disposed') throw new EdgetuneError('DISPOSED', `Storage ${this.name} was disposed; open it again with openStorage().`);
+    if (this.closed === 'disposed')
+      throw new EdgetuneError('DISPOSED', `Storage ${this.name} was disposed; open it again with openStorage().`);
     if (this.closed) {
       throw new EdgetuneError(
         'DB_CLOSED',
@@ -129,26 +133,51 @@ export class StorageEngine {
   }
 
   /** Runs `fn` under the profile's cross-tab lock. */
-  async lock<T>(signal: AbortSignal | undefined, fn: () => Promise<T>, onProgress?: OperationOptions['onProgress']): Promise<T> {
+  async lock<T>(
+    signal: AbortSignal | undefined,
+    fn: () => Promise<T>,
+    onProgress?: OperationOptions['onProgress'],
+  ): Promise<T> {
     this.assertOpen();
     onProgress?.({ phase: 'lock' });
-    return withLock(this.settings.locks, this.factory, `edgetune:${this.name}`, this.settings.lockTimeoutMs, signal, async () => {
-      this.assertOpen();
-      return fn();
-    });
+    return withLock(
+      this.settings.locks,
+      this.factory,
+      `edgetune:${this.name}`,
+      this.settings.lockTimeoutMs,
+      signal,
+      async () => {
+        this.assertOpen();
+        return fn();
+      },
+    );
   }
 
   mapError(e: unknown, what: string, signal?: AbortSignal): unknown {
     if (isEdgetuneError(e)) return e;
     if (isQuotaError(e) || isQuotaError((e as { cause?: unknown })?.cause)) {
-      return new EdgetuneError('QUOTA_EXCEEDED', `Storage is full: ${what} did not fit in the origin's quota and was not written; the previous state is intact. Free space (delete cached models or samples) or ask for persistent storage.`, { cause: e });
+      return new EdgetuneError(
+        'QUOTA_EXCEEDED',
+        `Storage is full: ${what} did not fit in the origin's quota and was not written; the previous state is intact. Free space (delete cached models or samples) or ask for persistent storage.`,
+        { cause: e },
+      );
     }
-    if (signal?.aborted) return new EdgetuneError('ABORTED', `${what} was aborted before it committed; nothing was written.`, { cause: signal.reason });
+    if (signal?.aborted)
+      return new EdgetuneError('ABORTED', `${what} was aborted before it committed; nothing was written.`, {
+        cause: signal.reason,
+      });
     return e;
   }
 
   /** One strict-durability transaction: `fn`, then key counter, usage and budget (LRU eviction); any throw aborts it all. */
-  async write(what: string, stores: readonly StoreName[], encryptions: number, fn: (tx: RwTx, acct: Accounting) => Promise<void>, options: OperationOptions = {}, protect: readonly string[] = []): Promise<Accounting> {
+  async write(
+    what: string,
+    stores: readonly StoreName[],
+    encryptions: number,
+    fn: (tx: RwTx, acct: Accounting) => Promise<void>,
+    options: OperationOptions = {},
+    protect: readonly string[] = [],
+  ): Promise<Accounting> {
     try {
       return await this.writeOnce(what, stores, encryptions, fn, options, protect);
     } catch (e) {
@@ -163,11 +192,21 @@ export class StorageEngine {
     }
   }
 
-  private async writeOnce(what: string, stores: readonly StoreName[], encryptions: number, fn: (tx: RwTx, acct: Accounting) => Promise<void>, options: OperationOptions, protect: readonly string[]): Promise<Accounting> {
+  private async writeOnce(
+    what: string,
+    stores: readonly StoreName[],
+    encryptions: number,
+    fn: (tx: RwTx, acct: Accounting) => Promise<void>,
+    options: OperationOptions,
+    protect: readonly string[],
+  ): Promise<Accounting> {
     const { signal } = options;
     const budget = this.settings.budget;
     this.assertOpen();
-    if (signal?.aborted) throw new EdgetuneError('ABORTED', `${what} was aborted before it started; nothing was written.`, { cause: signal.reason });
+    if (signal?.aborted)
+      throw new EdgetuneError('ABORTED', `${what} was aborted before it started; nothing was written.`, {
+        cause: signal.reason,
+      });
     const scope = [...new Set<StoreName>([...stores, 'sys', 'models', 'modelBytes'])];
     const tx = this.db.transaction(scope, 'readwrite', { durability: 'strict' }) as RwTx;
     const onAbort = (): void => {
@@ -191,13 +230,22 @@ export class StorageEngine {
       const old = ((await sys.get('usage')) as Usage | undefined) ?? { ...ZERO };
       const next: Usage = acct.absolute
         ? { ...acct.absolute }
-        : { models: old.models + acct.delta.models, checkpoints: old.checkpoints + acct.delta.checkpoints, samples: old.samples + acct.delta.samples, meta: old.meta + acct.delta.meta };
+        : {
+            models: old.models + acct.delta.models,
+            checkpoints: old.checkpoints + acct.delta.checkpoints,
+            samples: old.samples + acct.delta.samples,
+            meta: old.meta + acct.delta.meta,
+          };
       if (usageTotal(next) > budget && usageTotal(next) > usageTotal(old)) {
         await this.evictWithin(tx, next, acct);
         if (usageTotal(next) > budget) {
-          throw new EdgetuneError('QUOTA_EXCEEDED', `${what} needs ${usageTotal(next)} bytes in total but the budget is ${budget} bytes, even after evicting every other cached model; nothing was written. Raise budgetBytes, delete samples or old models.`, {
-            details: { budget: true, needed: usageTotal(next), budgetBytes: budget },
-          });
+          throw new EdgetuneError(
+            'QUOTA_EXCEEDED',
+            `${what} needs ${usageTotal(next)} bytes in total but the budget is ${budget} bytes, even after evicting every other cached model; nothing was written. Raise budgetBytes, delete samples or old models.`,
+            {
+              details: { budget: true, needed: usageTotal(next), budgetBytes: budget },
+            },
+          );
         }
       }
       await sys.put(next, 'usage');
@@ -234,11 +282,18 @@ export class StorageEngine {
     const victim = (await this.db.getAllFromIndex('models', 'by-lastUsed')).find((m) => !protect.includes(m.id));
     if (!victim) return [];
     try {
-      await this.writeOnce('Evicting a cached model', [], 0, async (tx, acct) => {
-        await tx.objectStore('models').delete(victim.id);
-        await tx.objectStore('modelBytes').delete(victim.id);
-        acct.delta.models -= victim.size;
-      }, {}, []);
+      await this.writeOnce(
+        'Evicting a cached model',
+        [],
+        0,
+        async (tx, acct) => {
+          await tx.objectStore('models').delete(victim.id);
+          await tx.objectStore('modelBytes').delete(victim.id);
+          acct.delta.models -= victim.size;
+        },
+        {},
+        [],
+      );
       return [victim.id];
     } catch {
       return [];
@@ -262,16 +317,34 @@ export class StorageEngine {
   }
 
   /** Reads a record body back; refuses clear records in an encrypted profile (a planted downgrade). */
-  async unseal(cipher: Cipher | null, body: Body | undefined, store: string, id: string, version: number, what: string): Promise<unknown> {
+  async unseal(
+    cipher: Cipher | null,
+    body: Body | undefined,
+    store: string,
+    id: string,
+    version: number,
+    what: string,
+  ): Promise<unknown> {
     if (!body || (body.kind !== 'plain' && body.kind !== 'sealed')) {
-      throw new EdgetuneError('RECORD_CORRUPT', `${what} has no readable body; it was damaged. Delete it or restore from an export.`);
+      throw new EdgetuneError(
+        'RECORD_CORRUPT',
+        `${what} has no readable body; it was damaged. Delete it or restore from an export.`,
+      );
     }
     if (body.kind === 'plain') {
       // A clear record in an encrypted profile would be a downgrade planted by someone else.
-      if (cipher) throw new EdgetuneError('DECRYPT_FAILED', `${what} is stored in clear in an encrypted profile; it was tampered with. Nothing was changed.`);
+      if (cipher)
+        throw new EdgetuneError(
+          'DECRYPT_FAILED',
+          `${what} is stored in clear in an encrypted profile; it was tampered with. Nothing was changed.`,
+        );
       return body.value;
     }
-    if (!cipher) throw new EdgetuneError('DECRYPT_FAILED', `${what} is encrypted but no key is open; open the storage with options.encryption.`);
+    if (!cipher)
+      throw new EdgetuneError(
+        'DECRYPT_FAILED',
+        `${what} is encrypted but no key is open; open the storage with options.encryption.`,
+      );
     return decodeValue(await cipher.open(body, recordAad(store, id, version), what));
   }
 }

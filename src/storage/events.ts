@@ -1,7 +1,9 @@
 // Storage events: in-process listeners plus the BroadcastChannel that tells other tabs about new checkpoints.
 import type { StorageEvents } from './types.js';
 
-type BroadcastMessage = { readonly type: 'checkpoint'; readonly slot: string; readonly version: number } | { readonly type: 'forgotten' };
+type BroadcastMessage =
+  | { readonly type: 'checkpoint'; readonly slot: string; readonly version: number }
+  | { readonly type: 'forgotten' };
 
 /** Listeners of one storage and its cross-tab channel. */
 export class StorageEventHub {

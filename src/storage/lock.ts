@@ -9,7 +9,13 @@ export interface LockManagerLike {
 // Keyed by scope (the IDBFactory) then name, so two fake-indexeddb factories in one process do not contend.
 let mutexes: WeakMap<object, Map<string, Promise<void>>> | undefined;
 
-async function withMutex<T>(scope: object, name: string, timeoutMs: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+async function withMutex<T>(
+  scope: object,
+  name: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   mutexes ??= new WeakMap();
   let byName = mutexes.get(scope);
   if (!byName) mutexes.set(scope, (byName = new Map()));
@@ -35,8 +41,11 @@ async function withMutex<T>(scope: object, name: string, timeoutMs: number, sign
 
 function waitFor(p: Promise<void>, timeoutMs: number, signal: AbortSignal | undefined, name: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => reject(timeoutError(name, timeoutMs)), timeoutMs) : undefined;
-    const onAbort = (): void => reject(new EdgetuneError('ABORTED', `Waiting for lock ${name} was aborted.`, { cause: signal?.reason }));
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => reject(timeoutError(name, timeoutMs)), timeoutMs)
+      : undefined;
+    const onAbort = (): void =>
+      reject(new EdgetuneError('ABORTED', `Waiting for lock ${name} was aborted.`, { cause: signal?.reason }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     void p.then(() => {
@@ -48,7 +57,11 @@ function waitFor(p: Promise<void>, timeoutMs: number, signal: AbortSignal | unde
 }
 
 function timeoutError(name: string, ms: number): EdgetuneError {
-  return new EdgetuneError('LOCK_TIMEOUT', `Lock ${name} was not granted within ${ms} ms: another tab holds it. Retry later or raise lockTimeoutMs.`, { details: { name, timeoutMs: ms } });
+  return new EdgetuneError(
+    'LOCK_TIMEOUT',
+    `Lock ${name} was not granted within ${ms} ms: another tab holds it. Retry later or raise lockTimeoutMs.`,
+    { details: { name, timeoutMs: ms } },
+  );
 }
 
 /** Finds the page's Web Locks manager, if any. */
@@ -66,7 +79,10 @@ export async function withLock<T>(
   signal: AbortSignal | undefined,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (signal?.aborted) throw new EdgetuneError('ABORTED', `The operation was aborted before taking lock ${name}.`, { cause: signal.reason });
+  if (signal?.aborted)
+    throw new EdgetuneError('ABORTED', `The operation was aborted before taking lock ${name}.`, {
+      cause: signal.reason,
+    });
   if (!locks) return withMutex(scope, name, timeoutMs, signal, fn);
   const timeout = Number.isFinite(timeoutMs) ? AbortSignal.timeout(timeoutMs) : undefined;
   const parts = [signal, timeout].filter((s): s is AbortSignal => s !== undefined);
@@ -80,7 +96,8 @@ export async function withLock<T>(
   } catch (e) {
     // The lock manager rejects with the aborting signal's reason (AbortError, or TimeoutError for a timeout signal).
     if (!granted && (wait?.aborted || (e as { name?: string })?.name === 'AbortError')) {
-      if (signal?.aborted) throw new EdgetuneError('ABORTED', `Waiting for lock ${name} was aborted.`, { cause: signal.reason });
+      if (signal?.aborted)
+        throw new EdgetuneError('ABORTED', `Waiting for lock ${name} was aborted.`, { cause: signal.reason });
       throw timeoutError(name, timeoutMs);
     }
     throw e;

@@ -15,7 +15,11 @@ export function metaStore(e: StorageEngine): MetaStore {
     },
     set: (key, value) =>
       e.lock(undefined, async () => {
-        if (typeof key !== 'string' || key.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `Meta key must be a non-empty string, got ${JSON.stringify(key)}.`);
+        if (typeof key !== 'string' || key.length === 0)
+          throw new EdgetuneError(
+            'INVALID_ARGUMENT',
+            `Meta key must be a non-empty string, got ${JSON.stringify(key)}.`,
+          );
         await reserve(e, 1, {});
         const cipher = e.cipher;
         const body = await e.seal(cipher, 'meta', key, 0, value);

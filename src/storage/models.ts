@@ -13,37 +13,66 @@ async function nextUse(tx: RwTx): Promise<number> {
 }
 
 /** Caches a model after checking its bytes against `manifest.sha256`. */
-export async function putModel(e: StorageEngine, id: string, manifest: StoredManifest, bytes: Uint8Array, options: OperationOptions = {}): Promise<{ evicted: readonly string[] }> {
+export async function putModel(
+  e: StorageEngine,
+  id: string,
+  manifest: StoredManifest,
+  bytes: Uint8Array,
+  options: OperationOptions = {},
+): Promise<{ evicted: readonly string[] }> {
   e.assertOpen();
-  if (typeof id !== 'string' || id.length === 0) throw new EdgetuneError('INVALID_ARGUMENT', `Model id must be a non-empty string, got ${JSON.stringify(id)}.`);
+  if (typeof id !== 'string' || id.length === 0)
+    throw new EdgetuneError('INVALID_ARGUMENT', `Model id must be a non-empty string, got ${JSON.stringify(id)}.`);
   if (typeof manifest?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.sha256)) {
-    throw new EdgetuneError('INVALID_ARGUMENT', `manifest.sha256 must be 64 lower-case hex digits, got ${JSON.stringify(manifest?.sha256)}.`);
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `manifest.sha256 must be 64 lower-case hex digits, got ${JSON.stringify(manifest?.sha256)}.`,
+    );
   }
   options.onProgress?.({ phase: 'verify', done: 0, total: 1 });
   const actual = await sha256Hex(bytes);
   if (actual !== manifest.sha256) {
-    throw new EdgetuneError('CHECKSUM_MISMATCH', `Model ${id}: bytes hash to ${actual} but manifest.sha256 is ${manifest.sha256}; nothing was stored. Re-download the model.`, { details: { id, expected: manifest.sha256, actual } });
+    throw new EdgetuneError(
+      'CHECKSUM_MISMATCH',
+      `Model ${id}: bytes hash to ${actual} but manifest.sha256 is ${manifest.sha256}; nothing was stored. Re-download the model.`,
+      { details: { id, expected: manifest.sha256, actual } },
+    );
   }
   options.onProgress?.({ phase: 'verify', done: 1, total: 1 });
-  const acct = await e.lock(options.signal, async () => {
-    await reserve(e, 2, options);
-    const cipher = e.cipher;
-    const mb = await e.seal(cipher, 'models', id, 0, manifest);
-    const bb = await e.seal(cipher, 'modelBytes', id, 0, toArrayBuffer(bytes));
-    const size = bodySize(bb);
-    const now = Date.now();
-    return e.write(`Storing model ${id}`, ['models', 'modelBytes'], cipher ? 2 : 0, async (tx, a) => {
-      const old = await tx.objectStore('models').get(id);
-      await tx.objectStore('models').put({ id, size, storedAt: now, lastUsed: await nextUse(tx), body: mb });
-      await tx.objectStore('modelBytes').put({ id, body: bb });
-      a.delta.models += size - (old?.size ?? 0);
-    }, options, [id]);
-  }, options.onProgress);
+  const acct = await e.lock(
+    options.signal,
+    async () => {
+      await reserve(e, 2, options);
+      const cipher = e.cipher;
+      const mb = await e.seal(cipher, 'models', id, 0, manifest);
+      const bb = await e.seal(cipher, 'modelBytes', id, 0, toArrayBuffer(bytes));
+      const size = bodySize(bb);
+      const now = Date.now();
+      return e.write(
+        `Storing model ${id}`,
+        ['models', 'modelBytes'],
+        cipher ? 2 : 0,
+        async (tx, a) => {
+          const old = await tx.objectStore('models').get(id);
+          await tx.objectStore('models').put({ id, size, storedAt: now, lastUsed: await nextUse(tx), body: mb });
+          await tx.objectStore('modelBytes').put({ id, body: bb });
+          a.delta.models += size - (old?.size ?? 0);
+        },
+        options,
+        [id],
+      );
+    },
+    options.onProgress,
+  );
   return { evicted: acct.evicted };
 }
 
 /** A cached model, its bytes verified against the manifest's SHA-256; marks it used. */
-export async function getModel<M extends StoredManifest = StoredManifest>(e: StorageEngine, id: string, options: OperationOptions = {}): Promise<StoredModel<M> | undefined> {
+export async function getModel<M extends StoredManifest = StoredManifest>(
+  e: StorageEngine,
+  id: string,
+  options: OperationOptions = {},
+): Promise<StoredModel<M> | undefined> {
   e.assertOpen();
   options.onProgress?.({ phase: 'read', done: 0, total: 1 });
   const tx = e.db.transaction(['models', 'modelBytes'], 'readwrite');
@@ -60,15 +89,24 @@ export async function getModel<M extends StoredManifest = StoredManifest>(e: Sto
   }
   options.onProgress?.({ phase: 'read', done: 1, total: 1 });
   if (!rec) return undefined;
-  if (!bytesRec) throw new EdgetuneError('RECORD_CORRUPT', `Model ${id} has a record but no bytes; delete it and store it again.`);
+  if (!bytesRec)
+    throw new EdgetuneError('RECORD_CORRUPT', `Model ${id} has a record but no bytes; delete it and store it again.`);
   const manifest = (await e.unseal(e.cipher, rec.body, 'models', id, 0, `manifest of model ${id}`)) as M;
   const buf = await e.unseal(e.cipher, bytesRec.body, 'modelBytes', id, 0, `bytes of model ${id}`);
-  if (!(buf instanceof ArrayBuffer)) throw new EdgetuneError('RECORD_CORRUPT', `Bytes of model ${id} are not binary data; delete it and store it again.`);
+  if (!(buf instanceof ArrayBuffer))
+    throw new EdgetuneError(
+      'RECORD_CORRUPT',
+      `Bytes of model ${id} are not binary data; delete it and store it again.`,
+    );
   const bytes = new Uint8Array(buf);
   options.onProgress?.({ phase: 'verify', done: 0, total: 1 });
   const actual = await sha256Hex(bytes);
   if (actual !== manifest.sha256) {
-    throw new EdgetuneError('CHECKSUM_MISMATCH', `Stored model ${id} hashes to ${actual} but its manifest says ${manifest.sha256}: the stored copy is damaged. Delete it and download it again.`, { details: { id, expected: manifest.sha256, actual } });
+    throw new EdgetuneError(
+      'CHECKSUM_MISMATCH',
+      `Stored model ${id} hashes to ${actual} but its manifest says ${manifest.sha256}: the stored copy is damaged. Delete it and download it again.`,
+      { details: { id, expected: manifest.sha256, actual } },
+    );
   }
   options.onProgress?.({ phase: 'verify', done: 1, total: 1 });
   return { id, manifest, bytes };

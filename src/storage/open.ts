@@ -19,7 +19,11 @@ export interface OpenDatabaseOptions {
  * idb's `openDB` always uses the global `indexedDB`; this wraps the factory's own request so
  * fake-indexeddb and the page's factory both work.
  */
-export function openDatabase(factory: IDBFactory, name: string, options: OpenDatabaseOptions): Promise<IDBPDatabase<StorageSchema>> {
+export function openDatabase(
+  factory: IDBFactory,
+  name: string,
+  options: OpenDatabaseOptions,
+): Promise<IDBPDatabase<StorageSchema>> {
   const version = options.version ?? SCHEMA_VERSION;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -29,7 +33,13 @@ export function openDatabase(factory: IDBFactory, name: string, options: OpenDat
     try {
       request = factory.open(name, version);
     } catch (cause) {
-      reject(new EdgetuneError('INVALID_ARGUMENT', `Could not open IndexedDB database ${JSON.stringify(name)}: ${String(cause)}.`, { cause }));
+      reject(
+        new EdgetuneError(
+          'INVALID_ARGUMENT',
+          `Could not open IndexedDB database ${JSON.stringify(name)}: ${String(cause)}.`,
+          { cause },
+        ),
+      );
       return;
     }
     request.onupgradeneeded = (event) => {
@@ -88,16 +98,29 @@ export function openDatabase(factory: IDBFactory, name: string, options: OpenDat
         reject(
           upgradeError instanceof EdgetuneError
             ? upgradeError
-            : new EdgetuneError('STATE_INVALID', `Migrating database ${JSON.stringify(name)} to schema version ${version} failed; nothing was changed. ${String(upgradeError)}`, { cause: upgradeError }),
+            : new EdgetuneError(
+                'STATE_INVALID',
+                `Migrating database ${JSON.stringify(name)} to schema version ${version} failed; nothing was changed. ${String(upgradeError)}`,
+                { cause: upgradeError },
+              ),
         );
       } else if (err?.name === 'VersionError') {
         reject(
-          new EdgetuneError('STATE_INVALID', `Database ${JSON.stringify(name)} has a newer schema than this code (version ${version}); another tab runs a newer edgetune. Reload this page to get the new code.`, { cause: err }),
+          new EdgetuneError(
+            'STATE_INVALID',
+            `Database ${JSON.stringify(name)} has a newer schema than this code (version ${version}); another tab runs a newer edgetune. Reload this page to get the new code.`,
+            { cause: err },
+          ),
         );
       } else {
-        reject(new EdgetuneError('DB_CLOSED', `Could not open database ${JSON.stringify(name)}: ${err?.name ?? 'unknown error'} ${err?.message ?? ''}`.trim(), { cause: err }));
+        reject(
+          new EdgetuneError(
+            'DB_CLOSED',
+            `Could not open database ${JSON.stringify(name)}: ${err?.name ?? 'unknown error'} ${err?.message ?? ''}`.trim(),
+            { cause: err },
+          ),
+        );
       }
     };
   });
 }
-

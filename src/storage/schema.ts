@@ -71,7 +71,15 @@ export interface StorageSchema extends DBSchema {
 export type StoreName = StoreNames<StorageSchema>;
 
 /** Every store, for transactions that span the whole profile. */
-export const ALL_STORES: readonly StoreName[] = ['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta', 'sys'];
+export const ALL_STORES: readonly StoreName[] = [
+  'models',
+  'modelBytes',
+  'checkpoints',
+  'heads',
+  'samples',
+  'meta',
+  'sys',
+];
 
 /** Slot that v1 data (which had one learner) moves into. */
 export const DEFAULT_SLOT = 'default';
@@ -114,8 +122,17 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
     // Thrown inside the upgrade, so it aborts and the foreign database keeps its version and data.
     throw foreign(db.name, 1, have);
   }
-  const oldModels = (await raw.objectStore('models').getAll()) as { id: string; manifest: unknown; bytes: ArrayBuffer; storedAt: number }[];
-  const oldCkpts = (await raw.objectStore('checkpoints').getAll()) as { version: number; payload: unknown; createdAt: number }[];
+  const oldModels = (await raw.objectStore('models').getAll()) as {
+    id: string;
+    manifest: unknown;
+    bytes: ArrayBuffer;
+    storedAt: number;
+  }[];
+  const oldCkpts = (await raw.objectStore('checkpoints').getAll()) as {
+    version: number;
+    payload: unknown;
+    createdAt: number;
+  }[];
   const sampleStore = raw.objectStore('samples');
   const sampleKeys = (await sampleStore.getAllKeys()) as number[];
   const sampleValues = await sampleStore.getAll();
@@ -129,7 +146,9 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
   for (const m of oldModels) {
     const size = m.bytes.byteLength;
     usage.models += size;
-    await tx.objectStore('models').put({ id: m.id, size, storedAt: m.storedAt, lastUsed: m.storedAt, body: { kind: 'plain', value: m.manifest } });
+    await tx
+      .objectStore('models')
+      .put({ id: m.id, size, storedAt: m.storedAt, lastUsed: m.storedAt, body: { kind: 'plain', value: m.manifest } });
     await tx.objectStore('modelBytes').put({ id: m.id, body: { kind: 'plain', value: m.bytes } });
   }
   let current: number | undefined;
@@ -148,13 +167,21 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
     const size = estimateSize(c.payload);
     usage.checkpoints += size;
     versions.push({ version: c.version, createdAt: c.createdAt, size });
-    await tx.objectStore('checkpoints').put({ slot: DEFAULT_SLOT, version: c.version, createdAt: c.createdAt, size, body: { kind: 'plain', value: c.payload } });
+    await tx.objectStore('checkpoints').put({
+      slot: DEFAULT_SLOT,
+      version: c.version,
+      createdAt: c.createdAt,
+      size,
+      body: { kind: 'plain', value: c.payload },
+    });
   }
   // A v1 pointer to a version that is gone falls back to the newest stored one.
   if (versions.length > 0) {
     const newest = versions[versions.length - 1]!.version;
     const cur = current !== undefined && versions.some((v) => v.version === current) ? current : newest;
-    await tx.objectStore('heads').put({ slot: DEFAULT_SLOT, current: cur, next: newest + 1, versions, updatedAt: Date.now() });
+    await tx
+      .objectStore('heads')
+      .put({ slot: DEFAULT_SLOT, current: cur, next: newest + 1, versions, updatedAt: Date.now() });
   }
   let maxSeq = 0;
   for (let i = 0; i < sampleKeys.length; i++) {
@@ -163,7 +190,9 @@ async function migrateV1toV2(db: IDBPDatabase<StorageSchema>, tx: UpgradeTx): Pr
     const size = estimateSize(value);
     usage.samples += size;
     maxSeq = Math.max(maxSeq, seq);
-    await tx.objectStore('samples').put({ slot: DEFAULT_SLOT, seq, createdAt: Date.now(), size, body: { kind: 'plain', value } });
+    await tx
+      .objectStore('samples')
+      .put({ slot: DEFAULT_SLOT, seq, createdAt: Date.now(), size, body: { kind: 'plain', value } });
   }
   await tx.objectStore('sys').put(usage, 'usage');
   if (sampleKeys.length) await tx.objectStore('sys').put(maxSeq + 1, `seq:${DEFAULT_SLOT}`);

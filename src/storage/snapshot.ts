@@ -18,7 +18,11 @@ export interface SealedProfile {
 }
 
 /** Reads and decrypts the whole profile in one snapshot transaction. */
-export async function readAll(e: StorageEngine, cipher: Cipher | null, options: OperationOptions): Promise<ProfileData> {
+export async function readAll(
+  e: StorageEngine,
+  cipher: Cipher | null,
+  options: OperationOptions,
+): Promise<ProfileData> {
   const tx = e.db.transaction(ALL_STORES as StoreName[], 'readonly');
   const [models, bytes, ckpts, heads, samples, meta, sysKeys] = await Promise.all([
     tx.objectStore('models').getAll(),
@@ -39,20 +43,48 @@ export async function readAll(e: StorageEngine, cipher: Cipher | null, options: 
     options.onProgress?.({ phase: 'decrypt', done, total });
   };
   const byteMap = new Map(bytes.map((b) => [b.id, b.body]));
-  const out: ProfileData = { models: [], checkpoints: [], heads: heads.map((h) => ({ slot: h.slot, current: h.current, next: h.next, versions: h.versions })), samples: [], meta: [], seqs: {} };
+  const out: ProfileData = {
+    models: [],
+    checkpoints: [],
+    heads: heads.map((h) => ({ slot: h.slot, current: h.current, next: h.next, versions: h.versions })),
+    samples: [],
+    meta: [],
+    seqs: {},
+  };
   seqKeys.forEach((k, i) => (out.seqs[k.slice(4)] = seqVals[i] as number));
   for (const m of models) {
-    if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'Reading the profile was aborted.', { cause: options.signal.reason });
+    if (options.signal?.aborted)
+      throw new EdgetuneError('ABORTED', 'Reading the profile was aborted.', { cause: options.signal.reason });
     const manifest = (await e.unseal(cipher, m.body, 'models', m.id, 0, `manifest of model ${m.id}`)) as StoredManifest;
     tick();
-    const b = (await e.unseal(cipher, byteMap.get(m.id), 'modelBytes', m.id, 0, `bytes of model ${m.id}`)) as ArrayBuffer;
+    const b = (await e.unseal(
+      cipher,
+      byteMap.get(m.id),
+      'modelBytes',
+      m.id,
+      0,
+      `bytes of model ${m.id}`,
+    )) as ArrayBuffer;
     tick();
     out.models.push({ id: m.id, manifest, bytes: new Uint8Array(b), storedAt: m.storedAt, lastUsed: m.lastUsed });
   }
   for (const c of ckpts) {
-    const payload = await e.unseal(cipher, c.body, 'checkpoints', c.slot, c.version, `checkpoint ${c.slot} v${c.version}`);
+    const payload = await e.unseal(
+      cipher,
+      c.body,
+      'checkpoints',
+      c.slot,
+      c.version,
+      `checkpoint ${c.slot} v${c.version}`,
+    );
     tick();
-    out.checkpoints.push({ slot: c.slot, version: c.version, createdAt: c.createdAt, ...(c.label !== undefined ? { label: c.label } : {}), payload });
+    out.checkpoints.push({
+      slot: c.slot,
+      version: c.version,
+      createdAt: c.createdAt,
+      ...(c.label !== undefined ? { label: c.label } : {}),
+      payload,
+    });
   }
   for (const s of samples) {
     const value = await e.unseal(cipher, s.body, 'samples', `${s.slot}/${s.seq}`, 0, `sample ${s.slot}/${s.seq}`);
@@ -68,7 +100,12 @@ export async function readAll(e: StorageEngine, cipher: Cipher | null, options: 
 }
 
 /** Seals every record of `data` under `cipher` (or wraps it plain), sized for accounting. */
-export async function sealAll(e: StorageEngine, cipher: Cipher | null, data: ProfileData, options: OperationOptions): Promise<SealedProfile> {
+export async function sealAll(
+  e: StorageEngine,
+  cipher: Cipher | null,
+  data: ProfileData,
+  options: OperationOptions,
+): Promise<SealedProfile> {
   const total = data.models.length * 2 + data.checkpoints.length + data.samples.length + data.meta.length;
   let done = 0;
   const tick = (): void => {
@@ -77,17 +114,34 @@ export async function sealAll(e: StorageEngine, cipher: Cipher | null, data: Pro
   };
   const out: SealedProfile = { data, models: [], checkpoints: [], samples: [], meta: [], count: 0 };
   for (const m of data.models) {
-    if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'Encrypting the profile was aborted; nothing was written.', { cause: options.signal.reason });
+    if (options.signal?.aborted)
+      throw new EdgetuneError('ABORTED', 'Encrypting the profile was aborted; nothing was written.', {
+        cause: options.signal.reason,
+      });
     const mb = await e.seal(cipher, 'models', m.id, 0, m.manifest);
     tick();
     const bb = await e.seal(cipher, 'modelBytes', m.id, 0, toArrayBuffer(m.bytes));
     tick();
-    out.models.push({ id: m.id, size: bodySize(bb), storedAt: m.storedAt, lastUsed: m.lastUsed, body: mb, bytesBody: bb });
+    out.models.push({
+      id: m.id,
+      size: bodySize(bb),
+      storedAt: m.storedAt,
+      lastUsed: m.lastUsed,
+      body: mb,
+      bytesBody: bb,
+    });
   }
   for (const c of data.checkpoints) {
     const body = await e.seal(cipher, 'checkpoints', c.slot, c.version, c.payload);
     tick();
-    out.checkpoints.push({ slot: c.slot, version: c.version, createdAt: c.createdAt, size: bodySize(body), ...(c.label !== undefined ? { label: c.label } : {}), body });
+    out.checkpoints.push({
+      slot: c.slot,
+      version: c.version,
+      createdAt: c.createdAt,
+      size: bodySize(body),
+      ...(c.label !== undefined ? { label: c.label } : {}),
+      body,
+    });
   }
   for (const s of data.samples) {
     const body = await e.seal(cipher, 'samples', `${s.slot}/${s.seq}`, 0, s.value);
@@ -105,12 +159,15 @@ export async function sealAll(e: StorageEngine, cipher: Cipher | null, data: Pro
 
 /** Clears the data stores and writes `sealed` in their place; sets absolute usage. Inside a write. */
 export async function replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounting): Promise<void> {
-  for (const s of ['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta'] as const) await tx.objectStore(s).clear();
+  for (const s of ['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta'] as const)
+    await tx.objectStore(s).clear();
   const sys = tx.objectStore('sys');
   for (const k of await sys.getAllKeys()) if (k.startsWith('seq:')) await sys.delete(k);
   const usage: Usage = { ...ZERO };
   for (const m of sealed.models) {
-    await tx.objectStore('models').put({ id: m.id, size: m.size, storedAt: m.storedAt, lastUsed: m.lastUsed, body: m.body });
+    await tx
+      .objectStore('models')
+      .put({ id: m.id, size: m.size, storedAt: m.storedAt, lastUsed: m.lastUsed, body: m.body });
     await tx.objectStore('modelBytes').put({ id: m.id, body: m.bytesBody });
     usage.models += m.size;
     acct.protect.add(m.id);
@@ -120,8 +177,13 @@ export async function replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounti
     usage.checkpoints += c.size;
   }
   for (const h of sealed.data.heads) {
-    const versions = h.versions.map((v) => ({ ...v, size: sealed.checkpoints.find((c) => c.slot === h.slot && c.version === v.version)?.size ?? v.size }));
-    await tx.objectStore('heads').put({ slot: h.slot, current: h.current, next: h.next, versions, updatedAt: Date.now() });
+    const versions = h.versions.map((v) => ({
+      ...v,
+      size: sealed.checkpoints.find((c) => c.slot === h.slot && c.version === v.version)?.size ?? v.size,
+    }));
+    await tx
+      .objectStore('heads')
+      .put({ slot: h.slot, current: h.current, next: h.next, versions, updatedAt: Date.now() });
   }
   for (const s of sealed.samples) {
     await tx.objectStore('samples').put(s);

@@ -39,17 +39,28 @@ import type {
 export async function openStorage(options: StorageOptions = {}): Promise<EdgetuneStorage> {
   const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory) {
-    throw new EdgetuneError('INVALID_ARGUMENT', 'No IndexedDB here: pass options.indexedDB (in Node: new IDBFactory() from fake-indexeddb).');
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'No IndexedDB here: pass options.indexedDB (in Node: new IDBFactory() from fake-indexeddb).',
+    );
   }
   const keyRange = options.IDBKeyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  if (!keyRange) throw new EdgetuneError('INVALID_ARGUMENT', 'No IDBKeyRange here: pass options.IDBKeyRange from the same implementation as options.indexedDB.');
+  if (!keyRange)
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'No IDBKeyRange here: pass options.IDBKeyRange from the same implementation as options.indexedDB.',
+    );
   if (typeof (globalThis as { IDBDatabase?: unknown }).IDBDatabase !== 'function') {
     // idb tells its wrapped objects apart with instanceof against these interface globals.
-    throw new EdgetuneError('INVALID_ARGUMENT', 'The IndexedDB interface classes (IDBDatabase, IDBTransaction, …) are not globals here; in Node import "fake-indexeddb/auto" before opening storage.');
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      'The IndexedDB interface classes (IDBDatabase, IDBTransaction, …) are not globals here; in Node import "fake-indexeddb/auto" before opening storage.',
+    );
   }
   const name = options.name ?? 'edgetune';
   const keepLast = options.keepLast ?? 3;
-  if (!Number.isInteger(keepLast) || keepLast < 1) throw new EdgetuneError('INVALID_ARGUMENT', `keepLast must be an integer >= 1, got ${keepLast}.`);
+  if (!Number.isInteger(keepLast) || keepLast < 1)
+    throw new EdgetuneError('INVALID_ARGUMENT', `keepLast must be an integer >= 1, got ${keepLast}.`);
   const budget = options.budgetBytes ?? Infinity;
   if (!(budget > 0)) throw new EdgetuneError('INVALID_ARGUMENT', `budgetBytes must be > 0, got ${budget}.`);
   const maxWrites = options.maxWritesPerKey ?? 2 ** 30;
@@ -57,14 +68,18 @@ export async function openStorage(options: StorageOptions = {}): Promise<Edgetun
     throw new EdgetuneError('INVALID_ARGUMENT', `maxWritesPerKey must be an integer in [2, 2^32], got ${maxWrites}.`);
   }
   if (options.encryption && 'key' in options.encryption) checkAppKey(options.encryption.key);
-  const openOpts = { blockedTimeoutMs: options.blockedTimeoutMs ?? 10_000, ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}) };
+  const openOpts = {
+    blockedTimeoutMs: options.blockedTimeoutMs ?? 10_000,
+    ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
+  };
   let db: IDBPDatabase<StorageSchema> | undefined;
   for (let attempt = 0; !db; attempt++) {
     try {
       db = await openDatabase(factory, name, openOpts);
     } catch (e) {
       // Right after the browser force-closed connections (site data being cleared) an open is aborted; it succeeds moments later.
-      const transient = isEdgetuneError(e, 'DB_CLOSED') && (e.cause as { name?: string } | undefined)?.name === 'AbortError';
+      const transient =
+        isEdgetuneError(e, 'DB_CLOSED') && (e.cause as { name?: string } | undefined)?.name === 'AbortError';
       if (!transient || attempt >= 4) throw e;
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
@@ -126,11 +141,19 @@ class StorageImpl implements EdgetuneStorage {
     return sampleStore<S>(this.#e, checkSlot(slot));
   }
 
-  putModel(id: string, manifest: StoredManifest, bytes: Uint8Array, options?: OperationOptions): Promise<{ evicted: readonly string[] }> {
+  putModel(
+    id: string,
+    manifest: StoredManifest,
+    bytes: Uint8Array,
+    options?: OperationOptions,
+  ): Promise<{ evicted: readonly string[] }> {
     return putModel(this.#e, id, manifest, bytes, options);
   }
 
-  getModel<M extends StoredManifest = StoredManifest>(id: string, options?: OperationOptions): Promise<StoredModel<M> | undefined> {
+  getModel<M extends StoredManifest = StoredManifest>(
+    id: string,
+    options?: OperationOptions,
+  ): Promise<StoredModel<M> | undefined> {
     return getModel<M>(this.#e, id, options);
   }
 

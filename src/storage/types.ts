@@ -9,7 +9,11 @@ export type { LockManagerLike } from './lock.js';
 /** Progress of a long storage operation, told apart by `phase`. */
 export type StorageProgress =
   | { readonly phase: 'lock' }
-  | { readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write'; readonly done: number; readonly total: number };
+  | {
+      readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write';
+      readonly done: number;
+      readonly total: number;
+    };
 
 /**
  * `{ signal, onProgress }` accepted by every long storage operation (the one shape of every entry,
@@ -204,7 +208,13 @@ export interface StorageEstimateResult {
   /** Whether the origin's storage is persistent (not evicted under pressure). */
   readonly persisted?: boolean;
   /** Bytes this profile holds, per store, as accounted by edgetune. */
-  readonly tracked: { readonly models: number; readonly checkpoints: number; readonly samples: number; readonly meta: number; readonly total: number };
+  readonly tracked: {
+    readonly models: number;
+    readonly checkpoints: number;
+    readonly samples: number;
+    readonly meta: number;
+    readonly total: number;
+  };
   /** The configured budget. */
   readonly budgetBytes: number;
 }
@@ -245,9 +255,17 @@ export interface EdgetuneStorage extends AsyncDisposable {
   /** App metadata. */
   readonly meta: MetaStore;
   /** Caches a model; refuses bytes whose SHA-256 differs from `manifest.sha256` (`CHECKSUM_MISMATCH`). */
-  putModel(id: string, manifest: StoredManifest, bytes: Uint8Array, options?: OperationOptions): Promise<{ evicted: readonly string[] }>;
+  putModel(
+    id: string,
+    manifest: StoredManifest,
+    bytes: Uint8Array,
+    options?: OperationOptions,
+  ): Promise<{ evicted: readonly string[] }>;
   /** A cached model, verified against its manifest's SHA-256 on every read; marks it used. */
-  getModel<M extends StoredManifest = StoredManifest>(id: string, options?: OperationOptions): Promise<StoredModel<M> | undefined>;
+  getModel<M extends StoredManifest = StoredManifest>(
+    id: string,
+    options?: OperationOptions,
+  ): Promise<StoredModel<M> | undefined>;
   listModels(): Promise<ModelInfo[]>;
   deleteModel(id: string): Promise<void>;
   /** Usage, quota, persistence and tracked bytes. */

@@ -8,7 +8,12 @@ import { env, type RuntimeEnv } from '../runtime/env.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
 import type { ModelSource } from '../runtime/source.js';
-import type { Personalizer, PersonalizerEvents, PersonalizerModel, PersonalizerOptions } from '../personalizer/types.js';
+import type {
+  Personalizer,
+  PersonalizerEvents,
+  PersonalizerModel,
+  PersonalizerOptions,
+} from '../personalizer/types.js';
 import type { EdgetuneStorage, SaveOptions, SaveResult, StorageEvents, StorageOptions } from '../storage/types.js';
 import { moveOut, storageOptionsIndex, wholeBuffer, type StorageScope } from './protocol.js';
 
@@ -25,13 +30,26 @@ export interface WorkerEncoderInfo {
 }
 
 /** Model sources as they cross to the worker: a URL, a manifest with bytes, or a storage handle and model id. */
-export type WorkerModelSource = Exclude<ModelSource, { readonly cache: unknown }> | { readonly storage: number; readonly id: string };
+export type WorkerModelSource =
+  | Exclude<ModelSource, { readonly cache: unknown }>
+  | { readonly storage: number; readonly id: string };
 
 /** Storage options that can cross to a worker (the worker uses its own `indexedDB`; no callbacks). */
-export type WorkerStorageOptions = Omit<StorageOptions, 'indexedDB' | 'IDBKeyRange' | 'onBlocked' | 'locks' | 'storageManager'>;
+export type WorkerStorageOptions = Omit<
+  StorageOptions,
+  'indexedDB' | 'IDBKeyRange' | 'onBlocked' | 'locks' | 'storageManager'
+>;
 
 /** The synchronous Learner members callable through the worker. */
-export type LearnerSyncMethod = 'addClass' | 'removeClass' | 'renameClass' | 'addLabeled' | 'predict' | 'observe' | 'stats' | 'getState';
+export type LearnerSyncMethod =
+  | 'addClass'
+  | 'removeClass'
+  | 'renameClass'
+  | 'addLabeled'
+  | 'predict'
+  | 'observe'
+  | 'stats'
+  | 'getState';
 
 /** Argument lists of the callable learner members, taken from `Learner` itself. */
 export type LearnerCalls = { [K in LearnerSyncMethod]: Parameters<Learner[K]> };
@@ -40,7 +58,16 @@ export type LearnerCalls = { [K in LearnerSyncMethod]: Parameters<Learner[K]> };
 export type LearnerResults = { [K in LearnerSyncMethod]: ReturnType<Learner[K]> };
 
 /** The learner members that may be called, for the worker's allowlist. */
-const LEARNER_METHODS: readonly LearnerSyncMethod[] = ['addClass', 'removeClass', 'renameClass', 'addLabeled', 'predict', 'observe', 'stats', 'getState'];
+const LEARNER_METHODS: readonly LearnerSyncMethod[] = [
+  'addClass',
+  'removeClass',
+  'renameClass',
+  'addLabeled',
+  'predict',
+  'observe',
+  'stats',
+  'getState',
+];
 
 /** What every learner call returns besides its result: the learner's synchronous getters, mirrored on the page. */
 export interface LearnerSnapshot {
@@ -61,15 +88,47 @@ function buffersOf(value: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuf
 }
 
 /** Personalizer options that can cross to a worker (no functions, no worker, no IndexedDB factory). */
-export type WorkerPersonalizerOptions = Omit<PersonalizerOptions, 'worker' | 'signal' | 'onProgress' | 'storage' | 'model'> & {
+export type WorkerPersonalizerOptions = Omit<
+  PersonalizerOptions,
+  'worker' | 'signal' | 'onProgress' | 'storage' | 'model'
+> & {
   readonly model: Exclude<PersonalizerModel, URL>;
   readonly storage?: false | string | WorkerStorageOptions;
 };
 
 /** Personalizer members callable through the worker. */
-export type PersonalizerMethod = 'teach' | 'predict' | 'observe' | 'classes' | 'addClass' | 'renameClass' | 'removeClass' | 'undoLast' | 'forget' | 'exportProfile' | 'importProfile' | 'save' | 'idle' | 'stats';
+export type PersonalizerMethod =
+  | 'teach'
+  | 'predict'
+  | 'observe'
+  | 'classes'
+  | 'addClass'
+  | 'renameClass'
+  | 'removeClass'
+  | 'undoLast'
+  | 'forget'
+  | 'exportProfile'
+  | 'importProfile'
+  | 'save'
+  | 'idle'
+  | 'stats';
 
-const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = ['teach', 'predict', 'observe', 'classes', 'addClass', 'renameClass', 'removeClass', 'undoLast', 'forget', 'exportProfile', 'importProfile', 'save', 'idle', 'stats'];
+const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = [
+  'teach',
+  'predict',
+  'observe',
+  'classes',
+  'addClass',
+  'renameClass',
+  'removeClass',
+  'undoLast',
+  'forget',
+  'exportProfile',
+  'importProfile',
+  'save',
+  'idle',
+  'stats',
+];
 
 /** What the worker tells the page about an opened personalizer. */
 export interface WorkerPersonalizerInfo {
@@ -93,18 +152,24 @@ export class WorkerApi {
    * the TFLite backend; `lifeline` names a Web Lock the worker then holds until it dies, so the page
    * learns of its death at once (the lock is granted to the page's waiting request).
    */
-  async configure(settings: Partial<RuntimeEnv> & { readonly tflite?: boolean; readonly lifeline?: string }): Promise<{ readonly classic: boolean; readonly lifeline: boolean }> {
+  async configure(
+    settings: Partial<RuntimeEnv> & { readonly tflite?: boolean; readonly lifeline?: string },
+  ): Promise<{ readonly classic: boolean; readonly lifeline: boolean }> {
     const { tflite, lifeline, ...rest } = settings;
     Object.assign(env, rest);
     if (tflite) registerTfliteBackend();
     let held = false;
-    const locks = (globalThis as { navigator?: { locks?: { request(name: string, cb: () => Promise<unknown>): Promise<unknown> } } }).navigator?.locks;
+    const locks = (
+      globalThis as { navigator?: { locks?: { request(name: string, cb: () => Promise<unknown>): Promise<unknown> } } }
+    ).navigator?.locks;
     if (lifeline && locks) {
       await new Promise<void>((granted) => {
-        locks.request(lifeline, () => {
-          granted();
-          return new Promise(() => undefined);
-        }).catch(() => undefined);
+        locks
+          .request(lifeline, () => {
+            granted();
+            return new Promise(() => undefined);
+          })
+          .catch(() => undefined);
       });
       held = true;
     }
@@ -117,7 +182,11 @@ export class WorkerApi {
   }
 
   /** Runs `fn` with a signal the page can abort by `token`; releases the page's proxied callback afterwards. */
-  async #withToken<T>(token: string | undefined, fn: (signal: AbortSignal | undefined) => Promise<T>, callback?: unknown): Promise<T> {
+  async #withToken<T>(
+    token: string | undefined,
+    fn: (signal: AbortSignal | undefined) => Promise<T>,
+    callback?: unknown,
+  ): Promise<T> {
     const c = token === undefined ? undefined : new AbortController();
     if (c) this.#aborts.set(token!, c);
     try {
@@ -141,25 +210,40 @@ export class WorkerApi {
   }
 
   /** Opens an encoder in the worker; progress goes to `onProgress` (a comlink proxy) when given. */
-  async openEncoder(source: WorkerModelSource, options: WorkerEncoderOptions & { readonly cache?: number } = {}, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerEncoderInfo> {
-    return this.#withToken(token, async (signal) => {
-      const { cache, ...rest } = options;
-      const src: ModelSource = typeof source === 'object' && 'storage' in source ? { cache: this.#get(this.#storages, source.storage, 'storage'), id: source.id } : source;
-      const enc = await Encoder.open(src, {
-        ...rest,
-        ...(cache !== undefined ? { cache: this.#get(this.#storages, cache, 'storage') } : {}),
-        ...(signal ? { signal } : {}),
-        ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
-      });
-      return { handle: this.#add(this.#encoders, enc), manifest: enc.manifest, diagnostics: enc.diagnostics };
-    }, onProgress);
+  async openEncoder(
+    source: WorkerModelSource,
+    options: WorkerEncoderOptions & { readonly cache?: number } = {},
+    token?: string,
+    onProgress?: (p: unknown) => void,
+  ): Promise<WorkerEncoderInfo> {
+    return this.#withToken(
+      token,
+      async (signal) => {
+        const { cache, ...rest } = options;
+        const src: ModelSource =
+          typeof source === 'object' && 'storage' in source
+            ? { cache: this.#get(this.#storages, source.storage, 'storage'), id: source.id }
+            : source;
+        const enc = await Encoder.open(src, {
+          ...rest,
+          ...(cache !== undefined ? { cache: this.#get(this.#storages, cache, 'storage') } : {}),
+          ...(signal ? { signal } : {}),
+          ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
+        });
+        return { handle: this.#add(this.#encoders, enc), manifest: enc.manifest, diagnostics: enc.diagnostics };
+      },
+      onProgress,
+    );
   }
 
   /** Embeds inputs with an opened encoder; the embeddings' buffers are transferred back, not copied. */
   async embed(handle: number, inputs: ImageInput[], token?: string): Promise<Float32Array[]> {
     return this.#withToken(token, async (signal) => {
       const out = await this.#get(this.#encoders, handle, 'encoder').embed(inputs, signal ? { signal } : {});
-      return moveOut(out, out.map((e) => e.buffer as ArrayBuffer));
+      return moveOut(
+        out,
+        out.map((e) => e.buffer as ArrayBuffer),
+      );
     });
   }
 
@@ -171,7 +255,9 @@ export class WorkerApi {
   }
 
   /** Creates a learner (`options`) or restores one (`state`) in the worker; the fine-tuner's code loads on first use. */
-  async createLearner(init: { readonly options: LearnerOptions } | { readonly state: LearnerState }): Promise<{ readonly handle: number; readonly dim: number; readonly snapshot: LearnerSnapshot }> {
+  async createLearner(
+    init: { readonly options: LearnerOptions } | { readonly state: LearnerState },
+  ): Promise<{ readonly handle: number; readonly dim: number; readonly snapshot: LearnerSnapshot }> {
     // Loaded on first use: a worker that only embeds never downloads the fine-tuner.
     const { Learner } = await import('../finetune/learner.js');
     const learner = 'state' in init ? Learner.fromState(init.state) : new Learner(init.options);
@@ -179,8 +265,13 @@ export class WorkerApi {
   }
 
   /** Calls a synchronous learner member; returns its result with the learner's new snapshot. */
-  learnerCall<K extends LearnerSyncMethod>(handle: number, method: K, args: LearnerCalls[K]): { readonly result: LearnerResults[K]; readonly snapshot: LearnerSnapshot } {
-    if (!LEARNER_METHODS.includes(method)) throw new EdgetuneError('INVALID_ARGUMENT', `Learner has no ${String(method)}() callable through the worker.`);
+  learnerCall<K extends LearnerSyncMethod>(
+    handle: number,
+    method: K,
+    args: LearnerCalls[K],
+  ): { readonly result: LearnerResults[K]; readonly snapshot: LearnerSnapshot } {
+    if (!LEARNER_METHODS.includes(method))
+      throw new EdgetuneError('INVALID_ARGUMENT', `Learner has no ${String(method)}() callable through the worker.`);
     const learner = this.#get(this.#learners, handle, 'learner');
     const fn = (learner[method] as (...a: unknown[]) => unknown).bind(learner);
     const result = fn(...args) as LearnerResults[K];
@@ -188,12 +279,23 @@ export class WorkerApi {
   }
 
   /** Runs `adapt()`; progress and learner events go to the proxied callbacks. */
-  async learnerAdapt(handle: number, token?: string, onProgress?: (p: unknown) => void): Promise<{ readonly result: AdaptResult; readonly snapshot: LearnerSnapshot }> {
+  async learnerAdapt(
+    handle: number,
+    token?: string,
+    onProgress?: (p: unknown) => void,
+  ): Promise<{ readonly result: AdaptResult; readonly snapshot: LearnerSnapshot }> {
     const learner = this.#get(this.#learners, handle, 'learner');
-    return this.#withToken(token, async (signal) => {
-      const result = await learner.adapt({ ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}) });
-      return { result, snapshot: snapshot(learner) };
-    }, onProgress);
+    return this.#withToken(
+      token,
+      async (signal) => {
+        const result = await learner.adapt({
+          ...(signal ? { signal } : {}),
+          ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
+        });
+        return { result, snapshot: snapshot(learner) };
+      },
+      onProgress,
+    );
   }
 
   /** Forwards the learner's events (drift, rollback, adapted) to `listener`; returns a subscription id for {@link WorkerApi.learnerOff}. */
@@ -216,41 +318,78 @@ export class WorkerApi {
   }
 
   /** Opens IndexedDB storage in the worker (the worker's own `indexedDB`, same origin, same data as the page); the storage code loads on first use. */
-  async openStorage(options: WorkerStorageOptions = {}): Promise<{ readonly handle: number; readonly name: string; readonly encrypted: boolean }> {
+  async openStorage(
+    options: WorkerStorageOptions = {},
+  ): Promise<{ readonly handle: number; readonly name: string; readonly encrypted: boolean }> {
     const { openStorage } = await import('../storage/storage.js');
     const storage = await openStorage(options);
     return { handle: this.#add(this.#storages, storage), name: storage.name, encrypted: storage.encrypted };
   }
 
   /** `checkpoints(slot).update(fn)` with `fn` on the page (a comlink proxy), called back under the cross-tab lock. */
-  async storageUpdate(handle: number, slot: string, fn: (current: unknown) => Promise<unknown>, options: SaveOptions = {}, token?: string, onProgress?: (p: unknown) => void): Promise<SaveResult> {
+  async storageUpdate(
+    handle: number,
+    slot: string,
+    fn: (current: unknown) => Promise<unknown>,
+    options: SaveOptions = {},
+    token?: string,
+    onProgress?: (p: unknown) => void,
+  ): Promise<SaveResult> {
     const storage = this.#get(this.#storages, handle, 'storage');
     try {
-      return await this.#withToken(token, (signal) =>
-        storage.checkpoints(slot).update((current) => fn(current), { ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}) }),
-      onProgress);
+      return await this.#withToken(
+        token,
+        (signal) =>
+          storage.checkpoints(slot).update((current) => fn(current), {
+            ...options,
+            ...(signal ? { signal } : {}),
+            ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}),
+          }),
+        onProgress,
+      );
     } finally {
       release(fn);
     }
   }
 
   /** Calls a storage method listed in `STORAGE_CALLS` (protocol.ts); `signal` and `onProgress` are put back into its options. */
-  async storageCall(handle: number, scope: StorageScope, method: string, args: unknown[], token?: string, onProgress?: (p: unknown) => void): Promise<unknown> {
+  async storageCall(
+    handle: number,
+    scope: StorageScope,
+    method: string,
+    args: unknown[],
+    token?: string,
+    onProgress?: (p: unknown) => void,
+  ): Promise<unknown> {
     const storage = this.#get(this.#storages, handle, 'storage');
     const optionsAt = storageOptionsIndex(scope, method);
-    if (optionsAt === undefined) throw new EdgetuneError('INVALID_ARGUMENT', `Storage has no ${scope.kind}.${method}() callable through the worker.`);
+    if (optionsAt === undefined)
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Storage has no ${scope.kind}.${method}() callable through the worker.`,
+      );
     const target: Record<string, unknown> =
-      scope.kind === 'root' ? (storage as unknown as Record<string, unknown>)
-      : scope.kind === 'meta' ? (storage.meta as unknown as Record<string, unknown>)
-      : (storage[scope.kind](scope.slot) as unknown as Record<string, unknown>);
-    return this.#withToken(token, async (signal) => {
-      const a = [...args];
-      if (optionsAt >= 0 && (signal || onProgress)) {
-        a[optionsAt] = { ...(a[optionsAt] as object | undefined), ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}) };
-      }
-      const result = await (target[method] as (...x: unknown[]) => Promise<unknown>).apply(target, a);
-      return movable(result);
-    }, onProgress);
+      scope.kind === 'root'
+        ? (storage as unknown as Record<string, unknown>)
+        : scope.kind === 'meta'
+          ? (storage.meta as unknown as Record<string, unknown>)
+          : (storage[scope.kind](scope.slot) as unknown as Record<string, unknown>);
+    return this.#withToken(
+      token,
+      async (signal) => {
+        const a = [...args];
+        if (optionsAt >= 0 && (signal || onProgress)) {
+          a[optionsAt] = {
+            ...(a[optionsAt] as object | undefined),
+            ...(signal ? { signal } : {}),
+            ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}),
+          };
+        }
+        const result = await (target[method] as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+        return movable(result);
+      },
+      onProgress,
+    );
   }
 
   /** Forwards a storage event to `listener`; returns a subscription id for {@link WorkerApi.off}. */
@@ -267,20 +406,44 @@ export class WorkerApi {
   }
 
   /** Opens a personalizer in the worker: encoder, learner and storage together, so a frame crosses once. */
-  async openPersonalizer(options: WorkerPersonalizerOptions, token?: string, onProgress?: (p: unknown) => void): Promise<WorkerPersonalizerInfo> {
-    return this.#withToken(token, async (signal) => {
-      const { openLocalPersonalizer } = await import('../personalizer/local.js');
-      const p = await openLocalPersonalizer({ ...options, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (x) => void onProgress(x) } : {}) });
-      return { handle: this.#add(this.#personalizers, p), modelId: p.modelId, dim: p.dim };
-    }, onProgress);
+  async openPersonalizer(
+    options: WorkerPersonalizerOptions,
+    token?: string,
+    onProgress?: (p: unknown) => void,
+  ): Promise<WorkerPersonalizerInfo> {
+    return this.#withToken(
+      token,
+      async (signal) => {
+        const { openLocalPersonalizer } = await import('../personalizer/local.js');
+        const p = await openLocalPersonalizer({
+          ...options,
+          ...(signal ? { signal } : {}),
+          ...(onProgress ? { onProgress: (x) => void onProgress(x) } : {}),
+        });
+        return { handle: this.#add(this.#personalizers, p), modelId: p.modelId, dim: p.dim };
+      },
+      onProgress,
+    );
   }
 
   /** Calls a personalizer member; an exported profile's bytes move to the page. */
-  async personalizerCall<K extends PersonalizerMethod>(handle: number, method: K, args: Parameters<Personalizer[K]>): Promise<Awaited<ReturnType<Personalizer[K]>>> {
-    if (!PERSONALIZER_METHODS.includes(method)) throw new EdgetuneError('INVALID_ARGUMENT', `Personalizer has no ${String(method)}() callable through the worker.`);
+  async personalizerCall<K extends PersonalizerMethod>(
+    handle: number,
+    method: K,
+    args: Parameters<Personalizer[K]>,
+  ): Promise<Awaited<ReturnType<Personalizer[K]>>> {
+    if (!PERSONALIZER_METHODS.includes(method))
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Personalizer has no ${String(method)}() callable through the worker.`,
+      );
     const p = this.#get(this.#personalizers, handle, 'personalizer');
     const result = await (p[method] as (...a: unknown[]) => Promise<unknown>).apply(p, args);
-    if (result instanceof Uint8Array) return moveOut(result, result.byteOffset === 0 && result.byteLength === result.buffer.byteLength ? [result.buffer as ArrayBuffer] : []) as Awaited<ReturnType<Personalizer[K]>>;
+    if (result instanceof Uint8Array)
+      return moveOut(
+        result,
+        result.byteOffset === 0 && result.byteLength === result.buffer.byteLength ? [result.buffer as ArrayBuffer] : [],
+      ) as Awaited<ReturnType<Personalizer[K]>>;
     return result as Awaited<ReturnType<Personalizer[K]>>;
   }
 
@@ -326,7 +489,11 @@ function movable<T>(value: T): T {
 
 function plainError(e: unknown): { name: string; message: string; code?: string } {
   const x = e as { name?: unknown; message?: unknown; code?: unknown } | null;
-  return { name: String(x?.name ?? 'Error'), message: String(x?.message ?? e), ...(typeof x?.code === 'string' ? { code: x.code } : {}) };
+  return {
+    name: String(x?.name ?? 'Error'),
+    message: String(x?.message ?? e),
+    ...(typeof x?.code === 'string' ? { code: x.code } : {}),
+  };
 }
 
 /** Frees the MessagePort behind a callback the page passed with comlink's `proxy()`. */

@@ -44,7 +44,9 @@ export interface StartWorkerOptions {
 }
 
 /** A model source for {@link EdgetuneWorker.openEncoder}: a URL, a manifest with bytes, or a model cached in a {@link WorkerStorage}. */
-export type WorkerEncoderSource = Exclude<WorkerModelSource, { readonly storage: number }> | { readonly cache: WorkerStorage; readonly id: string };
+export type WorkerEncoderSource =
+  | Exclude<WorkerModelSource, { readonly storage: number }>
+  | { readonly cache: WorkerStorage; readonly id: string };
 
 /** Events of an {@link EdgetuneWorker}. */
 export interface WorkerEvents {
@@ -53,7 +55,8 @@ export interface WorkerEvents {
 }
 
 function lifelineName(): string {
-  const r = typeof crypto !== 'undefined' && 'randomUUID' in crypto ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+  const r =
+    typeof crypto !== 'undefined' && 'randomUUID' in crypto ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
   return `edgetune-lifeline:${r}`;
 }
 
@@ -85,7 +88,13 @@ export class EdgetuneWorker {
   /** Whether the worker is a classic Worker (where TFLite can run). */
   readonly classic: boolean;
 
-  private constructor(worker: Worker, link: Link, classic: boolean, lifeline: AbortController, disposeTimeoutMs: number) {
+  private constructor(
+    worker: Worker,
+    link: Link,
+    classic: boolean,
+    lifeline: AbortController,
+    disposeTimeoutMs: number,
+  ) {
     this.#worker = worker;
     this.link = link;
     this.classic = classic;
@@ -99,28 +108,47 @@ export class EdgetuneWorker {
    * @throws EdgetuneError `WORKER_FAILED` when Workers are missing or the script fails to load; `INVALID_ARGUMENT` for a bad name; `ABORTED`
    */
   static async start(options: StartWorkerOptions = {}): Promise<EdgetuneWorker> {
-    if (typeof Worker !== 'function') throw new EdgetuneError('WORKER_FAILED', 'Web Workers are not available here; use the in-thread API (edgetune/runtime, /finetune, /storage) directly.');
+    if (typeof Worker !== 'function')
+      throw new EdgetuneError(
+        'WORKER_FAILED',
+        'Web Workers are not available here; use the in-thread API (edgetune/runtime, /finetune, /storage) directly.',
+      );
     throwIfAborted(options.signal);
     const name = options.name ?? 'edgetune';
-    if (!name.startsWith('edgetune')) throw new EdgetuneError('INVALID_ARGUMENT', `Worker name must start with "edgetune" (got "${name}"): the worker scripts only start under such a name.`);
+    if (!name.startsWith('edgetune'))
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        `Worker name must start with "edgetune" (got "${name}"): the worker scripts only start under such a name.`,
+      );
     const disposeTimeoutMs = options.disposeTimeoutMs ?? 2000;
-    if (!(disposeTimeoutMs >= 0)) throw new EdgetuneError('INVALID_ARGUMENT', `disposeTimeoutMs must be >= 0, got ${disposeTimeoutMs}.`);
+    if (!(disposeTimeoutMs >= 0))
+      throw new EdgetuneError('INVALID_ARGUMENT', `disposeTimeoutMs must be >= 0, got ${disposeTimeoutMs}.`);
     const classic = options.type === 'classic';
     let worker: Worker;
     if (classic) {
       const url = new URL(options.url ?? new URL('./worker-classic.js', import.meta.url), globalThis.location?.href);
-      url.searchParams.set('module', new URL(options.moduleUrl ?? new URL('./worker-script.js', import.meta.url), globalThis.location?.href).href);
+      url.searchParams.set(
+        'module',
+        new URL(options.moduleUrl ?? new URL('./worker-script.js', import.meta.url), globalThis.location?.href).href,
+      );
       worker = new Worker(url, { type: 'classic', name });
     } else {
       worker = new Worker(options.url ?? new URL('./worker-script.js', import.meta.url), { type: 'module', name });
     }
     const cleanup: Array<() => void> = [];
     const failed = new Promise<never>((_, reject) => {
-      const onError = (e: ErrorEvent): void => reject(new EdgetuneError('WORKER_FAILED', `The edgetune worker failed to start: ${e.message || 'script error (check the worker URL)'}.`));
+      const onError = (e: ErrorEvent): void =>
+        reject(
+          new EdgetuneError(
+            'WORKER_FAILED',
+            `The edgetune worker failed to start: ${e.message || 'script error (check the worker URL)'}.`,
+          ),
+        );
       worker.addEventListener('error', onError);
       cleanup.push(() => worker.removeEventListener('error', onError));
       if (options.signal) {
-        const onAbort = (): void => reject(new EdgetuneError('ABORTED', 'Starting the worker was aborted.', { cause: options.signal?.reason }));
+        const onAbort = (): void =>
+          reject(new EdgetuneError('ABORTED', 'Starting the worker was aborted.', { cause: options.signal?.reason }));
         options.signal.addEventListener('abort', onAbort, { once: true });
         cleanup.push(() => options.signal?.removeEventListener('abort', onAbort));
       }
@@ -134,7 +162,13 @@ export class EdgetuneWorker {
           new Promise<void>((resolve, reject) => {
             const onMessage = (e: MessageEvent<{ edgetuneWorker?: string; message?: string }>): void => {
               if (e.data?.edgetuneWorker === 'ready') resolve();
-              else if (e.data?.edgetuneWorker === 'failed') reject(new EdgetuneError('WORKER_FAILED', `The edgetune worker could not import its module: ${e.data.message ?? 'unknown error'}.`));
+              else if (e.data?.edgetuneWorker === 'failed')
+                reject(
+                  new EdgetuneError(
+                    'WORKER_FAILED',
+                    `The edgetune worker could not import its module: ${e.data.message ?? 'unknown error'}.`,
+                  ),
+                );
               else return;
               worker.removeEventListener('message', onMessage);
             };
@@ -147,7 +181,14 @@ export class EdgetuneWorker {
       const locks = (globalThis as { navigator?: { locks?: LockManagerish } }).navigator?.locks;
       const lock = locks ? lifelineName() : undefined;
       // The first call proves the script loaded and exposed its API; the worker holds `lock` from then on.
-      const info = await Promise.race([link.call('configure', { ...options.env, ...(options.tflite ? { tflite: true } : {}), ...(lock ? { lifeline: lock } : {}) }), failed]);
+      const info = await Promise.race([
+        link.call('configure', {
+          ...options.env,
+          ...(options.tflite ? { tflite: true } : {}),
+          ...(lock ? { lifeline: lock } : {}),
+        }),
+        failed,
+      ]);
       const self = new EdgetuneWorker(worker, link, info.classic, lifeline, disposeTimeoutMs);
       if (locks && lock && info.lifeline) {
         // Granted only once the worker is gone: its locks are released when it terminates or crashes.
@@ -165,7 +206,12 @@ export class EdgetuneWorker {
   #lost(): void {
     if (this.#terminated) return;
     this.#terminated = true;
-    this.link.close(new EdgetuneError('WORKER_LOST', 'The edgetune worker died (terminated, crashed or closed itself); this call did not complete. Start a new worker with EdgetuneWorker.start() to go on.'));
+    this.link.close(
+      new EdgetuneError(
+        'WORKER_LOST',
+        'The edgetune worker died (terminated, crashed or closed itself); this call did not complete. Start a new worker with EdgetuneWorker.start() to go on.',
+      ),
+    );
     this.#worker.terminate();
   }
 
@@ -176,20 +222,28 @@ export class EdgetuneWorker {
    * @param listener - called once when the worker dies
    */
   on<K extends keyof WorkerEvents>(type: K, listener: (event: WorkerEvents[K]) => void): () => void {
-    if (type !== 'lost') throw new EdgetuneError('INVALID_ARGUMENT', `Unknown worker event ${JSON.stringify(type)}; use 'lost'.`);
+    if (type !== 'lost')
+      throw new EdgetuneError('INVALID_ARGUMENT', `Unknown worker event ${JSON.stringify(type)}; use 'lost'.`);
     return this.link.onLost((error) => listener({ error }));
   }
 
   /** Opens an encoder inside the worker; same options as `Encoder.open`, with `cache` a {@link WorkerStorage} of this worker. */
   async openEncoder(
     source: WorkerEncoderSource,
-    options: WorkerEncoderOptions & { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void; cache?: WorkerStorage } = {},
+    options: WorkerEncoderOptions & {
+      signal?: AbortSignal;
+      onProgress?: (p: LoadProgress) => void;
+      cache?: WorkerStorage;
+    } = {},
   ): Promise<WorkerEncoder> {
     this.#assertAlive();
     const { signal, onProgress, cache, ...rest } = options;
     const progress = onProgress ? proxy((p: unknown) => onProgress(p as LoadProgress)) : undefined;
-    const src: WorkerModelSource = typeof source === 'object' && 'cache' in source ? { storage: source.cache.handle, id: source.id } : source;
-    const info = await this.link.withToken(signal, (token) => this.link.call('openEncoder', src, { ...rest, ...(cache ? { cache: cache.handle } : {}) }, token, progress));
+    const src: WorkerModelSource =
+      typeof source === 'object' && 'cache' in source ? { storage: source.cache.handle, id: source.id } : source;
+    const info = await this.link.withToken(signal, (token) =>
+      this.link.call('openEncoder', src, { ...rest, ...(cache ? { cache: cache.handle } : {}) }, token, progress),
+    );
     return new WorkerEncoder(this.link, info.handle, info.manifest, info.diagnostics);
   }
 

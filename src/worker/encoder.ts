@@ -28,16 +28,29 @@ function isDetached(b: ArrayBufferLike): boolean {
  * `INPUT_TYPE` before anything is posted, and lists what can move rather than be copied.
  */
 export function transferables(inputs: readonly ImageInput[], move: boolean): Transferable[] {
-  if (!Array.isArray(inputs)) throw new EdgetuneError('INPUT_TYPE', `embed() takes an array of inputs, got ${Object.prototype.toString.call(inputs)}; wrap a single input as [input].`);
+  if (!Array.isArray(inputs))
+    throw new EdgetuneError(
+      'INPUT_TYPE',
+      `embed() takes an array of inputs, got ${Object.prototype.toString.call(inputs)}; wrap a single input as [input].`,
+    );
   const out: Transferable[] = [];
   inputs.forEach((x, i) => {
     if (typeof ImageBitmap === 'function' && x instanceof ImageBitmap) {
-      if (x.width === 0 || x.height === 0) throw new EdgetuneError('INPUT_TYPE', `Input ${i} is an ImageBitmap of ${x.width}×${x.height}: it was closed or already transferred to a worker. Create a new bitmap for each call.`, { details: { index: i } });
+      if (x.width === 0 || x.height === 0)
+        throw new EdgetuneError(
+          'INPUT_TYPE',
+          `Input ${i} is an ImageBitmap of ${x.width}×${x.height}: it was closed or already transferred to a worker. Create a new bitmap for each call.`,
+          { details: { index: i } },
+        );
       if (move) out.push(x);
     } else if (typeof x === 'object' && x !== null && 'data' in x && ArrayBuffer.isView(x.data)) {
       const expected = (x.width ?? 0) * (x.height ?? 0);
       if (isDetached(x.data.buffer) || (x.data.byteLength === 0 && expected > 0)) {
-        throw new EdgetuneError('INPUT_TYPE', `Input ${i} has a detached pixel buffer (0 bytes for ${x.width}×${x.height}): it was already transferred to a worker. Pass a fresh copy, or embed with { transfer: false } to keep the page's copy.`, { details: { index: i } });
+        throw new EdgetuneError(
+          'INPUT_TYPE',
+          `Input ${i} has a detached pixel buffer (0 bytes for ${x.width}×${x.height}): it was already transferred to a worker. Pass a fresh copy, or embed with { transfer: false } to keep the page's copy.`,
+          { details: { index: i } },
+        );
       }
       const b = move ? wholeBuffer(x.data) : undefined;
       if (b && !out.includes(b)) out.push(b);
@@ -89,7 +102,9 @@ export class WorkerEncoder implements Mirror<Encoder, 'dispose'> {
   async embed(inputs: readonly ImageInput[], options: WorkerEmbedOptions = {}): Promise<Float32Array[]> {
     if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This worker encoder was disposed.');
     const moved = transferables(inputs, options.transfer !== false);
-    return this.#link.withToken(options.signal, (token) => this.#link.call('embed', this.handle, transfer([...inputs], moved), token));
+    return this.#link.withToken(options.signal, (token) =>
+      this.#link.call('embed', this.handle, transfer([...inputs], moved), token),
+    );
   }
 
   /** Frees the encoder in the worker. Calling it again does nothing. */

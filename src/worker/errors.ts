@@ -11,7 +11,9 @@ export interface SerializedError {
 }
 
 /** What every guarded worker call resolves to: its value, or the error it threw. */
-export type Envelope<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SerializedError };
+export type Envelope<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: SerializedError };
 
 function cloneable(details: unknown): unknown {
   try {
@@ -25,7 +27,13 @@ function cloneable(details: unknown): unknown {
 export function serializeError(value: unknown): SerializedError {
   if (value instanceof Error || isEdgetuneError(value)) {
     const e = value as Error & { code?: string; details?: unknown };
-    return { name: e.name, message: e.message, stack: e.stack, code: typeof e.code === 'string' ? e.code : undefined, details: cloneable(e.details) };
+    return {
+      name: e.name,
+      message: e.message,
+      stack: e.stack,
+      code: typeof e.code === 'string' ? e.code : undefined,
+      details: cloneable(e.details),
+    };
   }
   return { name: 'Error', message: String(value), stack: undefined, code: undefined, details: undefined };
 }
@@ -33,7 +41,11 @@ export function serializeError(value: unknown): SerializedError {
 /** Rebuilds a thrown error on the page: an EdgetuneError with its code and details, or a plain Error with its name. */
 export function deserializeError(s: SerializedError): Error {
   if (s.name === 'EdgetuneError' && s.code) {
-    const err = new EdgetuneError(s.code as ErrorCode, s.message, s.details === undefined ? {} : { details: s.details as Record<string, unknown> });
+    const err = new EdgetuneError(
+      s.code as ErrorCode,
+      s.message,
+      s.details === undefined ? {} : { details: s.details as Record<string, unknown> },
+    );
     if (s.stack) err.stack = s.stack;
     return err;
   }

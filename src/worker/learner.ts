@@ -75,11 +75,15 @@ export class WorkerLearner implements Mirror<Learner, LearnerSyncMethod | 'adapt
   }
 
   /** See `Learner.adapt`; the signal and progress cross the boundary. */
-  async adapt(options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {}): Promise<AdaptResult> {
+  async adapt(
+    options: { readonly signal?: AbortSignal; readonly onProgress?: (p: AdaptProgress) => void } = {},
+  ): Promise<AdaptResult> {
     if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This worker learner was disposed.');
     const { signal, onProgress } = options;
     const progress = onProgress ? proxy((p: unknown) => onProgress(p as AdaptProgress)) : undefined;
-    const r = await this.#link.withToken(signal, (token) => this.#link.call('learnerAdapt', this.#handle, token, progress));
+    const r = await this.#link.withToken(signal, (token) =>
+      this.#link.call('learnerAdapt', this.#handle, token, progress),
+    );
     this.#snapshot = r.snapshot;
     return r.result;
   }

@@ -14,7 +14,11 @@ let tokens = 0;
 function sendError(e: unknown, method: string): unknown {
   const name = (e as { name?: string } | null)?.name;
   if (name === 'DataCloneError') {
-    return new EdgetuneError('INPUT_TYPE', `An argument of ${method}() could not be sent to the worker: ${(e as Error).message} A buffer that was already transferred (detached) or a function cannot cross; pass a fresh copy.`, { cause: e });
+    return new EdgetuneError(
+      'INPUT_TYPE',
+      `An argument of ${method}() could not be sent to the worker: ${(e as Error).message} A buffer that was already transferred (detached) or a function cannot cross; pass a fresh copy.`,
+      { cause: e },
+    );
   }
   return e;
 }
@@ -43,7 +47,9 @@ export class Link {
     const lost = new Promise<never>((_, r) => (reject = r));
     this.#pending.add(reject);
     try {
-      const fn = this.#remote[method] as unknown as (...a: unknown[]) => Promise<{ ok: boolean; value?: unknown; error?: never }>;
+      const fn = this.#remote[method] as unknown as (
+        ...a: unknown[]
+      ) => Promise<{ ok: boolean; value?: unknown; error?: never }>;
       let sent: Promise<{ ok: boolean; value?: unknown; error?: never }>;
       try {
         sent = fn(...args);

@@ -3,7 +3,10 @@ import type { CheckpointStore, EdgetuneStorage, MetaStore, SampleStore } from '.
 import type { Envelope } from './errors.js';
 
 /** Which part of a storage a call addresses. */
-export type StorageScope = { readonly kind: 'root' } | { readonly kind: 'meta' } | { readonly kind: 'checkpoints' | 'samples'; readonly slot: string };
+export type StorageScope =
+  | { readonly kind: 'root' }
+  | { readonly kind: 'meta' }
+  | { readonly kind: 'checkpoints' | 'samples'; readonly slot: string };
 
 /** Names of the methods of `T`. */
 type MethodsOf<T> = { [K in keyof T]-?: T[K] extends (...a: never[]) => unknown ? K : never }[keyof T];
@@ -14,10 +17,26 @@ type MethodsOf<T> = { [K in keyof T]-?: T[K] extends (...a: never[]) => unknown 
  * Each table's keys are checked against the in-thread interface.
  */
 export const STORAGE_CALLS = {
-  root: { putModel: 3, getModel: 1, listModels: -1, deleteModel: -1, estimate: -1, persist: -1, exportProfile: 0, importProfile: 1, rotateKey: 1, keyUsage: -1, forget: 0 } satisfies Partial<Record<MethodsOf<EdgetuneStorage>, number>>,
+  root: {
+    putModel: 3,
+    getModel: 1,
+    listModels: -1,
+    deleteModel: -1,
+    estimate: -1,
+    persist: -1,
+    exportProfile: 0,
+    importProfile: 1,
+    rotateKey: 1,
+    keyUsage: -1,
+    forget: 0,
+  } satisfies Partial<Record<MethodsOf<EdgetuneStorage>, number>>,
   meta: { get: -1, set: -1, delete: -1, keys: -1 } satisfies Record<MethodsOf<MetaStore>, number>,
-  checkpoints: { save: 1, load: 1, list: -1, rollback: -1, clear: -1 } satisfies Partial<Record<MethodsOf<CheckpointStore>, number>>,
-  samples: { add: 1, count: -1, getAll: 0, delete: -1, trim: -1, clear: -1 } satisfies Partial<Record<MethodsOf<SampleStore>, number>>,
+  checkpoints: { save: 1, load: 1, list: -1, rollback: -1, clear: -1 } satisfies Partial<
+    Record<MethodsOf<CheckpointStore>, number>
+  >,
+  samples: { add: 1, count: -1, getAll: 0, delete: -1, trim: -1, clear: -1 } satisfies Partial<
+    Record<MethodsOf<SampleStore>, number>
+  >,
 } as const;
 
 /** The options index of a listed storage call, or undefined when the call may not cross. */

@@ -1,7 +1,14 @@
 // WorkerStorage: the page-side proxy of storage opened in the worker, its members derived from EdgetuneStorage's types.
 import { proxy } from 'comlink';
 import { EdgetuneError } from '../core/errors.js';
-import type { CheckpointStore, EdgetuneStorage, MetaStore, OperationOptions, SampleStore, StorageEvents } from '../storage/types.js';
+import type {
+  CheckpointStore,
+  EdgetuneStorage,
+  MetaStore,
+  OperationOptions,
+  SampleStore,
+  StorageEvents,
+} from '../storage/types.js';
 import type { Link } from './link.js';
 import { storageOptionsIndex, type Mirror, type StorageScope } from './protocol.js';
 
@@ -12,7 +19,18 @@ export type WorkerCheckpointStore<T = unknown> = CheckpointStore<T>;
 export type WorkerSampleStore<S = unknown> = Omit<SampleStore<S>, 'iterate'>;
 
 /** The members of `EdgetuneStorage` a worker storage mirrors one to one. */
-export type WorkerStorageMethod = 'putModel' | 'getModel' | 'listModels' | 'deleteModel' | 'estimate' | 'persist' | 'exportProfile' | 'importProfile' | 'rotateKey' | 'keyUsage' | 'forget';
+export type WorkerStorageMethod =
+  | 'putModel'
+  | 'getModel'
+  | 'listModels'
+  | 'deleteModel'
+  | 'estimate'
+  | 'persist'
+  | 'exportProfile'
+  | 'importProfile'
+  | 'rotateKey'
+  | 'keyUsage'
+  | 'forget';
 
 type Call = (scope: StorageScope, method: string, args: unknown[]) => Promise<unknown>;
 
@@ -52,7 +70,11 @@ export class WorkerStorage implements Mirror<EdgetuneStorage, WorkerStorageMetho
   }
 
   /** Takes `signal`/`onProgress` out of one options argument (see `STORAGE_CALLS`) so the rest can be cloned. */
-  #split(scope: StorageScope, method: string, args: unknown[]): { a: unknown[]; signal: AbortSignal | undefined; progress: ((p: unknown) => void) | undefined } {
+  #split(
+    scope: StorageScope,
+    method: string,
+    args: unknown[],
+  ): { a: unknown[]; signal: AbortSignal | undefined; progress: ((p: unknown) => void) | undefined } {
     const a = [...args];
     const optionsAt = storageOptionsIndex(scope, method) ?? -1;
     let signal: AbortSignal | undefined;
@@ -69,7 +91,9 @@ export class WorkerStorage implements Mirror<EdgetuneStorage, WorkerStorageMetho
   readonly #call: Call = async (scope, method, args) => {
     this.#alive();
     const { a, signal, progress } = this.#split(scope, method, args);
-    return this.#link.withToken(signal, (token) => this.#link.call('storageCall', this.handle, scope, method, a, token, progress));
+    return this.#link.withToken(signal, (token) =>
+      this.#link.call('storageCall', this.handle, scope, method, a, token, progress),
+    );
   };
 
   /** Checkpoints of learner `slot`. */
@@ -78,8 +102,10 @@ export class WorkerStorage implements Mirror<EdgetuneStorage, WorkerStorageMetho
     const c = this.#call;
     const store: CheckpointStore<T> = {
       slot,
-      save: async (payload, options) => (await c(s, 'save', [payload, options])) as Awaited<ReturnType<CheckpointStore<T>['save']>>,
-      load: async (version, options) => (await c(s, 'load', [version, options])) as Awaited<ReturnType<CheckpointStore<T>['load']>>,
+      save: async (payload, options) =>
+        (await c(s, 'save', [payload, options])) as Awaited<ReturnType<CheckpointStore<T>['save']>>,
+      load: async (version, options) =>
+        (await c(s, 'load', [version, options])) as Awaited<ReturnType<CheckpointStore<T>['load']>>,
       list: async () => (await c(s, 'list', [])) as Awaited<ReturnType<CheckpointStore<T>['list']>>,
       rollback: async (version) => void (await c(s, 'rollback', [version])),
       clear: async () => void (await c(s, 'clear', [])),
@@ -89,7 +115,9 @@ export class WorkerStorage implements Mirror<EdgetuneStorage, WorkerStorageMetho
         const progress = onProgress ? proxy(onProgress as (p: unknown) => void) : undefined;
         // The function stays on the page; the worker calls back into it under the cross-tab lock.
         const remoteFn = proxy(async (current: unknown) => fn(current as Parameters<typeof fn>[0]));
-        return this.#link.withToken(signal, (token) => this.#link.call('storageUpdate', this.handle, slot, remoteFn, rest, token, progress));
+        return this.#link.withToken(signal, (token) =>
+          this.#link.call('storageUpdate', this.handle, slot, remoteFn, rest, token, progress),
+        );
       },
     };
     return store;
@@ -111,7 +139,10 @@ export class WorkerStorage implements Mirror<EdgetuneStorage, WorkerStorageMetho
     };
   }
 
-  #root<K extends WorkerStorageMethod>(method: K, args: Parameters<EdgetuneStorage[K]>): Promise<Awaited<ReturnType<EdgetuneStorage[K]>>> {
+  #root<K extends WorkerStorageMethod>(
+    method: K,
+    args: Parameters<EdgetuneStorage[K]>,
+  ): Promise<Awaited<ReturnType<EdgetuneStorage[K]>>> {
     return this.#call({ kind: 'root' }, method, args) as Promise<Awaited<ReturnType<EdgetuneStorage[K]>>>;
   }
 

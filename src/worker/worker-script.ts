@@ -31,6 +31,10 @@ export function guard(api: WorkerApi): Record<string, (...args: unknown[]) => Pr
 }
 
 const scope = globalThis as { name?: string; postMessage?: unknown; document?: unknown };
-if (typeof scope.document === 'undefined' && typeof scope.postMessage === 'function' && scope.name?.startsWith(WORKER_NAME_PREFIX)) {
+if (
+  typeof scope.document === 'undefined' &&
+  typeof scope.postMessage === 'function' &&
+  scope.name?.startsWith(WORKER_NAME_PREFIX)
+) {
   expose(guard(new WorkerApi()));
 }

@@ -22,8 +22,13 @@ interface PageOut {
 }
 
 const index = `${REPO_ROOT}/models/index.json`;
-const defaultId = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as { default: string }).default : undefined;
-const skip = (!hasChromium && 'no /usr/bin/chromium') || (!defaultId && 'no shipped encoder (models/index.json)') || (!existsSync(`${REPO_ROOT}/models/${defaultId}-tflite.json`) && 'no TFLite twin of the default encoder');
+const defaultId = existsSync(index)
+  ? (JSON.parse(readFileSync(index, 'utf8')) as { default: string }).default
+  : undefined;
+const skip =
+  (!hasChromium && 'no /usr/bin/chromium') ||
+  (!defaultId && 'no shipped encoder (models/index.json)') ||
+  (!existsSync(`${REPO_ROOT}/models/${defaultId}-tflite.json`) && 'no TFLite twin of the default encoder');
 
 /** Every target gets the same answers; only the model file differs in how it is damaged. */
 const EXPECTED_ERRORS = {
@@ -36,11 +41,20 @@ const EXPECTED_ERRORS = {
   corrupt: 'CHECKSUM_MISMATCH',
 };
 
-async function runPage(targets: string[], opts: { isolated?: boolean; webgpu?: boolean; threads?: number } = {}): Promise<PageOut> {
+async function runPage(
+  targets: string[],
+  opts: { isolated?: boolean; webgpu?: boolean; threads?: number } = {},
+): Promise<PageOut> {
   const server = await serve({ isolated: opts.isolated ?? false });
   const chrome = await launchChromium({ webgpu: opts.webgpu ?? false });
   try {
-    const page = await chrome.open(server.pageUrl('test/browser/pages/backends.ts', { targets: targets.join(','), threads: String(opts.threads ?? 1), n: '8' }));
+    const page = await chrome.open(
+      server.pageUrl('test/browser/pages/backends.ts', {
+        targets: targets.join(','),
+        threads: String(opts.threads ?? 1),
+        n: '8',
+      }),
+    );
     return await pageResult<PageOut>(page, 240_000);
   } finally {
     await chrome.close();
@@ -49,23 +63,40 @@ async function runPage(targets: string[], opts: { isolated?: boolean; webgpu?: b
 }
 
 describe('the same behaviour on every backend, in-thread and in a Worker', { skip }, () => {
-  const golden = (): number[][] => (JSON.parse(readFileSync(`${REPO_ROOT}/models/golden/${defaultId}.json`, 'utf8')) as { onnxruntimeNode: number[][] }).onnxruntimeNode;
+  const golden = (): number[][] =>
+    (
+      JSON.parse(readFileSync(`${REPO_ROOT}/models/golden/${defaultId}.json`, 'utf8')) as {
+        onnxruntimeNode: number[][];
+      }
+    ).onnxruntimeNode;
   const check = (r: Result, expectBackend: string, t: { diagnostic(s: string): void }): void => {
     assert.equal(r.failed, undefined, `${r.target}: ${r.failed} ${(r as { stack?: string }).stack}`);
     assert.equal(r.backend, expectBackend, r.target);
     const g = golden();
     assert.equal(r.embeddings!.length, 8);
     const cs = r.embeddings!.map((e, k) => cosine(e, g[k]!));
-    t.diagnostic(`${r.target} (${r.backend}): min cosine to the onnxruntime-node goldens ${Math.min(...cs).toFixed(6)}`);
+    t.diagnostic(
+      `${r.target} (${r.backend}): min cosine to the onnxruntime-node goldens ${Math.min(...cs).toFixed(6)}`,
+    );
     assert.ok(Math.min(...cs) >= 0.999, `${r.target}: min cosine ${Math.min(...cs)}`);
     assert.ok(r.againMatches, `${r.target}: not deterministic after errors`);
     assert.deepEqual(r.errors, EXPECTED_ERRORS, r.target);
     // Opened from its manifest URL the way an app does; GPU devices must pass the self-check against WASM first.
-    assert.deepEqual(r.phases, ['download', 'verify', 'compile', ...(expectBackend === 'wasm' ? [] : ['selfcheck']), 'warmup', 'ready'], r.target);
+    assert.deepEqual(
+      r.phases,
+      ['download', 'verify', 'compile', ...(expectBackend === 'wasm' ? [] : ['selfcheck']), 'warmup', 'ready'],
+      r.target,
+    );
   };
 
   test('single-threaded page: ONNX/WASM, TFLite/WASM in-thread, in a module Worker and in a classic Worker', async (t) => {
-    const out = await runPage(['onnx-wasm@thread', 'tflite-wasm@thread', 'onnx-wasm@module', 'onnx-wasm@classic', 'tflite-wasm@classic']);
+    const out = await runPage([
+      'onnx-wasm@thread',
+      'tflite-wasm@thread',
+      'onnx-wasm@module',
+      'onnx-wasm@classic',
+      'tflite-wasm@classic',
+    ]);
     const by = (name: string): Result => out.results.find((r) => r.target === name)!;
     check(by('onnx-wasm@thread'), 'wasm', t);
     check(by('onnx-wasm@module'), 'wasm', t);
@@ -80,7 +111,10 @@ describe('the same behaviour on every backend, in-thread and in a Worker', { ski
   });
 
   test('cross-origin-isolated page, 2 WASM threads: ONNX and TFLite, in-thread and in Workers', async (t) => {
-    const out = await runPage(['onnx-wasm@thread', 'onnx-wasm@module', 'tflite-wasm@thread', 'tflite-wasm@classic'], { isolated: true, threads: 2 });
+    const out = await runPage(['onnx-wasm@thread', 'onnx-wasm@module', 'tflite-wasm@thread', 'tflite-wasm@classic'], {
+      isolated: true,
+      threads: 2,
+    });
     assert.equal(out.crossOriginIsolated, true);
     for (const r of out.results) check(r, 'wasm', t);
   });

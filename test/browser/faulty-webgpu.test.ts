@@ -14,7 +14,9 @@ interface Out {
 // ONNX Runtime's default (JSEP) build mis-computes uint8 DequantizeLinear at zero point 128 on
 // SwiftShader's WebGPU (PLATFORM-NOTES). It is a real backend that returns wrong numbers silently:
 // the self-check must catch it, while our dedicated WebGPU build passes on the same model.
-test('self-check in Chromium: the default ORT build on WebGPU is judged by its agreement with WASM; our WebGPU build passes', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+test('self-check in Chromium: the default ORT build on WebGPU is judged by its agreement with WASM; our WebGPU build passes', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async () => {
   const server = await serve();
   const chrome = await launchChromium({ webgpu: true });
   try {
@@ -33,7 +35,9 @@ test('self-check in Chromium: the default ORT build on WebGPU is judged by its a
     }
     assert.equal(r.ours.backend, 'webgpu', JSON.stringify(r.ours.attempts));
     assert.ok(r.ours.attempts[0]!.cosine! >= 0.999);
-    console.log(`default build min cosine vs WASM: ${Math.min(...r.cosUnchecked).toFixed(4)} (${faulty ? 'rejected' : 'accepted'}); ours: ${r.ours.attempts[0]!.cosine!.toFixed(6)}`);
+    console.log(
+      `default build min cosine vs WASM: ${Math.min(...r.cosUnchecked).toFixed(4)} (${faulty ? 'rejected' : 'accepted'}); ours: ${r.ours.attempts[0]!.cosine!.toFixed(6)}`,
+    );
   } finally {
     await chrome.close();
     await server.close();

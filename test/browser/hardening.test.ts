@@ -18,7 +18,10 @@ describe('runtime hardening in real Chromium', { skip }, () => {
   async function run<T>(mode: string, flags: { webgpu?: boolean } = {}): Promise<T> {
     const chrome = await launchChromium(flags);
     try {
-      return await pageResult<T>(await chrome.open(server.pageUrl('test/browser/pages/hardening.ts', { mode })), 240_000);
+      return await pageResult<T>(
+        await chrome.open(server.pageUrl('test/browser/pages/hardening.ts', { mode })),
+        240_000,
+      );
     } finally {
       await chrome.close();
     }
@@ -26,7 +29,11 @@ describe('runtime hardening in real Chromium', { skip }, () => {
 
   test("issue 16: with WebGPU on SwiftShader, 'auto' picks WASM and records why; softwareGpu: true still allows it", async () => {
     type Side = { backend: string; attempts: DeviceAttempt[] };
-    const out = await run<{ adapter: { architecture?: string; isFallbackAdapter: boolean | null } | null; auto: Side; allowed: Side }>('auto', { webgpu: true });
+    const out = await run<{
+      adapter: { architecture?: string; isFallbackAdapter: boolean | null } | null;
+      auto: Side;
+      allowed: Side;
+    }>('auto', { webgpu: true });
     assert.ok(out.adapter, 'this launch must expose a WebGPU adapter, or the test proves nothing');
     assert.equal(out.auto.backend, 'wasm', JSON.stringify(out.auto.attempts));
     const gpu = out.auto.attempts.find((a) => a.device === 'webgpu')!;

@@ -27,7 +27,9 @@ export async function errorCode(p: Promise<unknown>): Promise<string> {
 /** The checked-in Fashion-MNIST test sample as served by the test server: 784 bytes per image, and one label byte each. */
 export async function fetchSample(): Promise<{ images: Uint8Array; labels: Uint8Array }> {
   const res = await fetch('/models/data/fmnist-test-5000.images.u8.gz');
-  const images = new Uint8Array(await new Response(res.body!.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  const images = new Uint8Array(
+    await new Response(res.body!.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(),
+  );
   const labels = new Uint8Array(await (await fetch('/models/data/fmnist-test-5000.labels.u8')).arrayBuffer());
   return { images, labels };
 }

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasChromium, launchChromium, pageResult, serve } from './harness.js';
 
-test('browser harness: isolated page, WebGPU and WebNN flags are seen by the page', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+test('browser harness: isolated page, WebGPU and WebNN flags are seen by the page', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async () => {
   const server = await serve({ isolated: true });
   const chrome = await launchChromium({ webgpu: true, webnn: true });
   try {

@@ -20,7 +20,9 @@ export const CHROMIUM_PATH = process.env['EDGETUNE_CHROMIUM'] ?? '/usr/bin/chrom
 export const hasChromium = existsSync(CHROMIUM_PATH);
 // In CI a missing browser must fail the run, not quietly skip the browser layer.
 if (!hasChromium && /^(1|true|yes)$/i.test(process.env['CI'] ?? '')) {
-  throw new Error(`CI is set but there is no Chromium at ${CHROMIUM_PATH}: the browser layer cannot be skipped in CI. Run scripts/setup.mjs as root (it installs Debian's chromium) or set EDGETUNE_CHROMIUM.`);
+  throw new Error(
+    `CI is set but there is no Chromium at ${CHROMIUM_PATH}: the browser layer cannot be skipped in CI. Run scripts/setup.mjs as root (it installs Debian's chromium) or set EDGETUNE_CHROMIUM.`,
+  );
 }
 
 const MIME: Record<string, string> = {
@@ -97,7 +99,9 @@ export async function serve(options: ServeOptions = {}): Promise<TestServer> {
         if (path.startsWith('/page/')) {
           const src = path.slice('/page'.length);
           res.writeHead(200, { ...headers, 'Content-Type': MIME['.html']! });
-          res.end(`<!doctype html><meta charset="utf-8"><title>edgetune test</title><body><script type="module" src="/bundle${src}${url.search}"></script></body>`);
+          res.end(
+            `<!doctype html><meta charset="utf-8"><title>edgetune test</title><body><script type="module" src="/bundle${src}${url.search}"></script></body>`,
+          );
           return;
         }
         if (path.startsWith('/bundle/')) {
@@ -117,7 +121,7 @@ export async function serve(options: ServeOptions = {}): Promise<TestServer> {
         res.end(readFileSync(file));
       } catch (err) {
         res.writeHead(500, { ...headers, 'Content-Type': 'text/plain' });
-        res.end(String(err instanceof Error ? err.stack ?? err.message : err));
+        res.end(String(err instanceof Error ? (err.stack ?? err.message) : err));
       }
     })();
   });

@@ -6,12 +6,19 @@ import { hasChromium, launchChromium, pageResult, serve } from './harness.js';
 const skip = !hasChromium && 'no /usr/bin/chromium';
 
 for (const mode of ['thread', 'worker'] as const) {
-  test(`personalizer in Chromium (${mode}): every behaviour case passes on real IndexedDB, Web Locks and BroadcastChannel`, { skip, timeout: 300_000 }, async () => {
+  test(`personalizer in Chromium (${mode}): every behaviour case passes on real IndexedDB, Web Locks and BroadcastChannel`, {
+    skip,
+    timeout: 300_000,
+  }, async () => {
     const server = await serve();
     const chrome = await launchChromium();
     try {
       const page = await chrome.open(server.pageUrl('test/browser/pages/personalizer.ts', { mode }));
-      const r = await pageResult<{ results: { name: string; ok: boolean; error?: string }[]; inWorker: boolean; badWorkerStorage: string }>(page, 290_000);
+      const r = await pageResult<{
+        results: { name: string; ok: boolean; error?: string }[];
+        inWorker: boolean;
+        badWorkerStorage: string;
+      }>(page, 290_000);
       const failed = r.results.filter((x) => !x.ok);
       assert.deepEqual(failed, [], failed.map((f) => `${f.name}: ${f.error}`).join('\n'));
       assert.ok(r.results.length >= 7, `ran ${r.results.length} cases`);
@@ -23,11 +30,16 @@ for (const mode of ['thread', 'worker'] as const) {
     }
   });
 
-  test(`README snippet in Chromium (${mode}): teach two classes from images, predict, reload the page and predict the same`, { skip, timeout: 180_000 }, async () => {
+  test(`README snippet in Chromium (${mode}): teach two classes from images, predict, reload the page and predict the same`, {
+    skip,
+    timeout: 180_000,
+  }, async () => {
     const server = await serve();
     const chrome = await launchChromium();
     try {
-      const page = await chrome.open(server.pageUrl('test/browser/pages/personalizer.ts', { mode, phase: 'readme-teach' }));
+      const page = await chrome.open(
+        server.pageUrl('test/browser/pages/personalizer.ts', { mode, phase: 'readme-teach' }),
+      );
       const first = await pageResult<{ labels: string[]; classes: string[]; inWorker: boolean }>(page, 170_000);
       assert.equal(first.inWorker, mode === 'worker');
       assert.deepEqual(first.classes, ['bag', 'trouser']);
@@ -45,7 +57,10 @@ for (const mode of ['thread', 'worker'] as const) {
   });
 }
 
-test('worker lost in Chromium: a worker dying mid-embed rejects every pending call with WORKER_LOST; dispose while busy terminates; the app restarts it; detached inputs are INPUT_TYPE', { skip, timeout: 180_000 }, async () => {
+test('worker lost in Chromium: a worker dying mid-embed rejects every pending call with WORKER_LOST; dispose while busy terminates; the app restarts it; detached inputs are INPUT_TYPE', {
+  skip,
+  timeout: 180_000,
+}, async () => {
   const server = await serve();
   const chrome = await launchChromium();
   try {

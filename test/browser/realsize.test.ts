@@ -29,7 +29,12 @@ const skip = (!hasChromium && 'no /usr/bin/chromium (npm test installs it)') || 
 async function reference(manifestPath: string, n: number): Promise<Float32Array> {
   const manifest = forRuntime(validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8'))));
   const frames = syntheticImages(n, 320, 240, 5);
-  const { out } = await embedAll(readFileSync(join(manifestPath, '..', manifest.file)), manifest, preprocessBatch(frames, manifest.input), n);
+  const { out } = await embedAll(
+    readFileSync(join(manifestPath, '..', manifest.file)),
+    manifest,
+    preprocessBatch(frames, manifest.input),
+    n,
+  );
   for (let k = 0; k < n; k++) normalizeInPlace(out.subarray(k * manifest.output.dim, (k + 1) * manifest.output.dim));
   return out;
 }
@@ -53,12 +58,18 @@ describe('real-size encoders in Chromium', { skip }, () => {
     const chrome = await launchChromium();
     try {
       const url = '/models/reference/vit-ti16-int8.json';
-      const first = await pageResult<PageOut>(await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url })), 300_000);
+      const first = await pageResult<PageOut>(
+        await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url })),
+        300_000,
+      );
       assert.equal(first.backend, 'wasm');
       assert.equal(first.origin, 'url');
       assert.ok(first.phases.includes('download') && first.phases.includes('compile'), first.phases.join(','));
       assertMatches(first, await reference(join(REPO_ROOT, 'models/reference/vit-ti16-int8.json'), 3), 0.999);
-      const again = await pageResult<PageOut>(await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, offline: '1' })), 300_000);
+      const again = await pageResult<PageOut>(
+        await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, offline: '1' })),
+        300_000,
+      );
       assert.equal(again.origin, 'cache');
       assert.ok(!again.phases.includes('download'));
       assert.deepEqual(again.embeddings, first.embeddings);
@@ -68,14 +79,32 @@ describe('real-size encoders in Chromium', { skip }, () => {
   });
 
   const noRef = referenceUnavailable();
-  test('MobileNetV3-small fp32 on WebGPU (SwiftShader) with the self-check on', { skip: noRef ?? false, timeout: 600_000 }, async (t) => {
+  test('MobileNetV3-small fp32 on WebGPU (SwiftShader) with the self-check on', {
+    skip: noRef ?? false,
+    timeout: 600_000,
+  }, async (t) => {
     const dir = join(referenceDir(), 'browser');
     mkdirSync(dir, { recursive: true });
-    if (!existsSync(join(dir, 'mobilenetv3-small.onnx'))) symlinkSync(join(referenceDir(), 'mobilenetv3-small.onnx'), join(dir, 'mobilenetv3-small.onnx'));
-    const { manifestPath } = await importModel(join(dir, 'mobilenetv3-small.onnx'), { preset: 'imagenet', size: 224, output: 'pooler_output', license: 'BSD-3-Clause' });
+    if (!existsSync(join(dir, 'mobilenetv3-small.onnx')))
+      symlinkSync(join(referenceDir(), 'mobilenetv3-small.onnx'), join(dir, 'mobilenetv3-small.onnx'));
+    const { manifestPath } = await importModel(join(dir, 'mobilenetv3-small.onnx'), {
+      preset: 'imagenet',
+      size: 224,
+      output: 'pooler_output',
+      license: 'BSD-3-Clause',
+    });
     const chrome = await launchChromium({ webgpu: true });
     try {
-      const out = await pageResult<PageOut>(await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: `/${relative(REPO_ROOT, manifestPath)}`, device: 'webgpu', n: '2' })), 600_000);
+      const out = await pageResult<PageOut>(
+        await chrome.open(
+          server.pageUrl('test/browser/pages/realsize.ts', {
+            model: `/${relative(REPO_ROOT, manifestPath)}`,
+            device: 'webgpu',
+            n: '2',
+          }),
+        ),
+        600_000,
+      );
       const gpu = out.attempts.find((a) => a.device === 'webgpu');
       assert.ok(gpu, JSON.stringify(out.attempts));
       if (gpu.status === 'unavailable') return void t.skip(`no WebGPU adapter: ${gpu.reason}`);
@@ -88,19 +117,36 @@ describe('real-size encoders in Chromium', { skip }, () => {
     }
   });
 
-  test('an 86.5 MB ViT-S/14 is cached in IndexedDB and starts from it with the network refused', { skip: noRef ?? false, timeout: 600_000 }, async () => {
+  test('an 86.5 MB ViT-S/14 is cached in IndexedDB and starts from it with the network refused', {
+    skip: noRef ?? false,
+    timeout: 600_000,
+  }, async () => {
     const dir = join(referenceDir(), 'browser');
     mkdirSync(dir, { recursive: true });
-    if (!existsSync(join(dir, 'dinov2-s14.onnx'))) symlinkSync(join(referenceDir(), 'dinov2-s14.onnx'), join(dir, 'dinov2-s14.onnx'));
-    const { manifestPath, manifest } = await importModel(join(dir, 'dinov2-s14.onnx'), { preset: 'dinov2', output: 'pooler_output', license: 'Apache-2.0' });
+    if (!existsSync(join(dir, 'dinov2-s14.onnx')))
+      symlinkSync(join(referenceDir(), 'dinov2-s14.onnx'), join(dir, 'dinov2-s14.onnx'));
+    const { manifestPath, manifest } = await importModel(join(dir, 'dinov2-s14.onnx'), {
+      preset: 'dinov2',
+      output: 'pooler_output',
+      license: 'Apache-2.0',
+    });
     const url = `/${relative(REPO_ROOT, manifestPath)}`;
     const chrome = await launchChromium();
     try {
-      const first = await pageResult<PageOut>(await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, n: '1' })), 600_000);
+      const first = await pageResult<PageOut>(
+        await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, n: '1' })),
+        600_000,
+      );
       assert.equal(first.origin, 'url');
-      assert.ok(first.models.some((m) => m.id === manifest.id && m.size >= manifest.bytes), JSON.stringify(first.models));
+      assert.ok(
+        first.models.some((m) => m.id === manifest.id && m.size >= manifest.bytes),
+        JSON.stringify(first.models),
+      );
       assertMatches(first, await reference(manifestPath, 1), 0.999);
-      const again = await pageResult<PageOut>(await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, n: '1', offline: '1' })), 600_000);
+      const again = await pageResult<PageOut>(
+        await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, n: '1', offline: '1' })),
+        600_000,
+      );
       assert.equal(again.origin, 'cache');
       assert.deepEqual(again.embeddings, first.embeddings);
     } finally {

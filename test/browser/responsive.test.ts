@@ -6,9 +6,12 @@ import { existsSync } from 'node:fs';
 import { hasChromium, launchChromium, pageResult, serve, REPO_ROOT } from './harness.js';
 import type { ResponsiveResult } from './pages/responsive.js';
 
-const skip = (!hasChromium && 'no /usr/bin/chromium') || (!existsSync(`${REPO_ROOT}/models/index.json`) && 'no shipped encoder');
+const skip =
+  (!hasChromium && 'no /usr/bin/chromium') || (!existsSync(`${REPO_ROOT}/models/index.json`) && 'no shipped encoder');
 
-test('load + embed + learn in a Worker keeps frames coming; the same work in-thread is measured alongside', { skip }, async (t) => {
+test('load + embed + learn in a Worker keeps frames coming; the same work in-thread is measured alongside', {
+  skip,
+}, async (t) => {
   const server = await serve();
   const chrome = await launchChromium();
   try {
@@ -17,7 +20,9 @@ test('load + embed + learn in a Worker keeps frames coming; the same work in-thr
     assert.equal(r.longTaskSupported, true);
     const [thread, worker] = r.runs;
     for (const run of r.runs) {
-      t.diagnostic(`${run.mode}: ${run.frames} frames in ${run.totalMs.toFixed(0)} ms, longest frame gap ${run.maxFrameGapMs.toFixed(0)} ms, ${run.longTasks} long tasks (longest ${run.maxLongTaskMs.toFixed(0)} ms, total ${run.longTaskTotalMs.toFixed(0)} ms)`);
+      t.diagnostic(
+        `${run.mode}: ${run.frames} frames in ${run.totalMs.toFixed(0)} ms, longest frame gap ${run.maxFrameGapMs.toFixed(0)} ms, ${run.longTasks} long tasks (longest ${run.maxLongTaskMs.toFixed(0)} ms, total ${run.longTaskTotalMs.toFixed(0)} ms)`,
+      );
       assert.ok(run.frames > 0, `${run.mode}: the rAF loop never ran`);
     }
     // Same data, same seed: the learning outcome does not depend on where it ran.

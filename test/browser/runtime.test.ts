@@ -33,7 +33,11 @@ describe('runtime in real Chromium', { skip }, () => {
     await isolated.close();
   });
 
-  async function run(server: TestServer, device: string, flags: { webgpu?: boolean; webnn?: boolean } = {}): Promise<PageOut> {
+  async function run(
+    server: TestServer,
+    device: string,
+    flags: { webgpu?: boolean; webnn?: boolean } = {},
+  ): Promise<PageOut> {
     const chrome = await launchChromium(flags);
     try {
       const page = await chrome.open(server.pageUrl('test/browser/pages/runtime.ts', { device }));
@@ -45,7 +49,9 @@ describe('runtime in real Chromium', { skip }, () => {
 
   function assertSameAsNode(out: PageOut): void {
     assert.equal(out.embeddings.length, nodeEmbeddings.length);
-    out.embeddings.forEach((e, k) => assert.ok(cosine(e, nodeEmbeddings[k]!) >= 0.999, `sample ${k}: cosine ${cosine(e, nodeEmbeddings[k]!)}`));
+    out.embeddings.forEach((e, k) =>
+      assert.ok(cosine(e, nodeEmbeddings[k]!) >= 0.999, `sample ${k}: cosine ${cosine(e, nodeEmbeddings[k]!)}`),
+    );
     // Raw RGBA, ImageData, OffscreenCanvas, <canvas>, ImageBitmap and <img> of the same pixels embed alike.
     assert.equal(out.canvasKinds.length, 6);
     for (const e of out.canvasKinds.slice(1)) assert.ok(cosine(e, out.canvasKinds[0]!) > 0.99999);

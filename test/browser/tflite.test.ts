@@ -16,8 +16,15 @@ const N_IMAGES = 64;
 /** Test-CNN variants: global-average-pool head, flatten of a 4×4 map, residual block + view() flatten, and the shipped architecture (models/pipeline/model.py). */
 const HEADS = ['gap', 'flatten', 'residual', 'pipeline'] as const;
 
-const pyOk = existsSync(PY) && spawnSync(PY, ['-c', 'import torch, onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
-const skip = !hasChromium ? 'no /usr/bin/chromium (npm test installs it)' : !pyOk ? 'needs /usr/bin/python3 with python3-torch, python3-onnx, python3-flatbuffers' : !existsSync(join(DATA, 'train-images-idx3-ubyte.gz')) ? 'needs Debian dataset-fashion-mnist' : false;
+const pyOk =
+  existsSync(PY) && spawnSync(PY, ['-c', 'import torch, onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
+const skip = !hasChromium
+  ? 'no /usr/bin/chromium (npm test installs it)'
+  : !pyOk
+    ? 'needs /usr/bin/python3 with python3-torch, python3-onnx, python3-flatbuffers'
+    : !existsSync(join(DATA, 'train-images-idx3-ubyte.gz'))
+      ? 'needs Debian dataset-fashion-mnist'
+      : false;
 
 interface Outcome {
   url: string;
@@ -47,13 +54,26 @@ async function sampleImages(n: number): Promise<Uint8Array> {
 }
 
 function asImages(raw: Uint8Array): Image[] {
-  return Array.from({ length: raw.length / 784 }, (_, k) => ({ data: raw.subarray(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
+  return Array.from({ length: raw.length / 784 }, (_, k) => ({
+    data: raw.subarray(k * 784, (k + 1) * 784),
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+  }));
 }
 
 /** The ONNX twin of a TFLite manifest: same preprocessing, NCHW. */
 function onnxManifest(tfl: ModelManifest, bytes: Uint8Array, sha256: string, id: string): ModelManifest {
   const { channels: c, height: h, width: w } = tfl.input;
-  return { ...tfl, id, format: 'onnx', file: `${id}.onnx`, bytes: bytes.byteLength, sha256, input: { ...tfl.input, layout: 'NCHW', shape: [null, c, h, w] } };
+  return {
+    ...tfl,
+    id,
+    format: 'onnx',
+    file: `${id}.onnx`,
+    bytes: bytes.byteLength,
+    sha256,
+    input: { ...tfl.input, layout: 'NCHW', shape: [null, c, h, w] },
+  };
 }
 
 async function embedOnnxInNode(manifest: ModelManifest, bytes: Uint8Array, images: Image[]): Promise<Float32Array[]> {
@@ -104,13 +124,32 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     for (const head of HEADS) {
       run(PY, [join(TOOLS, 'make_test_cnn.py'), `${head}.onnx`, '--head', head, '--seed', '1']);
       run(PY, [join(TOOLS, 'convert.py'), `${head}.onnx`, '--out', `${head}-fp32.tflite`]);
-      run(PY, [join(TOOLS, 'convert.py'), `${head}.onnx`, '--out', `${head}-int8.tflite`, '--int8', '--calib-images', calib, '--calib-count', '256', '--qdq-onnx', `${head}-qdq.onnx`]);
+      run(PY, [
+        join(TOOLS, 'convert.py'),
+        `${head}.onnx`,
+        '--out',
+        `${head}-int8.tflite`,
+        '--int8',
+        '--calib-images',
+        calib,
+        '--calib-count',
+        '256',
+        '--qdq-onnx',
+        `${head}-qdq.onnx`,
+      ]);
     }
     // MEAN is not in the backend's own version table, so only tfjs-tflite itself can refuse version 99.
     run(PY, [join(TOOLS, 'convert.py'), 'gap.onnx', '--out', 'gap-mean99.tflite', '--op-version', 'MEAN=99']);
     server = await serve();
-    const models = [...HEADS.flatMap((h) => [`${h}-fp32`, `${h}-int8`]), 'gap-mean99'].map((m) => `/build/tflite-test/${m}.json`).join(',');
-    out = await openPage(server, { images: '/build/tflite-test/images.u8', models, damaged: '/build/tflite-test/gap-int8.json', moduleWorker: '/build/tflite-test/gap-fp32.json' });
+    const models = [...HEADS.flatMap((h) => [`${h}-fp32`, `${h}-int8`]), 'gap-mean99']
+      .map((m) => `/build/tflite-test/${m}.json`)
+      .join(',');
+    out = await openPage(server, {
+      images: '/build/tflite-test/images.u8',
+      models,
+      damaged: '/build/tflite-test/gap-int8.json',
+      moduleWorker: '/build/tflite-test/gap-fp32.json',
+    });
   });
   after(async () => {
     await server?.close();
@@ -119,7 +158,9 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
   for (const head of HEADS) {
     test(`${head} head: fp32 TFLite matches the fp32 ONNX in Node (cosine ≥ 0.999)`, async (t) => {
       const c = cosines(byUrl(`${head}-fp32`).embeddings!, await onnx(head, `${head}-fp32`));
-      t.diagnostic(`${head} fp32 TFLite vs fp32 ONNX over ${N_IMAGES} sample images: min ${c.min.toFixed(6)} mean ${c.mean.toFixed(6)}`);
+      t.diagnostic(
+        `${head} fp32 TFLite vs fp32 ONNX over ${N_IMAGES} sample images: min ${c.min.toFixed(6)} mean ${c.mean.toFixed(6)}`,
+      );
       assert.ok(c.min >= 0.999, `min cosine ${c.min}`);
     });
 
@@ -127,7 +168,9 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
       const int8 = byUrl(`${head}-int8`).embeddings!;
       const vsQdq = cosines(int8, await onnx(`${head}-qdq`, `${head}-int8`));
       const vsFp32 = cosines(int8, await onnx(head, `${head}-int8`));
-      t.diagnostic(`${head} int8 TFLite vs int8 QDQ ONNX: min ${vsQdq.min.toFixed(6)} mean ${vsQdq.mean.toFixed(6)}; vs fp32 ONNX: min ${vsFp32.min.toFixed(6)} mean ${vsFp32.mean.toFixed(6)}`);
+      t.diagnostic(
+        `${head} int8 TFLite vs int8 QDQ ONNX: min ${vsQdq.min.toFixed(6)} mean ${vsQdq.mean.toFixed(6)}; vs fp32 ONNX: min ${vsFp32.min.toFixed(6)} mean ${vsFp32.mean.toFixed(6)}`,
+      );
       assert.ok(vsQdq.min >= 0.99, `int8 vs int8 ONNX min cosine ${vsQdq.min}`);
       assert.ok(vsFp32.min >= 0.99, `int8 vs fp32 ONNX min cosine ${vsFp32.min}`);
     });
@@ -136,7 +179,9 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
   test('on a cross-origin-isolated page (threaded WASM build) the int8 model gives the same embeddings', async () => {
     const isolated = await serve({ isolated: true });
     try {
-      const threaded = (await openPage(isolated, { images: '/build/tflite-test/images.u8', models: '/build/tflite-test/gap-int8.json' })).results[0]!;
+      const threaded = (
+        await openPage(isolated, { images: '/build/tflite-test/images.u8', models: '/build/tflite-test/gap-int8.json' })
+      ).results[0]!;
       assert.equal(threaded.error, undefined, JSON.stringify(threaded.error));
       assert.ok(cosines(threaded.embeddings!, byUrl('gap-int8').embeddings!).min >= 0.9999);
     } finally {
@@ -145,7 +190,14 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
   });
 
   test('damaged .tflite files are MODEL_CORRUPT (bad root offset, truncated, garbage)', () => {
-    assert.deepEqual(out.damaged.map((d) => [d.url, d.error?.code]), [['bad-root', 'MODEL_CORRUPT'], ['truncated', 'MODEL_CORRUPT'], ['garbage', 'MODEL_CORRUPT']]);
+    assert.deepEqual(
+      out.damaged.map((d) => [d.url, d.error?.code]),
+      [
+        ['bad-root', 'MODEL_CORRUPT'],
+        ['truncated', 'MODEL_CORRUPT'],
+        ['garbage', 'MODEL_CORRUPT'],
+      ],
+    );
   });
 
   test('an op version this tfjs-tflite build lacks is UNSUPPORTED_OP, listing the ops', () => {
@@ -163,7 +215,9 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     // EDGETUNE_MODELS_DIR (inside the repo) lets the check run on another copy of the zoo.
     const models = resolve(REPO_ROOT, process.env['EDGETUNE_MODELS_DIR'] ?? 'models');
     const index = join(models, 'index.json');
-    const raw = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as { default?: string | { id?: string } }).default : undefined;
+    const raw = existsSync(index)
+      ? (JSON.parse(readFileSync(index, 'utf8')) as { default?: string | { id?: string } }).default
+      : undefined;
     const id = typeof raw === 'string' ? raw : raw?.id;
     const base = id?.replace(/-(int8|fp32)$/, '');
     const manifests = readdirSync(models)
@@ -178,12 +232,17 @@ describe('TFLite in real Chromium (tfjs-tflite)', { skip }, () => {
     }
     const onnxBytes = new Uint8Array(readFileSync(join(models, onnxInt8.m.file)));
     const expected = await embedOnnxInNode(onnxInt8.m, onnxBytes, images);
-    const page = await openPage(server, { images: '/build/tflite-test/images.u8', models: `/${relative(REPO_ROOT, models)}/${tfl.f}` });
+    const page = await openPage(server, {
+      images: '/build/tflite-test/images.u8',
+      models: `/${relative(REPO_ROOT, models)}/${tfl.f}`,
+    });
     const o = page.results[0]!;
     assert.equal(o.error, undefined, JSON.stringify(o.error));
     assert.equal(o.backend, 'tfjs-tflite/wasm');
     const c = cosines(o.embeddings!, expected);
-    t.diagnostic(`${tfl.m.id} int8 TFLite (browser) vs ${onnxInt8.m.id} int8 ONNX (Node) over ${N_IMAGES} sample images: min ${c.min.toFixed(6)} mean ${c.mean.toFixed(6)}`);
+    t.diagnostic(
+      `${tfl.m.id} int8 TFLite (browser) vs ${onnxInt8.m.id} int8 ONNX (Node) over ${N_IMAGES} sample images: min ${c.min.toFixed(6)} mean ${c.mean.toFixed(6)}`,
+    );
     assert.ok(c.min >= 0.99, `min cosine ${c.min}`);
   });
 });

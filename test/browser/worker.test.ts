@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasChromium, launchChromium, pageResult, serve } from './harness.js';
 
-test('encoder in a real module Worker: same embeddings as the main thread, typed errors, abort, transfer, dispose', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+test('encoder in a real module Worker: same embeddings as the main thread, typed errors, abort, transfer, dispose', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async () => {
   const server = await serve();
   const chrome = await launchChromium();
   try {
@@ -23,7 +25,9 @@ test('encoder in a real module Worker: same embeddings as the main thread, typed
   }
 });
 
-test('learner and storage in a real module Worker: same answers as in-thread, progress, abort, events, shared IndexedDB, typed errors, dispose', { skip: !hasChromium && 'no /usr/bin/chromium' }, async () => {
+test('learner and storage in a real module Worker: same answers as in-thread, progress, abort, events, shared IndexedDB, typed errors, dispose', {
+  skip: !hasChromium && 'no /usr/bin/chromium',
+}, async () => {
   const server = await serve();
   const chrome = await launchChromium();
   try {
@@ -37,7 +41,11 @@ test('learner and storage in a real module Worker: same answers as in-thread, pr
     assert.ok(stepsLocal! > 0 && stepsLocal === stepsRemote);
     assert.deepEqual(r['phases'], ['prepare', 'train', 'guard', 'ready']);
     assert.equal(r['samePrediction'], true);
-    assert.equal(r['restoredPrediction'], true, 'a learner restored from the checkpoint the page read predicts the same');
+    assert.equal(
+      r['restoredPrediction'],
+      true,
+      'a learner restored from the checkpoint the page read predicts the same',
+    );
     assert.equal(r['seen'], 120);
     assert.ok((r['events'] as string[]).includes('adapted'), JSON.stringify(r['events']));
     assert.equal(r['abortCode'], 'ABORTED');

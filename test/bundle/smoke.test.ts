@@ -11,11 +11,14 @@ const built = existsSync(dist('dist/runtime.js'));
 const skipUnbuilt = !built && 'dist/ is missing: run `npm run build` (npm test builds first)';
 
 test('every exports-map entry points at built files, types first', { skip: skipUnbuilt }, () => {
-  const pkg = JSON.parse(readFileSync(dist('package.json'), 'utf8')) as { exports: Record<string, string | { types: string; default: string }> };
+  const pkg = JSON.parse(readFileSync(dist('package.json'), 'utf8')) as {
+    exports: Record<string, string | { types: string; default: string }>;
+  };
   for (const [key, entry] of Object.entries(pkg.exports)) {
     if (typeof entry === 'string') continue;
     assert.equal(Object.keys(entry)[0], 'types', `${key}: types must come first`);
-    if (!existsSync(dist(`src/${key === '.' ? 'index' : key.slice(2)}${key.includes('/') ? '/index.ts' : '.ts'}`))) continue; // area not written yet
+    if (!existsSync(dist(`src/${key === '.' ? 'index' : key.slice(2)}${key.includes('/') ? '/index.ts' : '.ts'}`)))
+      continue; // area not written yet
     assert.ok(existsSync(dist(entry.types)), `${key}: ${entry.types} missing`);
     assert.ok(existsSync(dist(entry.default)), `${key}: ${entry.default} missing`);
   }
@@ -49,31 +52,46 @@ async function runDistPage(query: string): Promise<{ result: { backend: string; 
 
 const ortWasm = (requests: string[]): string[] => requests.filter((p) => /\/ort-wasm[^/]*\.(wasm|mjs)$/.test(p));
 
-test('the built runtime with no wasmPaths set: ORT loads its WASM from its own package, never from elsewhere', { skip: skipUnbuilt || (!hasChromium && 'no chromium') }, async () => {
+test('the built runtime with no wasmPaths set: ORT loads its WASM from its own package, never from elsewhere', {
+  skip: skipUnbuilt || (!hasChromium && 'no chromium'),
+}, async () => {
   const { result, requests } = await runDistPage('');
   assert.deepEqual(result, { backend: 'wasm', dim: 16 });
   const wasm = ortWasm(requests);
   assert.ok(wasm.includes('/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'), requests.join('\n'));
-  assert.ok(wasm.every((p) => p.startsWith('/node_modules/onnxruntime-web/dist/')), wasm.join('\n'));
+  assert.ok(
+    wasm.every((p) => p.startsWith('/node_modules/onnxruntime-web/dist/')),
+    wasm.join('\n'),
+  );
 });
 
-test('edgetune-copy-assets output served as env.wasmPaths: the built runtime loads its WASM from there only', { skip: skipUnbuilt || (!hasChromium && 'no chromium') }, async () => {
+test('edgetune-copy-assets output served as env.wasmPaths: the built runtime loads its WASM from there only', {
+  skip: skipUnbuilt || (!hasChromium && 'no chromium'),
+}, async () => {
   const dir = `${REPO_ROOT}/build/copy-assets-test`;
   rmSync(dir, { recursive: true, force: true });
   try {
     const files = copyAssets(dir, { from: REPO_ROOT });
-    assert.deepEqual(files.map((f) => f.file).sort(), ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm']);
+    assert.deepEqual(files.map((f) => f.file).sort(), [
+      'ort/ort-wasm-simd-threaded.mjs',
+      'ort/ort-wasm-simd-threaded.wasm',
+    ]);
     const { result, requests } = await runDistPage('?wasmPaths=/build/copy-assets-test/ort/');
     assert.deepEqual(result, { backend: 'wasm', dim: 16 });
     const wasm = ortWasm(requests);
     assert.ok(wasm.includes('/build/copy-assets-test/ort/ort-wasm-simd-threaded.wasm'), requests.join('\n'));
-    assert.ok(wasm.every((p) => p.startsWith('/build/copy-assets-test/ort/')), wasm.join('\n'));
+    assert.ok(
+      wasm.every((p) => p.startsWith('/build/copy-assets-test/ort/')),
+      wasm.join('\n'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the built runtime opening a TFLite model with no env.tfliteWasmPath: BACKEND_UNAVAILABLE naming the setting and the copy-assets fix', { skip: skipUnbuilt || (!hasChromium && 'no chromium') }, async () => {
+test('the built runtime opening a TFLite model with no env.tfliteWasmPath: BACKEND_UNAVAILABLE naming the setting and the copy-assets fix', {
+  skip: skipUnbuilt || (!hasChromium && 'no chromium'),
+}, async () => {
   const server = await serve();
   const chrome = await launchChromium();
   const requests: string[] = [];
@@ -86,7 +104,10 @@ test('the built runtime opening a TFLite model with no env.tfliteWasmPath: BACKE
     assert.equal(r.code, 'BACKEND_UNAVAILABLE');
     assert.match(`${r.message} ${r.details}`, /env\.tfliteWasmPath is not set.*edgetune-copy-assets .* --tflite/);
     // It fails before anything of tfjs is fetched, and never guesses a path.
-    assert.ok(requests.every((p) => !/tflite_web_api/.test(p)), requests.join('\n'));
+    assert.ok(
+      requests.every((p) => !/tflite_web_api/.test(p)),
+      requests.join('\n'),
+    );
   } finally {
     await chrome.close();
     await server.close();

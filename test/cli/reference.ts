@@ -16,7 +16,9 @@ export const REFERENCE_MODELS = ['mobilenetv3-small', 'vit-ti16', 'dinov2-s14'] 
 /** Why the reference models cannot be built here, or `undefined` when they can. */
 export function referenceUnavailable(): string | undefined {
   const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, onnx'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `Debian PyTorch is missing (apt-get install python3-torch python3-torchvision python3-onnx): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+  return r.status === 0
+    ? undefined
+    : `Debian PyTorch is missing (apt-get install python3-torch python3-torchvision python3-onnx): ${r.stderr.trim().split('\n').pop() ?? ''}`;
 }
 
 /** Folder with every reference model, built when the script changed (seconds). */

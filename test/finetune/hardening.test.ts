@@ -19,11 +19,13 @@ function clustered(rng: Rng, n: number, classes: number): { x: Float32Array[]; y
   return { x, y };
 }
 
-const refused = (code: 'INVALID_ARGUMENT' | 'STATE_INVALID', field: RegExp) => (e: unknown): boolean => {
-  assert.ok(isEdgetuneError(e, code), `expected ${code}, got ${String(e)}`);
-  assert.match((e as Error).message, field);
-  return true;
-};
+const refused =
+  (code: 'INVALID_ARGUMENT' | 'STATE_INVALID', field: RegExp) =>
+  (e: unknown): boolean => {
+    assert.ok(isEdgetuneError(e, code), `expected ${code}, got ${String(e)}`);
+    assert.match((e as Error).message, field);
+    return true;
+  };
 
 test('every option is validated at construction: range, integer, enum and misspelt keys name the option', () => {
   const bad: Array<[Partial<LearnerOptions> | Record<string, unknown>, RegExp]> = [
@@ -51,7 +53,12 @@ test('every option is validated at construction: range, integer, enum and misspe
     [{ dim: 0 }, /'dim'/],
     [{ hidden: 0, head: 'adapter' }, /'hidden'/],
   ];
-  for (const [o, msg] of bad) assert.throws(() => new Learner({ dim: DIM, ...o } as LearnerOptions), refused('INVALID_ARGUMENT', msg), JSON.stringify(o));
+  for (const [o, msg] of bad)
+    assert.throws(
+      () => new Learner({ dim: DIM, ...o } as LearnerOptions),
+      refused('INVALID_ARGUMENT', msg),
+      JSON.stringify(o),
+    );
   // The same values arriving through a saved state are refused with STATE_INVALID naming options.<field>.
   const s = new Learner({ dim: DIM }).getState();
   for (const [patch, field] of [
@@ -59,7 +66,10 @@ test('every option is validated at construction: range, integer, enum and misspe
     [{ mode: 'selftrain' }, /'options\.mode'/],
     [{ optimizer: { ...s.options.optimizer, kind: 'sgdd' } }, /'options\.optimizer\.kind'/],
   ] as const) {
-    assert.throws(() => Learner.fromState({ ...s, options: { ...s.options, ...patch } } as unknown as LearnerState), refused('STATE_INVALID', field));
+    assert.throws(
+      () => Learner.fromState({ ...s, options: { ...s.options, ...patch } } as unknown as LearnerState),
+      refused('STATE_INVALID', field),
+    );
   }
 });
 
@@ -133,9 +143,16 @@ test('fromState checks every field and names it: NaN anchorSq, duplicate class n
     [{ options: undefined }, /options/],
   ];
   for (const [patch, field] of cases) {
-    assert.throws(() => Learner.fromState({ ...s, ...patch } as unknown as LearnerState), refused('STATE_INVALID', field), Object.keys(patch).join());
+    assert.throws(
+      () => Learner.fromState({ ...s, ...patch } as unknown as LearnerState),
+      refused('STATE_INVALID', field),
+      Object.keys(patch).join(),
+    );
   }
-  assert.throws(() => Learner.fromState(null as unknown as LearnerState), refused('STATE_INVALID', /Not a learner state/));
+  assert.throws(
+    () => Learner.fromState(null as unknown as LearnerState),
+    refused('STATE_INVALID', /Not a learner state/),
+  );
   // The untouched state still restores.
   assert.deepEqual(Learner.fromState(s).getState(), s);
 });
@@ -159,11 +176,17 @@ test('an abort from another task lands within about one mini-batch, not after a 
   const classes = 2000;
   const l = new Learner({ dim: 64, classes: Array.from({ length: classes }, (_, i) => `k${i}`), batchSize: 8 });
   const rng = new Rng(9);
-  for (let i = 0; i < classes; i++) l.addLabeled(Float32Array.from({ length: 64 }, () => rng.normal()), `k${i}`);
+  for (let i = 0; i < classes; i++)
+    l.addLabeled(
+      Float32Array.from({ length: 64 }, () => rng.normal()),
+      `k${i}`,
+    );
   const ac = new AbortController();
   const phases: string[] = [];
   setTimeout(() => ac.abort(), 0);
-  await assert.rejects(l.adapt({ signal: ac.signal, onProgress: (p) => phases.push(p.phase) }), (e) => isEdgetuneError(e, 'ABORTED'));
+  await assert.rejects(l.adapt({ signal: ac.signal, onProgress: (p) => phases.push(p.phase) }), (e) =>
+    isEdgetuneError(e, 'ABORTED'),
+  );
   // One epoch here is 250 mini-batches; before the fix the abort could only land after it.
   assert.deepEqual(phases, ['prepare']);
   assert.equal(l.stats().fitted, false);

@@ -5,7 +5,14 @@ import { headSpec } from '../../src/finetune/heads.js';
 import { Rng } from '../../src/finetune/rng.js';
 
 /** Plain forward and backward of the residual adapter (layout W1, b1, W2, Wc, bc), in float64. */
-function reference(p: Float32Array, d: number, h: number, c: number, x: Float32Array, dl: Float64Array): { logits: number[]; grad: Float64Array } {
+function reference(
+  p: Float32Array,
+  d: number,
+  h: number,
+  c: number,
+  x: Float32Array,
+  dl: Float64Array,
+): { logits: number[]; grad: Float64Array } {
   const oB1 = h * d;
   const oW2 = oB1 + h;
   const oWc = oW2 + d * h;
@@ -100,7 +107,8 @@ for (const [d, h, c] of [
       let s = w[c * d + k]!;
       for (let j = 0; j < d; j++) s += w[k * d + j]! * x[j]!;
       assert.ok(Math.abs(lo[k]! - s) <= 1e-9 * (1 + Math.abs(s)), `linear logit ${k}`);
-      for (let j = 0; j < d; j++) assert.ok(Math.abs(gl[k * d + j]! - dl[k]! * x[j]!) <= 1e-12, `linear grad ${k},${j}`);
+      for (let j = 0; j < d; j++)
+        assert.ok(Math.abs(gl[k * d + j]! - dl[k]! * x[j]!) <= 1e-12, `linear grad ${k},${j}`);
       assert.equal(gl[c * d + k], dl[k]);
     }
   });

@@ -7,7 +7,12 @@ import { Learner, type LearnerOptions, type LearnerState } from '../../src/finet
 import { Adwin, PageHinkley } from '../../src/finetune/drift.js';
 import { ReplayBuffer } from '../../src/finetune/replay.js';
 import { Rng } from '../../src/finetune/rng.js';
-import { classThresholds, newThresholdState, resolveThresholds, updateThresholds } from '../../src/finetune/thresholds.js';
+import {
+  classThresholds,
+  newThresholdState,
+  resolveThresholds,
+  updateThresholds,
+} from '../../src/finetune/thresholds.js';
 
 const DIM = 16;
 const CLASSES = ['a', 'b', 'c', 'd'];
@@ -17,7 +22,12 @@ function centres(rng: Rng, sep: number): Float32Array[] {
   return CLASSES.map(() => Float32Array.from({ length: DIM }, () => rng.normal() * sep));
 }
 
-function draw(rng: Rng, mus: Float32Array[], n: number, opts: { noise?: number; shift?: Float32Array; weights?: number[] } = {}): { x: Float32Array[]; y: string[] } {
+function draw(
+  rng: Rng,
+  mus: Float32Array[],
+  n: number,
+  opts: { noise?: number; shift?: Float32Array; weights?: number[] } = {},
+): { x: Float32Array[]; y: string[] } {
   const x: Float32Array[] = [];
   const y: string[] = [];
   const w = opts.weights ?? CLASSES.map(() => 1);
@@ -33,7 +43,8 @@ function draw(rng: Rng, mus: Float32Array[], n: number, opts: { noise?: number; 
   return { x, y };
 }
 
-const acc = (l: Learner, d: { x: Float32Array[]; y: string[] }): number => d.x.filter((x, i) => l.predict(x).label === d.y[i]).length / d.x.length;
+const acc = (l: Learner, d: { x: Float32Array[]; y: string[] }): number =>
+  d.x.filter((x, i) => l.predict(x).label === d.y[i]).length / d.x.length;
 
 async function fit(opts: Partial<LearnerOptions>, d: { x: Float32Array[]; y: string[] }): Promise<Learner> {
   const l = new Learner({ dim: DIM, seed: 3, classes: CLASSES, ...opts });
@@ -89,7 +100,10 @@ test('self-training on a shifted unlabeled stream beats the frozen source head',
 test('fixed threshold accepts only confident samples and counts each rejection', async () => {
   const rng = new Rng(5);
   const mus = centres(rng, 0.6);
-  const l = await fit({ threshold: { kind: 'fixed', tau: 0.95 }, distributionAlignment: false, featureAlignment: 'none' }, draw(rng, mus, 80));
+  const l = await fit(
+    { threshold: { kind: 'fixed', tau: 0.95 }, distributionAlignment: false, featureAlignment: 'none' },
+    draw(rng, mus, 80),
+  );
   const stream = draw(rng, mus, 300);
   let accepted = 0;
   for (const x of stream.x) {
@@ -101,7 +115,16 @@ test('fixed threshold accepts only confident samples and counts each rejection',
   }
   const s = l.stats();
   assert.equal(s.accepted, accepted);
-  assert.equal(s.accepted + s.rejectedLowConfidence + s.rejectedByReservoir + s.rejectedUnknown + s.rejectedDuplicate + s.rejectedDisagreement + s.rejectedCap, 300);
+  assert.equal(
+    s.accepted +
+      s.rejectedLowConfidence +
+      s.rejectedByReservoir +
+      s.rejectedUnknown +
+      s.rejectedDuplicate +
+      s.rejectedDisagreement +
+      s.rejectedCap,
+    300,
+  );
   assert.ok(s.rejectedLowConfidence > 0);
 });
 
@@ -184,7 +207,11 @@ test('replay stays bounded and class-balanced on a one-class-dominated stream', 
   for (let i = 0; i < 5000; i++) {
     const cls = rng.next() < 0.9 ? 0 : 1 + rng.int(3);
     b.addPseudo({ x: new Float32Array(2), x2: undefined, cls, labeled: false, holdout: false, conf: 1, step: i }, rng);
-    if (i % 50 === 0) b.addLabeled({ x: new Float32Array(2), x2: undefined, cls, labeled: true, holdout: false, conf: 1, step: i }, rng);
+    if (i % 50 === 0)
+      b.addLabeled(
+        { x: new Float32Array(2), x2: undefined, cls, labeled: true, holdout: false, conf: 1, step: i },
+        rng,
+      );
   }
   const counts = b.counts();
   assert.ok(b.all().length <= 100 + 4 * 5);
@@ -207,7 +234,10 @@ test('a harmful adaptation is rolled back and counted; predictions are unchanged
   const before = probe.x.map((x) => Array.from(l.predict(x).probs));
   // Poison: a wildly high learning rate makes the next step destroy the head.
   const s = l.getState();
-  const poisoned = Learner.fromState({ ...s, options: { ...s.options, optimizer: { ...s.options.optimizer, kind: 'sgd', lr: 500, momentum: 0.99 }, emaDecay: 0 } });
+  const poisoned = Learner.fromState({
+    ...s,
+    options: { ...s.options, optimizer: { ...s.options.optimizer, kind: 'sgd', lr: 500, momentum: 0.99 }, emaDecay: 0 },
+  });
   const events: string[] = [];
   poisoned.on((e) => {
     if (e.type === 'rollback') events.push(e.reason);
@@ -217,9 +247,15 @@ test('a harmful adaptation is rolled back and counted; predictions are unchanged
   assert.ok(r.guardAfter < r.guardBefore);
   assert.equal(poisoned.stats().rollbacks, 1);
   assert.equal(events.length, 1);
-  assert.deepEqual(probe.x.map((x) => Array.from(poisoned.predict(x).probs)), before);
+  assert.deepEqual(
+    probe.x.map((x) => Array.from(poisoned.predict(x).probs)),
+    before,
+  );
   // Without the guard the same step goes through and hurts.
-  const unguarded = Learner.fromState({ ...s, options: { ...poisoned.getState().options, guard: { ...s.options.guard, enabled: false } } });
+  const unguarded = Learner.fromState({
+    ...s,
+    options: { ...poisoned.getState().options, guard: { ...s.options.guard, enabled: false } },
+  });
   const r2 = await unguarded.adapt();
   assert.equal(r2.rolledBack, false);
   assert.ok(acc(unguarded, probe) < acc(l, probe));
@@ -230,7 +266,10 @@ test('NaN from a step is rolled back as non-finite', async () => {
   const mus = centres(rng, 1);
   const l = await fit({}, draw(rng, mus, 100));
   const s = l.getState();
-  const bad = Learner.fromState({ ...s, options: { ...s.options, optimizer: { ...s.options.optimizer, kind: 'sgd', lr: 1e38 } } });
+  const bad = Learner.fromState({
+    ...s,
+    options: { ...s.options, optimizer: { ...s.options.optimizer, kind: 'sgd', lr: 1e38 } },
+  });
   const r = await bad.adapt();
   assert.equal(r.rolledBack, true);
   assert.equal(bad.stats().rollbacksNonFinite, 1);
@@ -242,9 +281,17 @@ test('distribution alignment and balanced replay keep a one-class-dominated stre
   const mus = centres(rng, 0.9);
   const src = draw(rng, mus, 120);
   const balanced = draw(rng, mus, 400);
-  const mk = (o: Partial<LearnerOptions>): Promise<Learner> => fit({ featureAlignment: 'none', threshold: { kind: 'fixed', tau: 0.6 }, ...o }, src);
+  const mk = (o: Partial<LearnerOptions>): Promise<Learner> =>
+    fit({ featureAlignment: 'none', threshold: { kind: 'fixed', tau: 0.6 }, ...o }, src);
   const ours = await mk({});
-  const naive = await mk({ distributionAlignment: false, guard: false, emaDecay: 0, replay: { pseudoCapacity: 100000 }, openSet: false, pseudo: { agreement: false, minConfidence: 0, perClassPerRound: 1e9 } });
+  const naive = await mk({
+    distributionAlignment: false,
+    guard: false,
+    emaDecay: 0,
+    replay: { pseudoCapacity: 100000 },
+    openSet: false,
+    pseudo: { agreement: false, minConfidence: 0, perClassPerRound: 1e9 },
+  });
   const start = acc(ours, balanced);
   const skew = draw(rng, mus, 3000, { weights: [0.94, 0.02, 0.02, 0.02] });
   for (const l of [ours, naive]) {
@@ -275,8 +322,14 @@ test('state survives structuredClone mid-stream and resumes exactly', async () =
   const restored = Learner.fromState(saved);
   assert.deepEqual(await run(restored, stream.x.slice(200)), await run(l, stream.x.slice(200)));
   assert.deepEqual(restored.getState(), l.getState());
-  assert.throws(() => Learner.fromState({ ...saved, version: 99 as 2 }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
-  assert.throws(() => Learner.fromState({ ...saved, teacher: new Float32Array(3) }), (e) => isEdgetuneError(e, 'STATE_INVALID'));
+  assert.throws(
+    () => Learner.fromState({ ...saved, version: 99 as 2 }),
+    (e) => isEdgetuneError(e, 'STATE_INVALID'),
+  );
+  assert.throws(
+    () => Learner.fromState({ ...saved, teacher: new Float32Array(3) }),
+    (e) => isEdgetuneError(e, 'STATE_INVALID'),
+  );
 });
 
 test('NaN and Infinity inputs throw NON_FINITE and leave the state unchanged', async () => {
@@ -289,13 +342,28 @@ test('NaN and Infinity inputs throw NON_FINITE and leave the state unchanged', a
   bad[3] = Number.NaN;
   const inf = new Float32Array(DIM).fill(0.1);
   inf[0] = Infinity;
-  assert.throws(() => l.observe(bad), (e) => isEdgetuneError(e, 'NON_FINITE'));
-  assert.throws(() => l.addLabeled(inf, 'a'), (e) => isEdgetuneError(e, 'NON_FINITE'));
-  assert.throws(() => l.predict(bad), (e) => isEdgetuneError(e, 'NON_FINITE'));
-  assert.throws(() => l.observe(new Float32Array(DIM), { augmented: bad }), (e) => isEdgetuneError(e, 'NON_FINITE'));
+  assert.throws(
+    () => l.observe(bad),
+    (e) => isEdgetuneError(e, 'NON_FINITE'),
+  );
+  assert.throws(
+    () => l.addLabeled(inf, 'a'),
+    (e) => isEdgetuneError(e, 'NON_FINITE'),
+  );
+  assert.throws(
+    () => l.predict(bad),
+    (e) => isEdgetuneError(e, 'NON_FINITE'),
+  );
+  assert.throws(
+    () => l.observe(new Float32Array(DIM), { augmented: bad }),
+    (e) => isEdgetuneError(e, 'NON_FINITE'),
+  );
   assert.deepEqual(l.getState(), before);
   assert.equal(l.stats().rejectedNonFinite, 4);
-  assert.throws(() => l.observe(new Float32Array(3)), (e) => isEdgetuneError(e, 'INPUT_SHAPE'));
+  assert.throws(
+    () => l.observe(new Float32Array(3)),
+    (e) => isEdgetuneError(e, 'INPUT_SHAPE'),
+  );
 });
 
 test('classes can be added, renamed and removed at run time; T3A and two-view consistency run', async () => {
@@ -305,8 +373,14 @@ test('classes can be added, renamed and removed at run time; T3A and two-view co
   const l = await fit({}, d);
   l.renameClass('a', 'apple');
   assert.deepEqual(l.classes, ['apple', 'b', 'c', 'd']);
-  assert.throws(() => l.renameClass('b', 'c'), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
-  assert.throws(() => l.removeClass('zzz'), (e) => isEdgetuneError(e, 'UNKNOWN_LABEL'));
+  assert.throws(
+    () => l.renameClass('b', 'c'),
+    (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'),
+  );
+  assert.throws(
+    () => l.removeClass('zzz'),
+    (e) => isEdgetuneError(e, 'UNKNOWN_LABEL'),
+  );
   l.removeClass('b');
   assert.deepEqual(l.classes, ['apple', 'c', 'd']);
   assert.equal(l.predict(d.x[0]!).probs.length, 3);
@@ -332,9 +406,15 @@ test('dispose makes later calls throw DISPOSED; await using disposes', async () 
     l.addLabeled(draw(rng, mus, 1).x[0]!, 'a');
     kept = l;
   }
-  assert.throws(() => kept!.predict(new Float32Array(DIM)), (e) => isEdgetuneError(e, 'DISPOSED'));
+  assert.throws(
+    () => kept!.predict(new Float32Array(DIM)),
+    (e) => isEdgetuneError(e, 'DISPOSED'),
+  );
   const fresh = new Learner({ dim: DIM });
-  assert.throws(() => fresh.predict(new Float32Array(DIM).fill(1)), (e) => isEdgetuneError(e, 'NOT_READY'));
+  assert.throws(
+    () => fresh.predict(new Float32Array(DIM).fill(1)),
+    (e) => isEdgetuneError(e, 'NOT_READY'),
+  );
   const ac = new AbortController();
   fresh.addLabeled(new Float32Array(DIM).fill(1), 'a');
   fresh.addLabeled(new Float32Array(DIM).fill(-1), 'b');
@@ -350,15 +430,51 @@ test('a version-1 state (counters as a Float64Array) still restores, with its co
   for (const x of draw(rng, mus, 100).x) if (l.observe(x).adaptDue) await l.adapt();
   const s = l.getState();
   const c = s.counters;
-  const order = [c.seen, c.accepted, c.rejectedLowConfidence, c.rejectedByReservoir, c.pseudoDisagreed, c.adaptations, c.rollbacks, c.rollbacksNonFinite, c.drifts, c.sinceAdapt, c.lastGuardAccuracy, c.adaptDue ? 1 : 0];
+  const order = [
+    c.seen,
+    c.accepted,
+    c.rejectedLowConfidence,
+    c.rejectedByReservoir,
+    c.pseudoDisagreed,
+    c.adaptations,
+    c.rollbacks,
+    c.rollbacksNonFinite,
+    c.drifts,
+    c.sinceAdapt,
+    c.lastGuardAccuracy,
+    c.adaptDue ? 1 : 0,
+  ];
   const v1 = { ...s, version: 1, counters: Float64Array.from(order) } as unknown as LearnerState;
   const restored = Learner.fromState(v1);
   const r = restored.getState();
-  for (const k of ['student', 'teacher', 'optimizer', 'replay', 'thresholds', 'anchorSum', 'streamMean', 'adwin', 'pageHinkley', 'rng'] as const) assert.deepEqual(r[k], s[k], k);
-  for (const k of Object.keys(c) as Array<keyof typeof c>) if (k in r.counters && order.length) assert.equal(r.counters[k], ['rejectedUnknown', 'rejectedDuplicate', 'rejectedDisagreement', 'rejectedCap', 'cappedSinceAdapt'].includes(k) ? 0 : c[k], k);
+  for (const k of [
+    'student',
+    'teacher',
+    'optimizer',
+    'replay',
+    'thresholds',
+    'anchorSum',
+    'streamMean',
+    'adwin',
+    'pageHinkley',
+    'rng',
+  ] as const)
+    assert.deepEqual(r[k], s[k], k);
+  for (const k of Object.keys(c) as Array<keyof typeof c>)
+    if (k in r.counters && order.length)
+      assert.equal(
+        r.counters[k],
+        ['rejectedUnknown', 'rejectedDuplicate', 'rejectedDisagreement', 'rejectedCap', 'cappedSinceAdapt'].includes(k)
+          ? 0
+          : c[k],
+        k,
+      );
   // Version-1 learners kept their held-back labels for good; that stays so.
   assert.equal(r.options.guard.holdout, 'keep');
   assert.equal(restored.predict(s.replay.x.slice(0, DIM)).label, l.predict(s.replay.x.slice(0, DIM)).label);
   assert.equal(restored.stats().seen, 100);
-  assert.throws(() => Learner.fromState({ ...v1, counters: new Float64Array(3) } as unknown as LearnerState), (e) => isEdgetuneError(e, 'STATE_INVALID') && /counters/.test((e as Error).message));
+  assert.throws(
+    () => Learner.fromState({ ...v1, counters: new Float64Array(3) } as unknown as LearnerState),
+    (e) => isEdgetuneError(e, 'STATE_INVALID') && /counters/.test((e as Error).message),
+  );
 });

@@ -13,7 +13,11 @@ function world(seed: number, sep = 1.2): { rng: Rng; mus: Float32Array[] } {
   return { rng, mus: NAMES.map(() => Float32Array.from({ length: DIM }, () => rng.normal() * sep)) };
 }
 
-function draw(w: { rng: Rng; mus: Float32Array[] }, n: number, opts: { only?: number; noise?: number; shift?: number } = {}): { x: Float32Array[]; y: string[] } {
+function draw(
+  w: { rng: Rng; mus: Float32Array[] },
+  n: number,
+  opts: { only?: number; noise?: number; shift?: number } = {},
+): { x: Float32Array[]; y: string[] } {
   const x: Float32Array[] = [];
   const y: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -24,7 +28,8 @@ function draw(w: { rng: Rng; mus: Float32Array[] }, n: number, opts: { only?: nu
   return { x, y };
 }
 
-const acc = (l: Learner, d: { x: Float32Array[]; y: string[] }): number => d.x.filter((x, i) => l.predict(x).label === d.y[i]).length / d.x.length;
+const acc = (l: Learner, d: { x: Float32Array[]; y: string[] }): number =>
+  d.x.filter((x, i) => l.predict(x).label === d.y[i]).length / d.x.length;
 
 async function fit(d: { x: Float32Array[]; y: string[] }, o: Partial<LearnerOptions> = {}): Promise<Learner> {
   const l = new Learner({ dim: DIM, seed: 5, ...o });
@@ -53,7 +58,10 @@ test('no drift alarm on a stationary stream while the learner grows more confide
   const meanConf = (): number => probe.x.reduce((a, x) => a + l.predict(x).confidence, 0) / probe.x.length;
   const c0 = meanConf();
   for (const x of draw(w, 3000).x) if (l.observe(x).adaptDue) await l.adapt();
-  assert.ok(l.stats().adaptations >= 2 && meanConf() > c0, `adaptations ${l.stats().adaptations}, confidence ${c0} → ${meanConf()}`);
+  assert.ok(
+    l.stats().adaptations >= 2 && meanConf() > c0,
+    `adaptations ${l.stats().adaptations}, confidence ${c0} → ${meanConf()}`,
+  );
   assert.deepEqual(drifts, [], `false alarms at ${drifts.join(', ')}`);
   for (const x of draw(w, 600, { shift: 2.5 }).x) if (l.observe(x).adaptDue) await l.adapt();
   assert.ok(drifts.length >= 1 && drifts[0]! >= 3000 && drifts[0]! < 3400, `drift at ${drifts.join(', ')}`);
@@ -78,7 +86,8 @@ test('a one-class stream of 5000 steps: accepted pseudo-labels stay right and ac
   const l = await fit(draw(w, 200));
   const fresh = draw(w, 400);
   const before = acc(l, fresh);
-  let accepted = 0, right = 0;
+  let accepted = 0,
+    right = 0;
   const s = draw(w, 5000, { only: 2 });
   for (let i = 0; i < s.x.length; i++) {
     const o = l.observe(s.x[i]!);
@@ -146,7 +155,8 @@ test('confidence is temperature-calibrated on held-back labels: closer to accura
   const raw = Learner.fromState({ ...l.getState(), options: { ...l.getState().options, calibration: false } });
   const test2 = draw(w, 800);
   const gap = (m: Learner): number => {
-    let c = 0, ok = 0;
+    let c = 0,
+      ok = 0;
     for (let i = 0; i < test2.x.length; i++) {
       const p = m.predict(test2.x[i]!);
       c += p.confidence;

@@ -94,9 +94,24 @@ function mutations(v: unknown, r: Rand): [string, unknown][] {
     ['true', true],
   ];
   if (typeof v === 'number') {
-    return [...any, ['NaN', Number.NaN], ['Infinity', Number.POSITIVE_INFINITY], ['-Infinity', Number.NEGATIVE_INFINITY], ['-1', -1], ['0', 0], ['0.5', 0.5], ['1e9', 1e9], ['2^31', 2 ** 31], ['-2^31', -(2 ** 31)], ['+1', v + 1], ['-v', -v], ['x1e6', v * 1e6]];
+    return [
+      ...any,
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+      ['-Infinity', Number.NEGATIVE_INFINITY],
+      ['-1', -1],
+      ['0', 0],
+      ['0.5', 0.5],
+      ['1e9', 1e9],
+      ['2^31', 2 ** 31],
+      ['-2^31', -(2 ** 31)],
+      ['+1', v + 1],
+      ['-v', -v],
+      ['x1e6', v * 1e6],
+    ];
   }
-  if (typeof v === 'string') return [...any, ['empty', ''], ['long', 'y'.repeat(2000)], ['number', 7], ['weird', '../\u0000\u{1F600}']];
+  if (typeof v === 'string')
+    return [...any, ['empty', ''], ['long', 'y'.repeat(2000)], ['number', 7], ['weird', '../\u0000\u{1F600}']];
   if (typeof v === 'boolean') return [...any, ['flip', !v], ['number', 1]];
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
     const a = v as unknown as Float32Array;
@@ -106,10 +121,27 @@ function mutations(v: unknown, r: Rand): [string, unknown][] {
     if (big.length) big[int(r, 0, big.length - 1)] = 1e30;
     const longer = new (a.constructor as Float32ArrayConstructor)(a.length + 1);
     longer.set(a);
-    return [...any, ['truncate', a.slice(0, Math.max(0, a.length - 1))], ['empty-typed', a.slice(0, 0)], ['longer', longer], ['NaN-entry', nan], ['1e30-entry', big], ['plain-array', Array.from(a)], ['other-type', a instanceof Float64Array ? Float32Array.from(a) : Float64Array.from(a)], ['negate', a.map((x) => -x)]];
+    return [
+      ...any,
+      ['truncate', a.slice(0, Math.max(0, a.length - 1))],
+      ['empty-typed', a.slice(0, 0)],
+      ['longer', longer],
+      ['NaN-entry', nan],
+      ['1e30-entry', big],
+      ['plain-array', Array.from(a)],
+      ['other-type', a instanceof Float64Array ? Float32Array.from(a) : Float64Array.from(a)],
+      ['negate', a.map((x) => -x)],
+    ];
   }
   if (Array.isArray(v)) {
-    return [...any, ['truncate', v.slice(0, -1)], ['emptied', []], ['dup-first', v.length ? [v[0], ...v] : [1]], ['extra', [...v, v[0] ?? 0]], ['reversed', [...v].reverse()]];
+    return [
+      ...any,
+      ['truncate', v.slice(0, -1)],
+      ['emptied', []],
+      ['dup-first', v.length ? [v[0], ...v] : [1]],
+      ['extra', [...v, v[0] ?? 0]],
+      ['reversed', [...v].reverse()],
+    ];
   }
   if (typeof v === 'object' && v !== null) return [...any, ['emptied', {}], ['extra-key', { ...v, zz: 1 }]];
   return any;
@@ -155,26 +187,73 @@ function manifestCase(r: Rand): Case {
     // Field-by-field mutations rarely keep shape, height and width consistent: size the input as a whole too.
     const [h, w] = [pick(r, [1, 3, 300, 8193, 65536, 100000, 2 ** 31]), pick(r, [1, 5, 300, 8193, 100000])];
     const c = pick(r, [1, 3] as const);
-    value = { ...baseManifest, input: { ...baseManifest.input, channels: c, height: h, width: w, shape: [null, c, h, w], mean: Array(c).fill(0), std: Array(c).fill(1) } };
+    value = {
+      ...baseManifest,
+      input: {
+        ...baseManifest.input,
+        channels: c,
+        height: h,
+        width: w,
+        shape: [null, c, h, w],
+        mean: Array(c).fill(0),
+        std: Array(c).fill(1),
+      },
+    };
     desc = `input=${c}x${h}x${w}`;
   }
   return {
     desc,
     async run() {
       const code = await typedOnly('validateManifest', () => validateManifest(value));
-      if (code !== 'ok' && code !== 'MANIFEST_INVALID') throw new Finding(`validateManifest gave ${code}, not MANIFEST_INVALID`);
+      if (code !== 'ok' && code !== 'MANIFEST_INVALID')
+        throw new Finding(`validateManifest gave ${code}, not MANIFEST_INVALID`);
       if (code === 'ok') {
         await typedOnly('open+embed', async () => {
-          await using enc = await Encoder.open({ manifest: value, bytes: modelBytes }, { device: 'wasm', selfCheck: false });
+          await using enc = await Encoder.open(
+            { manifest: value, bytes: modelBytes },
+            { device: 'wasm', selfCheck: false },
+          );
           const out = await enc.embed(testImages(2));
-          if (out.length !== 2 || out.some((e) => e.length !== enc.dim)) throw new Finding(`embed returned ${out.length} embeddings of ${out.map((e) => e.length).join('/')}`);
+          if (out.length !== 2 || out.some((e) => e.length !== enc.dim))
+            throw new Finding(`embed returned ${out.length} embeddings of ${out.map((e) => e.length).join('/')}`);
         });
       }
     },
   };
 }
 
-const FILE_PIECES = ['..', '.', '/', '//', '\\', '%2e', '%2E%2e', '%2f', '%5c', 'a', 'm.onnx', 'sub', 'https:', 'http:', 'file:', 'data:', 'javascript:', 'blob:', 'evil.example', 'm.example', '@', ':', '?', '#', ' ', '\t', '\u0000', '~', 'C:', '%00'];
+const FILE_PIECES = [
+  '..',
+  '.',
+  '/',
+  '//',
+  '\\',
+  '%2e',
+  '%2E%2e',
+  '%2f',
+  '%5c',
+  'a',
+  'm.onnx',
+  'sub',
+  'https:',
+  'http:',
+  'file:',
+  'data:',
+  'javascript:',
+  'blob:',
+  'evil.example',
+  'm.example',
+  '@',
+  ':',
+  '?',
+  '#',
+  ' ',
+  '\t',
+  '\u0000',
+  '~',
+  'C:',
+  '%00',
+];
 
 /** Random `file` strings in a manifest fetched from https://m.example/dir/: refused, or fetched from inside that directory only. */
 function fileCase(r: Rand): Case {
@@ -185,18 +264,37 @@ function fileCase(r: Rand): Case {
       const fetched: string[] = [];
       const f = (async (url: string) => {
         fetched.push(String(url));
-        if (String(url) === 'https://m.example/dir/m.json') return new Response(JSON.stringify({ ...baseManifest, file }));
+        if (String(url) === 'https://m.example/dir/m.json')
+          return new Response(JSON.stringify({ ...baseManifest, file }));
         return new Response('missing', { status: 404 });
       }) as typeof fetch;
       await typedOnly('loadModel', () => loadModel('https://m.example/dir/m.json', { fetch: f }));
       for (const url of fetched.slice(1)) {
-        if (!url.startsWith('https://m.example/dir/')) throw new Finding(`fetched ${url} outside the manifest's directory`);
+        if (!url.startsWith('https://m.example/dir/'))
+          throw new Finding(`fetched ${url} outside the manifest's directory`);
       }
     },
   };
 }
 
-const VALUES: unknown[] = [null, undefined, 0, -1, 1.5, Number.NaN, 1e9, '16', 'abc', {}, [], true, Symbol('s'), () => 1, new Uint8Array(4), new ArrayBuffer(8)];
+const VALUES: unknown[] = [
+  null,
+  undefined,
+  0,
+  -1,
+  1.5,
+  Number.NaN,
+  1e9,
+  '16',
+  'abc',
+  {},
+  [],
+  true,
+  Symbol('s'),
+  () => 1,
+  new Uint8Array(4),
+  new ArrayBuffer(8),
+];
 let encoder: Encoder | undefined;
 
 /** Random embed() arguments: elements of every kind, dims in and out of range, wrong data types. */
@@ -205,22 +303,47 @@ function inputCase(r: Rand): Case {
     const roll = r();
     if (roll < 0.25) {
       const v = pick(r, VALUES);
-      return { v, d: typeof v === 'symbol' ? 'symbol' : typeof v === 'function' ? 'function' : ArrayBuffer.isView(v) ? 'u8' : JSON.stringify(v) ?? String(v) };
+      return {
+        v,
+        d:
+          typeof v === 'symbol'
+            ? 'symbol'
+            : typeof v === 'function'
+              ? 'function'
+              : ArrayBuffer.isView(v)
+                ? 'u8'
+                : (JSON.stringify(v) ?? String(v)),
+      };
     }
     const w = r() < 0.8 ? int(r, 1, 40) : pick(r, VALUES);
     const h = r() < 0.8 ? int(r, 1, 40) : pick(r, VALUES);
     const c = r() < 0.85 ? pick(r, [1, 3, 4]) : pick(r, [0, 2, 5, -1, 1.5, '3', null]);
     const kind = pick(r, ['u8', 'u8c', 'f32', 'f32nan', 'i16', 'array', 'null', 'short']);
-    const n = typeof w === 'number' && typeof h === 'number' && typeof c === 'number' && Number.isInteger(w * h * c) && w * h * c > 0 && w * h * c < 1e5 ? w * h * c : 16;
+    const n =
+      typeof w === 'number' &&
+      typeof h === 'number' &&
+      typeof c === 'number' &&
+      Number.isInteger(w * h * c) &&
+      w * h * c > 0 &&
+      w * h * c < 1e5
+        ? w * h * c
+        : 16;
     const data =
-      kind === 'u8' ? new Uint8Array(n).map((_, k) => (k * 31) & 255)
-      : kind === 'u8c' ? new Uint8ClampedArray(n)
-      : kind === 'f32' ? new Float32Array(n).fill(0.5)
-      : kind === 'f32nan' ? new Float32Array(n).fill(Number.NaN)
-      : kind === 'i16' ? new Int16Array(n)
-      : kind === 'array' ? Array.from({ length: n }, () => 1)
-      : kind === 'null' ? null
-      : new Uint8Array(Math.max(0, n - 1));
+      kind === 'u8'
+        ? new Uint8Array(n).map((_, k) => (k * 31) & 255)
+        : kind === 'u8c'
+          ? new Uint8ClampedArray(n)
+          : kind === 'f32'
+            ? new Float32Array(n).fill(0.5)
+            : kind === 'f32nan'
+              ? new Float32Array(n).fill(Number.NaN)
+              : kind === 'i16'
+                ? new Int16Array(n)
+                : kind === 'array'
+                  ? Array.from({ length: n }, () => 1)
+                  : kind === 'null'
+                    ? null
+                    : new Uint8Array(Math.max(0, n - 1));
     return { v: { data, width: w, height: h, channels: c }, d: `{${kind} ${String(w)}x${String(h)}x${String(c)}}` };
   };
   const shape = r();
@@ -232,6 +355,7 @@ function inputCase(r: Rand): Case {
     d = `bare ${e.d}`;
   } else if (shape < 0.15) {
     const e = element();
+    // biome-ignore lint/suspicious/noSparseArray: an array with a hole is the case under test
     arg = [e.v, , e.v];
     d = `holey [${e.d}]`;
   } else {
@@ -245,7 +369,12 @@ function inputCase(r: Rand): Case {
       encoder ??= await Encoder.open({ manifest: baseManifest, bytes: modelBytes }, { device: 'wasm', batchSize: 2 });
       await typedOnly('embed', async () => {
         const out = await encoder!.embed(arg as never);
-        if (!Array.isArray(arg) || out.length !== arg.length || out.some((e) => e.length !== 16 || !e.every(Number.isFinite))) throw new Finding(`embed resolved with ${out.length} embeddings for this argument`);
+        if (
+          !Array.isArray(arg) ||
+          out.length !== arg.length ||
+          out.some((e) => e.length !== 16 || !e.every(Number.isFinite))
+        )
+          throw new Finding(`embed resolved with ${out.length} embeddings for this argument`);
       });
     },
   };
@@ -291,7 +420,8 @@ async function learnerCase(r: Rand): Promise<Case> {
           l.dispose();
         }
       });
-      if (code !== 'ok' && code !== 'STATE_INVALID') throw new Finding(`fromState or use gave ${code}, not STATE_INVALID`);
+      if (code !== 'ok' && code !== 'STATE_INVALID')
+        throw new Finding(`fromState or use gave ${code}, not STATE_INVALID`);
     },
   };
 }
@@ -301,7 +431,12 @@ let profileBytes: { plain: Uint8Array; encrypted: Uint8Array } | undefined;
 async function baseProfiles(): Promise<{ plain: Uint8Array; encrypted: Uint8Array }> {
   if (profileBytes) return profileBytes;
   const make = async (encryption?: { passphrase: string; iterations: number }): Promise<Uint8Array> => {
-    await using s = await openStorage({ name: `fuzz-src-${encryption ? 'enc' : 'plain'}`, indexedDB: new IDBFactory(), IDBKeyRange, ...(encryption ? { encryption } : {}) });
+    await using s = await openStorage({
+      name: `fuzz-src-${encryption ? 'enc' : 'plain'}`,
+      indexedDB: new IDBFactory(),
+      IDBKeyRange,
+      ...(encryption ? { encryption } : {}),
+    });
     await s.checkpoints('default').save({ weights: new Float32Array([1, 2, 3]), note: 'x' }, { label: 'first' });
     await s.checkpoints('default').save({ weights: new Float32Array([4, 5, 6]) });
     await s.samples('default').add([{ e: new Float32Array(4) }, { e: new Float32Array(4).fill(1) }]);
@@ -320,7 +455,15 @@ async function reseal(prefixParts: { flags: number; header: Uint8Array }, body: 
     new DataView(b.buffer).setUint32(0, n >>> 0, true);
     return b;
   };
-  const parts = [new TextEncoder().encode('EDGTPROF'), u32(1), new Uint8Array([prefixParts.flags]), u32(prefixParts.header.byteLength), prefixParts.header, u32(body.byteLength), body];
+  const parts = [
+    new TextEncoder().encode('EDGTPROF'),
+    u32(1),
+    new Uint8Array([prefixParts.flags]),
+    u32(prefixParts.header.byteLength),
+    prefixParts.header,
+    u32(body.byteLength),
+    body,
+  ];
   const unsummed = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let o = 0;
   for (const p of parts) {
@@ -386,7 +529,8 @@ async function profileCase(r: Rand): Promise<Case> {
         await s.meta.set('keep', 'me');
         const code = await typedOnly('importProfile', () => s.importProfile(file, { passphrase: 'pw' }));
         // Nothing lost: a refused import leaves the profile as it was.
-        if (code !== 'ok' && (await s.meta.keys()).join() !== 'keep') throw new Finding(`importProfile failed with ${code} and changed the profile`);
+        if (code !== 'ok' && (await s.meta.keys()).join() !== 'keep')
+          throw new Finding(`importProfile failed with ${code} and changed the profile`);
       } finally {
         await s.dispose();
       }
@@ -402,7 +546,12 @@ function shapedCase(r: Rand): Case {
   const spatial = r() < 0.5 ? [null, null] : [16, 16];
   const base = {
     ...baseManifest,
-    input: { ...baseManifest.input, shape: [batch, 1, ...spatial], crop: pick(r, ['center', 'stretch', 'pad']), cropFraction: pick(r, [1, 0.875, 0.5]) },
+    input: {
+      ...baseManifest.input,
+      shape: [batch, 1, ...spatial],
+      crop: pick(r, ['center', 'stretch', 'pad']),
+      cropFraction: pick(r, [1, 0.875, 0.5]),
+    },
     output: { ...baseManifest.output, shape: [null, 16], pooling: 'none' },
   };
   const { value, desc } = mutateTree(base as unknown, r);
@@ -411,12 +560,17 @@ function shapedCase(r: Rand): Case {
     desc: `batch=${String(batch)} spatial=${String(spatial[0])} ${desc}`,
     async run() {
       const code = await typedOnly('validateManifest', () => validateManifest(value));
-      if (code !== 'ok' && code !== 'MANIFEST_INVALID') throw new Finding(`validateManifest gave ${code}, not MANIFEST_INVALID`);
+      if (code !== 'ok' && code !== 'MANIFEST_INVALID')
+        throw new Finding(`validateManifest gave ${code}, not MANIFEST_INVALID`);
       if (code !== 'ok') return;
       await typedOnly('open+embed', async () => {
-        await using enc = await Encoder.open({ manifest: value, bytes: modelBytes }, { device: 'wasm', selfCheck: false, batchSize: int(r, 1, 4) });
+        await using enc = await Encoder.open(
+          { manifest: value, bytes: modelBytes },
+          { device: 'wasm', selfCheck: false, batchSize: int(r, 1, 4) },
+        );
         const out = await enc.embed(frames);
-        if (out.length !== frames.length || out.some((e) => e.length !== enc.dim || !e.every(Number.isFinite))) throw new Finding(`embed returned ${out.length} embeddings of ${out.map((e) => e.length).join('/')}`);
+        if (out.length !== frames.length || out.some((e) => e.length !== enc.dim || !e.every(Number.isFinite)))
+          throw new Finding(`embed returned ${out.length} embeddings of ${out.map((e) => e.length).join('/')}`);
       });
     },
   };
@@ -429,7 +583,8 @@ function localDirs(): { root: string; dir: string } {
     localRoot = mkdtempSync(join(tmpdir(), 'edgetune-fuzz-'));
     mkdirSync(join(localRoot, 'dir', 'sub'), { recursive: true });
     mkdirSync(join(localRoot, 'sub'));
-    for (const name of ['m.onnx', 'a', 'sub/m.onnx', 'dirm.onnx', 'evil.example']) writeFileSync(join(localRoot, name), modelBytes);
+    for (const name of ['m.onnx', 'a', 'sub/m.onnx', 'dirm.onnx', 'evil.example'])
+      writeFileSync(join(localRoot, name), modelBytes);
   }
   return { root: localRoot, dir: join(localRoot, 'dir') };
 }
@@ -484,7 +639,8 @@ function regionCase(r: Rand): Case {
       encoder ??= await Encoder.open({ manifest: baseManifest, bytes: modelBytes }, { device: 'wasm', batchSize: 2 });
       await typedOnly('embed', async () => {
         const out = await encoder!.embed(frames, options as never);
-        if (out.length !== frames.length || out.some((e) => e.length !== 16 || !e.every(Number.isFinite))) throw new Finding(`embed resolved with ${out.length} embeddings`);
+        if (out.length !== frames.length || out.some((e) => e.length !== 16 || !e.every(Number.isFinite)))
+          throw new Finding(`embed resolved with ${out.length} embeddings`);
       });
     },
   };

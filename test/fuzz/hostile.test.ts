@@ -9,7 +9,18 @@ import { KNOWN_FINDINGS } from './known.js';
 const SEED = Number(process.env['EDGETUNE_FUZZ_SEED'] ?? 20261201);
 /** Cases per domain: 3000 in all, ~20 s on a quiet 2-core machine (~35 s loaded). */
 const SCALE = Number(process.env['EDGETUNE_FUZZ_SCALE'] ?? 1);
-const COUNTS: Record<Domain, number> = Object.fromEntries(Object.entries({ manifest: 600, file: 500, input: 500, learner: 400, profile: 300, shaped: 300, localfile: 200, region: 200 }).map(([d, n]) => [d, Math.round(n * SCALE)])) as Record<Domain, number>;
+const COUNTS: Record<Domain, number> = Object.fromEntries(
+  Object.entries({
+    manifest: 600,
+    file: 500,
+    input: 500,
+    learner: 400,
+    profile: 300,
+    shaped: 300,
+    localfile: 200,
+    region: 200,
+  }).map(([d, n]) => [d, Math.round(n * SCALE)]),
+) as Record<Domain, number>;
 /** A case that sends nothing for this long is a synchronous hang (the worker is terminated). Generous: the machine is shared. */
 const WATCHDOG_MS = 20_000;
 /** An async case that does not settle within this is reported as a hang by the worker itself. */
@@ -22,7 +33,8 @@ interface Found {
   readonly error: string;
 }
 
-const workerSource = (file: string): string => `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(file)}); });`;
+const workerSource = (file: string): string =>
+  `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(file)}); });`;
 
 /** Runs cases [start, count) of `domain` in a worker thread; restarts after a synchronous hang. */
 async function runDomain(domain: Domain): Promise<{ findings: Found[]; ran: number; skipped: number }> {
@@ -33,7 +45,10 @@ async function runDomain(domain: Domain): Promise<{ findings: Found[]; ran: numb
   const skip = Object.keys(KNOWN_FINDINGS[domain]);
   while (start < COUNTS[domain]) {
     const next = await new Promise<number>((resolve) => {
-      const w = new Worker(workerSource(new URL('./worker.ts', import.meta.url).href), { eval: true, workerData: { domain, seed: SEED, start, count: COUNTS[domain], skip, caseTimeoutMs: CASE_TIMEOUT_MS } });
+      const w = new Worker(workerSource(new URL('./worker.ts', import.meta.url).href), {
+        eval: true,
+        workerData: { domain, seed: SEED, start, count: COUNTS[domain], skip, caseTimeoutMs: CASE_TIMEOUT_MS },
+      });
       let current = { i: start, desc: '(starting)' };
       let done = false;
       let hung = false;
@@ -53,7 +68,8 @@ async function runDomain(domain: Domain): Promise<{ findings: Found[]; ran: numb
         arm();
         const took = performance.now() - since;
         since = performance.now();
-        if (took > 1000 && process.env['EDGETUNE_FUZZ_REPORT']) console.log(`slow: ${domain} #${current.i} ${current.desc}: ${took.toFixed(0)} ms`);
+        if (took > 1000 && process.env['EDGETUNE_FUZZ_REPORT'])
+          console.log(`slow: ${domain} #${current.i} ${current.desc}: ${took.toFixed(0)} ms`);
         if (m.type === 'case') {
           current = { i: m.i, desc: m.desc };
           ran++;
@@ -74,7 +90,12 @@ async function runDomain(domain: Domain): Promise<{ findings: Found[]; ran: numb
       w.on('exit', (code) => {
         clearTimeout(watchdog);
         // After 'done' or a watchdog the promise is settled already; otherwise the worker died under the current case.
-        if (!done && !hung) findings.push({ domain, ...current, error: `worker exited with code ${code} before finishing (crash, or an await that can never settle)` });
+        if (!done && !hung)
+          findings.push({
+            domain,
+            ...current,
+            error: `worker exited with code ${code} before finishing (crash, or an await that can never settle)`,
+          });
         resolve(current.i + 1);
       });
     });
@@ -83,13 +104,17 @@ async function runDomain(domain: Domain): Promise<{ findings: Found[]; ran: numb
   return { findings, ran, skipped };
 }
 
-test('fuzz: hostile manifests, file paths, embed arguments, learner states and profile files give only typed errors', { timeout: 600_000 }, async (t) => {
+test('fuzz: hostile manifests, file paths, embed arguments, learner states and profile files give only typed errors', {
+  timeout: 600_000,
+}, async (t) => {
   const all: Found[] = [];
   const only = process.env['EDGETUNE_FUZZ_DOMAINS']?.split(',');
   for (const domain of DOMAINS.filter((d) => !only || only.includes(d))) {
     const t0 = performance.now();
     const { findings, ran, skipped } = await runDomain(domain);
-    t.diagnostic(`${domain}: ${ran} cases run, ${skipped} skipped as known findings of other branches, ${findings.length} new findings, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    t.diagnostic(
+      `${domain}: ${ran} cases run, ${skipped} skipped as known findings of other branches, ${findings.length} new findings, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     if (process.env['EDGETUNE_FUZZ_REPORT']) console.log(JSON.stringify(findings));
     all.push(...findings);
   }

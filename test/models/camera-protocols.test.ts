@@ -9,7 +9,7 @@ const SIDE = 160;
 function scene(seed: number, object?: { x: number; y: number; w: number; h: number }): Uint8Array {
   // A textured background (same texture for every seed) plus per-frame sensor noise.
   let s = seed >>> 0;
-  const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const px = new Uint8Array(SIDE * SIDE * 3);
   for (let y = 0; y < SIDE; y++) {
     for (let x = 0; x < SIDE; x++) {
@@ -29,7 +29,10 @@ test('background reference: the changed square covers the object, noise alone ch
   const empty = scene(1);
   const c = changeOf(scene(2, obj), empty, SIDE);
   const [bx, by, bs] = c.box;
-  assert.ok(bx <= obj.x && by <= obj.y && bx + bs >= obj.x + obj.w && by + bs >= obj.y + obj.h, `box ${c.box} misses the object`);
+  assert.ok(
+    bx <= obj.x && by <= obj.y && bx + bs >= obj.x + obj.w && by + bs >= obj.y + obj.h,
+    `box ${c.box} misses the object`,
+  );
   assert.ok(bs <= 60, `box side ${bs}: much larger than the 40 px object`);
   // A square around a 40×30 object: IoU is at most 1200/1600 even when tight.
   assert.ok(iou(c.box, [obj.x, obj.y, obj.w, obj.h]) > 0.35);
@@ -42,7 +45,8 @@ test('background reference mask: pixels far from the change become grey, the obj
   const frame = scene(2, obj);
   const c = changeOf(frame, scene(1), SIDE);
   const masked = maskUnchanged(frame, SIDE, c);
-  const at = (x: number, y: number): number[] => Array.from(masked.subarray((y * SIDE + x) * 3, (y * SIDE + x) * 3 + 3));
+  const at = (x: number, y: number): number[] =>
+    Array.from(masked.subarray((y * SIDE + x) * 3, (y * SIDE + x) * 3 + 3));
   assert.deepEqual(at(5, 5), [128, 128, 128]);
   assert.ok(at(70, 85)[0]! > 190, 'object pixel was masked');
   const cut = crop(masked, SIDE, c.box);

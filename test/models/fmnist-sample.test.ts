@@ -34,11 +34,16 @@ test('sample: rows are the listed test-set indices of the Debian IDX files', asy
     return;
   }
   const labelsRaw = gunzipSync(await readFile('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz'));
-  const meta = JSON.parse(await readFile(join(FMNIST_SAMPLE_DIR, 'fmnist-test-5000.json'), 'utf8')) as { testIndices: number[] };
+  const meta = JSON.parse(await readFile(join(FMNIST_SAMPLE_DIR, 'fmnist-test-5000.json'), 'utf8')) as {
+    testIndices: number[];
+  };
   const s = await loadFmnistSample();
   for (const row of [0, 1, 2499, 4999]) {
     const src = meta.testIndices[row]!;
-    assert.deepEqual(s.images.subarray(row * 784, (row + 1) * 784), new Uint8Array(raw.subarray(16 + src * 784, 16 + (src + 1) * 784)));
+    assert.deepEqual(
+      s.images.subarray(row * 784, (row + 1) * 784),
+      new Uint8Array(raw.subarray(16 + src * 784, 16 + (src + 1) * 784)),
+    );
     assert.equal(s.labels[row], labelsRaw[8 + src]);
   }
 });
@@ -46,7 +51,8 @@ test('sample: rows are the listed test-set indices of the Debian IDX files', asy
 test('sample: a damaged file is refused with CHECKSUM_MISMATCH', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'fmnist-'));
   try {
-    for (const f of ['fmnist-test-5000.json', 'fmnist-test-5000.images.u8.gz']) await copyFile(join(FMNIST_SAMPLE_DIR, f), join(dir, f));
+    for (const f of ['fmnist-test-5000.json', 'fmnist-test-5000.images.u8.gz'])
+      await copyFile(join(FMNIST_SAMPLE_DIR, f), join(dir, f));
     const labels = await readFile(join(FMNIST_SAMPLE_DIR, 'fmnist-test-5000.labels.u8'));
     labels[17] = (labels[17]! + 1) % 10;
     await writeFile(join(dir, 'fmnist-test-5000.labels.u8'), labels);

@@ -26,11 +26,27 @@ test('index.json lists manifests, its default is an int8 ONNX among them', async
 
 test('every manifest: required fields, runtime validation, exact bytes and sha256 of its file', async () => {
   const index = await readJson<Index>('index.json');
-  const onDisk = (await readdir(MODELS)).filter((f) => f.endsWith('.json') && f !== 'index.json' && f !== 'package.json' && !f.endsWith('.calibration.json'));
+  const onDisk = (await readdir(MODELS)).filter(
+    (f) => f.endsWith('.json') && f !== 'index.json' && f !== 'package.json' && !f.endsWith('.calibration.json'),
+  );
   // Manifests written by others (e.g. TFLite) are checked too when present.
   for (const file of new Set([...index.models, ...onDisk])) {
     const raw = await readJson<Record<string, unknown>>(file);
-    for (const key of ['schema', 'id', 'format', 'file', 'bytes', 'sha256', 'input', 'output', 'dtype', 'quantization', 'ssl', 'license', 'metrics']) {
+    for (const key of [
+      'schema',
+      'id',
+      'format',
+      'file',
+      'bytes',
+      'sha256',
+      'input',
+      'output',
+      'dtype',
+      'quantization',
+      'ssl',
+      'license',
+      'metrics',
+    ]) {
       assert.ok(key in raw, `${file}: missing ${key}`);
     }
     const m = validateManifest(raw);
@@ -40,7 +56,10 @@ test('every manifest: required fields, runtime validation, exact bytes and sha25
     assert.equal(createHash('sha256').update(bytes).digest('hex'), m.sha256, `${file}: sha256 of ${m.file}`);
     const metrics = raw['metrics'] as Record<string, unknown>;
     // Fashion-MNIST encoders report probe accuracy; the RGB camera encoders report the camera bench.
-    const keys = metrics['dataset'] === 'camera-bench-v1' ? ['camera5shotViewfinder', 'camera5shotBgref'] : ['linearProbe', 'knn20'];
+    const keys =
+      metrics['dataset'] === 'camera-bench-v1'
+        ? ['camera5shotViewfinder', 'camera5shotBgref']
+        : ['linearProbe', 'knn20'];
     for (const k of keys) {
       const v = metrics[k];
       assert.ok(typeof v === 'number' && v > 0.1 && v <= 1, `${file}: metrics.${k} = ${String(v)}`);
@@ -61,7 +80,8 @@ test('the edgetune-models package (models/package.json) ships every indexed mani
   const pkg = await readJson<{ name: string; files: string[] }>('package.json');
   assert.equal(pkg.name, 'edgetune-models');
   // npm's `files` entries here are plain names or one `*` per name.
-  const shipped = (f: string): boolean => pkg.files.some((p) => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`).test(f));
+  const shipped = (f: string): boolean =>
+    pkg.files.some((p) => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`).test(f));
   for (const file of index.models) {
     assert.ok(shipped(file), `${file} is not in models/package.json files`);
     const m = await readJson<{ file: string }>(file);

@@ -25,13 +25,15 @@ interface Golden {
 
 const json = async <T>(file: string): Promise<T> => JSON.parse(await readFile(join(MODELS, file), 'utf8')) as T;
 
-
 async function embed(m: Manifest, sample: FmnistSample, n: number): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(await readFile(join(MODELS, m.file)), { executionProviders: ['wasm'] });
+  const session = await ort.InferenceSession.create(await readFile(join(MODELS, m.file)), {
+    executionProviders: ['wasm'],
+  });
   try {
     const [lo, hi] = m.input.range;
     const x = new Float32Array(n * 784);
-    for (let i = 0; i < x.length; i++) x[i] = ((sample.images[i]! / 255) * (hi - lo) + lo - m.input.mean[0]!) / m.input.std[0]!;
+    for (let i = 0; i < x.length; i++)
+      x[i] = ((sample.images[i]! / 255) * (hi - lo) + lo - m.input.mean[0]!) / m.input.std[0]!;
     const out = await session.run({ input: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
     const data = out['embedding']!.data as Float32Array;
     assert.equal(data.length, n * m.output.dim);
@@ -73,7 +75,11 @@ test('default encoder: int8 vs fp32 on 64 sample images, mean cosine >= 0.99', a
 test('every shipped ONNX reproduces its golden embeddings (onnxruntime-node and PyTorch)', async () => {
   for (const m of manifests) {
     const golden = await json<Golden>(join('golden', `${m.id}.json`));
-    assert.equal(golden.sha256, m.sha256, `golden of ${m.id} was made from another file; rerun models/pipeline/ship.py`);
+    assert.equal(
+      golden.sha256,
+      m.sha256,
+      `golden of ${m.id} was made from another file; rerun models/pipeline/ship.py`,
+    );
     const got = await embed(m, sample, golden.onnxruntimeNode.length);
     got.forEach((e, i) => {
       const native = golden.onnxruntimeNode[i]!;

@@ -23,11 +23,12 @@ function python(args: string[]): string {
 function torchMissing(): string | undefined {
   if (!existsSync(PY)) return `${PY} not found`;
   const r = spawnSync(PY, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PY} lacks torch/onnx (apt-get install python3-torch python3-onnx): ${r.stderr.trim().split('\n').pop()}`;
-  if (!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) return 'dataset-fashion-mnist not installed';
+  if (r.status !== 0)
+    return `${PY} lacks torch/onnx (apt-get install python3-torch python3-onnx): ${r.stderr.trim().split('\n').pop()}`;
+  if (!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz'))
+    return 'dataset-fashion-mnist not installed';
   return undefined;
 }
-
 
 test('pipeline smoke: train 4 steps -> export -> quantize -> onnxruntime-web agrees with PyTorch', async (t) => {
   const missing = torchMissing();
@@ -37,20 +38,44 @@ test('pipeline smoke: train 4 steps -> export -> quantize -> onnxruntime-web agr
   }
   const dir = await mkdtemp(join(tmpdir(), 'edgetune-pipe-'));
   try {
-    const out = python([join(PIPE, 'train.py'), '--method', 'simclr', '--steps', '4', '--limit', '256', '--batch', '64',
-      '--threads', '1', '--runs-dir', dir, '--run', 'smoke']);
+    const out = python([
+      join(PIPE, 'train.py'),
+      '--method',
+      'simclr',
+      '--steps',
+      '4',
+      '--limit',
+      '256',
+      '--batch',
+      '64',
+      '--threads',
+      '1',
+      '--runs-dir',
+      dir,
+      '--run',
+      'smoke',
+    ]);
     assert.match(out, /"steps": 4/);
     const ckpt = join(dir, 'smoke', 'encoder.pt');
     const fp32 = join(dir, 'fp32.onnx');
     const int8 = join(dir, 'int8.onnx');
     const ref = join(dir, 'ref.json');
-    const ex = JSON.parse(python([join(PIPE, 'export.py'), ckpt, '--out', fp32, '--reference', ref, '--reference-count', '16']).trim()) as { ops: string[]; fold_cosine: number };
+    const ex = JSON.parse(
+      python([join(PIPE, 'export.py'), ckpt, '--out', fp32, '--reference', ref, '--reference-count', '16']).trim(),
+    ) as { ops: string[]; fold_cosine: number };
     assert.ok(!ex.ops.includes('BatchNormalization'), `BN not folded: ${ex.ops.join(',')}`);
-    const q = JSON.parse(python([join(PIPE, 'quantize.py'), fp32, '--out', int8, '--calib', '128', '--check', '64']).trim().split('\n').pop()!) as {
+    const q = JSON.parse(
+      python([join(PIPE, 'quantize.py'), fp32, '--out', int8, '--calib', '128', '--check', '64'])
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as {
       bytes: { fp32: number; int8: number };
     };
     assert.ok(q.bytes.fp32 / q.bytes.int8 > 3, `int8 only ${(q.bytes.fp32 / q.bytes.int8).toFixed(2)}x smaller`);
-    const calib = JSON.parse(await readFile(join(dir, 'int8.calibration.json'), 'utf8')) as { tensors: Record<string, [number, number]> };
+    const calib = JSON.parse(await readFile(join(dir, 'int8.calibration.json'), 'utf8')) as {
+      tensors: Record<string, [number, number]>;
+    };
     assert.ok(Object.keys(calib.tensors).includes('input'), 'calibration JSON has no range for the input');
 
     const sample = await loadFmnistSample();

@@ -12,7 +12,9 @@ const SCRIPT = join(ROOT, 'models', 'pipeline', 'rgb_data.py');
 const CLIP = '/usr/share/openclipart/png/animals';
 const STAMPS = '/usr/share/tuxpaint/stamps/food/fruit';
 const missing = [PY, CLIP, STAMPS, '/usr/lib/python3/dist-packages/PIL'].find((p) => !existsSync(p));
-const skip = missing ? `${missing} not installed (node scripts/setup.mjs as root installs openclipart-png, tuxpaint-stamps-default, python3-pil)` : false;
+const skip = missing
+  ? `${missing} not installed (node scripts/setup.mjs as root installs openclipart-png, tuxpaint-stamps-default, python3-pil)`
+  : false;
 
 const dir = mkdtempSync(join(tmpdir(), 'rgb-disjoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,8 +57,17 @@ test('a file on both sides, a byte copy and a mirrored re-encode are each report
   const r = check(a, [...b, a[0]!, copy, mirrored]);
   assert.equal(r.status, 1);
   const v = r.report.violations;
-  assert.ok(v.some((s) => s.startsWith('same file') && s.includes(a[0]!)), v.join('\n'));
-  assert.ok(v.some((s) => s.startsWith('same content') && s.includes(copy)), v.join('\n'));
-  assert.ok(v.some((s) => s.startsWith('near duplicate') && s.includes(mirrored) && s.includes(a[5]!)), v.join('\n'));
+  assert.ok(
+    v.some((s) => s.startsWith('same file') && s.includes(a[0]!)),
+    v.join('\n'),
+  );
+  assert.ok(
+    v.some((s) => s.startsWith('same content') && s.includes(copy)),
+    v.join('\n'),
+  );
+  assert.ok(
+    v.some((s) => s.startsWith('near duplicate') && s.includes(mirrored) && s.includes(a[5]!)),
+    v.join('\n'),
+  );
   assert.ok(!v.some((s) => b.some((f) => s.includes(f))), `a tuxpaint fruit was flagged: ${v.join('\n')}`);
 });

@@ -24,10 +24,14 @@ interface Golden {
 const json = async <T>(f: string): Promise<T> => JSON.parse(await readFile(join(MODELS, f), 'utf8')) as T;
 
 async function embed(m: ModelManifest, inputs: RawPixels[]): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(await readFile(join(MODELS, m.file)), { executionProviders: ['wasm'] });
+  const session = await ort.InferenceSession.create(await readFile(join(MODELS, m.file)), {
+    executionProviders: ['wasm'],
+  });
   try {
     const x = preprocessBatch(inputs, m.input);
-    const out = await session.run({ [m.input.name]: new ort.Tensor('float32', x, [inputs.length, 3, m.input.height, m.input.width]) });
+    const out = await session.run({
+      [m.input.name]: new ort.Tensor('float32', x, [inputs.length, 3, m.input.height, m.input.width]),
+    });
     const data = out[m.output.name]!.data as Float32Array;
     assert.equal(data.length, inputs.length * m.output.dim);
     return inputs.map((_, i) => data.slice(i * m.output.dim, (i + 1) * m.output.dim));
@@ -42,11 +46,21 @@ async function load(dtype: 'int8' | 'fp32'): Promise<{ m: ModelManifest; g: Gold
   const px = new Uint8Array(await readFile(join(MODELS, 'golden', g.images)));
   const s = m.input.width * m.input.height * 3;
   assert.equal(px.length % s, 0, `${g.images} is not a whole number of ${m.input.width}² RGB images`);
-  const inputs = Array.from({ length: px.length / s }, (_, i): RawPixels => ({ data: px.subarray(i * s, (i + 1) * s), width: m.input.width, height: m.input.height, channels: 3 }));
+  const inputs = Array.from(
+    { length: px.length / s },
+    (_, i): RawPixels => ({
+      data: px.subarray(i * s, (i + 1) * s),
+      width: m.input.width,
+      height: m.input.height,
+      channels: 3,
+    }),
+  );
   return { m, g, inputs };
 }
 
-test('RGB camera manifests: 3-channel input, dim 256, bytes and sha256 of the file, measured camera metrics', { skip }, async () => {
+test('RGB camera manifests: 3-channel input, dim 256, bytes and sha256 of the file, measured camera metrics', {
+  skip,
+}, async () => {
   for (const dtype of ['int8', 'fp32'] as const) {
     const { m, g } = await load(dtype);
     assert.equal(m.input.channels, 3);
@@ -62,7 +76,9 @@ test('RGB camera manifests: 3-channel input, dim 256, bytes and sha256 of the fi
   }
 });
 
-test('RGB camera encoder reproduces its goldens on WASM (onnxruntime-node and PyTorch), int8 ≈ fp32', { skip }, async () => {
+test('RGB camera encoder reproduces its goldens on WASM (onnxruntime-node and PyTorch), int8 ≈ fp32', {
+  skip,
+}, async () => {
   const got: Record<string, Float32Array[]> = {};
   for (const dtype of ['int8', 'fp32'] as const) {
     const { m, g, inputs } = await load(dtype);

@@ -26,7 +26,18 @@ export interface PCase {
   run(env: PEnv): Promise<void>;
 }
 
-export const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 function fail(msg: string): never {
   throw new Error(`assertion failed: ${msg}`);
@@ -42,7 +53,9 @@ async function rejects(p: Promise<unknown>, code: ErrorCode, msg: string): Promi
     await p;
   } catch (e) {
     if (isEdgetuneError(e, code)) return;
-    fail(`${msg}: expected ${code}, got ${(e as Error)?.name} ${(e as { code?: string })?.code ?? ''} ${(e as Error)?.message}`);
+    fail(
+      `${msg}: expected ${code}, got ${(e as Error)?.name} ${(e as { code?: string })?.code ?? ''} ${(e as Error)?.message}`,
+    );
   }
   fail(`${msg}: expected ${code}, but it succeeded`);
 }
@@ -81,14 +94,20 @@ async function teachTwo(p: Personalizer, s: Sample, perClass = 5): Promise<void>
 
 /** Predicted labels of held-out trousers and bags. */
 async function predictHeldOut(p: Personalizer, s: Sample, count = 15): Promise<{ labels: string[]; accuracy: number }> {
-  const idx = [...ofClass(s, TROUSER, count, 20).map((k) => [k, 'trouser'] as const), ...ofClass(s, BAG, count, 20).map((k) => [k, 'bag'] as const)];
+  const idx = [
+    ...ofClass(s, TROUSER, count, 20).map((k) => [k, 'trouser'] as const),
+    ...ofClass(s, BAG, count, 20).map((k) => [k, 'bag'] as const),
+  ];
   const labels: string[] = [];
   let hits = 0;
   for (const [k, want] of idx) {
     const r = await p.predict(image(s, k));
     labels.push(r.label);
     if (r.label === want) hits++;
-    ok(r.scores.length === 2 && Math.abs(r.scores[0]!.score + r.scores[1]!.score - 1) < 1e-4, `scores cover both classes and sum to 1 (${JSON.stringify(r.scores)})`);
+    ok(
+      r.scores.length === 2 && Math.abs(r.scores[0]!.score + r.scores[1]!.score - 1) < 1e-4,
+      `scores cover both classes and sum to 1 (${JSON.stringify(r.scores)})`,
+    );
     ok(typeof r.unknown === 'boolean', 'unknown is a boolean');
   }
   return { labels, accuracy: hits / idx.length };
@@ -120,7 +139,14 @@ export const CASES: PCase[] = [
       const b = await env.open(profile);
       const st = await b.stats();
       ok(st.version >= 1, `restored from a checkpoint (v${st.version})`);
-      eq(st.classes.map((c) => [c.label, c.examples]).sort(), [['bag', 5], ['trouser', 5]], 'examples per class');
+      eq(
+        st.classes.map((c) => [c.label, c.examples]).sort(),
+        [
+          ['bag', 5],
+          ['trouser', 5],
+        ],
+        'examples per class',
+      );
       const after = await predictHeldOut(b, env.sample);
       eq(after.labels, before.labels, 'same predictions after reopening');
       await b.dispose();
@@ -138,12 +164,20 @@ export const CASES: PCase[] = [
       await p.teach(image(env.sample, ofClass(env.sample, SNEAKER, 1)[0]!), 'sneaker');
       await p.save();
       const full = await env.raw(profile);
-      ok(full['checkpoints']!.values.length >= 2 && full['samples']!.values.length === 7, `records before forget: ${full['checkpoints']!.values.length} checkpoints, ${full['samples']!.values.length} samples`);
+      ok(
+        full['checkpoints']!.values.length >= 2 && full['samples']!.values.length === 7,
+        `records before forget: ${full['checkpoints']!.values.length} checkpoints, ${full['samples']!.values.length} samples`,
+      );
       await p.forget();
       eq(await p.classes(), [], 'empty after forget');
       const raw = await env.raw(profile);
-      for (const st of ['checkpoints', 'heads', 'samples', 'meta']) eq(raw[st]!.values.length, 0, `no ${st} records left`);
-      eq(raw['sys']!.keys.filter((k) => String(k).startsWith('seq:')), [], 'no sample counters left');
+      for (const st of ['checkpoints', 'heads', 'samples', 'meta'])
+        eq(raw[st]!.values.length, 0, `no ${st} records left`);
+      eq(
+        raw['sys']!.keys.filter((k) => String(k).startsWith('seq:')),
+        [],
+        'no sample counters left',
+      );
       await p.dispose();
       const again = await env.open(profile);
       eq(await again.classes(), [], 'reopened empty');
@@ -171,7 +205,14 @@ export const CASES: PCase[] = [
       await Promise.all([a.dispose(), b.dispose()]);
       const c = await env.open(profile);
       const st = await c.stats();
-      eq(st.classes.map((x) => [x.label, x.examples]).sort(), [['bag', 4], ['trouser', 4]], 'every label of both tabs');
+      eq(
+        st.classes.map((x) => [x.label, x.examples]).sort(),
+        [
+          ['bag', 4],
+          ['trouser', 4],
+        ],
+        'every label of both tabs',
+      );
       await c.dispose();
     },
   },
@@ -179,7 +220,11 @@ export const CASES: PCase[] = [
     name: 'a checkpoint saved while an adaptation runs restores; calls made meanwhile wait and are applied',
     async run(env) {
       const profile = profileName('adapt');
-      const p = await env.open(profile, { learner: { firstEpochs: 20000, epochs: 1 }, adaptDelayMs: 300, autosaveMs: false });
+      const p = await env.open(profile, {
+        learner: { firstEpochs: 20000, epochs: 1 },
+        adaptDelayMs: 300,
+        autosaveMs: false,
+      });
       const started = new Promise<void>((r) => p.on('adapting', () => r()));
       await teachTwo(p, env.sample, 4);
       await started;
@@ -192,8 +237,15 @@ export const CASES: PCase[] = [
       ok(typeof obs.deferred === 'boolean', 'observe answers during or after the adaptation');
       const q = await env.open(profile, { learner: { firstEpochs: 1, epochs: 1 } });
       const r = await q.predict(image(env.sample, ofClass(env.sample, BAG, 1, 30)[0]!));
-      ok(Number.isFinite(r.confidence) && r.scores.every((x) => Number.isFinite(x.score)), `the checkpoint saved mid-adaptation restores and predicts (${JSON.stringify(r.scores)})`);
-      eq((await q.classes()).sort(), ['bag', 'sneaker', 'trouser'], 'the label taught after that save is in the journal and restored too');
+      ok(
+        Number.isFinite(r.confidence) && r.scores.every((x) => Number.isFinite(x.score)),
+        `the checkpoint saved mid-adaptation restores and predicts (${JSON.stringify(r.scores)})`,
+      );
+      eq(
+        (await q.classes()).sort(),
+        ['bag', 'sneaker', 'trouser'],
+        'the label taught after that save is in the journal and restored too',
+      );
       await q.dispose();
       await p.dispose();
     },
@@ -216,7 +268,14 @@ export const CASES: PCase[] = [
       await p.dispose();
       const q = await env.open(profile);
       const st = await q.stats();
-      eq(st.classes.map((c) => [c.label, c.examples]), [['handbag', 3], ['hat', 0]], 'edits persisted (an empty class too)');
+      eq(
+        st.classes.map((c) => [c.label, c.examples]),
+        [
+          ['handbag', 3],
+          ['hat', 0],
+        ],
+        'edits persisted (an empty class too)',
+      );
       eq(st.diagnostics.device, st.device, 'diagnostics come with the stats');
       eq(st.manifest.id, q.modelId, 'and the manifest');
       eq((await env.raw(profile))['samples']!.values.length, 3, 'the journal holds only the kept labels');
@@ -260,7 +319,10 @@ export const CASES: PCase[] = [
       await c.save();
       await c.dispose();
       const raw = await env.raw(src);
-      const payloads = raw['checkpoints']!.values as Array<{ version: number; body: { value?: { learner: { options: { epochs: number } } } } }>;
+      const payloads = raw['checkpoints']!.values as Array<{
+        version: number;
+        body: { value?: { learner: { options: { epochs: number } } } };
+      }>;
       const newest = payloads.sort((x, y) => y.version - x.version)[0]!;
       eq(newest.body.value?.learner.options.epochs, 7, 'the epochs passed on reopen replaced the saved 2');
     },

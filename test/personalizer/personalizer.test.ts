@@ -33,14 +33,21 @@ function req<T>(r: IDBRequest<T>): Promise<T> {
 const env: PEnv = {
   model,
   sample,
-  open: (profile, extra = {}) => openPersonalizer({ model: { manifest: model.manifest, bytes: model.bytes.slice() }, device: 'wasm', storage: { name: profile, indexedDB: factory, IDBKeyRange }, ...extra } as PersonalizerOptions),
+  open: (profile, extra = {}) =>
+    openPersonalizer({
+      model: { manifest: model.manifest, bytes: model.bytes.slice() },
+      device: 'wasm',
+      storage: { name: profile, indexedDB: factory, IDBKeyRange },
+      ...extra,
+    } as PersonalizerOptions),
   async raw(profile) {
     const db = await req(factory.open(profile));
     try {
       const out: Record<string, { keys: unknown[]; values: unknown[] }> = {};
       const names = Array.from(db.objectStoreNames);
       const tx = db.transaction(names, 'readonly');
-      for (const s of names) out[s] = { keys: await req(tx.objectStore(s).getAllKeys()), values: await req(tx.objectStore(s).getAll()) };
+      for (const s of names)
+        out[s] = { keys: await req(tx.objectStore(s).getAllKeys()), values: await req(tx.objectStore(s).getAll()) };
       return out;
     } finally {
       db.close();
@@ -53,7 +60,11 @@ for (const c of CASES) test(`personalizer (node, in-thread): ${c.name}`, () => c
 test('personalizer: a model opened from its URL is cached in the profile and opens offline afterwards; another version of the model never loads this head', async () => {
   const server = http.createServer((q, res) => {
     try {
-      res.end(readFileSync(join(root, 'models', decodeURIComponent(new URL(q.url!, 'http://x').pathname).replace(/^\/+/, ''))));
+      res.end(
+        readFileSync(
+          join(root, 'models', decodeURIComponent(new URL(q.url!, 'http://x').pathname).replace(/^\/+/, '')),
+        ),
+      );
     } catch {
       res.statusCode = 404;
       res.end();
@@ -74,10 +85,17 @@ test('personalizer: a model opened from its URL is cached in the profile and ope
   const b = await openPersonalizer({ model: url, device: 'wasm', storage });
   assert.deepEqual((await b.classes()).sort(), ['bag', 'trouser']);
   await b.dispose();
-  await assert.rejects(openPersonalizer({ model: 'http://127.0.0.1:1/never-cached.json', device: 'wasm', storage }), (e) => isEdgetuneError(e, 'MODEL_NOT_FOUND'));
+  await assert.rejects(
+    openPersonalizer({ model: 'http://127.0.0.1:1/never-cached.json', device: 'wasm', storage }),
+    (e) => isEdgetuneError(e, 'MODEL_NOT_FOUND'),
+  );
   // Same id, other bytes (the fp32 build under the int8 id): a new version of the model starts empty.
   const fp32 = readModel(def.replace('-int8', '-fp32'));
-  const other = await openPersonalizer({ model: { manifest: { ...fp32.manifest, id: model.manifest.id }, bytes: fp32.bytes }, device: 'wasm', storage });
+  const other = await openPersonalizer({
+    model: { manifest: { ...fp32.manifest, id: model.manifest.id }, bytes: fp32.bytes },
+    device: 'wasm',
+    storage,
+  });
   assert.deepEqual(await other.classes(), []);
   await other.dispose();
   const back = await openPersonalizer({ model: { id: model.manifest.id }, device: 'wasm', storage });
@@ -87,14 +105,24 @@ test('personalizer: a model opened from its URL is cached in the profile and ope
 });
 
 test('personalizer: storage false keeps everything in memory; bad options and inputs are typed errors', async () => {
-  await using p = await openPersonalizer({ model: { manifest: model.manifest, bytes: model.bytes.slice() }, device: 'wasm', storage: false });
+  await using p = await openPersonalizer({
+    model: { manifest: model.manifest, bytes: model.bytes.slice() },
+    device: 'wasm',
+    storage: false,
+  });
   await p.teach(image(sample, ofClass(sample, 1, 1)[0]!), 'trouser');
   assert.equal((await p.stats()).profile, undefined);
   assert.equal(await p.save(), 0);
   await assert.rejects(p.exportProfile(), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
   await assert.rejects(p.teach(new Float32Array(3), 'x'), (e) => isEdgetuneError(e, 'INPUT_SHAPE'));
-  await assert.rejects(p.predict({ data: new Uint8Array(10), width: 28, height: 28, channels: 1 }), (e) => isEdgetuneError(e));
+  await assert.rejects(p.predict({ data: new Uint8Array(10), width: 28, height: 28, channels: 1 }), (e) =>
+    isEdgetuneError(e),
+  );
   await assert.rejects(openPersonalizer({} as PersonalizerOptions), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
-  await assert.rejects(openPersonalizer({ model: { id: 'x' }, storage: false }), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
-  await assert.rejects(openPersonalizer({ model: { id: 'x' }, autosaveMs: -1 }), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
+  await assert.rejects(openPersonalizer({ model: { id: 'x' }, storage: false }), (e) =>
+    isEdgetuneError(e, 'INVALID_ARGUMENT'),
+  );
+  await assert.rejects(openPersonalizer({ model: { id: 'x' }, autosaveMs: -1 }), (e) =>
+    isEdgetuneError(e, 'INVALID_ARGUMENT'),
+  );
 });

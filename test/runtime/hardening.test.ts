@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
-import { Encoder, ERROR_CODES, isEdgetuneError, onnxBackend, registerBackend, type Backend, type LoadProgress } from '../../src/runtime/index.js';
+import {
+  Encoder,
+  ERROR_CODES,
+  isEdgetuneError,
+  onnxBackend,
+  registerBackend,
+  type Backend,
+  type LoadProgress,
+} from '../../src/runtime/index.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { nanModel, tinyCnn } from '../fixtures/onnx-builder.js';
 import { manifestFor, testImages } from '../fixtures/models.js';
@@ -11,8 +19,12 @@ import { manifestFor, testImages } from '../fixtures/models.js';
 const bytes = tinyCnn();
 const manifest = await manifestFor(bytes);
 const code = (c: ErrorCode, field?: string) => (e: unknown) => {
-  assert.ok(isEdgetuneError(e, c), `expected ${c}, got ${String((e as Error)?.name)} ${(e as { code?: string })?.code}: ${(e as Error)?.message}`);
-  if (field !== undefined) assert.equal((e as { details?: { field?: string } }).details?.field, field, (e as Error).message);
+  assert.ok(
+    isEdgetuneError(e, c),
+    `expected ${c}, got ${String((e as Error)?.name)} ${(e as { code?: string })?.code}: ${(e as Error)?.message}`,
+  );
+  if (field !== undefined)
+    assert.equal((e as { details?: { field?: string } }).details?.field, field, (e as Error).message);
   return true;
 };
 
@@ -56,13 +68,41 @@ async function settled(): Promise<number> {
 test('row 1: every way Encoder.open fails after a session exists releases it; 200 failed opens leave no session and flat memory', async () => {
   const nan = nanModel();
   const nanManifest = await manifestFor(nan, { dim: 256 });
-  const failures: { name: string; source: { manifest: unknown; bytes: Uint8Array }; code: ErrorCode; field?: string }[] = [
+  const failures: {
+    name: string;
+    source: { manifest: unknown; bytes: Uint8Array };
+    code: ErrorCode;
+    field?: string;
+  }[] = [
     // warm-up finds the wrong output size
-    { name: 'output.dim', source: { manifest: { ...manifest, output: { ...manifest.output, dim: 32 } }, bytes }, code: 'MANIFEST_INVALID', field: 'output.dim' },
-    { name: 'output.name', source: { manifest: { ...manifest, output: { ...manifest.output, name: 'emb' } }, bytes }, code: 'MANIFEST_INVALID', field: 'output.name' },
-    { name: 'input.name', source: { manifest: { ...manifest, input: { ...manifest.input, name: 'pixels' } }, bytes }, code: 'MANIFEST_INVALID', field: 'input.name' },
+    {
+      name: 'output.dim',
+      source: { manifest: { ...manifest, output: { ...manifest.output, dim: 32 } }, bytes },
+      code: 'MANIFEST_INVALID',
+      field: 'output.dim',
+    },
+    {
+      name: 'output.name',
+      source: { manifest: { ...manifest, output: { ...manifest.output, name: 'emb' } }, bytes },
+      code: 'MANIFEST_INVALID',
+      field: 'output.name',
+    },
+    {
+      name: 'input.name',
+      source: { manifest: { ...manifest, input: { ...manifest.input, name: 'pixels' } }, bytes },
+      code: 'MANIFEST_INVALID',
+      field: 'input.name',
+    },
     // a shape the model rejects (the manifest says 20×20, the model takes 16×16)
-    { name: 'input.shape', source: { manifest: { ...manifest, input: { ...manifest.input, shape: [null, 1, 20, 20], height: 20, width: 20 } }, bytes }, code: 'MANIFEST_INVALID', field: 'input.shape' },
+    {
+      name: 'input.shape',
+      source: {
+        manifest: { ...manifest, input: { ...manifest.input, shape: [null, 1, 20, 20], height: 20, width: 20 } },
+        bytes,
+      },
+      code: 'MANIFEST_INVALID',
+      field: 'input.shape',
+    },
     { name: 'NaN output', source: { manifest: nanManifest, bytes: nan }, code: 'NON_FINITE' },
   ];
   const before = sessions.created;
@@ -70,7 +110,10 @@ test('row 1: every way Encoder.open fails after a session exists releases it; 20
     await assert.rejects(Encoder.open(f.source, { device: 'wasm' }), code(f.code, f.field), f.name);
     assert.equal(sessions.live, 0, `${f.name}: a session is still alive after the failed open`);
   }
-  assert.ok(sessions.created - before >= 3, 'the failures above must happen after a session was created, or this test proves nothing');
+  assert.ok(
+    sessions.created - before >= 3,
+    'the failures above must happen after a session was created, or this test proves nothing',
+  );
   // Memory: the live-session count is the exact check; RSS is a generous bound that a leak of
   // ~0.4 MB per open (as seen before the fix) would still not trip on its own.
   const rss0 = process.memoryUsage().rss;
@@ -96,7 +139,10 @@ const accelerator: Backend = {
 };
 
 /** Serves the test model at https://m.example/dir/ through a fetch that honours its signal. */
-function server(overrides: Record<string, () => Response | Promise<Response>> = {}): { fetch: typeof fetch; fetched: string[] } {
+function server(overrides: Record<string, () => Response | Promise<Response>> = {}): {
+  fetch: typeof fetch;
+  fetched: string[];
+} {
   const fetched: string[] = [];
   const files: Record<string, () => Response | Promise<Response>> = {
     'https://m.example/dir/tiny.json': () => new Response(JSON.stringify(manifest)),
@@ -122,7 +168,16 @@ test('row 2: abort at download, verify, compile, selfcheck and warmup → ABORTE
         seen.push(p.phase);
         if (p.phase === phase) c.abort(new Error(`abort at ${phase}`));
       };
-      await assert.rejects(Encoder.open('https://m.example/dir/tiny.json', { device: ['webgpu', 'wasm'], fetch, signal: c.signal, onProgress }), code('ABORTED'), phase);
+      await assert.rejects(
+        Encoder.open('https://m.example/dir/tiny.json', {
+          device: ['webgpu', 'wasm'],
+          fetch,
+          signal: c.signal,
+          onProgress,
+        }),
+        code('ABORTED'),
+        phase,
+      );
       assert.ok(seen.includes(phase), `${phase} never reached: ${seen.join(',')}`);
       assert.ok(!seen.includes('ready'), `${phase}: open went on to ready after the abort`);
       assert.equal(await settled(), 0, `${phase}: a session is still alive after the abort`);
@@ -156,9 +211,12 @@ test('row 2: abort 0–40 ms after start never yields an encoder opened under an
   }
 });
 
-test('row 2: a fetch that ignores the signal, and a body that stalls, still abort (no hang)', { timeout: 60_000 }, async () => {
+test('row 2: a fetch that ignores the signal, and a body that stalls, still abort (no hang)', {
+  timeout: 60_000,
+}, async () => {
   const never = (): Promise<Response> => new Promise(() => undefined);
-  const stalled = (): Response => new Response(new ReadableStream({ start: (ctl) => ctl.enqueue(bytes.slice(0, 100)) }));
+  const stalled = (): Response =>
+    new Response(new ReadableStream({ start: (ctl) => ctl.enqueue(bytes.slice(0, 100)) }));
   for (const [what, overrides] of [
     ['manifest fetch', { 'https://m.example/dir/tiny.json': never }],
     ['model fetch', { [`https://m.example/dir/${manifest.file}`]: never }],
@@ -169,15 +227,44 @@ test('row 2: a fetch that ignores the signal, and a body that stalls, still abor
     setTimeout(() => c.abort(), 50);
     // Ignores the signal on purpose: the runtime must not depend on fetch honouring it.
     const deaf = ((url: string) => fetch(url)) as typeof globalThis.fetch;
-    await assert.rejects(Encoder.open('https://m.example/dir/tiny.json', { fetch: deaf, signal: c.signal }), code('ABORTED'), what);
+    await assert.rejects(
+      Encoder.open('https://m.example/dir/tiny.json', { fetch: deaf, signal: c.signal }),
+      code('ABORTED'),
+      what,
+    );
   }
 });
 
 test('row 3: a manifest file outside its directory or origin is refused with MANIFEST_INVALID before anything is fetched', async () => {
-  const bad = ['../x.onnx', '../../x.onnx', 'a/../../x.onnx', '%2e%2e/x.onnx', '/x.onnx', '/dir/x.onnx', '//evil.example/x.onnx', 'https://evil.example/x.onnx', 'https://m.example/dir/x.onnx', 'http://m.example/dir/x.onnx', 'file:///etc/passwd', 'data:application/octet-stream;base64,AAAA', 'javascript:alert(1)', 'blob:https://m.example/1', '\\\\evil\\x.onnx', '..\\x.onnx', '.', './'];
+  const bad = [
+    '../x.onnx',
+    '../../x.onnx',
+    'a/../../x.onnx',
+    '%2e%2e/x.onnx',
+    '/x.onnx',
+    '/dir/x.onnx',
+    '//evil.example/x.onnx',
+    'https://evil.example/x.onnx',
+    'https://m.example/dir/x.onnx',
+    'http://m.example/dir/x.onnx',
+    'file:///etc/passwd',
+    'data:application/octet-stream;base64,AAAA',
+    'javascript:alert(1)',
+    'blob:https://m.example/1',
+    '\\\\evil\\x.onnx',
+    '..\\x.onnx',
+    '.',
+    './',
+  ];
   for (const file of bad) {
-    const { fetch, fetched } = server({ 'https://m.example/dir/tiny.json': () => new Response(JSON.stringify({ ...manifest, file })) });
-    await assert.rejects(Encoder.open('https://m.example/dir/tiny.json', { fetch }), code('MANIFEST_INVALID', 'file'), file);
+    const { fetch, fetched } = server({
+      'https://m.example/dir/tiny.json': () => new Response(JSON.stringify({ ...manifest, file })),
+    });
+    await assert.rejects(
+      Encoder.open('https://m.example/dir/tiny.json', { fetch }),
+      code('MANIFEST_INVALID', 'file'),
+      file,
+    );
     assert.deepEqual(fetched, ['https://m.example/dir/tiny.json'], `${file}: fetched ${fetched.join(', ')}`);
   }
   // Inside the directory (also a subfolder, with a query) is fine.
@@ -192,7 +279,10 @@ test('row 3: a manifest file outside its directory or origin is refused with MAN
   }
   // The app opts in to another origin with its own resolver.
   const { fetch, fetched } = server({ 'https://cdn.example/models/m.onnx': () => new Response(bytes.slice()) });
-  await using cdn = await Encoder.open('https://m.example/dir/tiny.json', { fetch, resolveFile: (file) => `https://cdn.example/models/${file.replace(/.*\//, '')}`.replace(manifest.file, 'm.onnx') });
+  await using cdn = await Encoder.open('https://m.example/dir/tiny.json', {
+    fetch,
+    resolveFile: (file) => `https://cdn.example/models/${file.replace(/.*\//, '')}`.replace(manifest.file, 'm.onnx'),
+  });
   assert.deepEqual(fetched, ['https://m.example/dir/tiny.json', 'https://cdn.example/models/m.onnx']);
   assert.equal(cdn.dim, 16);
 });
@@ -205,26 +295,64 @@ test('row 4: embed() arguments — no brackets, null, string, holes, null pixel 
   await assert.rejects(enc.embed(undefined as never), code('INPUT_TYPE'));
   await assert.rejects(enc.embed('abc' as never), code('INPUT_TYPE'));
   await assert.rejects(enc.embed(new Uint8Array(256) as never), code('INPUT_TYPE'));
-  // eslint-disable-next-line no-sparse-arrays
+  // biome-ignore lint/suspicious/noSparseArray: an array with a hole is the case under test
   const holey = [img!, , img!] as never;
-  await assert.rejects(enc.embed(holey), (e) => code('INPUT_TYPE')(e) && (e as { details: { index: number } }).details.index === 1);
+  await assert.rejects(
+    enc.embed(holey),
+    (e) => code('INPUT_TYPE')(e) && (e as { details: { index: number } }).details.index === 1,
+  );
   await assert.rejects(enc.embed([null as never]), code('INPUT_TYPE'));
   await assert.rejects(enc.embed(['a' as never]), code('INPUT_TYPE'));
   await assert.rejects(enc.embed([{ data: null, width: 16, height: 16, channels: 1 } as never]), code('INPUT_TYPE'));
-  await assert.rejects(enc.embed([{ data: [1, 2, 3], width: 16, height: 16, channels: 1 } as never]), code('INPUT_TYPE'));
+  await assert.rejects(
+    enc.embed([{ data: [1, 2, 3], width: 16, height: 16, channels: 1 } as never]),
+    code('INPUT_TYPE'),
+  );
   assert.equal((await enc.embed([img!], null as never)).length, 1);
   assert.equal((await enc.embed([img!])).length, 1);
 });
 
 test('row 4: a manifest declaring a 100000×100000 input (or a huge output) → MANIFEST_INVALID, nothing allocated', async () => {
   const huge = { ...manifest.input, shape: [null, 1, 100000, 100000], height: 100000, width: 100000 };
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, input: huge }, bytes }), code('MANIFEST_INVALID', 'input.height'));
-  const wide = { ...manifest.input, shape: [null, 3, 8000, 8000], channels: 3, height: 8000, width: 8000, mean: [0, 0, 0], std: [1, 1, 1] };
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, input: wide }, bytes }), code('MANIFEST_INVALID', 'input.shape'));
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, dim: 1e9 } }, bytes }), code('MANIFEST_INVALID', 'output.dim'));
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, input: huge }, bytes }),
+    code('MANIFEST_INVALID', 'input.height'),
+  );
+  const wide = {
+    ...manifest.input,
+    shape: [null, 3, 8000, 8000],
+    channels: 3,
+    height: 8000,
+    width: 8000,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  };
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, input: wide }, bytes }),
+    code('MANIFEST_INVALID', 'input.shape'),
+  );
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, dim: 1e9 } }, bytes }),
+    code('MANIFEST_INVALID', 'output.dim'),
+  );
   // The import branch's fixed batch and pooled output shape are bounded too (padding and pooling allocate from them).
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, input: { ...manifest.input, shape: [1e6, ...manifest.input.shape.slice(1)] } }, bytes }), code('MANIFEST_INVALID', 'input.shape'));
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, shape: [null, 100000, 100000, manifest.output.dim], pooling: 'mean' } }, bytes }), code('MANIFEST_INVALID', 'output.shape'));
+  await assert.rejects(
+    Encoder.open({
+      manifest: { ...manifest, input: { ...manifest.input, shape: [1e6, ...manifest.input.shape.slice(1)] } },
+      bytes,
+    }),
+    code('MANIFEST_INVALID', 'input.shape'),
+  );
+  await assert.rejects(
+    Encoder.open({
+      manifest: {
+        ...manifest,
+        output: { ...manifest.output, shape: [null, 100000, 100000, manifest.output.dim], pooling: 'mean' },
+      },
+      bytes,
+    }),
+    code('MANIFEST_INVALID', 'output.shape'),
+  );
   await assert.rejects(Encoder.open(null as never), code('INVALID_ARGUMENT'));
   await assert.rejects(Encoder.open({ manifest, bytes: null } as never), code('INVALID_ARGUMENT'));
 });
@@ -234,7 +362,10 @@ test('row 5: raw pixels past the 4096² cap → INPUT_SHAPE without touching the
   const rss0 = process.memoryUsage().rss;
   // The data is 1 byte: the cap must be checked before anything reads or copies the pixels.
   for (const side of [10000, 20000]) {
-    await assert.rejects(enc.embed([{ data: new Uint8Array(1), width: side, height: side, channels: 3 }]), (e) => code('INPUT_SHAPE')(e) && /cap/.test((e as Error).message));
+    await assert.rejects(
+      enc.embed([{ data: new Uint8Array(1), width: side, height: side, channels: 3 }]),
+      (e) => code('INPUT_SHAPE')(e) && /cap/.test((e as Error).message),
+    );
   }
   const big = new Uint8Array(10000 * 10000);
   await assert.rejects(enc.embed([{ data: big, width: 10000, height: 10000, channels: 1 }]), code('INPUT_SHAPE'));
@@ -245,10 +376,19 @@ test('row 5: raw pixels past the 4096² cap → INPUT_SHAPE without touching the
 });
 
 test('row 6: wrong input.name and wrong output.name give the same code (MANIFEST_INVALID) naming the field', async () => {
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, input: { ...manifest.input, name: 'nope' } }, bytes }), code('MANIFEST_INVALID', 'input.name'));
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, name: 'nope' } }, bytes }), code('MANIFEST_INVALID', 'output.name'));
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, input: { ...manifest.input, name: 'nope' } }, bytes }),
+    code('MANIFEST_INVALID', 'input.name'),
+  );
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, output: { ...manifest.output, name: 'nope' } }, bytes }),
+    code('MANIFEST_INVALID', 'output.name'),
+  );
   // Also through 'auto' (every device tried): a manifest error is not a device error.
-  await assert.rejects(Encoder.open({ manifest: { ...manifest, input: { ...manifest.input, name: 'nope' } }, bytes }, { device: 'auto' }), code('MANIFEST_INVALID', 'input.name'));
+  await assert.rejects(
+    Encoder.open({ manifest: { ...manifest, input: { ...manifest.input, name: 'nope' } }, bytes }, { device: 'auto' }),
+    code('MANIFEST_INVALID', 'input.name'),
+  );
 });
 
 test('row 6: docs/errors.md has a row for every code in src/core/errors.ts', () => {
@@ -269,7 +409,8 @@ test('merged with the import branch: abort at every phase of a Node file-path op
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(batch1));
   const url = 'https://m.example/dir/tiny.json';
   const cache = {
-    getModel: async (id: string) => (id === 'tiny' ? { manifest: { ...batch1, source: url }, bytes: bytes.slice() } : undefined),
+    getModel: async (id: string) =>
+      id === 'tiny' ? { manifest: { ...batch1, source: url }, bytes: bytes.slice() } : undefined,
     putModel: async () => undefined,
   };
   const offline = (async () => {
@@ -286,7 +427,11 @@ test('merged with the import branch: abort at every phase of a Node file-path op
           seen.push(p.phase);
           if (p.phase === phase) c.abort(new Error(`abort at ${phase}`));
         };
-        await assert.rejects(Encoder.open(source, { device: ['webgpu', 'wasm'], cache, fetch: offline, signal: c.signal, onProgress }), code('ABORTED'), `${kind} ${phase}`);
+        await assert.rejects(
+          Encoder.open(source, { device: ['webgpu', 'wasm'], cache, fetch: offline, signal: c.signal, onProgress }),
+          code('ABORTED'),
+          `${kind} ${phase}`,
+        );
         assert.ok(seen.includes(phase) && !seen.includes('ready'), `${kind} ${phase}: ${seen.join(',')}`);
         assert.equal(await settled(), 0, `${kind} ${phase}: a session is still alive after the abort`);
       }
@@ -297,7 +442,13 @@ test('merged with the import branch: abort at every phase of a Node file-path op
     }
     // A fixed-batch model whose manifest names the wrong size fails at warm-up, wrapped sessions and all.
     const before = sessions.created;
-    await assert.rejects(Encoder.open({ manifest: { ...batch1, output: { ...batch1.output, dim: 8 } }, bytes }, { device: ['webgpu', 'wasm'] }), (e) => isEdgetuneError(e));
+    await assert.rejects(
+      Encoder.open(
+        { manifest: { ...batch1, output: { ...batch1.output, dim: 8 } }, bytes },
+        { device: ['webgpu', 'wasm'] },
+      ),
+      (e) => isEdgetuneError(e),
+    );
     assert.ok(sessions.created > before, 'no session was created: the case tests nothing');
     assert.equal(await settled(), 0, 'a failed fixed-batch open left a session alive');
   } finally {

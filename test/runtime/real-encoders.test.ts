@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { isEdgetuneError } from '../../src/core/errors.js';
-import { Encoder, validateManifest, type LoadProgress, type ModelCache, type ModelManifest } from '../../src/runtime/index.js';
+import {
+  Encoder,
+  validateManifest,
+  type LoadProgress,
+  type ModelCache,
+  type ModelManifest,
+} from '../../src/runtime/index.js';
 import { heartbeat } from '../../src/runtime/heartbeat.js';
 import { poolOutput } from '../../src/runtime/pooling.js';
 import { createBackground, preprocessBatch } from '../../src/runtime/preprocess.js';
@@ -18,17 +24,35 @@ test('poolOutput: cls takes token 0, mean averages tokens [T, D] or positions [C
   const tokens = { name: 'o', dim: 2, normalized: false, shape: [null, 3, 2] };
   assert.deepEqual(Array.from(poolOutput(raw, 1, { ...tokens, pooling: 'cls' })), [1, 2]);
   assert.deepEqual(Array.from(poolOutput(raw, 1, { ...tokens, pooling: 'mean' })), [3, 4]);
-  assert.deepEqual(Array.from(poolOutput(raw, 1, { name: 'o', dim: 2, normalized: false, shape: [null, 2, 3, 1], pooling: 'mean' })), [2, 5]);
-  assert.throws(() => poolOutput(raw, 1, { ...tokens, dim: 4, pooling: 'mean' }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID'));
+  assert.deepEqual(
+    Array.from(poolOutput(raw, 1, { name: 'o', dim: 2, normalized: false, shape: [null, 2, 3, 1], pooling: 'mean' })),
+    [2, 5],
+  );
+  assert.throws(
+    () => poolOutput(raw, 1, { ...tokens, dim: 4, pooling: 'mean' }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID'),
+  );
 });
 
 test('manifest: mean/std in 0..255 units with range [0, 1] are refused; pooling needs a matching output shape', async () => {
   const m = await manifestFor(tinyCnn());
-  assert.throws(() => validateManifest({ ...m, input: { ...m.input, mean: [123.7], std: [58.4] } }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && /0\.485, not 123\.7/.test((e as Error).message));
-  assert.throws(() => validateManifest({ ...m, input: { ...m.input, range: [0, 255], mean: [0.485], std: [0.229] } }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID'));
+  assert.throws(
+    () => validateManifest({ ...m, input: { ...m.input, mean: [123.7], std: [58.4] } }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && /0\.485, not 123\.7/.test((e as Error).message),
+  );
+  assert.throws(
+    () => validateManifest({ ...m, input: { ...m.input, range: [0, 255], mean: [0.485], std: [0.229] } }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID'),
+  );
   validateManifest({ ...m, input: { ...m.input, range: [0, 255], mean: [0], std: [1] } }); // raw 0..255 models are fine
-  assert.throws(() => validateManifest({ ...m, output: { ...m.output, pooling: 'cls', shape: [null, 16, 1, 1] } }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID'));
-  assert.throws(() => validateManifest({ ...m, input: { ...m.input, crop: 'squash' } }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID'));
+  assert.throws(
+    () => validateManifest({ ...m, output: { ...m.output, pooling: 'cls', shape: [null, 16, 1, 1] } }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID'),
+  );
+  assert.throws(
+    () => validateManifest({ ...m, input: { ...m.input, crop: 'squash' } }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID'),
+  );
 });
 
 /** [1, 1, 4, 4] → Flatten → MatMul → [1, 8]: an export with its batch fixed at 1. */
@@ -53,23 +77,47 @@ test('a batch-1 export embeds 5 inputs one at a time, with the results of single
   const imgs = testImages(5, 4);
   const all = await enc.embed(imgs);
   assert.equal(all.length, 5);
-  for (const [k, img] of imgs.entries()) assert.deepEqual(Array.from((await enc.embed([img]))[0]!), Array.from(all[k]!));
+  for (const [k, img] of imgs.entries())
+    assert.deepEqual(Array.from((await enc.embed([img]))[0]!), Array.from(all[k]!));
 });
 
 test('crop policy: centre crop keeps the middle of a wide frame, stretch squashes it, pad letterboxes with the mean', () => {
   // 8×4 frame: left quarter 0, middle half 200, right quarter 0.
-  const data = Uint8Array.from({ length: 32 }, (_, k) => ((k % 8) >= 2 && (k % 8) < 6 ? 200 : 0));
+  const data = Uint8Array.from({ length: 32 }, (_, k) => (k % 8 >= 2 && k % 8 < 6 ? 200 : 0));
   const frame = { data, width: 8, height: 4, channels: 1 as const };
-  const spec = { name: 'x', shape: [null, 1, 4, 4], layout: 'NCHW' as const, channels: 1 as const, height: 4, width: 4, range: [0, 1] as const, mean: [0.5], std: [0.5] };
+  const spec = {
+    name: 'x',
+    shape: [null, 1, 4, 4],
+    layout: 'NCHW' as const,
+    channels: 1 as const,
+    height: 4,
+    width: 4,
+    range: [0, 1] as const,
+    mean: [0.5],
+    std: [0.5],
+  };
   const px = (v: number): number => (v / 255 - 0.5) / 0.5;
   const center = preprocessBatch([frame], spec);
-  assert.ok(Array.from(center).every((v) => Math.abs(v - px(200)) < 1e-5), 'centre crop sees only the middle');
+  assert.ok(
+    Array.from(center).every((v) => Math.abs(v - px(200)) < 1e-5),
+    'centre crop sees only the middle',
+  );
   const stretch = preprocessBatch([frame], { ...spec, crop: 'stretch' });
   assert.ok(Math.abs(stretch[0]! - px(0)) < 1e-5 && Math.abs(stretch[1]! - px(200)) < 1e-5);
   const pad = preprocessBatch([frame], { ...spec, crop: 'pad' });
   assert.ok(Math.abs(pad[0]!) < 1e-5, 'padding normalises to zero');
   // A 0.5 crop fraction keeps the central 2×2 of the 4×4 square region.
-  const frac = preprocessBatch([{ data: Uint8Array.from({ length: 16 }, (_, k) => ((k >> 2) % 3 && (k & 3) % 3 ? 255 : 0)), width: 4, height: 4, channels: 1 }], { ...spec, cropFraction: 0.5 });
+  const frac = preprocessBatch(
+    [
+      {
+        data: Uint8Array.from({ length: 16 }, (_, k) => ((k >> 2) % 3 && (k & 3) % 3 ? 255 : 0)),
+        width: 4,
+        height: 4,
+        channels: 1,
+      },
+    ],
+    { ...spec, cropFraction: 0.5 },
+  );
   assert.ok(Array.from(frac).every((v) => Math.abs(v - px(255)) < 1e-5));
 });
 
@@ -81,13 +129,19 @@ test('roi and background: embed sees the viewfinder box, or the bounding box of 
   const H = 48;
   const scene = (object: boolean): { data: Uint8Array; width: number; height: number; channels: 3 } => {
     const data = new Uint8Array(W * H * 3);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[(y * W + x) * 3 + c] = object && x >= 40 && x < 56 && y >= 8 && y < 24 ? (x * 13 + y * 7 + c * 50) & 255 : 90 + c * 20;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let c = 0; c < 3; c++)
+          data[(y * W + x) * 3 + c] =
+            object && x >= 40 && x < 56 && y >= 8 && y < 24 ? (x * 13 + y * 7 + c * 50) & 255 : 90 + c * 20;
     return { data, width: W, height: H, channels: 3 };
   };
   const empty = scene(false);
   const withObject = scene(true);
   const crop = { data: new Uint8Array(16 * 16 * 3), width: 16, height: 16, channels: 3 as const };
-  for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) for (let c = 0; c < 3; c++) crop.data[(y * 16 + x) * 3 + c] = withObject.data[((y + 8) * W + x + 40) * 3 + c]!;
+  for (let y = 0; y < 16; y++)
+    for (let x = 0; x < 16; x++)
+      for (let c = 0; c < 3; c++) crop.data[(y * 16 + x) * 3 + c] = withObject.data[((y + 8) * W + x + 40) * 3 + c]!;
   const [direct] = await enc.embed([crop]);
   const [viaRoi] = await enc.embed([withObject], { roi: { x: 40, y: 8, width: 16, height: 16 } });
   assert.deepEqual(Array.from(viaRoi!), Array.from(direct!));
@@ -96,8 +150,13 @@ test('roi and background: embed sees the viewfinder box, or the bounding box of 
   const cos = viaBg!.reduce((s, v, k) => s + v * direct![k]!, 0);
   assert.ok(cos > 0.99, `background crop finds the object (cosine ${cos})`);
   const [whole] = await enc.embed([withObject]);
-  assert.ok(whole!.reduce((s, v, k) => s + v * direct![k]!, 0) < cos, 'the whole frame is further from the object crop');
-  await assert.rejects(enc.embed([withObject], { roi: { x: 60, y: 0, width: 16, height: 16 } }), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
+  assert.ok(
+    whole!.reduce((s, v, k) => s + v * direct![k]!, 0) < cos,
+    'the whole frame is further from the object crop',
+  );
+  await assert.rejects(enc.embed([withObject], { roi: { x: 60, y: 0, width: 16, height: 16 } }), (e) =>
+    isEdgetuneError(e, 'INVALID_ARGUMENT'),
+  );
   await assert.rejects(enc.embed([testImages(1, 16, 3)[0]!], { background }), (e) => isEdgetuneError(e, 'INPUT_SHAPE'));
 });
 
@@ -116,10 +175,16 @@ test('Encoder.open takes a manifest file path or file:// URL in Node', async () 
   mkdirSync(sub);
   for (const file of [`../${manifest.file}`, join(dir, manifest.file), pathToFileURL(join(dir, manifest.file)).href]) {
     writeFileSync(join(sub, 'm.json'), JSON.stringify({ ...manifest, file }));
-    await assert.rejects(Encoder.open(join(sub, 'm.json'), { device: 'wasm' }), (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e.details as { field?: string }).field === 'file');
+    await assert.rejects(
+      Encoder.open(join(sub, 'm.json'), { device: 'wasm' }),
+      (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e.details as { field?: string }).field === 'file',
+    );
   }
   // resolveFile is the opt-in, as for URLs.
-  await using c = await Encoder.open(join(sub, 'm.json'), { device: 'wasm', resolveFile: (_f, base) => new URL(`../${manifest.file}`, base) });
+  await using c = await Encoder.open(join(sub, 'm.json'), {
+    device: 'wasm',
+    resolveFile: (_f, base) => new URL(`../${manifest.file}`, base),
+  });
   assert.equal(c.manifest.id, manifest.id);
 });
 
@@ -139,10 +204,19 @@ function memoryCache(refuse = false): ModelCache & { puts: number } {
   };
 }
 
-async function site(): Promise<{ manifest: ModelManifest; files: Map<string, Uint8Array>; fetchFn: typeof fetch; log: string[]; online: { value: boolean } }> {
+async function site(): Promise<{
+  manifest: ModelManifest;
+  files: Map<string, Uint8Array>;
+  fetchFn: typeof fetch;
+  log: string[];
+  online: { value: boolean };
+}> {
   const bytes = tinyCnn();
   const manifest = await manifestFor(bytes, { id: 'enc' });
-  const files = new Map<string, Uint8Array>([['https://app.example/models/enc.json', new TextEncoder().encode(JSON.stringify(manifest))], [`https://app.example/models/${manifest.file}`, bytes]]);
+  const files = new Map<string, Uint8Array>([
+    ['https://app.example/models/enc.json', new TextEncoder().encode(JSON.stringify(manifest))],
+    [`https://app.example/models/${manifest.file}`, bytes],
+  ]);
   const log: string[] = [];
   const online = { value: true };
   const fetchFn = (async (url: string) => {
@@ -172,14 +246,22 @@ test('Encoder.open(url, { cache }) starts offline from the cache, then looks for
   files.set('https://app.example/models/enc-v2.onnx', next);
   const events: LoadProgress[] = [];
   const updated = new Promise<void>((resolve) => {
-    void Encoder.open(url, { cache, fetch: fetchFn, device: 'wasm', onProgress: (p) => (events.push(p), p.phase === 'update' && resolve()) }).then((e) => {
+    void Encoder.open(url, {
+      cache,
+      fetch: fetchFn,
+      device: 'wasm',
+      onProgress: (p) => (events.push(p), p.phase === 'update' && resolve()),
+    }).then((e) => {
       assert.equal(e.diagnostics.origin, 'cache');
       assert.equal(e.manifest.sha256, manifest.sha256, 'this open runs the cached version');
       return e.dispose();
     });
   });
   await updated;
-  assert.deepEqual(events.find((p) => p.phase === 'update'), { phase: 'update', id: 'enc', sha256: m2.sha256, status: 'stored' });
+  assert.deepEqual(
+    events.find((p) => p.phase === 'update'),
+    { phase: 'update', id: 'enc', sha256: m2.sha256, status: 'stored' },
+  );
   online.value = false;
   await using third = await Encoder.open(url, { cache, fetch: fetchFn, device: 'wasm' });
   assert.equal(third.manifest.sha256, m2.sha256);
@@ -190,20 +272,36 @@ test('a cache that refuses the model, or an origin without room, gives a warning
   const url = 'https://app.example/models/enc.json';
   const refusing = memoryCache(true);
   const events: LoadProgress[] = [];
-  await using a = await Encoder.open(url, { cache: refusing, fetch: fetchFn, device: 'wasm', onProgress: (p) => events.push(p) });
+  await using a = await Encoder.open(url, {
+    cache: refusing,
+    fetch: fetchFn,
+    device: 'wasm',
+    onProgress: (p) => events.push(p),
+  });
   assert.equal((await a.embed(testImages(1))).length, 1);
   const warning = events.find((p) => p.phase === 'warning');
   assert.ok(warning && warning.phase === 'warning' && warning.code === 'QUOTA_EXCEEDED', JSON.stringify(events));
 
   // navigator.storage.estimate() says there is no room: warned before the download, nothing stored.
   const nav = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  Object.defineProperty(globalThis, 'navigator', { value: { storage: { estimate: async () => ({ quota: 1000, usage: 900 }) } }, configurable: true });
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { storage: { estimate: async () => ({ quota: 1000, usage: 900 }) } },
+    configurable: true,
+  });
   try {
     const cache = memoryCache();
     const seen: string[] = [];
-    await using b = await Encoder.open(url, { cache, fetch: fetchFn, device: 'wasm', onProgress: (p) => seen.push(p.phase === 'warning' ? `warning:${p.code}` : p.phase) });
+    await using b = await Encoder.open(url, {
+      cache,
+      fetch: fetchFn,
+      device: 'wasm',
+      onProgress: (p) => seen.push(p.phase === 'warning' ? `warning:${p.code}` : p.phase),
+    });
     assert.equal(cache.puts, 0);
-    assert.ok(seen.indexOf('warning:QUOTA_EXCEEDED') >= 0 && seen.indexOf('warning:QUOTA_EXCEEDED') < seen.indexOf('download'), seen.join(','));
+    assert.ok(
+      seen.indexOf('warning:QUOTA_EXCEEDED') >= 0 && seen.indexOf('warning:QUOTA_EXCEEDED') < seen.indexOf('download'),
+      seen.join(','),
+    );
     assert.equal(b.diagnostics.origin, 'url');
   } finally {
     if (nav) Object.defineProperty(globalThis, 'navigator', nav);
@@ -228,7 +326,10 @@ test('heartbeat: a silent phase repeats with elapsedMs until the next event; oth
   await new Promise((r) => setTimeout(r, 40));
   beat.stop();
   clearInterval(keep);
-  assert.ok(seen.filter((p) => p.phase === 'compile' && typeof p.elapsedMs === 'number').length >= 2, JSON.stringify(seen));
+  assert.ok(
+    seen.filter((p) => p.phase === 'compile' && typeof p.elapsedMs === 'number').length >= 2,
+    JSON.stringify(seen),
+  );
   assert.equal(seen.length, n, 'no beats after a non-silent phase');
   assert.deepEqual(heartbeat(undefined).emit, undefined);
   // A callback that throws on a beat stops the beats instead of throwing from a timer (an uncaught exception).

@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as flatbuffers from 'flatbuffers';
-import { Encoder, inspectTflite, isEdgetuneError, registerTfliteBackend, tfliteBackend, TFLITE_MAX_OP_VERSIONS, validateManifest, type ModelManifest } from '../../src/runtime/index.js';
+import {
+  Encoder,
+  inspectTflite,
+  isEdgetuneError,
+  registerTfliteBackend,
+  tfliteBackend,
+  TFLITE_MAX_OP_VERSIONS,
+  validateManifest,
+  type ModelManifest,
+} from '../../src/runtime/index.js';
 import { tinyCnn } from '../fixtures/onnx-builder.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -15,7 +24,8 @@ const PY = '/usr/bin/python3';
 const CONVERT = join(ROOT, 'models/pipeline/tflite/convert.py');
 const CALIB = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
 
-const pyOk = existsSync(PY) && spawnSync(PY, ['-c', 'import onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
+const pyOk =
+  existsSync(PY) && spawnSync(PY, ['-c', 'import onnx, flatbuffers, numpy'], { encoding: 'utf8' }).status === 0;
 const skip = !pyOk && 'needs /usr/bin/python3 with python3-onnx, python3-flatbuffers, numpy (npm test installs them)';
 
 function convert(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -54,7 +64,10 @@ function quantizationByFlatbuffers(bytes: Uint8Array): { scales: number; axis: n
     const t = bb.__indirect(bb.__vector(tensors) + 4 * k);
     if (!field(t, 4)) return { scales: 0, axis: 0 };
     const q = bb.__indirect(t + field(t, 4));
-    return { scales: field(q, 2) ? bb.__vector_len(q + field(q, 2)) : 0, axis: field(q, 6) ? bb.readInt32(q + field(q, 6)) : 0 };
+    return {
+      scales: field(q, 2) ? bb.__vector_len(q + field(q, 2)) : 0,
+      axis: field(q, 6) ? bb.readInt32(q + field(q, 6)) : 0,
+    };
   });
 }
 
@@ -79,11 +92,23 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.equal(String.fromCharCode(...bytes.subarray(4, 8)), 'TFL3');
     const info = inspectTflite(bytes);
     assert.equal(info.schemaVersion, 3);
-    assert.deepEqual(info.operatorCodes.map((c) => `${c.op}/v${c.version}`), ['CONV_2D/v1', 'PAD/v1', 'MEAN/v1', 'FULLY_CONNECTED/v1']);
+    assert.deepEqual(
+      info.operatorCodes.map((c) => `${c.op}/v${c.version}`),
+      ['CONV_2D/v1', 'PAD/v1', 'MEAN/v1', 'FULLY_CONNECTED/v1'],
+    );
     assert.deepEqual(opcodesByFlatbuffers(bytes), ['3/v1', '34/v1', '40/v1', '9/v1']);
-    assert.deepEqual(info.operators.map((o) => o.op), ['CONV_2D', 'PAD', 'CONV_2D', 'MEAN', 'FULLY_CONNECTED']);
-    assert.deepEqual(info.inputs.map((t) => [t.name, t.type, t.shape.join('x')]), [['input', 'float32', '1x28x28x1']]);
-    assert.deepEqual(info.outputs.map((t) => [t.name, t.type, t.shape.join('x')]), [['embedding', 'float32', '1x16']]);
+    assert.deepEqual(
+      info.operators.map((o) => o.op),
+      ['CONV_2D', 'PAD', 'CONV_2D', 'MEAN', 'FULLY_CONNECTED'],
+    );
+    assert.deepEqual(
+      info.inputs.map((t) => [t.name, t.type, t.shape.join('x')]),
+      [['input', 'float32', '1x28x28x1']],
+    );
+    assert.deepEqual(
+      info.outputs.map((t) => [t.name, t.type, t.shape.join('x')]),
+      [['embedding', 'float32', '1x16']],
+    );
     const manifest = validateManifest(JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')));
     assert.equal(manifest.format, 'tflite');
     assert.equal(manifest.input.layout, 'NHWC');
@@ -91,13 +116,18 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.equal(manifest.bytes, bytes.byteLength);
   });
 
-  test('int8: QUANTIZE first, DEQUANTIZE last, int8 per-channel conv/FC weights, int32 bias, versions tfjs-tflite accepts', { skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration (Debian dataset-fashion-mnist)' }, () => {
+  test('int8: QUANTIZE first, DEQUANTIZE last, int8 per-channel conv/FC weights, int32 bias, versions tfjs-tflite accepts', {
+    skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration (Debian dataset-fashion-mnist)',
+  }, () => {
     const out = join(dir, 'tiny-int8.tflite');
     const r = convert([onnxPath, '--out', out, '--int8', '--calib-images', CALIB, '--calib-count', '64']);
     assert.equal(r.status, 0, r.stderr);
     const bytes = new Uint8Array(readFileSync(out));
     const info = inspectTflite(bytes);
-    assert.deepEqual(info.operatorCodes.map((c) => `${c.op}/v${c.version}`), ['QUANTIZE/v1', 'CONV_2D/v3', 'PAD/v2', 'MEAN/v2', 'FULLY_CONNECTED/v4', 'DEQUANTIZE/v2']);
+    assert.deepEqual(
+      info.operatorCodes.map((c) => `${c.op}/v${c.version}`),
+      ['QUANTIZE/v1', 'CONV_2D/v3', 'PAD/v2', 'MEAN/v2', 'FULLY_CONNECTED/v4', 'DEQUANTIZE/v2'],
+    );
     assert.deepEqual(opcodesByFlatbuffers(bytes), ['114/v1', '3/v3', '34/v2', '40/v2', '9/v4', '6/v2']);
     assert.equal(info.operators[0]!.op, 'QUANTIZE');
     assert.equal(info.operators.at(-1)!.op, 'DEQUANTIZE');
@@ -108,24 +138,37 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
       const [x, w, b] = op.inputs.map((i) => info.tensors[i]!);
       assert.equal(x!.type, 'int8');
       assert.equal(w!.type, 'int8');
-      assert.deepEqual(quant[op.inputs[1]!], { scales: w!.shape[0], axis: 0 }, `${w!.name}: one scale per output channel`);
+      assert.deepEqual(
+        quant[op.inputs[1]!],
+        { scales: w!.shape[0], axis: 0 },
+        `${w!.name}: one scale per output channel`,
+      );
       assert.equal(b!.type, 'int32');
       assert.equal(quant[op.inputs[2]!]!.scales, w!.shape[0]);
       assert.equal(quant[op.outputs[0]!]!.scales, 1, 'activations are per-tensor');
     }
     // Weights take one byte per value instead of four.
-    const weightBytes = (i: typeof info): number => i.operators.filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED').reduce((s, o) => s + i.tensors[o.inputs[1]!]!.constantBytes, 0);
+    const weightBytes = (i: typeof info): number =>
+      i.operators
+        .filter((o) => o.op === 'CONV_2D' || o.op === 'FULLY_CONNECTED')
+        .reduce((s, o) => s + i.tensors[o.inputs[1]!]!.constantBytes, 0);
     const fp32 = inspectTflite(new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite'))));
     assert.equal(weightBytes(info) * 4, weightBytes(fp32));
     const m = JSON.parse(readFileSync(join(dir, 'tiny-int8.json'), 'utf8')) as ModelManifest;
     assert.equal(m.dtype, 'int8');
   });
 
-  test('int8 from a ranges JSON (as the ONNX quantizer writes) equals int8 calibrated here', { skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration' }, () => {
+  test('int8 from a ranges JSON (as the ONNX quantizer writes) equals int8 calibrated here', {
+    skip: !existsSync(CALIB) && 'no Fashion-MNIST images for calibration',
+  }, () => {
     const a = join(dir, 'cal-a.tflite');
     const b = join(dir, 'cal-b.tflite');
     const ranges = join(dir, 'ranges.json');
-    assert.equal(convert([onnxPath, '--out', a, '--int8', '--calib-images', CALIB, '--calib-count', '32', '--save-ranges', ranges]).status, 0);
+    assert.equal(
+      convert([onnxPath, '--out', a, '--int8', '--calib-images', CALIB, '--calib-count', '32', '--save-ranges', ranges])
+        .status,
+      0,
+    );
     assert.equal(convert([onnxPath, '--out', b, '--int8', '--ranges', ranges]).status, 0);
     assert.deepEqual(readFileSync(b), readFileSync(a));
     // A missing tensor range is a clear error, not a silent default.
@@ -149,7 +192,11 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     cases.push(['wrong identifier', noIdent, /identifier/]);
     cases.push(['empty', new Uint8Array(4), /only 4 bytes/]);
     for (const [name, b, why] of cases) {
-      assert.throws(() => inspectTflite(b), (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && why.test(e.message), name);
+      assert.throws(
+        () => inspectTflite(b),
+        (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && why.test(e.message),
+        name,
+      );
     }
   });
 
@@ -167,7 +214,10 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
       }
     }
     assert.ok(patched, 'shape vector found');
-    assert.throws(() => inspectTflite(bytes), (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && /buffer holds/.test(e.message));
+    assert.throws(
+      () => inspectTflite(bytes),
+      (e: unknown) => isEdgetuneError(e, 'MODEL_CORRUPT') && /buffer holds/.test(e.message),
+    );
   });
 
   test('an op version above what tfjs-tflite accepts is UNSUPPORTED_OP before any runtime loads', async () => {
@@ -176,20 +226,32 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.equal(r.status, 0, r.stderr);
     const bytes = new Uint8Array(readFileSync(out));
     const manifest = validateManifest(JSON.parse(readFileSync(join(dir, 'tiny-conv7.json'), 'utf8')));
-    await assert.rejects(tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }), (e: unknown) => isEdgetuneError(e, 'UNSUPPORTED_OP') && /CONV_2D version 7/.test(e.message) && /up to version 6/.test(e.message));
+    await assert.rejects(
+      tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }),
+      (e: unknown) =>
+        isEdgetuneError(e, 'UNSUPPORTED_OP') &&
+        /CONV_2D version 7/.test(e.message) &&
+        /up to version 6/.test(e.message),
+    );
   });
 
   test('a manifest whose layout disagrees with the model input is MANIFEST_INVALID', async () => {
     const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
     const m = JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')) as ModelManifest;
     const manifest = validateManifest({ ...m, input: { ...m.input, layout: 'NCHW', shape: [null, 1, 28, 28] } });
-    await assert.rejects(tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }), (e: unknown) => isEdgetuneError(e, 'MANIFEST_INVALID') && /input shape \[1, 28, 28, 1\]/.test(e.message));
+    await assert.rejects(
+      tfliteBackend.createSession({ bytes, manifest, device: 'wasm', signal: undefined }),
+      (e: unknown) => isEdgetuneError(e, 'MANIFEST_INVALID') && /input shape \[1, 28, 28, 1\]/.test(e.message),
+    );
   });
 
   test('in Node: unregistered → BACKEND_UNAVAILABLE naming registerTfliteBackend; registered → BACKEND_UNAVAILABLE explaining tfjs-tflite is browser-only', async () => {
     const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
     const manifest = JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')) as unknown;
-    await assert.rejects(Encoder.open({ manifest, bytes }), (e: unknown) => isEdgetuneError(e, 'BACKEND_UNAVAILABLE') && /registerTfliteBackend\(\)/.test(e.message));
+    await assert.rejects(
+      Encoder.open({ manifest, bytes }),
+      (e: unknown) => isEdgetuneError(e, 'BACKEND_UNAVAILABLE') && /registerTfliteBackend\(\)/.test(e.message),
+    );
     const off = registerTfliteBackend();
     assert.equal(registerTfliteBackend(), off, 'registering twice is a no-op');
     try {
@@ -209,10 +271,14 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
 
 test('shipped TFLite models parse, use only accepted op versions, and were converted from the ONNX now shipped', async (t) => {
   const models = join(ROOT, 'models');
-  const manifests = existsSync(models) ? readdirSync(models).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.endsWith('.calibration.json')) : [];
+  const manifests = existsSync(models)
+    ? readdirSync(models).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.endsWith('.calibration.json'))
+    : [];
   let checked = 0;
   for (const f of manifests) {
-    const raw = JSON.parse(readFileSync(join(models, f), 'utf8')) as ModelManifest & { source?: { file: string; sha256: string } };
+    const raw = JSON.parse(readFileSync(join(models, f), 'utf8')) as ModelManifest & {
+      source?: { file: string; sha256: string };
+    };
     if (raw.format !== 'tflite') continue;
     const m = validateManifest(raw);
     const info = inspectTflite(new Uint8Array(readFileSync(join(models, m.file))));
@@ -224,12 +290,18 @@ test('shipped TFLite models parse, use only accepted op versions, and were conve
     assert.deepEqual(info.inputs[0]!.shape, [1, m.input.height, m.input.width, m.input.channels]);
     if (raw.source) {
       const src = join(models, raw.source.file);
-      assert.ok(existsSync(src), `${f}: source ${raw.source.file} is no longer shipped; rerun models/pipeline/tflite/ship.py`);
+      assert.ok(
+        existsSync(src),
+        `${f}: source ${raw.source.file} is no longer shipped; rerun models/pipeline/tflite/ship.py`,
+      );
       const { createHash } = await import('node:crypto');
-      assert.equal(createHash('sha256').update(readFileSync(src)).digest('hex'), raw.source.sha256, `${f} is stale: ${raw.source.file} changed since the conversion; rerun /usr/bin/python3 models/pipeline/tflite/ship.py`);
+      assert.equal(
+        createHash('sha256').update(readFileSync(src)).digest('hex'),
+        raw.source.sha256,
+        `${f} is stale: ${raw.source.file} changed since the conversion; rerun /usr/bin/python3 models/pipeline/tflite/ship.py`,
+      );
     }
     checked++;
   }
   if (!checked) t.skip('no TFLite model shipped in models/');
 });
-

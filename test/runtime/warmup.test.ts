@@ -37,14 +37,20 @@ test('Encoder.open warms up past the first run, records it, and rejects a bad wa
   await using one = await Encoder.open({ manifest, bytes }, { device: 'wasm', warmup: 1 });
   assert.deepEqual([one.diagnostics.warmup?.runs, one.diagnostics.warmup?.stopped], [1, 'count']);
   for (const bad of [0, 1.5, -1, 'fast', { budgetMs: Number.NaN }]) {
-    await assert.rejects(Encoder.open({ manifest, bytes }, { device: 'wasm', warmup: bad as never }), (e: unknown) => isEdgetuneError(e, 'INVALID_ARGUMENT') && /warmup/.test((e as Error).message));
+    await assert.rejects(
+      Encoder.open({ manifest, bytes }, { device: 'wasm', warmup: bad as never }),
+      (e: unknown) => isEdgetuneError(e, 'INVALID_ARGUMENT') && /warmup/.test((e as Error).message),
+    );
   }
 });
 
 test('the shipped encoder warms up with more than one run and then embeds', async () => {
   const dir = join(import.meta.dirname, '..', '..', 'models');
   const manifest = JSON.parse(readFileSync(join(dir, 'fmnist-cnn-vicreg-int8.json'), 'utf8')) as ModelManifest;
-  await using enc = await Encoder.open({ manifest, bytes: new Uint8Array(readFileSync(join(dir, manifest.file))) }, { device: 'wasm' });
+  await using enc = await Encoder.open(
+    { manifest, bytes: new Uint8Array(readFileSync(join(dir, manifest.file))) },
+    { device: 'wasm' },
+  );
   const w = enc.diagnostics.warmup!;
   // Behaviour, not speed (timings are the bench's job): the warm-up ran more than once and said why it stopped.
   assert.ok(w.runs >= 2 && ['steady', 'budget'].includes(w.stopped) && w.ms >= w.firstMs, JSON.stringify(w));

@@ -20,7 +20,8 @@ test('copies the ORT WASM build files and every tfjs-tflite variant, byte-identi
     const ort = files.filter((f) => f.file.startsWith('ort/')).map((f) => f.file.slice(4));
     assert.deepEqual(ort, ORT_FILES.wasm);
     const tflite = files.filter((f) => f.file.startsWith('tflite/')).map((f) => f.file.slice(7));
-    for (const v of ['', '_simd', '_threaded', '_simd_threaded']) assert.ok(tflite.includes(`tflite_web_api_cc${v}.wasm`), v);
+    for (const v of ['', '_simd', '_threaded', '_simd_threaded'])
+      assert.ok(tflite.includes(`tflite_web_api_cc${v}.wasm`), v);
     const ortDir = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
     const tfliteDir = join(dirname(require.resolve('@tensorflow/tfjs-tflite/package.json')), 'wasm');
     for (const f of files) {
@@ -36,8 +37,14 @@ test('copies the ORT WASM build files and every tfjs-tflite variant, byte-identi
 test('a project without the runtime installed gets an error naming the package and the fix; a bad --ort is refused', () => {
   const empty = mkdtempSync(join(tmpdir(), 'edgetune-noproject-'));
   try {
-    assert.throws(() => copyAssets(join(empty, 'out'), { from: empty }), /onnxruntime-web is not installed.*npm install onnxruntime-web/);
-    assert.throws(() => copyAssets(join(empty, 'out'), { ort: 'gpu' as 'all', from: REPO_ROOT }), /--ort=gpu is not one of wasm, all, none/);
+    assert.throws(
+      () => copyAssets(join(empty, 'out'), { from: empty }),
+      /onnxruntime-web is not installed.*npm install onnxruntime-web/,
+    );
+    assert.throws(
+      () => copyAssets(join(empty, 'out'), { ort: 'gpu' as 'all', from: REPO_ROOT }),
+      /--ort=gpu is not one of wasm, all, none/,
+    );
     const r = spawnSync(process.execPath, [CLI, join(empty, 'out'), `--from=${empty}`], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /onnxruntime-web is not installed/);

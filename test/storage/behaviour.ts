@@ -51,7 +51,11 @@ function eq(a: unknown, b: unknown, msg: string): void {
 }
 function show(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => (ArrayBuffer.isView(x) ? `<${x.constructor.name} ${x.byteLength}B>` : typeof x === 'bigint' ? String(x) : x))?.slice(0, 300) ?? String(v);
+    return (
+      JSON.stringify(v, (_k, x) =>
+        ArrayBuffer.isView(x) ? `<${x.constructor.name} ${x.byteLength}B>` : typeof x === 'bigint' ? String(x) : x,
+      )?.slice(0, 300) ?? String(v)
+    );
   } catch {
     return String(v);
   }
@@ -61,7 +65,9 @@ async function rejects(p: Promise<unknown>, code: ErrorCode, msg: string): Promi
     await p;
   } catch (e) {
     if (isEdgetuneError(e, code)) return e;
-    fail(`${msg}: expected ${code}, got ${e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''} ${e.message}` : String(e)}`);
+    fail(
+      `${msg}: expected ${code}, got ${e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''} ${e.message}` : String(e)}`,
+    );
   }
   fail(`${msg}: expected ${code}, but it succeeded`);
 }
@@ -119,7 +125,12 @@ async function rawDump(env: Env, name: string): Promise<Record<string, unknown[]
 }
 
 function head(n: number, seed: number): { weights: Float32Array; bias: Float32Array; classes: string[]; step: number } {
-  return { weights: fixtureEmbedding(n, seed), bias: fixtureEmbedding(10, seed + 1), classes: Array.from({ length: 10 }, (_, i) => `c${i}`), step: seed };
+  return {
+    weights: fixtureEmbedding(n, seed),
+    bias: fixtureEmbedding(10, seed + 1),
+    classes: Array.from({ length: 10 }, (_, i) => `c${i}`),
+    step: seed,
+  };
 }
 
 function containsBytes(hay: Uint8Array, needle: Uint8Array): boolean {
@@ -147,7 +158,11 @@ async function foreignDatabase(env: Env, name: string, version: number, stores: 
 /** Collects unhandled promise rejections (Node or browser) while `fn` runs, and a moment after. */
 async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
   const seen: unknown[] = [];
-  const proc = (globalThis as { process?: { on(e: string, l: (r: unknown) => void): void; off(e: string, l: (r: unknown) => void): void } }).process;
+  const proc = (
+    globalThis as {
+      process?: { on(e: string, l: (r: unknown) => void): void; off(e: string, l: (r: unknown) => void): void };
+    }
+  ).process;
   const onNode = (r: unknown): void => void seen.push(r);
   const onBrowser = (ev: Event): void => {
     seen.push((ev as PromiseRejectionEvent).reason);
@@ -190,8 +205,16 @@ export const CASES: Case[] = [
         eq(r.version, i, 'version numbers count up from 1');
       }
       const list = await c.list();
-      eq(list.map((v) => v.version), [3, 4, 5], 'keepLast 3 keeps the newest three');
-      eq(list.map((v) => v.current), [false, false, true], 'newest is current');
+      eq(
+        list.map((v) => v.version),
+        [3, 4, 5],
+        'keepLast 3 keeps the newest three',
+      );
+      eq(
+        list.map((v) => v.current),
+        [false, false, true],
+        'newest is current',
+      );
       eq(list[0]!.label, 'step 3', 'labels kept');
       const cur = await c.load();
       eq(cur?.version, 5, 'current is v5');
@@ -215,7 +238,11 @@ export const CASES: Case[] = [
       const r = await c.save({ i: 5 });
       eq(r.version, 5, 'numbering continues after rollback');
       // keepLast 3 keeps the newest three (3,4,5); v2 was current until now so it was kept until this save.
-      eq((await c.list()).map((v) => v.version), [3, 4, 5], 'pruned after moving on');
+      eq(
+        (await c.list()).map((v) => v.version),
+        [3, 4, 5],
+        'pruned after moving on',
+      );
       await rejects(c.rollback(1), 'INVALID_ARGUMENT', 'rollback to a pruned version');
       eq((await c.load())?.version, 5, 'failed rollback changed nothing');
       eq(await s.checkpoints('other').load(), undefined, 'slots are independent');
@@ -231,7 +258,11 @@ export const CASES: Case[] = [
       const before = await rawDump(env, name);
       const ac = new AbortController();
       ac.abort(new Error('user cancelled'));
-      await rejects(c.save({ v: 2, data: new Float32Array(4), sum: 0 }, { signal: ac.signal }), 'ABORTED', 'aborted save');
+      await rejects(
+        c.save({ v: 2, data: new Float32Array(4), sum: 0 }, { signal: ac.signal }),
+        'ABORTED',
+        'aborted save',
+      );
       eq(await rawDump(env, name), before, 'nothing written by the aborted save');
       // Interleave loads with saves: every load must be a complete checkpoint consistent with its version.
       const saves: Promise<unknown>[] = [];
@@ -243,7 +274,11 @@ export const CASES: Case[] = [
           c.load().then((got) => {
             ok(got, 'a load during saves finds a checkpoint');
             eq(got!.payload.v, got!.version, 'payload belongs to the version the pointer names');
-            eq(got!.payload.sum, got!.payload.data.reduce((a, b) => a + b, 0), 'payload is whole');
+            eq(
+              got!.payload.sum,
+              got!.payload.data.reduce((a, b) => a + b, 0),
+              'payload is whole',
+            );
           }),
         );
       }
@@ -258,14 +293,21 @@ export const CASES: Case[] = [
       await using s = await open(env, name);
       const bytes = fixtureBytes(10_000, 3);
       const manifest = { sha256: await sha256Hex(bytes), format: 'onnx', dim: 128 };
-      await rejects(s.putModel('m', { ...manifest, sha256: await sha256Hex(fixtureBytes(10, 1)) }, bytes), 'CHECKSUM_MISMATCH', 'put with wrong hash');
+      await rejects(
+        s.putModel('m', { ...manifest, sha256: await sha256Hex(fixtureBytes(10, 1)) }, bytes),
+        'CHECKSUM_MISMATCH',
+        'put with wrong hash',
+      );
       eq(await s.listModels(), [], 'refused model not stored');
       await s.putModel('m', manifest, bytes);
       const got = await s.getModel('m');
       eq(got?.bytes, bytes, 'bytes round-trip');
       eq(got?.manifest, manifest, 'manifest round-trips');
       eq(await s.getModel('missing'), undefined, 'unknown id gives undefined');
-      const rec = (await rawGet(env, name, 'modelBytes', 'm')) as { id: string; body: { kind: string; value: ArrayBuffer } };
+      const rec = (await rawGet(env, name, 'modelBytes', 'm')) as {
+        id: string;
+        body: { kind: string; value: ArrayBuffer };
+      };
       const damaged = new Uint8Array(rec.body.value.slice(0));
       damaged[5000] = damaged[5000]! ^ 1;
       await rawPut(env, name, 'modelBytes', { ...rec, body: { kind: 'plain', value: damaged.buffer } });
@@ -315,7 +357,11 @@ export const CASES: Case[] = [
       const sm = s.samples<{ e: Float32Array; y: number }>();
       const vals = Array.from({ length: 25 }, (_, i) => ({ e: fixtureEmbedding(32, i), y: i % 3 }));
       const seqs = await sm.add(vals);
-      eq(seqs, Array.from({ length: 25 }, (_, i) => i + 1), 'sequence numbers');
+      eq(
+        seqs,
+        Array.from({ length: 25 }, (_, i) => i + 1),
+        'sequence numbers',
+      );
       eq(await sm.count(), 25, 'count');
       const it: number[] = [];
       for await (const x of sm.iterate({ batchSize: 7 })) it.push(x.seq);
@@ -324,7 +370,11 @@ export const CASES: Case[] = [
       await sm.delete([1, 2, 3]);
       eq(await sm.count(), 22, 'deleted three');
       eq(await sm.trim(10), 12, 'trim removed 12 oldest');
-      eq((await sm.getAll()).map((x) => x.seq), Array.from({ length: 10 }, (_, i) => 16 + i), 'newest ten remain');
+      eq(
+        (await sm.getAll()).map((x) => x.seq),
+        Array.from({ length: 10 }, (_, i) => 16 + i),
+        'newest ten remain',
+      );
       eq(await s.samples('other').count(), 0, 'other slot empty');
       eq((await sm.add([{ e: new Float32Array(1), y: 0 }]))[0], 26, 'seq keeps counting after deletes');
       await sm.clear();
@@ -372,13 +422,30 @@ export const CASES: Case[] = [
         await s.putModel('m', { sha256: await sha256Hex(b) }, b);
       }
       const dump = await rawDump(env, name);
-      const flat = new Uint8Array(await new Blob([JSON.stringify(dump, (_k, x) => (ArrayBuffer.isView(x) || x instanceof ArrayBuffer ? Array.from(new Uint8Array(ArrayBuffer.isView(x) ? x.buffer : x)) : x))]).arrayBuffer());
+      const flat = new Uint8Array(
+        await new Blob([
+          JSON.stringify(dump, (_k, x) =>
+            ArrayBuffer.isView(x) || x instanceof ArrayBuffer
+              ? Array.from(new Uint8Array(ArrayBuffer.isView(x) ? x.buffer : x))
+              : x,
+          ),
+        ]).arrayBuffer(),
+      );
       ok(!new TextDecoder().decode(flat).includes('alice-secret-name'), 'meta value not stored in clear');
-      const ck = (await rawGet(env, name, 'checkpoints', ['default', 1])) as { body: { kind: string; ct: ArrayBuffer; iv: Uint8Array } };
+      const ck = (await rawGet(env, name, 'checkpoints', ['default', 1])) as {
+        body: { kind: string; ct: ArrayBuffer; iv: Uint8Array };
+      };
       eq(ck.body.kind, 'sealed', 'checkpoint sealed');
-      ok(!containsBytes(new Uint8Array(ck.body.ct), new Uint8Array(secret.buffer).subarray(0, 64)), 'embedding bytes not in the ciphertext');
+      ok(
+        !containsBytes(new Uint8Array(ck.body.ct), new Uint8Array(secret.buffer).subarray(0, 64)),
+        'embedding bytes not in the ciphertext',
+      );
       eq(ck.body.iv.byteLength, 12, '96-bit IV');
-      await rejects(open(env, name, { encryption: { passphrase: 'wrong', iterations: env.iterations } }), 'DECRYPT_FAILED', 'wrong passphrase');
+      await rejects(
+        open(env, name, { encryption: { passphrase: 'wrong', iterations: env.iterations } }),
+        'DECRYPT_FAILED',
+        'wrong passphrase',
+      );
       await rejects(open(env, name), 'DECRYPT_FAILED', 'no key for an encrypted profile');
       eq(await rawDump(env, name), dump, 'failed opens changed nothing');
       await using s2 = await open(env, name, { encryption: enc });
@@ -400,12 +467,21 @@ export const CASES: Case[] = [
       const key = await appKey();
       {
         await using s = await open(env, name, { encryption: { key } });
-        eq((await s.checkpoints().load())?.payload, { w: new Float32Array([1, 2, 3]) }, 'readable after encrypting in place');
-        eq((await s.samples().getAll()).map((x) => x.value), ['x'], 'samples too');
+        eq(
+          (await s.checkpoints().load())?.payload,
+          { w: new Float32Array([1, 2, 3]) },
+          'readable after encrypting in place',
+        );
+        eq(
+          (await s.samples().getAll()).map((x) => x.value),
+          ['x'],
+          'samples too',
+        );
       }
       const dump = await rawDump(env, name);
       for (const store of ['checkpoints', 'samples', 'meta']) {
-        for (const r of (dump[store]?.[1] ?? []) as { body: { kind: string } }[]) eq(r.body.kind, 'sealed', `${store} record sealed`);
+        for (const r of (dump[store]?.[1] ?? []) as { body: { kind: string } }[])
+          eq(r.body.kind, 'sealed', `${store} record sealed`);
       }
       await rejects(open(env, name), 'DECRYPT_FAILED', 'now needs the key');
       // Default iteration count (slow on purpose: this is the real cost of opening with a passphrase).
@@ -413,9 +489,15 @@ export const CASES: Case[] = [
       const b = dbName('kdf');
       await (await open(env, a, { encryption: { passphrase: 'same' } })).dispose();
       await (await open(env, b, { encryption: { passphrase: 'same', iterations: env.iterations } })).dispose();
-      const ca = (await rawGet(env, a, 'sys', 'crypto')) as { kdf: { iterations: number; salt: Uint8Array; hash: string } };
+      const ca = (await rawGet(env, a, 'sys', 'crypto')) as {
+        kdf: { iterations: number; salt: Uint8Array; hash: string };
+      };
       const cb = (await rawGet(env, b, 'sys', 'crypto')) as { kdf: { salt: Uint8Array } };
-      eq([ca.kdf.iterations, ca.kdf.hash, ca.kdf.salt.byteLength], [600_000, 'SHA-256', 16], 'PBKDF2-SHA-256, 600k iterations, 16-byte salt');
+      eq(
+        [ca.kdf.iterations, ca.kdf.hash, ca.kdf.salt.byteLength],
+        [600_000, 'SHA-256', 16],
+        'PBKDF2-SHA-256, 600k iterations, 16-byte salt',
+      );
       ok(!same(ca.kdf.salt, cb.kdf.salt), 'salts differ between profiles with the same passphrase');
     },
   },
@@ -423,8 +505,15 @@ export const CASES: Case[] = [
     name: 'encryption: fresh IV per record; app key must be non-extractable; wrong app key refused',
     async run(env) {
       const name = dbName('appkey');
-      const extractable = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
-      await rejects(open(env, name, { encryption: { key: extractable } }), 'INVALID_ARGUMENT', 'extractable key refused');
+      const extractable = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, [
+        'encrypt',
+        'decrypt',
+      ]);
+      await rejects(
+        open(env, name, { encryption: { key: extractable } }),
+        'INVALID_ARGUMENT',
+        'extractable key refused',
+      );
       const key = await appKey();
       {
         await using s = await open(env, name, { encryption: { key } });
@@ -435,11 +524,16 @@ export const CASES: Case[] = [
       const ivs = new Set<string>();
       const dump = await rawDump(env, name);
       for (const store of ['checkpoints', 'samples', 'meta']) {
-        for (const r of (dump[store]?.[1] ?? []) as { body: { iv: Uint8Array } }[]) ivs.add(Array.from(r.body.iv).join(','));
+        for (const r of (dump[store]?.[1] ?? []) as { body: { iv: Uint8Array } }[])
+          ivs.add(Array.from(r.body.iv).join(','));
       }
       eq(ivs.size, 3 + 4, 'every record has its own IV');
       await rejects(open(env, name, { encryption: { key: await appKey() } }), 'DECRYPT_FAILED', 'another app key');
-      await rejects(open(env, name, { encryption: { passphrase: 'x', iterations: env.iterations } }), 'DECRYPT_FAILED', 'passphrase for an app-key profile');
+      await rejects(
+        open(env, name, { encryption: { passphrase: 'x', iterations: env.iterations } }),
+        'DECRYPT_FAILED',
+        'passphrase for an app-key profile',
+      );
       eq(await rawDump(env, name), dump, 'refused opens changed nothing');
     },
   },
@@ -452,14 +546,22 @@ export const CASES: Case[] = [
       const c = s.checkpoints();
       await c.save({ n: 1 });
       await c.save({ n: 2 });
-      type Rec = { slot: string; version: number; body: { kind: string; ct: ArrayBuffer; iv: Uint8Array; keyId: string } };
+      type Rec = {
+        slot: string;
+        version: number;
+        body: { kind: string; ct: ArrayBuffer; iv: Uint8Array; keyId: string };
+      };
       const v1 = (await rawGet(env, name, 'checkpoints', ['default', 1])) as Rec;
       const v2 = (await rawGet(env, name, 'checkpoints', ['default', 2])) as Rec;
       // 1. ciphertext of v1 placed under v2's key: AAD binds the version.
       await rawPut(env, name, 'checkpoints', { ...v2, body: v1.body });
       let dump = await rawDump(env, name);
       await rejects(c.load(), 'DECRYPT_FAILED', 'swapped ciphertext');
-      await rejects(c.update((cur) => cur!.payload), 'DECRYPT_FAILED', 'update over a tampered record');
+      await rejects(
+        c.update((cur) => cur!.payload),
+        'DECRYPT_FAILED',
+        'update over a tampered record',
+      );
       eq(await rawDump(env, name), dump, 'nothing overwritten');
       // 2. one flipped byte.
       const flipped = new Uint8Array(v2.body.ct.slice(0));
@@ -506,7 +608,11 @@ export const CASES: Case[] = [
         await s.checkpoints().save({ i: 8 });
         eq((await s.checkpoints().load())?.payload, { i: 8 }, 'saves go on after rotation');
         eq((await s.checkpoints().load(7))?.payload, { i: 7 }, 'old records re-encrypted and readable');
-        await rejects(open(env, name, { encryption: { key: k1 } }), 'DECRYPT_FAILED', 'old key no longer opens the profile');
+        await rejects(
+          open(env, name, { encryption: { key: k1 } }),
+          'DECRYPT_FAILED',
+          'old key no longer opens the profile',
+        );
       }
       const name2 = dbName('autorot');
       const enc = { passphrase: 'pw', iterations: env.iterations };
@@ -519,7 +625,11 @@ export const CASES: Case[] = [
       eq((await p.checkpoints().load())?.payload, { i: 12 }, 'latest readable');
       await p.dispose();
       await using p2 = await open(env, name2, { encryption: enc, maxWritesPerKey: 6 });
-      eq((await p2.checkpoints().list()).map((v) => v.version), [10, 11, 12], 'all kept versions survive rotation');
+      eq(
+        (await p2.checkpoints().list()).map((v) => v.version),
+        [10, 11, 12],
+        'all kept versions survive rotation',
+      );
     },
   },
   {
@@ -543,15 +653,37 @@ export const CASES: Case[] = [
       bad[bad.length - 40] = bad[bad.length - 40]! ^ 1;
       await rejects(b.importProfile(bad), 'IMPORT_INVALID', 'one flipped byte');
       await rejects(b.importProfile(file.subarray(0, file.length - 100)), 'IMPORT_INVALID', 'truncated');
-      await rejects(b.importProfile(new TextEncoder().encode('hello world, not a profile at all........')), 'IMPORT_INVALID', 'not a profile');
+      await rejects(
+        b.importProfile(new TextEncoder().encode('hello world, not a profile at all........')),
+        'IMPORT_INVALID',
+        'not a profile',
+      );
       // A well-formed, checksummed file whose head names a checkpoint it lacks.
       const incoherent = await encodeProfile(
-        { models: [], checkpoints: [{ slot: 'default', version: 1, createdAt: 1, payload: 1 }], heads: [{ slot: 'default', current: 2, next: 3, versions: [{ version: 2, createdAt: 1, size: 1 }] }], samples: [], meta: [], seqs: {} },
+        {
+          models: [],
+          checkpoints: [{ slot: 'default', version: 1, createdAt: 1, payload: 1 }],
+          heads: [{ slot: 'default', current: 2, next: 3, versions: [{ version: 2, createdAt: 1, size: 1 }] }],
+          samples: [],
+          meta: [],
+          seqs: {},
+        },
         null,
         null,
       );
       await rejects(b.importProfile(incoherent), 'IMPORT_INVALID', 'head naming a missing checkpoint');
-      const wrongModel = await encodeProfile({ models: [{ id: 'x', manifest: { sha256: '0'.repeat(64) }, bytes: b0, storedAt: 1, lastUsed: 1 }], checkpoints: [], heads: [], samples: [], meta: [], seqs: {} }, null, null);
+      const wrongModel = await encodeProfile(
+        {
+          models: [{ id: 'x', manifest: { sha256: '0'.repeat(64) }, bytes: b0, storedAt: 1, lastUsed: 1 }],
+          checkpoints: [],
+          heads: [],
+          samples: [],
+          meta: [],
+          seqs: {},
+        },
+        null,
+        null,
+      );
       await rejects(b.importProfile(wrongModel), 'IMPORT_INVALID', 'model bytes not matching manifest');
       eq(await rawDump(env, dst), before, 'refused imports replaced nothing');
       await b.importProfile(file);
@@ -559,7 +691,11 @@ export const CASES: Case[] = [
       eq((await b.checkpoints().load())?.payload, head(640, 3), 'current payload imported');
       eq((await b.checkpoints('slot2').load())?.payload, { x: 1 }, 'second slot imported');
       eq((await b.getModel('enc'))?.bytes, b0, 'model imported and verifies');
-      eq((await b.samples().getAll()).map((x) => x.value), (await a.samples().getAll()).map((x) => x.value), 'samples imported');
+      eq(
+        (await b.samples().getAll()).map((x) => x.value),
+        (await a.samples().getAll()).map((x) => x.value),
+        'samples imported',
+      );
       eq(await b.meta.get('k'), await a.meta.get('k'), 'meta imported with bigint/Date/Map');
       eq((await b.samples().add([{ e: new Float32Array(1) }]))[0], 3, 'sample sequence continues');
       eq((await b.estimate()).tracked.checkpoints > 0, true, 'usage recomputed');
@@ -586,7 +722,11 @@ export const CASES: Case[] = [
       await plainStore.dispose();
       eq(await rawDump(env, dstName), before, 'nothing replaced');
       await other.importProfile(file);
-      eq((await other.checkpoints().load())?.payload, { secret, tag: 'SECRET-TAG-123' }, 'imported under this profile key');
+      eq(
+        (await other.checkpoints().load())?.payload,
+        { secret, tag: 'SECRET-TAG-123' },
+        'imported under this profile key',
+      );
       const rec = (await rawGet(env, dstName, 'checkpoints', ['default', 1])) as { body: { kind: string } };
       eq(rec.body.kind, 'sealed', 'imported records are re-encrypted');
     },
@@ -598,8 +738,17 @@ export const CASES: Case[] = [
       const v1 = await createV1Database(env.factory, name);
       await using s = await open(env, name);
       const c = s.checkpoints();
-      eq((await c.list()).map((v) => [v.version, v.current]), [[1, false], [2, true], [3, false]], 'versions and current pointer migrated');
-      for (const ck of v1.checkpoints) eq((await c.load(ck.version))?.payload, ck.payload, `checkpoint v${ck.version} payload`);
+      eq(
+        (await c.list()).map((v) => [v.version, v.current]),
+        [
+          [1, false],
+          [2, true],
+          [3, false],
+        ],
+        'versions and current pointer migrated',
+      );
+      for (const ck of v1.checkpoints)
+        eq((await c.load(ck.version))?.payload, ck.payload, `checkpoint v${ck.version} payload`);
       eq((await c.load())?.version, 2, 'current is v2');
       for (const m of v1.models) {
         const got = await s.getModel(m.id);
@@ -607,8 +756,16 @@ export const CASES: Case[] = [
         eq(got?.manifest, m.manifest, `model ${m.id} manifest`);
       }
       const samples = await s.samples().getAll();
-      eq(samples.map((x) => x.seq), v1.samples.map((x) => x.key), 'sample keys became sequence numbers');
-      eq(samples.map((x) => x.value), v1.samples.map((x) => x.value), 'sample values');
+      eq(
+        samples.map((x) => x.seq),
+        v1.samples.map((x) => x.key),
+        'sample keys became sequence numbers',
+      );
+      eq(
+        samples.map((x) => x.value),
+        v1.samples.map((x) => x.value),
+        'sample values',
+      );
       eq((await s.samples().add(['next']))[0], 7, 'sequence continues after the largest v1 key');
       eq(await s.meta.get('appVersion'), '0.0.9', 'app meta migrated');
       eq(await s.meta.get('current'), undefined, 'v1 pointer key is not app meta');
@@ -626,7 +783,11 @@ export const CASES: Case[] = [
       const fx = await createV2Database(env.factory, name);
       await using s = await open(env, name);
       eq((await s.checkpoints().load())?.payload, { w: fx.current }, 'current checkpoint');
-      eq((await s.checkpoints().list()).map((v) => v.label ?? ''), ['', 'second'], 'labels');
+      eq(
+        (await s.checkpoints().list()).map((v) => v.label ?? ''),
+        ['', 'second'],
+        'labels',
+      );
       eq((await s.getModel('enc-v2'))?.bytes, fx.modelBytes, 'model verified');
       eq(await s.samples().count(), 2, 'samples');
       eq(await s.meta.get('appVersion'), '0.1.0', 'meta');
@@ -673,7 +834,11 @@ export const CASES: Case[] = [
       );
       // The old tab ignores versionchange.
       const infos: string[] = [];
-      await rejects(open(env, name, { blockedTimeoutMs: 200, onBlocked: (i) => infos.push(`${i.oldVersion}->${i.newVersion}`) }), 'DB_BLOCKED', 'upgrade blocked by old connection');
+      await rejects(
+        open(env, name, { blockedTimeoutMs: 200, onBlocked: (i) => infos.push(`${i.oldVersion}->${i.newVersion}`) }),
+        'DB_BLOCKED',
+        'upgrade blocked by old connection',
+      );
       eq(infos, ['1->2'], 'app told about the block');
       old.close();
       // The abandoned request completes in the background; give it a moment, then open normally.
@@ -736,7 +901,11 @@ export const CASES: Case[] = [
   {
     name: 'hardening: a foreign database under the profile name (v1 or v2 layout) → DB_FOREIGN, no unhandled rejection, data untouched',
     async run(env) {
-      for (const [version, stores] of [[1, ['things']], [2, ['a', 'b']], [1, ['models']]] as const) {
+      for (const [version, stores] of [
+        [1, ['things']],
+        [2, ['a', 'b']],
+        [1, ['models']],
+      ] as const) {
         const name = dbName(`foreign${version}`);
         await foreignDatabase(env, name, version, [...stores]);
         const before = await rawDump(env, name);
@@ -768,23 +937,37 @@ export const CASES: Case[] = [
       ];
       for (const kdf of bad) {
         const file = await craftedEncryptedProfile(kdf);
-        const e = await rejects(s.importProfile(file, { passphrase: 'x', allowPlaintext: true }), 'IMPORT_INVALID', `kdf ${show(kdf)}`);
+        const e = await rejects(
+          s.importProfile(file, { passphrase: 'x', allowPlaintext: true }),
+          'IMPORT_INVALID',
+          `kdf ${show(kdf)}`,
+        );
         ok(/header/.test(e.message), `message names the header: ${e.message}`);
       }
       eq(await s.meta.get('keep'), 1, 'nothing replaced');
-      await rejects(open(env, dbName('kdf-open'), { encryption: { passphrase: 'p', iterations: 1e8 } }), 'INVALID_ARGUMENT', 'opening with 1e8 iterations');
+      await rejects(
+        open(env, dbName('kdf-open'), { encryption: { passphrase: 'p', iterations: 1e8 } }),
+        'INVALID_ARGUMENT',
+        'opening with 1e8 iterations',
+      );
     },
   },
   {
     name: 'hardening: an encrypted export imported into an unencrypted profile is refused unless allowPlaintext; then it is stored in clear',
     async run(env) {
-      const enc = await open(env, dbName('enc-src'), { encryption: { passphrase: 'secret', iterations: env.iterations } });
+      const enc = await open(env, dbName('enc-src'), {
+        encryption: { passphrase: 'secret', iterations: env.iterations },
+      });
       await enc.checkpoints().save({ w: 1 });
       const file = await enc.exportProfile();
       await enc.dispose();
       await using plain = await open(env, dbName('plain-dst'));
       await plain.meta.set('mine', 'still here');
-      await rejects(plain.importProfile(file, { passphrase: 'secret' }), 'IMPORT_INVALID', 'encrypted file into a plain profile');
+      await rejects(
+        plain.importProfile(file, { passphrase: 'secret' }),
+        'IMPORT_INVALID',
+        'encrypted file into a plain profile',
+      );
       eq(await plain.meta.get('mine'), 'still here', 'nothing replaced');
       eq(await plain.checkpoints().load(), undefined, 'no checkpoint imported');
       await plain.importProfile(file, { passphrase: 'secret', allowPlaintext: true });

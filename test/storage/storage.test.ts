@@ -34,10 +34,19 @@ test('codec: round-trips structured-clone data, refuses cycles and functions, re
   assert.ok(Object.is(back.n[1], -0));
   const cyc: Record<string, unknown> = {};
   cyc['self'] = cyc;
-  assert.throws(() => encodeValue(cyc), (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');
-  assert.throws(() => encodeValue({ f: () => 1 }), (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => encodeValue(cyc),
+    (e: { code?: string }) => e.code === 'INVALID_ARGUMENT',
+  );
+  assert.throws(
+    () => encodeValue({ f: () => 1 }),
+    (e: { code?: string }) => e.code === 'INVALID_ARGUMENT',
+  );
   const bytes = encodeValue({ a: 'xyz' });
-  assert.throws(() => decodeValue(bytes.subarray(0, bytes.length - 1)), (e: { code?: string }) => e.code === 'STATE_INVALID');
+  assert.throws(
+    () => decodeValue(bytes.subarray(0, bytes.length - 1)),
+    (e: { code?: string }) => e.code === 'STATE_INVALID',
+  );
   const proto = decodeValue(encodeValue(JSON.parse('{"__proto__": {"polluted": 1}}'))) as Record<string, unknown>;
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
   assert.deepEqual(Object.keys(proto), ['__proto__']);
@@ -50,7 +59,10 @@ test('locks: writes go through the Web Locks manager when one is given', async (
     request(name, _opts, cb) {
       names.push(name);
       const run = tail.then(() => cb(null));
-      tail = run.then(() => undefined, () => undefined);
+      tail = run.then(
+        () => undefined,
+        () => undefined,
+      );
       return run;
     },
   };

@@ -1,11 +1,26 @@
 // Type tests of the public surface (checked by `tsc -p tsconfig.json --noEmit`, never run): what each entry exports, and the personalizer's and the worker mirrors' shapes.
-import { EdgetuneError, ERROR_CODES, EdgetuneWorker, env, isEdgetuneError, openPersonalizer } from '../../src/index.js';
-import type { ErrorCode, OperationOptions, Personalizer, PersonalizerEvents, PersonalizerOptions, PersonalizerPrediction, TeachResult } from '../../src/index.js';
+import {
+  EdgetuneError,
+  type ERROR_CODES,
+  EdgetuneWorker,
+  env,
+  isEdgetuneError,
+  openPersonalizer,
+} from '../../src/index.js';
+import type {
+  ErrorCode,
+  OperationOptions,
+  Personalizer,
+  PersonalizerEvents,
+  PersonalizerOptions,
+  PersonalizerPrediction,
+  TeachResult,
+} from '../../src/index.js';
 import * as root from '../../src/index.js';
-import * as runtime from '../../src/runtime/index.js';
+import type * as runtime from '../../src/runtime/index.js';
 import * as finetune from '../../src/finetune/index.js';
-import * as storage from '../../src/storage/index.js';
-import * as worker from '../../src/worker/index.js';
+import type * as storage from '../../src/storage/index.js';
+import type * as worker from '../../src/worker/index.js';
 import type { Learner } from '../../src/finetune/index.js';
 import type { CheckpointStore, EdgetuneStorage } from '../../src/storage/index.js';
 import type { Mirror, WorkerLearner, WorkerStorage } from '../../src/worker/index.js';
@@ -26,7 +41,9 @@ const codes: ErrorCode[] = ['BUSY', 'CONFLICT', 'WORKER_LOST', 'DB_FOREIGN', 'IM
 const notACode: ErrorCode = 'NOPE';
 
 // ---------- one OperationOptions shape ----------
-expectTrue<Equal<OperationOptions<number>, { readonly signal?: AbortSignal; readonly onProgress?: (progress: number) => void }>>();
+expectTrue<
+  Equal<OperationOptions<number>, { readonly signal?: AbortSignal; readonly onProgress?: (progress: number) => void }>
+>();
 expectTrue<Equal<storage.OperationOptions['signal'], AbortSignal | undefined>>();
 
 // ---------- the root entry is the personalizer's face, not a re-export of every area ----------
@@ -71,7 +88,13 @@ async function personalizerShape(img: ImageData): Promise<void> {
   await openPersonalizer({ storage: 'app' });
   // @ts-expect-error dim comes from the model
   await openPersonalizer({ model: '/m.json', learner: { dim: 3 } });
-  await openPersonalizer({ model: { id: 'cached' }, storage: false, worker: { url: '/w.js' }, onProgress: (x) => void x.phase, signal: AbortSignal.timeout(1) });
+  await openPersonalizer({
+    model: { id: 'cached' },
+    storage: false,
+    worker: { url: '/w.js' },
+    onProgress: (x) => void x.phase,
+    signal: AbortSignal.timeout(1),
+  });
 }
 expectTrue<Equal<PersonalizerEvents['saved'], { readonly version: number }>>();
 expectTrue<Equal<Awaited<ReturnType<typeof openPersonalizer>>, Personalizer>>();
@@ -82,7 +105,19 @@ type LearnerMirror = Mirror<Learner, 'predict' | 'observe' | 'addLabeled' | 'sta
 const mirroredLearner: (l: WorkerLearner) => LearnerMirror = (l) => l;
 expectTrue<Equal<Awaited<ReturnType<WorkerLearner['predict']>>, ReturnType<Learner['predict']>>>();
 expectTrue<Equal<Parameters<WorkerLearner['observe']>, Parameters<Learner['observe']>>>();
-const mirroredStorage: (s: WorkerStorage) => Mirror<EdgetuneStorage, 'exportProfile' | 'importProfile' | 'forget' | 'listModels'> = (s) => s;
+const mirroredStorage: (
+  s: WorkerStorage,
+) => Mirror<EdgetuneStorage, 'exportProfile' | 'importProfile' | 'forget' | 'listModels'> = (s) => s;
 const fullCheckpoints: (s: WorkerStorage) => CheckpointStore<number> = (s) => s.checkpoints<number>('x');
 const storageName: (s: WorkerStorage) => string = (s) => s.name;
-void [mirroredLearner, mirroredStorage, fullCheckpoints, storageName, personalizerShape, codes, notACode, isEdgetuneError, EdgetuneError];
+void [
+  mirroredLearner,
+  mirroredStorage,
+  fullCheckpoints,
+  storageName,
+  personalizerShape,
+  codes,
+  notACode,
+  isEdgetuneError,
+  EdgetuneError,
+];

@@ -23,9 +23,16 @@ test('errors cross as values: EdgetuneError with its code and details; the allow
     const e = await link.call('learnerCall', 999, 'stats', []).catch((x: unknown) => x);
     assert.ok(e instanceof EdgetuneError && e.code === 'DISPOSED', String(e));
     const { handle } = await link.call('createLearner', { options: { dim: 4, classes: ['a'] } });
-    await assert.rejects(link.call('learnerCall', handle, 'dispose' as never, [] as never), (x) => isEdgetuneError(x, 'INVALID_ARGUMENT'));
-    await assert.rejects(link.call('learnerCall', handle, 'addLabeled', [new Float32Array(3), 'a']), (x) => isEdgetuneError(x, 'INPUT_SHAPE') && /4 values/.test((x as Error).message));
-    await assert.rejects(link.call('personalizerCall', 1, 'constructor' as never, [] as never), (x) => isEdgetuneError(x, 'INVALID_ARGUMENT'));
+    await assert.rejects(link.call('learnerCall', handle, 'dispose' as never, [] as never), (x) =>
+      isEdgetuneError(x, 'INVALID_ARGUMENT'),
+    );
+    await assert.rejects(
+      link.call('learnerCall', handle, 'addLabeled', [new Float32Array(3), 'a']),
+      (x) => isEdgetuneError(x, 'INPUT_SHAPE') && /4 values/.test((x as Error).message),
+    );
+    await assert.rejects(link.call('personalizerCall', 1, 'constructor' as never, [] as never), (x) =>
+      isEdgetuneError(x, 'INVALID_ARGUMENT'),
+    );
     const r = await link.call('learnerCall', handle, 'addLabeled', [new Float32Array([1, 0, 0, 0]), 'a']);
     assert.equal(r.snapshot.ready, true);
     assert.equal(transferHandlers.get('throw'), before, "comlink's global throw handler is the same object");

@@ -79,7 +79,12 @@ function onProgress(p: PersonalizerProgress): void {
   else if (p.progress.phase === 'verify') progress(`Checking ${p.progress.file} (SHA-256)`);
   else if (p.progress.phase === 'warning') logEvent(`warning: ${p.progress.message}`, 'info');
   else if (p.progress.phase === 'update')
-    logEvent(p.progress.status === 'stored' ? 'a model update is stored for the next start' : 'a model update could not be fetched', 'info');
+    logEvent(
+      p.progress.status === 'stored'
+        ? 'a model update is stored for the next start'
+        : 'a model update could not be fetched',
+      'info',
+    );
   else progress(`Preparing the model (${p.progress.phase} on ${p.progress.device})`);
 }
 

@@ -22,7 +22,8 @@ function defaultWasmPaths(): string | undefined {
 
 async function importBuild(build: Build): Promise<Ort> {
   // The default WebGPU build returns wrong int8 results on some adapters; the dedicated webgpu build does not (PLATFORM-NOTES).
-  if (build === 'wasm') return (isNode() ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm')) as Ort;
+  if (build === 'wasm')
+    return (isNode() ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm')) as Ort;
   if (build === 'webgpu') return (await import('onnxruntime-web/webgpu')) as Ort;
   return (await import('onnxruntime-web')) as Ort;
 }
@@ -49,18 +50,36 @@ export function loadOrt(build: Build): Promise<Ort> {
 /** Maps an onnxruntime error message to a stable edgetune error. */
 export function classifyOrtError(err: unknown, context: string): EdgetuneError {
   const message = err instanceof Error ? err.message : String(err);
-  if (/protobuf parsing failed|Failed to load model|invalid model|ModelProto|Load model from .* failed/i.test(message)) {
-    return new EdgetuneError('MODEL_CORRUPT', `${context}: the model bytes are not a valid ONNX model (${message}). Re-download the model or check that the manifest points at the right file.`, { cause: err });
+  if (
+    /protobuf parsing failed|Failed to load model|invalid model|ModelProto|Load model from .* failed/i.test(message)
+  ) {
+    return new EdgetuneError(
+      'MODEL_CORRUPT',
+      `${context}: the model bytes are not a valid ONNX model (${message}). Re-download the model or check that the manifest points at the right file.`,
+      { cause: err },
+    );
   }
   if (/is not a registered function\/op|Could not find an implementation for|No Op registered for/i.test(message)) {
-    return new EdgetuneError('UNSUPPORTED_OP', `${context}: the model uses an operator this runtime does not implement (${message}).`, { cause: err });
+    return new EdgetuneError(
+      'UNSUPPORTED_OP',
+      `${context}: the model uses an operator this runtime does not implement (${message}).`,
+      { cause: err },
+    );
   }
   // edgetune always feeds the manifest's input name and shape, so a model that refuses them means the manifest is wrong.
   if (/is missing in 'feeds'|input .* not found|invalid input name/i.test(message)) {
-    return new EdgetuneError('MANIFEST_INVALID', `${context}: the model has no input by the manifest's input.name (${message}). Fix the manifest's input.name.`, { cause: err, details: { field: 'input.name' } });
+    return new EdgetuneError(
+      'MANIFEST_INVALID',
+      `${context}: the model has no input by the manifest's input.name (${message}). Fix the manifest's input.name.`,
+      { cause: err, details: { field: 'input.name' } },
+    );
   }
   if (/invalid dimensions|invalid rank|shape/i.test(message)) {
-    return new EdgetuneError('MANIFEST_INVALID', `${context}: the model rejected the input shape the manifest declares (${message}). Fix the manifest's input.shape.`, { cause: err, details: { field: 'input.shape' } });
+    return new EdgetuneError(
+      'MANIFEST_INVALID',
+      `${context}: the model rejected the input shape the manifest declares (${message}). Fix the manifest's input.shape.`,
+      { cause: err, details: { field: 'input.shape' } },
+    );
   }
   return new EdgetuneError('BACKEND_UNAVAILABLE', `${context}: ${message}`, { cause: err });
 }
@@ -104,7 +123,11 @@ class OrtSession implements BackendSession {
     const out = outputs[manifest.output.name];
     if (!out) {
       for (const v of Object.values(outputs)) v.dispose();
-      throw new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has no output named "${manifest.output.name}" (outputs: ${Object.keys(outputs).join(', ')}). Fix the manifest's output.name.`, { details: { field: 'output.name' } });
+      throw new EdgetuneError(
+        'MANIFEST_INVALID',
+        `Model ${manifest.id} has no output named "${manifest.output.name}" (outputs: ${Object.keys(outputs).join(', ')}). Fix the manifest's output.name.`,
+        { details: { field: 'output.name' } },
+      );
     }
     const data = (out.location === 'cpu' ? out.data : await out.getData()) as Float32Array;
     const copy = data instanceof Float32Array ? Float32Array.from(data) : Float32Array.from(data as ArrayLike<number>);
@@ -118,7 +141,10 @@ class OrtSession implements BackendSession {
 }
 
 /** A manifest input/output name the model lacks, as the same `MANIFEST_INVALID` either way (checked before any run). */
-function ioMismatch(session: import('onnxruntime-web').InferenceSession, request: SessionRequest): EdgetuneError | undefined {
+function ioMismatch(
+  session: import('onnxruntime-web').InferenceSession,
+  request: SessionRequest,
+): EdgetuneError | undefined {
   const { manifest } = request;
   for (const [field, want, have] of [
     ['input.name', manifest.input.name, session.inputNames],
@@ -126,7 +152,11 @@ function ioMismatch(session: import('onnxruntime-web').InferenceSession, request
   ] as const) {
     if (Array.isArray(have) && !have.includes(want)) {
       const side = field === 'input.name' ? 'input' : 'output';
-      return new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has no ${side} named ${JSON.stringify(want)} (${side}s: ${have.join(', ')}). Fix the manifest's ${field}.`, { details: { field, value: want, names: [...have] } });
+      return new EdgetuneError(
+        'MANIFEST_INVALID',
+        `Model ${manifest.id} has no ${side} named ${JSON.stringify(want)} (${side}s: ${have.join(', ')}). Fix the manifest's ${field}.`,
+        { details: { field, value: want, names: [...have] } },
+      );
     }
   }
   return undefined;

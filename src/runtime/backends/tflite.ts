@@ -8,12 +8,31 @@ import type { Backend, BackendSession, SessionRequest } from './types.js';
 // Schema facts (tensorflow/lite/schema/schema.fbs): TensorType values in order, some BuiltinOperator names.
 const TENSOR_TYPES = 'float32 float16 int32 uint8 int64 string bool int16 complex64 int8 float64'.split(' ');
 const BUILTIN_NAMES: Readonly<Record<number, string>> = {
-  0: 'ADD', 1: 'AVERAGE_POOL_2D', 3: 'CONV_2D', 6: 'DEQUANTIZE', 9: 'FULLY_CONNECTED', 17: 'MAX_POOL_2D',
-  19: 'RELU', 22: 'RESHAPE', 25: 'SOFTMAX', 32: 'CUSTOM', 34: 'PAD', 40: 'MEAN', 114: 'QUANTIZE', 126: 'BATCH_MATMUL',
+  0: 'ADD',
+  1: 'AVERAGE_POOL_2D',
+  3: 'CONV_2D',
+  6: 'DEQUANTIZE',
+  9: 'FULLY_CONNECTED',
+  17: 'MAX_POOL_2D',
+  19: 'RELU',
+  22: 'RESHAPE',
+  25: 'SOFTMAX',
+  32: 'CUSTOM',
+  34: 'PAD',
+  40: 'MEAN',
+  114: 'QUANTIZE',
+  126: 'BATCH_MATMUL',
 };
 
 /** Highest op versions tfjs-tflite 0.0.1-alpha.10 accepts, where known (other ops: the runtime judges). */
-export const TFLITE_MAX_OP_VERSIONS: Readonly<Record<string, number>> = Object.freeze({ CONV_2D: 6, FULLY_CONNECTED: 9, BATCH_MATMUL: 4, SOFTMAX: 3, QUANTIZE: 3, DEQUANTIZE: 5 });
+export const TFLITE_MAX_OP_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
+  CONV_2D: 6,
+  FULLY_CONNECTED: 9,
+  BATCH_MATMUL: 4,
+  SOFTMAX: 3,
+  QUANTIZE: 3,
+  DEQUANTIZE: 5,
+});
 
 /** One tensor of a TFLite subgraph. */
 export interface TfliteTensorInfo {
@@ -43,7 +62,10 @@ export interface TfliteModelInfo {
 }
 
 function corrupt(what: string): EdgetuneError {
-  return new EdgetuneError('MODEL_CORRUPT', `The TFLite model is not a valid flatbuffer: ${what}. Re-download it or re-run the converter.`);
+  return new EdgetuneError(
+    'MODEL_CORRUPT',
+    `The TFLite model is not a valid flatbuffer: ${what}. Re-download it or re-run the converter.`,
+  );
 }
 
 /**
@@ -124,7 +146,9 @@ export function inspectTflite(bytes: Uint8Array): TfliteModelInfo {
     const bits = /^u?(?:int|float)(8|16|32|64)$/.exec(type)?.[1];
     const expected = shape.reduce((a, b) => a * b, Number(bits ?? 0) / 8);
     if (constantBytes > 0 && bits && shape.every((d) => d >= 0) && expected !== constantBytes) {
-      throw corrupt(`${what} is ${type}[${shape.join(',')}] (${expected} bytes) but its buffer holds ${constantBytes} bytes`);
+      throw corrupt(
+        `${what} is ${type}[${shape.join(',')}] (${expected} bytes) but its buffer holds ${constantBytes} bytes`,
+      );
     }
     return { name: str(t, 3, what), shape, type, constantBytes };
   });
@@ -157,21 +181,38 @@ function checkRunnable(info: TfliteModelInfo, manifest: SessionRequest['manifest
   for (const c of info.operatorCodes) {
     const max = c.code === 32 ? 0 : TFLITE_MAX_OP_VERSIONS[c.op];
     if (max !== undefined && c.version > max) {
-      throw new EdgetuneError('UNSUPPORTED_OP', `Model ${manifest.id} uses ${c.op} version ${c.version}; tfjs-tflite accepts ${max ? `up to version ${max}` : 'no custom ops'}. Re-convert it for an older TFLite runtime.`, { details: { op: c.op, version: c.version, max } });
+      throw new EdgetuneError(
+        'UNSUPPORTED_OP',
+        `Model ${manifest.id} uses ${c.op} version ${c.version}; tfjs-tflite accepts ${max ? `up to version ${max}` : 'no custom ops'}. Re-convert it for an older TFLite runtime.`,
+        { details: { op: c.op, version: c.version, max } },
+      );
     }
   }
   const [input, output] = [info.inputs[0], info.outputs[0]];
   if (info.inputs.length !== 1 || info.outputs.length !== 1 || !input || !output) {
-    throw new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} has ${info.inputs.length} inputs and ${info.outputs.length} outputs; an encoder has one of each.`, { details: { field: 'input' } });
+    throw new EdgetuneError(
+      'MANIFEST_INVALID',
+      `Model ${manifest.id} has ${info.inputs.length} inputs and ${info.outputs.length} outputs; an encoder has one of each.`,
+      { details: { field: 'input' } },
+    );
   }
   for (const t of [input, output]) {
     // INPUT_TYPE is for what the app passes; a model edgetune cannot feed is a model the runtime does not support.
-    if (t.type !== 'float32') throw new EdgetuneError('UNSUPPORTED_OP', `Model ${manifest.id} has a ${t.type} I/O tensor "${t.name}"; edgetune feeds and reads float32 (quantize inside the graph).`, { details: { tensor: t.name, type: t.type } });
+    if (t.type !== 'float32')
+      throw new EdgetuneError(
+        'UNSUPPORTED_OP',
+        `Model ${manifest.id} has a ${t.type} I/O tensor "${t.name}"; edgetune feeds and reads float32 (quantize inside the graph).`,
+        { details: { tensor: t.name, type: t.type } },
+      );
   }
   const want = [1, ...(manifest.input.shape.slice(1) as number[])];
   const dim = output.shape.slice(1).reduce((a, b) => a * b, 1);
   if (String(input.shape) !== String(want) || dim !== manifest.output.dim) {
-    throw new EdgetuneError('MANIFEST_INVALID', `Model ${manifest.id} maps input shape [${input.shape.join(', ')}] to ${dim} values; the manifest says [${want.join(', ')}] (${manifest.input.layout}) and ${manifest.output.dim}. Fix the manifest.`, { details: { field: 'input.shape', model: input.shape } });
+    throw new EdgetuneError(
+      'MANIFEST_INVALID',
+      `Model ${manifest.id} maps input shape [${input.shape.join(', ')}] to ${dim} values; the manifest says [${want.join(', ')}] (${manifest.input.layout}) and ${manifest.output.dim}. Fix the manifest.`,
+      { details: { field: 'input.shape', model: input.shape } },
+    );
   }
 }
 
@@ -218,7 +259,7 @@ function loadRuntime(): Promise<Runtime> {
       await import('@tensorflow/tfjs-backend-cpu');
       await tf.ready();
       // Its "module" entry imports a file the package lacks; the flat ESM build is whole.
-      // @ts-ignore -- no .d.ts for the flat build; typed through TfliteModule.
+      // @ts-expect-error -- no .d.ts for the flat build; typed through TfliteModule.
       const tflite = (await import('@tensorflow/tfjs-tflite/dist/tf-tflite.fesm.js')) as unknown as TfliteModule;
       tflite.setWasmPath(path);
       return { tf, tflite };
@@ -243,10 +284,18 @@ function createTfliteSession(tf: TfCore, model: TfliteModel, manifest: SessionRe
         let y: TfTensor | undefined;
         try {
           const result = model.predict(x);
-          y = Array.isArray(result) ? result[0] : 'dataSync' in result ? (result as TfTensor) : Object.values(result)[0];
+          y = Array.isArray(result)
+            ? result[0]
+            : 'dataSync' in result
+              ? (result as TfTensor)
+              : Object.values(result)[0];
           out.set(y!.dataSync(), k * dim);
         } catch (err) {
-          throw new EdgetuneError('BACKEND_UNAVAILABLE', `Running ${manifest.id} on tfjs-tflite failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw new EdgetuneError(
+            'BACKEND_UNAVAILABLE',
+            `Running ${manifest.id} on tfjs-tflite failed: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
         } finally {
           x.dispose();
           y?.dispose();
@@ -307,9 +356,17 @@ export const tfliteBackend: Backend = {
       const message = err instanceof Error ? err.message : String(err);
       // The structure is already verified, so "Can't initialize model" means an op failed to resolve or prepare (TFLite names it in the console only).
       if (/Didn't find op|Can't initialize model/i.test(message)) {
-        throw new EdgetuneError('UNSUPPORTED_OP', `tfjs-tflite could not build ${manifest.id} (${message}): one of ${ops.join(', ')} is missing from its TFLite build or gets unsupported tensors (the console names it).`, { cause: err, details: { ops } });
+        throw new EdgetuneError(
+          'UNSUPPORTED_OP',
+          `tfjs-tflite could not build ${manifest.id} (${message}): one of ${ops.join(', ')} is missing from its TFLite build or gets unsupported tensors (the console names it).`,
+          { cause: err, details: { ops } },
+        );
       }
-      throw new EdgetuneError('BACKEND_UNAVAILABLE', `Loading ${manifest.id} with tfjs-tflite failed: ${message}. Check that env.tfliteWasmPath (${env.tfliteWasmPath}) serves tflite_web_api_cc*.{js,wasm}.`, { cause: err });
+      throw new EdgetuneError(
+        'BACKEND_UNAVAILABLE',
+        `Loading ${manifest.id} with tfjs-tflite failed: ${message}. Check that env.tfliteWasmPath (${env.tfliteWasmPath}) serves tflite_web_api_cc*.{js,wasm}.`,
+        { cause: err },
+      );
     }
   },
 };

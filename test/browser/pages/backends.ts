@@ -1,6 +1,14 @@
 // Browser page: one behaviour suite run against each requested backend, in-thread and in a Worker — same embeddings, same typed errors, same disposal.
 import { errorCode, fetchSample, report } from '../harness-page.js';
-import { Encoder, env, isEdgetuneError, registerTfliteBackend, type Device, type ImageInput, type ModelManifest } from '../../../src/runtime/index.js';
+import {
+  Encoder,
+  env,
+  isEdgetuneError,
+  registerTfliteBackend,
+  type Device,
+  type ImageInput,
+  type ModelManifest,
+} from '../../../src/runtime/index.js';
 import { EdgetuneWorker } from '../../../src/worker/index.js';
 
 const q = new URLSearchParams(location.search);
@@ -18,7 +26,11 @@ interface EncoderLike {
   embed(inputs: readonly ImageInput[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
-type Opener = (source: string | { manifest: ModelManifest; bytes: Uint8Array }, device: Device, onProgress?: (p: { phase: string }) => void) => Promise<EncoderLike>;
+type Opener = (
+  source: string | { manifest: ModelManifest; bytes: Uint8Array },
+  device: Device,
+  onProgress?: (p: { phase: string }) => void,
+) => Promise<EncoderLike>;
 
 /** `target` = `<format>-<device>@<where>`, e.g. `onnx-wasm@thread`, `tflite-wasm@classic`. */
 interface Target {
@@ -36,17 +48,32 @@ function parseTarget(name: string): Target {
 
 /** Fresh inputs per call: a worker call moves their buffers. */
 function inputs(raw: Uint8Array, n: number): ImageInput[] {
-  return Array.from({ length: n }, (_, k) => ({ data: raw.slice(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
+  return Array.from({ length: n }, (_, k) => ({
+    data: raw.slice(k * 784, (k + 1) * 784),
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+  }));
 }
 
-async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uint8Array, n: number): Promise<Record<string, unknown>> {
+async function suite(
+  target: Target,
+  open: Opener,
+  manifestUrl: string,
+  raw: Uint8Array,
+  n: number,
+): Promise<Record<string, unknown>> {
   const phases: string[] = [];
   const enc = await open(manifestUrl, target.device, (p) => phases.push(p.phase));
   const backend = enc.backend;
   const embeddings = await enc.embed(inputs(raw, n));
   const errors: Record<string, string> = {};
-  errors['wrongShape'] = await errorCode(enc.embed([{ data: new Uint8Array(100), width: 28, height: 28, channels: 1 }]));
-  errors['nan'] = await errorCode(enc.embed([{ data: new Float32Array(784).fill(Number.NaN), width: 28, height: 28, channels: 1 }]));
+  errors['wrongShape'] = await errorCode(
+    enc.embed([{ data: new Uint8Array(100), width: 28, height: 28, channels: 1 }]),
+  );
+  errors['nan'] = await errorCode(
+    enc.embed([{ data: new Float32Array(784).fill(Number.NaN), width: 28, height: 28, channels: 1 }]),
+  );
   errors['abortedBefore'] = await errorCode(enc.embed(inputs(raw, 1), { signal: AbortSignal.abort() }));
   const c = new AbortController();
   const during = enc.embed(inputs(raw, Math.min(400, raw.length / 784)), { signal: c.signal });
@@ -59,7 +86,9 @@ async function suite(target: Target, open: Opener, manifestUrl: string, raw: Uin
   errors['disposeAgain'] = await errorCode(enc.dispose());
   // A damaged file (one flipped byte) against its manifest.
   const manifest = (await (await fetch(manifestUrl)).json()) as ModelManifest;
-  const bytes = new Uint8Array(await (await fetch(new URL(manifest.file, new URL(manifestUrl, location.href)))).arrayBuffer());
+  const bytes = new Uint8Array(
+    await (await fetch(new URL(manifest.file, new URL(manifestUrl, location.href)))).arrayBuffer(),
+  );
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
   errors['corrupt'] = await errorCode(open({ manifest, bytes }, target.device));
   return {
@@ -84,7 +113,8 @@ report(async () => {
     try {
       let open: Opener;
       if (t.where === 'thread') {
-        open = (src, device, onProgress) => Encoder.open(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
+        open = (src, device, onProgress) =>
+          Encoder.open(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
       } else {
         let w = workers.get(t.where);
         if (!w) {
@@ -98,11 +128,16 @@ report(async () => {
           workers.set(t.where, w);
         }
         const worker = w;
-        open = (src, device, onProgress) => worker.openEncoder(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
+        open = (src, device, onProgress) =>
+          worker.openEncoder(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
       }
       results.push(await suite(t, open, manifests[t.format], raw, n));
     } catch (e) {
-      results.push({ target: t.name, failed: isEdgetuneError(e) ? `${e.code}: ${e.message}` : String(e), stack: (e as Error)?.stack });
+      results.push({
+        target: t.name,
+        failed: isEdgetuneError(e) ? `${e.code}: ${e.message}` : String(e),
+        stack: (e as Error)?.stack,
+      });
     }
   }
   for (const w of workers.values()) await w.dispose();

@@ -17,7 +17,9 @@ const defaultBuildOnWebGPU: Backend = {
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
     return {
       async run(input, batch) {
-        const out = await session.run({ input: new ort.Tensor('float32', input, [batch, ...(manifest.input.shape.slice(1) as number[])]) });
+        const out = await session.run({
+          input: new ort.Tensor('float32', input, [batch, ...(manifest.input.shape.slice(1) as number[])]),
+        });
         return Float32Array.from(out['embedding']!.data as Float32Array);
       },
       dispose: () => session.release(),
@@ -36,7 +38,12 @@ report(async () => {
   const b = await wasm.embed(imgs);
   const cos = a.map((e, k) => e.reduce((s, v, j) => s + v * b[k]![j]!, 0));
   const checked = await Encoder.open({ manifest, bytes }, { device: ['webgpu', 'wasm'] });
-  const result = { uncheckedBackend: unchecked.backend, cosUnchecked: cos, checkedBackend: checked.backend, attempts: checked.diagnostics.attempts };
+  const result = {
+    uncheckedBackend: unchecked.backend,
+    cosUnchecked: cos,
+    checkedBackend: checked.backend,
+    attempts: checked.diagnostics.attempts,
+  };
   unregister();
   await Promise.all([unchecked.dispose(), wasm.dispose(), checked.dispose()]);
   // Our own WebGPU path (the dedicated webgpu build) on the same model.

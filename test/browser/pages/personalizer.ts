@@ -42,14 +42,22 @@ report(async () => {
   const penv: PEnv = {
     model: MODEL,
     sample,
-    open: (profile, extra = {}) => openPersonalizer({ model: MODEL, storage: profile, device: 'wasm', ...(mode === 'worker' ? { worker: workerOptions } : {}), ...extra } as PersonalizerOptions),
+    open: (profile, extra = {}) =>
+      openPersonalizer({
+        model: MODEL,
+        storage: profile,
+        device: 'wasm',
+        ...(mode === 'worker' ? { worker: workerOptions } : {}),
+        ...extra,
+      } as PersonalizerOptions),
     async raw(profile) {
       const db = await req(indexedDB.open(profile));
       try {
         const out: Record<string, { keys: unknown[]; values: unknown[] }> = {};
         const names = Array.from(db.objectStoreNames);
         const tx = db.transaction(names, 'readonly');
-        for (const s of names) out[s] = { keys: await req(tx.objectStore(s).getAllKeys()), values: await req(tx.objectStore(s).getAll()) };
+        for (const s of names)
+          out[s] = { keys: await req(tx.objectStore(s).getAllKeys()), values: await req(tx.objectStore(s).getAll()) };
         return out;
       } finally {
         db.close();
@@ -71,6 +79,8 @@ report(async () => {
     await p.dispose();
     return w;
   })();
-  const badWorkerStorage = await errorCode(openPersonalizer({ model: MODEL, storage: { name: 'x', indexedDB }, worker: workerOptions }));
+  const badWorkerStorage = await errorCode(
+    openPersonalizer({ model: MODEL, storage: { name: 'x', indexedDB }, worker: workerOptions }),
+  );
   return { results, inWorker, badWorkerStorage };
 });

@@ -16,7 +16,10 @@ report(async () => {
   }) as typeof fetch;
   const t0 = performance.now();
   const enc = await Encoder.open(q.get('model')!, {
-    cache: storage, device: (q.get('device') ?? 'wasm') as Device, selfCheck: true, ...(offline ? { fetch: refuse } : {}),
+    cache: storage,
+    device: (q.get('device') ?? 'wasm') as Device,
+    selfCheck: true,
+    ...(offline ? { fetch: refuse } : {}),
     onProgress: (p) => {
       const name = p.phase === 'warning' ? `warning:${p.code}` : p.phase;
       if (phases[phases.length - 1] !== name) phases.push(name);
@@ -25,7 +28,15 @@ report(async () => {
   const openMs = performance.now() - t0;
   const frames = syntheticImages(Number(q.get('n') ?? 3), 320, 240, 5);
   const embeddings = (await enc.embed(frames)).map((e) => Array.from(e));
-  const result = { backend: enc.backend, origin: enc.diagnostics.origin, attempts: enc.diagnostics.attempts, phases, embeddings, openMs, models: (await storage.listModels()).map((m) => ({ id: m.id, size: m.size })) };
+  const result = {
+    backend: enc.backend,
+    origin: enc.diagnostics.origin,
+    attempts: enc.diagnostics.attempts,
+    phases,
+    embeddings,
+    openMs,
+    models: (await storage.listModels()).map((m) => ({ id: m.id, size: m.size })),
+  };
   await enc.dispose();
   await storage.dispose();
   return result;

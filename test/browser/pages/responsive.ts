@@ -12,10 +12,21 @@ const TFLITE = '/node_modules/@tensorflow/tfjs-tflite/wasm/';
 env.wasmPaths = ORT;
 env.tfliteWasmPath = TFLITE;
 registerTfliteBackend();
-const WORKER = { url: '/bundle/src/worker/worker-classic.ts', moduleUrl: '/bundle/src/worker/worker-script.ts', type: 'classic' as const, env: { wasmPaths: ORT, tfliteWasmPath: TFLITE }, tflite: true };
+const WORKER = {
+  url: '/bundle/src/worker/worker-classic.ts',
+  moduleUrl: '/bundle/src/worker/worker-script.ts',
+  type: 'classic' as const,
+  env: { wasmPaths: ORT, tfliteWasmPath: TFLITE },
+  tflite: true,
+};
 
 function inputs(raw: Uint8Array, from: number, n: number): ImageInput[] {
-  return Array.from({ length: n }, (_, k) => ({ data: raw.slice((from + k) * 784, (from + k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
+  return Array.from({ length: n }, (_, k) => ({
+    data: raw.slice((from + k) * 784, (from + k + 1) * 784),
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+  }));
 }
 
 /** What the main thread went through during one run of the loop. */
@@ -69,12 +80,22 @@ function watch(): () => MainThreadWatch {
     for (const e of obs.takeRecords()) tasks.push(e.duration);
     obs.disconnect();
     maxGap = Math.max(maxGap, performance.now() - last);
-    return { frames, maxFrameGapMs: maxGap, longTasks: tasks.length, maxLongTaskMs: Math.max(0, ...tasks), longTaskTotalMs: tasks.reduce((a, b) => a + b, 0) };
+    return {
+      frames,
+      maxFrameGapMs: maxGap,
+      longTasks: tasks.length,
+      maxLongTaskMs: Math.max(0, ...tasks),
+      longTaskTotalMs: tasks.reduce((a, b) => a + b, 0),
+    };
   };
 }
 
 /** The same loop either side: the worker's objects have the same methods, awaited. */
-async function loop(mode: 'thread' | 'worker', data: { images: Uint8Array; labels: Uint8Array }, n: number): Promise<LoopRun> {
+async function loop(
+  mode: 'thread' | 'worker',
+  data: { images: Uint8Array; labels: Uint8Array },
+  n: number,
+): Promise<LoopRun> {
   const index = (await (await fetch('/models/index.json')).json()) as { default: string };
   const url = `/models/${index.default}.json`;
   const stop = watch();
@@ -104,7 +125,17 @@ async function loop(mode: 'thread' | 'worker', data: { images: Uint8Array; label
   await learner.dispose();
   await enc.dispose();
   await worker?.dispose();
-  return { mode, n, ...stop(), loadMs: tLoad - t0, embedMs: tEmbed - tLoad, learnMs: tAdapt - tEmbed, totalMs: tAdapt - t0, streamCorrect: correct, adaptSteps: adapt.steps };
+  return {
+    mode,
+    n,
+    ...stop(),
+    loadMs: tLoad - t0,
+    embedMs: tEmbed - tLoad,
+    learnMs: tAdapt - tEmbed,
+    totalMs: tAdapt - t0,
+    streamCorrect: correct,
+    adaptSteps: adapt.steps,
+  };
 }
 
 /** Mean ms per call of `fn` after `warm` unmeasured calls. */

@@ -10,7 +10,11 @@ report(async () => {
       await c.run(env);
       results.push({ name: c.name, ok: true });
     } catch (e) {
-      results.push({ name: c.name, ok: false, error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) });
+      results.push({
+        name: c.name,
+        ok: false,
+        error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e),
+      });
     }
   }
   return { results, locks: 'locks' in navigator, secure: isSecureContext };

@@ -7,12 +7,18 @@ import { fill } from './storage-fill.js';
 const q = new URLSearchParams(location.search);
 const reps = Number(q.get('reps') ?? '15');
 
-
 /** 10-class head on 128-d embeddings plus 2,000 replay embeddings of 128-d with labels. */
 function checkpoint(seed: number) {
   return {
-    head: { weights: fill(10 * 128, seed), bias: fill(10, seed + 1), classes: Array.from({ length: 10 }, (_, i) => `class-${i}`) },
-    replay: { embeddings: fill(2000 * 128, seed + 2), labels: Uint8Array.from(fill(2000, seed + 3), (x) => Math.floor((x + 0.5) * 10)) },
+    head: {
+      weights: fill(10 * 128, seed),
+      bias: fill(10, seed + 1),
+      classes: Array.from({ length: 10 }, (_, i) => `class-${i}`),
+    },
+    replay: {
+      embeddings: fill(2000 * 128, seed + 2),
+      labels: Uint8Array.from(fill(2000, seed + 3), (x) => Math.floor((x + 0.5) * 10)),
+    },
     step: seed,
   };
 }

@@ -21,9 +21,10 @@ const saving = q.get('mode') === 'run';
 // Replay rows per checkpoint: 2000 is the realistic size (~1.1 MB); fewer keeps a value under Chromium's 64 KB blob-wrapping threshold.
 const rows = Number(q.get('rows') ?? '2000');
 
-
 async function digestOf(p: Omit<Payload, 'digest'>): Promise<string> {
-  const parts = [p.head.weights, p.head.bias, p.replay, p.labels].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const parts = [p.head.weights, p.head.bias, p.replay, p.labels].map(
+    (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+  );
   const all = new Uint8Array(parts.reduce((n, a) => n + a.byteLength, 0));
   let o = 0;
   for (const a of parts) {
@@ -35,7 +36,12 @@ async function digestOf(p: Omit<Payload, 'digest'>): Promise<string> {
 
 /** Content is a function of the version, so a reopened checkpoint can be checked byte for byte. */
 async function payloadFor(version: number): Promise<Payload> {
-  const base = { version, head: { weights: fill(10 * 128, version), bias: fill(10, version + 1) }, replay: fill(rows * 128, version + 2), labels: Uint8Array.from(fill(rows, version + 3), (x) => Math.floor((x + 0.5) * 10)) };
+  const base = {
+    version,
+    head: { weights: fill(10 * 128, version), bias: fill(10, version + 1) },
+    replay: fill(rows * 128, version + 2),
+    labels: Uint8Array.from(fill(rows, version + 3), (x) => Math.floor((x + 0.5) * 10)),
+  };
   return { ...base, digest: await digestOf(base) };
 }
 
@@ -59,18 +65,33 @@ async function rawCount(name: string): Promise<number> {
 
 const w = globalThis as unknown as { __state?: unknown };
 report(async () => {
-  const store = await openStorage({ name: 'crash', keepLast: 3, ...(encrypted ? { encryption: { passphrase: 'crash-trial', iterations: 1000 } } : {}) });
+  const store = await openStorage({
+    name: 'crash',
+    keepLast: 3,
+    ...(encrypted ? { encryption: { passphrase: 'crash-trial', iterations: 1000 } } : {}),
+  });
   const list = await store.checkpoints<Payload>().list();
   const current = await store.checkpoints<Payload>().load();
   const problems: string[] = [];
   for (const info of list) {
     const c = await store.checkpoints<Payload>().load(info.version);
     if (!c) problems.push(`listed v${info.version} does not load`);
-    else if (c.payload.version !== info.version) problems.push(`v${info.version} holds payload of v${c.payload.version}`);
-    else if ((await digestOf(c.payload)) !== c.payload.digest || c.payload.digest !== (await payloadFor(info.version)).digest) problems.push(`v${info.version} payload damaged`);
+    else if (c.payload.version !== info.version)
+      problems.push(`v${info.version} holds payload of v${c.payload.version}`);
+    else if (
+      (await digestOf(c.payload)) !== c.payload.digest ||
+      c.payload.digest !== (await payloadFor(info.version)).digest
+    )
+      problems.push(`v${info.version} payload damaged`);
   }
   const records = await rawCount('crash');
-  const state = { current: current?.version ?? 0, listed: list.map((v) => v.version), records, problems, currentOk: current ? current.payload.digest === (await payloadFor(current.version)).digest : true };
+  const state = {
+    current: current?.version ?? 0,
+    listed: list.map((v) => v.version),
+    records,
+    problems,
+    currentOk: current ? current.payload.digest === (await payloadFor(current.version)).digest : true,
+  };
   w.__state = state;
   if (!saving) {
     await store.dispose();

@@ -35,7 +35,10 @@ report(async () => {
     }
   }
   const cur = await c.load();
-  const intact = cur !== undefined && cur.payload.v === lastCommitted && (await sha256Hex(cur.payload.blob)) === (await sha256Hex(bytes(400_000 * lastCommitted, 100 + lastCommitted)));
+  const intact =
+    cur !== undefined &&
+    cur.payload.v === lastCommitted &&
+    (await sha256Hex(cur.payload.blob)) === (await sha256Hex(bytes(400_000 * lastCommitted, 100 + lastCommitted)));
   // The profile still takes small writes after the refusal.
   await store.meta.set('after-quota', 'still writable');
   const after = await store.meta.get('after-quota');
@@ -43,5 +46,17 @@ report(async () => {
   const persisted = await store.persist();
   const listed = (await c.list()).map((v) => v.version);
   await store.dispose();
-  return { quota0: est0.quota, quota: est.quota, usage: est.usage, lastCommitted, currentVersion: cur?.version, intact, quotaError, evicted, after, persisted, listed };
+  return {
+    quota0: est0.quota,
+    quota: est.quota,
+    usage: est.usage,
+    lastCommitted,
+    currentVersion: cur?.version,
+    intact,
+    quotaError,
+    evicted,
+    after,
+    persisted,
+    listed,
+  };
 });

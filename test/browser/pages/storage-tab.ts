@@ -18,7 +18,10 @@ report(async () => {
   const c = store.checkpoints<{ items: string[]; emb: Float32Array }>();
   const versions: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await c.update((cur) => ({ items: [...(cur?.payload.items ?? []), `${who}${i}`], emb: new Float32Array(128 * 64).fill(i) }));
+    const r = await c.update((cur) => ({
+      items: [...(cur?.payload.items ?? []), `${who}${i}`],
+      emb: new Float32Array(128 * 64).fill(i),
+    }));
     versions.push(r.version);
     await store.samples().add([{ who, i }]);
     // Yield so the other tab's lock request interleaves.

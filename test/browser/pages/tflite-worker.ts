@@ -10,6 +10,8 @@ self.onmessage = async (e: MessageEvent<{ manifestUrl: string }>) => {
     await enc.dispose();
     self.postMessage({ opened: true });
   } catch (err) {
-    self.postMessage(isEdgetuneError(err) ? { code: err.code, message: err.message } : { code: 'OTHER', message: String(err) });
+    self.postMessage(
+      isEdgetuneError(err) ? { code: err.code, message: err.message } : { code: 'OTHER', message: String(err) },
+    );
   }
 };

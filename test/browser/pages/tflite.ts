@@ -1,6 +1,12 @@
 // Browser page: opens TFLite manifests (query `models=url,url`) through Encoder with the tfjs-tflite backend, embeds the raw 28×28 images at `images=url`, tries damaged copies (`damaged=url`) and a module Worker (`moduleWorker=url`).
 import { report } from '../harness-page.js';
-import { Encoder, env, isEdgetuneError, registerTfliteBackend, type ModelManifest } from '../../../src/runtime/index.js';
+import {
+  Encoder,
+  env,
+  isEdgetuneError,
+  registerTfliteBackend,
+  type ModelManifest,
+} from '../../../src/runtime/index.js';
 import { sha256Hex } from '../../../src/core/hash.js';
 
 const q = new URLSearchParams(location.search);
@@ -21,11 +27,18 @@ async function fetchModel(url: string): Promise<{ manifest: ModelManifest; bytes
 }
 
 /** Re-labels damaged bytes with their own size and checksum, so the damage reaches the backend. */
-async function relabel(manifest: ModelManifest, bytes: Uint8Array): Promise<{ manifest: ModelManifest; bytes: Uint8Array }> {
+async function relabel(
+  manifest: ModelManifest,
+  bytes: Uint8Array,
+): Promise<{ manifest: ModelManifest; bytes: Uint8Array }> {
   return { manifest: { ...manifest, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) }, bytes };
 }
 
-async function attempt(url: string, open: () => Promise<Encoder>, images: { data: Uint8Array; width: number; height: number; channels: 1 }[]): Promise<Outcome> {
+async function attempt(
+  url: string,
+  open: () => Promise<Encoder>,
+  images: { data: Uint8Array; width: number; height: number; channels: 1 }[],
+): Promise<Outcome> {
   try {
     const enc = await open();
     const embeddings = (await enc.embed(images)).map((e) => Array.from(e));
@@ -41,7 +54,12 @@ async function attempt(url: string, open: () => Promise<Encoder>, images: { data
 report(async () => {
   registerTfliteBackend();
   const raw = new Uint8Array(await (await fetch(q.get('images')!)).arrayBuffer());
-  const images = Array.from({ length: raw.length / 784 }, (_, k) => ({ data: raw.subarray(k * 784, (k + 1) * 784), width: 28, height: 28, channels: 1 as const }));
+  const images = Array.from({ length: raw.length / 784 }, (_, k) => ({
+    data: raw.subarray(k * 784, (k + 1) * 784),
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+  }));
   const results: Outcome[] = [];
   for (const url of (q.get('models') ?? '').split(',').filter(Boolean)) {
     results.push(await attempt(url, () => Encoder.open(url, { device: 'wasm', normalize: false }), images));
@@ -58,7 +76,11 @@ report(async () => {
     // Garbage after the identifier.
     const garbage = bytes.slice();
     for (let k = 8; k < Math.min(garbage.length, 4096); k++) garbage[k] = (k * 131 + 7) & 255;
-    for (const [name, b] of [['bad-root', badRoot], ['truncated', truncated], ['garbage', garbage]] as const) {
+    for (const [name, b] of [
+      ['bad-root', badRoot],
+      ['truncated', truncated],
+      ['garbage', garbage],
+    ] as const) {
       const src = await relabel(manifest, b);
       damaged.push(await attempt(name, () => Encoder.open(src, { device: 'wasm' }), images.slice(0, 1)));
     }

@@ -11,7 +11,7 @@ const ORT = '/node_modules/onnxruntime-web/dist/';
 /** Clustered embeddings: class k is centred on axis k, with seeded noise. */
 function clustered(n: number, dim: number, classes: number, seed: number): { x: Float32Array[]; y: number[] } {
   let s = seed >>> 0;
-  const rnd = (): number => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const rnd = (): number => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   const x: Float32Array[] = [];
   const y: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -46,7 +46,8 @@ report(async () => {
   for (const e of stream.x) {
     const a = local.observe(e);
     const b = await remote.observe(e);
-    if (a.label === b.label && Math.abs(a.confidence - b.confidence) < 1e-9 && a.accepted === b.accepted) sameObservations++;
+    if (a.label === b.label && Math.abs(a.confidence - b.confidence) < 1e-9 && a.accepted === b.accepted)
+      sameObservations++;
   }
   const phases: string[] = [];
   const adaptLocal = await local.adapt();
@@ -61,7 +62,9 @@ report(async () => {
   const slow = await worker.createLearner({ ...options, firstEpochs: 100_000 });
   for (let i = 0; i < train.x.length; i++) await slow.addLabeled(train.x[i]!, labels[train.y[i]!]!);
   const c = new AbortController();
-  const abortCode = await errorCode(slow.adapt({ signal: c.signal, onProgress: (p) => p.phase === 'train' && c.abort() }));
+  const abortCode = await errorCode(
+    slow.adapt({ signal: c.signal, onProgress: (p) => p.phase === 'train' && c.abort() }),
+  );
   const slowStats = await slow.stats();
   await slow.dispose();
   const unknownLabel = await errorCode(remote.removeClass('zebra'));

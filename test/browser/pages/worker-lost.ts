@@ -6,7 +6,8 @@ import { tinyCnn } from '../../fixtures/onnx-builder.js';
 import { manifestFor, testImages } from '../../fixtures/models.js';
 
 const ORT = '/node_modules/onnxruntime-web/dist/';
-const start = (url = '/bundle/test/browser/pages/dying-worker.ts') => EdgetuneWorker.start({ url, env: { wasmPaths: ORT } });
+const start = (url = '/bundle/test/browser/pages/dying-worker.ts') =>
+  EdgetuneWorker.start({ url, env: { wasmPaths: ORT } });
 
 report(async () => {
   const throwBefore = transferHandlers.get('throw');

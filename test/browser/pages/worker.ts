@@ -15,9 +15,15 @@ report(async () => {
   const expected = await main.embed(images);
   await main.dispose();
 
-  const worker = await EdgetuneWorker.start({ url: '/bundle/src/worker/worker-script.ts', env: { wasmPaths: '/node_modules/onnxruntime-web/dist/' } });
+  const worker = await EdgetuneWorker.start({
+    url: '/bundle/src/worker/worker-script.ts',
+    env: { wasmPaths: '/node_modules/onnxruntime-web/dist/' },
+  });
   const phases: string[] = [];
-  const enc = await worker.openEncoder({ manifest, bytes }, { device: 'wasm', onProgress: (p) => phases.push(p.phase) });
+  const enc = await worker.openEncoder(
+    { manifest, bytes },
+    { device: 'wasm', onProgress: (p) => phases.push(p.phase) },
+  );
   const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(testImages(1, 16, 4)[0]!.data), 16, 16));
   const got = await enc.embed([...images, bitmap]);
   const maxDiff = Math.max(...expected.map((e, k) => Math.max(...e.map((v, j) => Math.abs(v - got[k]![j]!)))));
