@@ -64,7 +64,8 @@ export async function openLocalPersonalizer(options: PersonalizerOptions): Promi
       onProgress: onProgress ? (x) => onProgress({ phase: 'model', progress: x }) : undefined,
     });
     p = new LocalPersonalizer(encoder, storage, options);
-    await p.restore();
+    const version = await p.restore();
+    onProgress?.({ phase: 'restore', version });
     throwIfAborted(signal);
     onProgress?.({ phase: 'ready' });
     return p;
@@ -270,8 +271,11 @@ class LocalPersonalizer implements Personalizer {
 
   // ---------- restore, follow, save ----------
 
-  /** Restore-or-create: the current checkpoint of this model (id and SHA-256), then the labels journaled since. */
-  async restore(): Promise<void> {
+  /**
+   * Restore-or-create: the current checkpoint of this model (id and SHA-256), then the labels journaled since.
+   * @returns the checkpoint version restored, or `undefined` for a new profile
+   */
+  async restore(): Promise<number | undefined> {
     let version: number | undefined;
     if (this.#storage) {
       const ck = await this.#storage.checkpoints<PersonalizerRecord>(this.#slot).load();
@@ -283,11 +287,13 @@ class LocalPersonalizer implements Personalizer {
         version = ck.version;
       }
     }
-    this.#options.onProgress?.({ phase: 'restore', version });
+    // No progress report here: after open the app's onProgress may be gone (in the worker, a released comlink proxy),
+    // and importProfile restores too. Open reports the restore itself.
     if ((await this.#reconcile(this.#learner, this.#labels)) > 0) {
       this.#markDirty();
       this.#scheduleAdapt();
     }
+    return version;
   }
 
   /** Loads a checkpoint another tab saved; labels journaled here since stay (they are in the journal). */
@@ -496,6 +502,7 @@ class LocalPersonalizer implements Personalizer {
       this.#undo = [];
       this.#markDirty();
     });
+    await this.#saveEdit();
   }
 
   async removeClass(label: string): Promise<void> {
@@ -508,11 +515,12 @@ class LocalPersonalizer implements Personalizer {
       this.#undo = [];
       this.#markDirty();
     });
+    await this.#saveEdit();
   }
 
   async undoLast(): Promise<boolean> {
     this.#alive();
-    return this.#exclusive(async () => {
+    const undone = await this.#exclusive(async () => {
       const step = this.#undo.pop();
       if (!step) return false;
       await this.#journalDelete([step.seq]);
@@ -524,6 +532,16 @@ class LocalPersonalizer implements Personalizer {
       this.#markDirty();
       return true;
     });
+    if (undone) await this.#saveEdit();
+    return undone;
+  }
+
+  /**
+   * Rename, remove and undo change the label journal at once; the checkpoint must follow before the call returns, or a
+   * reload in between would replay journal entries against a checkpoint that predates the edit.
+   */
+  async #saveEdit(): Promise<void> {
+    if (this.#storage && this.#options.autosaveMs !== false) await this.save();
   }
 
   #reset(source: 'local' | 'remote'): void {

@@ -174,13 +174,14 @@ export interface Personalizer extends AsyncDisposable {
   classes(): Promise<string[]>;
   /** Adds a class with no example yet (a no-op when it exists); it is saved and shared with other tabs. */
   addClass(label: string): Promise<void>;
-  /** Renames a class; its examples stay. */
+  /** Renames a class; its examples stay. Saved before it resolves (unless `autosaveMs: false`). */
   renameClass(from: string, to: string): Promise<void>;
-  /** Removes a class with its examples. */
+  /** Removes a class with its examples. Saved before it resolves (unless `autosaveMs: false`). */
   removeClass(label: string): Promise<void>;
   /**
    * Undoes the last `teach()` made here (and any adaptation after it); labels taught in other tabs
-   * stay. Returns false when there is nothing to undo (also after a rename, remove or import).
+   * stay. Returns false when there is nothing to undo (also after a rename, remove or import). Saved before it
+   * resolves (unless `autosaveMs: false`).
    */
   undoLast(): Promise<boolean>;
   /** Deletes every checkpoint version, sample and metadata record of the profile, and starts empty. */

@@ -310,8 +310,12 @@ export const CASES: PCase[] = [
       ok(file instanceof Uint8Array && file.byteLength > 1000, `an export file (${file.byteLength} bytes)`);
       await a.dispose();
       const dst = profileName('imp');
-      const b = await env.open(dst);
+      // With an open-time onProgress: import restores without calling it again (in the worker it is a released proxy).
+      const phases: string[] = [];
+      const b = await env.open(dst, { onProgress: (p) => phases.push(p.phase) });
+      const seen = phases.length;
       await b.importProfile(file);
+      eq(phases.length, seen, 'no open-time progress reported by importProfile');
       eq((await predictHeldOut(b, env.sample, 5)).labels, want.labels, 'same predictions after import');
       await b.dispose();
       const c = await env.open(src, { learner: { epochs: 7 } });
