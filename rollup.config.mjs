@@ -57,7 +57,7 @@ export default [
     // The classic bootstrap exports nothing: its declaration is an empty module written by classicWorkerTypes.
     input: Object.fromEntries(Object.entries(input).filter(([name]) => name !== 'worker-classic')),
     external,
-    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name]-[hash].d.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: 'types/[name].d.ts' },
     plugins: [dts({ tsconfig: 'tsconfig.build.json' }), classicWorkerTypes()],
   },
 ];
