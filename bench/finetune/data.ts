@@ -14,18 +14,10 @@ export interface Dataset {
 }
 
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
-const CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+// Class names come from the shipped sample's description: the one list of them in the repo.
+const CLASSES: string[] = (
+  JSON.parse(await readFile(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`, 'utf8')) as { classes: string[] }
+).classes;
 
 /** The first 5000 images and labels of a Debian IDX split (header: 16 bytes of images, 8 of labels). */
 async function readIdx(split: 'train' | 't10k', note?: string): Promise<Dataset> {
