@@ -283,6 +283,26 @@ export const CASES: PCase[] = [
     },
   },
   {
+    name: 'a class added with no example, then an adaptation on the other class only: both classes are predicted once taught (regression)',
+    async run(env) {
+      const p = await env.open(profileName('empty'), { adaptDelayMs: 0 });
+      // The app's flow: the visitor names a class first, then shows the other object, then this one.
+      await p.addClass('bag');
+      for (const k of ofClass(env.sample, TROUSER, 3)) await p.teach(image(env.sample, k), 'trouser');
+      await p.idle();
+      const early = await p.predict(image(env.sample, ofClass(env.sample, TROUSER, 1, 20)[0]!));
+      eq(early.label, 'trouser', 'a trouser is a trouser while bag has no example');
+      for (const k of ofClass(env.sample, BAG, 3)) await p.teach(image(env.sample, k), 'bag');
+      await p.idle();
+      const held = await predictHeldOut(p, env.sample, 10);
+      ok(
+        held.labels.includes('bag') && held.accuracy >= 0.85,
+        `held-out accuracy ${held.accuracy} after the empty class got its examples (${held.labels.join(',')})`,
+      );
+      await p.dispose();
+    },
+  },
+  {
     name: 'a second tab follows checkpoints saved by the first (BroadcastChannel)',
     async run(env) {
       const profile = profileName('follow');
