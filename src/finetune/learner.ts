@@ -771,10 +771,15 @@ export class Learner {
       let student = this.#student;
       let teacher = this.#teacher;
       let opt = this.#opt;
+      // A softmax head fitted while fewer than two classes have labels learns "always that class"
+      // (an empty class's row is driven to -∞) and later rounds' few epochs never undo it: skip the fit.
+      const labeledClasses = new Set(train.filter((t) => t.e.labeled).map((t) => t.e.cls)).size;
       if (o.head === 'ncm') {
         this.#refreshPrototypes();
         student = this.#student;
         teacher = this.#teacher;
+      } else if (labeledClasses < 2) {
+        if (!wasFitted) this.#refreshPrototypes();
       } else {
         const c = this.#classes.length;
         student = wasFitted ? Float32Array.from(this.#student) : this.#spec.init(rng, c);
@@ -804,7 +809,7 @@ export class Learner {
         if (!wasFitted) teacher = Float32Array.from(student);
         if (!allFinite(student) || !allFinite(teacher) || !Number.isFinite(loss)) return this.#nonFinite(step, before);
       }
-      const fittedAfter = o.head === 'ncm' ? this.#fitted : true;
+      const fittedAfter = o.head === 'ncm' || labeledClasses < 2 ? this.#fitted : true;
       const after = await this.#guardScore(teacher, fittedAfter, check);
       onProgress?.({ phase: 'guard', before, after });
       const slack = guardSlack(o.guard.tolerance, guardSet(this.#replay).length);
