@@ -39,7 +39,9 @@ export async function openPersonalizer(options: PersonalizerOptions): Promise<Pe
 }
 
 export type {
+  BackgroundInfo,
   ForgetProfileOptions,
+  FrameOptions,
   Personalizer,
   PersonalizerEvents,
   PersonalizerModel,

@@ -2,8 +2,13 @@
 import { EdgetuneError, isEdgetuneError, throwIfAborted } from '../core/errors.js';
 import { Learner, type LearnerState } from '../finetune/learner.js';
 import type { Encoder } from '../runtime/encoder.js';
+import type { ImageInput } from '../runtime/preprocess.js';
+import type { BackgroundOptions, BackgroundReference } from '../runtime/region.js';
 import { openStorage } from '../storage/storage.js';
 import type { EdgetuneStorage, ImportOptions, StorageOptions } from '../storage/types.js';
+import { Emitter, onPageHide } from './emitter.js';
+import { backgroundInfo, captureBackground, regionOptions } from './frame.js';
+import { LabelJournal } from './journal.js';
 import { openModel } from './model.js';
 import {
   RECORD_FORMAT,
@@ -11,11 +16,12 @@ import {
   restoreLearner,
   slotFor,
   toPrediction,
-  type JournalEntry,
   type PersonalizerRecord,
 } from './record.js';
 import type {
+  BackgroundInfo,
   ForgetProfileOptions,
+  FrameOptions,
   Personalizer,
   PersonalizerEvents,
   PersonalizerObservation,
@@ -89,9 +95,9 @@ class LocalPersonalizer implements Personalizer {
   #learner: Learner;
   /** Journal entries inside the learner. */
   #labels = new Set<number>();
-  /** Journal of the memory-only mode. */
-  readonly #memJournal = new Map<number, JournalEntry>();
-  #memSeq = 1;
+  readonly #journal: LabelJournal;
+  /** The empty scene of a fixed camera (memory only, see `setBackground`). */
+  #background: BackgroundReference | undefined;
   /** Checkpoint version the learner descends from. */
   #version = 0;
   #dirty = false;
@@ -106,7 +112,7 @@ class LocalPersonalizer implements Personalizer {
   /** Adaptations queued or running. */
   #adaptsQueued = 0;
   readonly #closing = new AbortController();
-  readonly #listeners = new Map<keyof PersonalizerEvents, Set<(e: never) => void>>();
+  readonly #events = new Emitter();
   readonly #offs: Array<() => void> = [];
   #offLearner: () => void = () => undefined;
   #disposed: Promise<void> | undefined;
@@ -117,6 +123,7 @@ class LocalPersonalizer implements Personalizer {
     this.#options = options;
     this.#model = { id: encoder.manifest.id, sha256: encoder.manifest.sha256 };
     this.#slot = slotFor(this.#model.id, this.#model.sha256);
+    this.#journal = new LabelJournal(storage, this.#slot);
     this.#learner = this.#fresh();
     this.#watchLearner();
     if (storage) {
@@ -129,17 +136,8 @@ class LocalPersonalizer implements Personalizer {
         }),
       );
     }
-    const g = globalThis as {
-      addEventListener?: (t: string, l: () => void) => void;
-      removeEventListener?: (t: string, l: () => void) => void;
-      document?: unknown;
-    };
-    if (typeof g.addEventListener === 'function' && g.document !== undefined) {
-      // The page may be gone for good after pagehide: write what we have now, without waiting for anything.
-      const onHide = (): void => void this.#saveNow().catch(() => undefined);
-      g.addEventListener('pagehide', onHide);
-      this.#offs.push(() => g.removeEventListener?.('pagehide', onHide));
-    }
+    // The page may be gone for good after pagehide: write what we have now, without waiting for anything.
+    this.#offs.push(onPageHide(() => void this.#saveNow().catch(() => undefined)));
   }
 
   get modelId(): string {
@@ -181,25 +179,17 @@ class LocalPersonalizer implements Personalizer {
   }
 
   #emit<K extends keyof PersonalizerEvents>(type: K, event: PersonalizerEvents[K]): void {
-    for (const l of this.#listeners.get(type) ?? []) {
-      try {
-        (l as (e: PersonalizerEvents[K]) => void)(event);
-      } catch {
-        // a listener's failure must not break the loop
-      }
-    }
+    this.#events.emit(type, event);
   }
 
   on<K extends keyof PersonalizerEvents>(type: K, listener: (event: PersonalizerEvents[K]) => void): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
-    set.add(listener as (e: never) => void);
-    return () => set.delete(listener as (e: never) => void);
+    return this.#events.on(type, listener);
   }
 
-  async #embed(input: TeachInput): Promise<Float32Array> {
+  async #embed(input: TeachInput, options: FrameOptions | undefined): Promise<Float32Array> {
+    const region = regionOptions(input, options, this.#background);
     if (input instanceof Float32Array) return input;
-    const [e] = await this.#encoder.embed([input], { signal: this.#closing.signal });
+    const [e] = await this.#encoder.embed([input], { ...region, signal: this.#closing.signal });
     return e!;
   }
 
@@ -222,53 +212,6 @@ class LocalPersonalizer implements Personalizer {
     this.#adaptTimer = setTimeout(() => void this.#runScheduled(), ms);
   }
 
-  // ---------- the label journal ----------
-
-  async #journal(): Promise<Map<number, JournalEntry>> {
-    if (!this.#storage) return new Map(this.#memJournal);
-    const all = await this.#storage.samples<JournalEntry>(this.#slot).getAll();
-    return new Map(all.map((s) => [s.seq, s.value]));
-  }
-
-  async #journalAdd(entry: JournalEntry): Promise<number> {
-    if (!this.#storage) {
-      const seq = this.#memSeq++;
-      this.#memJournal.set(seq, entry);
-      return seq;
-    }
-    const [seq] = await this.#storage.samples<JournalEntry>(this.#slot).add([entry]);
-    return seq!;
-  }
-
-  async #journalDelete(seqs: number[]): Promise<void> {
-    if (seqs.length === 0) return;
-    if (!this.#storage) {
-      for (const s of seqs) this.#memJournal.delete(s);
-      return;
-    }
-    await this.#storage.samples(this.#slot).delete(seqs);
-  }
-
-  /** Learns every journal entry the learner does not hold yet (taught in another tab, or after the last save). */
-  async #reconcile(learner: Learner, labels: Set<number>): Promise<number> {
-    const journal = await this.#journal();
-    let added = 0;
-    for (const [seq, e] of journal) {
-      if (labels.has(seq)) continue;
-      try {
-        learner.addLabeled(e.embedding, e.label);
-        labels.add(seq);
-        added++;
-      } catch (err) {
-        // An entry this model cannot take (damaged) is skipped, never fatal.
-        if (!isEdgetuneError(err)) throw err;
-      }
-    }
-    // Entries deleted elsewhere (undo, remove) are no longer counted as held.
-    for (const seq of [...labels]) if (!journal.has(seq)) labels.delete(seq);
-    return added;
-  }
-
   // ---------- restore, follow, save ----------
 
   /**
@@ -289,7 +232,7 @@ class LocalPersonalizer implements Personalizer {
     }
     // No progress report here: after open the app's onProgress may be gone (in the worker, a released comlink proxy),
     // and importProfile restores too. Open reports the restore itself.
-    if ((await this.#reconcile(this.#learner, this.#labels)) > 0) {
+    if ((await this.#journal.reconcile(this.#learner, this.#labels)) > 0) {
       this.#markDirty();
       this.#scheduleAdapt();
     }
@@ -306,7 +249,7 @@ class LocalPersonalizer implements Personalizer {
         const rec = checkRecord(ck.payload, this.#model);
         const next = restoreLearner(rec.learner, this.#options.learner, this.#encoder.dim);
         const labels = new Set(rec.labels);
-        await this.#reconcile(next, labels);
+        await this.#journal.reconcile(next, labels);
         this.#replaceLearner(next);
         this.#labels = labels;
         this.#version = ck.version;
@@ -361,7 +304,7 @@ class LocalPersonalizer implements Personalizer {
       try {
         // Under the profile lock: labels other tabs journaled since are learned first, so the newest checkpoint holds every label.
         return await this.#write(async () => {
-          await this.#reconcile(this.#learner, this.#labels);
+          await this.#journal.reconcile(this.#learner, this.#labels);
           return this.#record(this.#learner.getState(), this.#labels);
         });
       } catch (e) {
@@ -420,14 +363,14 @@ class LocalPersonalizer implements Personalizer {
     if (due) void this.#runScheduled();
   }
 
-  async teach(input: TeachInput, label: string): Promise<TeachResult> {
+  async teach(input: TeachInput, label: string, options?: FrameOptions): Promise<TeachResult> {
     this.#alive();
     if (typeof label !== 'string' || label.length === 0)
       throw new EdgetuneError(
         'INVALID_ARGUMENT',
         `teach() needs a non-empty string label, got ${JSON.stringify(label)}.`,
       );
-    const embedding = await this.#embed(input);
+    const embedding = await this.#embed(input, options);
     return this.#exclusive(async () => {
       this.#alive();
       const before = this.#learner.getState();
@@ -436,7 +379,7 @@ class LocalPersonalizer implements Personalizer {
       let seq: number;
       try {
         // Journaled before anything else: a label survives a crash, a reload and another tab's save.
-        seq = await this.#journalAdd({ embedding: Float32Array.from(embedding), label, at: Date.now() });
+        seq = await this.#journal.add({ embedding: Float32Array.from(embedding), label, at: Date.now() });
       } catch (e) {
         this.#replaceLearner(Learner.fromState(before));
         throw e;
@@ -451,16 +394,16 @@ class LocalPersonalizer implements Personalizer {
     });
   }
 
-  async predict(input: TeachInput): Promise<PersonalizerPrediction> {
+  async predict(input: TeachInput, options?: FrameOptions): Promise<PersonalizerPrediction> {
     this.#alive();
-    const e = await this.#embed(input);
+    const e = await this.#embed(input, options);
     // Reading is safe between the adaptation's mini-batches; it never waits behind one.
     return toPrediction(this.#learner.predict(e), this.#learner.classes);
   }
 
-  async observe(input: TeachInput): Promise<PersonalizerObservation> {
+  async observe(input: TeachInput, options?: FrameOptions): Promise<PersonalizerObservation> {
     this.#alive();
-    const e = await this.#embed(input);
+    const e = await this.#embed(input, options);
     if (this.#adaptSnapshot) {
       const p = this.#learner.predict(e);
       if (this.#deferred.length >= DEFERRED_FRAMES) this.#deferred.shift();
@@ -472,6 +415,13 @@ class LocalPersonalizer implements Personalizer {
     // Started now rather than on a timer: a tight loop of observes may never give a timer its turn.
     if (o.adaptDue) void this.#runScheduled();
     return { ...toPrediction(o.prediction, this.#learner.classes), accepted: o.accepted, deferred: false };
+  }
+
+  async setBackground(frame: ImageInput | null, options?: BackgroundOptions): Promise<BackgroundInfo | undefined> {
+    this.#alive();
+    // Not journaled nor saved: a picture of the place, stale once the light changes (see the interface).
+    this.#background = frame === null ? undefined : captureBackground(frame, options);
+    return backgroundInfo(this.#background);
   }
 
   async classes(): Promise<string[]> {
@@ -492,12 +442,11 @@ class LocalPersonalizer implements Personalizer {
     this.#alive();
     await this.#exclusive(async () => {
       this.#learner.renameClass(from, to);
-      const journal = await this.#journal();
-      const moved = [...journal].filter(([, e]) => e.label === from);
-      await this.#journalDelete(moved.map(([s]) => s));
+      const moved = await this.#journal.ofLabel(from);
+      await this.#journal.delete(moved.map(([s]) => s));
       for (const [seq, e] of moved) {
         this.#labels.delete(seq);
-        this.#labels.add(await this.#journalAdd({ ...e, label: to }));
+        this.#labels.add(await this.#journal.add({ ...e, label: to }));
       }
       this.#undo = [];
       this.#markDirty();
@@ -509,8 +458,8 @@ class LocalPersonalizer implements Personalizer {
     this.#alive();
     await this.#exclusive(async () => {
       this.#learner.removeClass(label);
-      const gone = [...(await this.#journal())].filter(([, e]) => e.label === label).map(([s]) => s);
-      await this.#journalDelete(gone);
+      const gone = (await this.#journal.ofLabel(label)).map(([s]) => s);
+      await this.#journal.delete(gone);
       for (const s of gone) this.#labels.delete(s);
       this.#undo = [];
       this.#markDirty();
@@ -523,10 +472,10 @@ class LocalPersonalizer implements Personalizer {
     const undone = await this.#exclusive(async () => {
       const step = this.#undo.pop();
       if (!step) return false;
-      await this.#journalDelete([step.seq]);
+      await this.#journal.delete([step.seq]);
       const learner = Learner.fromState(step.state);
       const labels = new Set(step.labels);
-      await this.#reconcile(learner, labels);
+      await this.#journal.reconcile(learner, labels);
       this.#replaceLearner(learner);
       this.#labels = labels;
       this.#markDirty();
@@ -550,7 +499,7 @@ class LocalPersonalizer implements Personalizer {
     this.#adaptPending = false;
     this.#replaceLearner(this.#fresh());
     this.#labels = new Set();
-    this.#memJournal.clear();
+    this.#journal.clearMemory();
     this.#version = 0;
     this.#undo = [];
     this.#deferred = [];
@@ -610,6 +559,7 @@ class LocalPersonalizer implements Personalizer {
       version: this.#version,
       dirty: this.#dirty,
       adapting: this.#adaptSnapshot !== undefined,
+      background: backgroundInfo(this.#background),
       classes: st.perClass.map((c) => ({ label: c.label, examples: c.labeled })),
       learner: st,
     };

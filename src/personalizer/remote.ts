@@ -2,10 +2,13 @@
 import { proxy, transfer } from 'comlink';
 import { EdgetuneError, throwIfAborted } from '../core/errors.js';
 import type { ImageInput } from '../runtime/preprocess.js';
+import type { BackgroundOptions } from '../runtime/region.js';
 import type { PersonalizerMethod, WorkerPersonalizerOptions } from '../worker/api.js';
 import { EdgetuneWorker, type StartWorkerOptions } from '../worker/client.js';
 import { transferables } from '../worker/encoder.js';
+import { onPageHide } from './emitter.js';
 import type {
+  FrameOptions,
   Personalizer,
   PersonalizerEvents,
   PersonalizerOptions,
@@ -77,16 +80,7 @@ class RemotePersonalizer implements Personalizer {
     this.modelId = modelId;
     this.dim = dim;
     this.#move = move;
-    const g = globalThis as {
-      addEventListener?: (t: string, l: () => void) => void;
-      removeEventListener?: (t: string, l: () => void) => void;
-      document?: unknown;
-    };
-    if (typeof g.addEventListener === 'function' && g.document !== undefined) {
-      const onHide = (): void => void this.#call('save', []).catch(() => undefined);
-      g.addEventListener('pagehide', onHide);
-      this.#offs.push(() => g.removeEventListener?.('pagehide', onHide));
-    }
+    this.#offs.push(onPageHide(() => void this.#call('save', []).catch(() => undefined)));
   }
 
   #call<K extends PersonalizerMethod>(
@@ -103,7 +97,7 @@ class RemotePersonalizer implements Personalizer {
   }
 
   /** Sends one input: bitmaps (and with `transfer: true`, pixel buffers) move; embeddings are copied. */
-  #input<K extends 'teach' | 'predict' | 'observe'>(
+  #input<K extends 'teach' | 'predict' | 'observe' | 'setBackground'>(
     method: K,
     input: TeachInput,
     rest: unknown[],
@@ -116,16 +110,23 @@ class RemotePersonalizer implements Personalizer {
     return this.#call(method, all.length ? transfer(args, all) : args);
   }
 
-  teach(input: TeachInput, label: string): ReturnType<Personalizer['teach']> {
-    return this.#input('teach', input, [label]);
+  teach(input: TeachInput, label: string, options?: FrameOptions): ReturnType<Personalizer['teach']> {
+    return this.#input('teach', input, [label, options]);
   }
 
-  predict(input: TeachInput): ReturnType<Personalizer['predict']> {
-    return this.#input('predict', input, []);
+  predict(input: TeachInput, options?: FrameOptions): ReturnType<Personalizer['predict']> {
+    return this.#input('predict', input, [options]);
   }
 
-  observe(input: TeachInput): ReturnType<Personalizer['observe']> {
-    return this.#input('observe', input, []);
+  observe(input: TeachInput, options?: FrameOptions): ReturnType<Personalizer['observe']> {
+    return this.#input('observe', input, [options]);
+  }
+
+  /** The frame crosses once (moved like a taught input); the reference is built and kept in the worker. */
+  setBackground(frame: ImageInput | null, options?: BackgroundOptions): ReturnType<Personalizer['setBackground']> {
+    return frame === null
+      ? this.#call('setBackground', [null, options])
+      : this.#input('setBackground', frame, [options]);
   }
 
   classes(): ReturnType<Personalizer['classes']> {

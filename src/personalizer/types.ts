@@ -5,6 +5,7 @@ import type { DevicePreference } from '../runtime/devices.js';
 import type { EncoderDiagnostics, LoadProgress } from '../runtime/encoder.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
+import type { BackgroundOptions, Rect } from '../runtime/region.js';
 import type { ImportOptions, StorageOptions } from '../storage/types.js';
 import type { EdgetuneWorker, StartWorkerOptions } from '../worker/client.js';
 
@@ -72,6 +73,33 @@ export interface PersonalizerOptions extends OperationOptions<PersonalizerProgre
 /** What the personalizer takes as an example: an image input, or an embedding from the same model. */
 export type TeachInput = ImageInput | Float32Array;
 
+/** Per-call options of {@link Personalizer.teach}, {@link Personalizer.predict} and {@link Personalizer.observe}. */
+export interface FrameOptions {
+  /**
+   * Region of interest in the input's own pixels (e.g. the viewfinder box): only it reaches the model,
+   * the crop policy applies inside it. For image inputs only (`INVALID_ARGUMENT` with an embedding).
+   */
+  readonly roi?: Rect;
+  /**
+   * Crop to what differs from the empty scene set with {@link Personalizer.setBackground} (inside `roi`
+   * when both apply). No effect while none is set, or for an embedding.
+   * @defaultValue true
+   */
+  readonly background?: boolean;
+}
+
+/** The background reference a personalizer holds (see {@link Personalizer.setBackground}). */
+export interface BackgroundInfo {
+  /** Width of the empty-scene frame; frames cropped against it must have this size. */
+  readonly width: number;
+  /** Height of the empty-scene frame. */
+  readonly height: number;
+  /** Gray difference (0..255) that counts as a change. */
+  readonly threshold: number;
+  /** Margin around the changed box, as a share of its size. */
+  readonly margin: number;
+}
+
 /** A prediction of the personalizer. */
 export interface PersonalizerPrediction {
   /** Most likely class. */
@@ -119,6 +147,8 @@ export interface PersonalizerStats {
   readonly dirty: boolean;
   /** An adaptation is running now. */
   readonly adapting: boolean;
+  /** The background reference in use, or undefined when none is set. */
+  readonly background: BackgroundInfo | undefined;
   /** Labeled examples per class. */
   readonly classes: ReadonlyArray<{ readonly label: string; readonly examples: number }>;
   /** The learner's own figures. */
@@ -164,12 +194,26 @@ export interface Personalizer extends AsyncDisposable {
   readonly dim: number;
   /** True when encoder, learner and storage live in a Web Worker. */
   readonly inWorker: boolean;
-  /** Adds a labeled example (an image, or an embedding of this model); adaptation starts shortly after. */
-  teach(input: TeachInput, label: string): Promise<TeachResult>;
-  /** Predicts the class of an input. @throws `NOT_READY` before the first `teach` */
-  predict(input: TeachInput): Promise<PersonalizerPrediction>;
-  /** Predicts and learns from an unlabeled frame of the stream (one worker round trip). */
-  observe(input: TeachInput): Promise<PersonalizerObservation>;
+  /**
+   * Adds a labeled example (an image, or an embedding of this model); adaptation starts shortly after.
+   * `options` picks the part of an image that is embedded (region of interest, background crop).
+   */
+  teach(input: TeachInput, label: string, options?: FrameOptions): Promise<TeachResult>;
+  /** Predicts the class of an input (`options` as for `teach`). @throws `NOT_READY` before the first `teach` */
+  predict(input: TeachInput, options?: FrameOptions): Promise<PersonalizerPrediction>;
+  /** Predicts and learns from an unlabeled frame of the stream (one worker round trip; `options` as for `teach`). */
+  observe(input: TeachInput, options?: FrameOptions): Promise<PersonalizerObservation>;
+  /**
+   * Captures the empty scene of a fixed camera (raw pixels or `ImageData` at the camera's resolution):
+   * from then on `teach`, `predict` and `observe` crop each image to what differs from it, so the
+   * model sees the object, not the room. `null` clears it. The reference lives with this personalizer
+   * (in the worker, with `worker`): it is not saved in the profile nor exported (it is a picture of
+   * the place, and stale once the light or the furniture change), so capture it again after opening;
+   * `forget()` keeps it (it holds nothing of the user).
+   * @returns the reference's figures, or undefined after `null`
+   * @throws `INVALID_ARGUMENT` for a bad threshold or margin; `INPUT_TYPE` for an unreadable frame
+   */
+  setBackground(frame: ImageInput | null, options?: BackgroundOptions): Promise<BackgroundInfo | undefined>;
   /** Class labels, in the order of the learner. */
   classes(): Promise<string[]>;
   /** Adds a class with no example yet (a no-op when it exists); it is saved and shared with other tabs. */

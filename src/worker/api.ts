@@ -3,7 +3,7 @@ import { releaseProxy } from 'comlink';
 import { EdgetuneError } from '../core/errors.js';
 import type { AdaptResult, Learner, LearnerOptions, LearnerState } from '../finetune/learner.js';
 import { registerTfliteBackend } from '../runtime/backends/tflite.js';
-import { Encoder, type EncoderDiagnostics, type EncoderOptions } from '../runtime/encoder.js';
+import { Encoder, type EmbedOptions, type EncoderDiagnostics, type EncoderOptions } from '../runtime/encoder.js';
 import { env, type RuntimeEnv } from '../runtime/env.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
@@ -101,6 +101,7 @@ export type PersonalizerMethod =
   | 'teach'
   | 'predict'
   | 'observe'
+  | 'setBackground'
   | 'classes'
   | 'addClass'
   | 'renameClass'
@@ -117,6 +118,7 @@ const PERSONALIZER_METHODS: readonly PersonalizerMethod[] = [
   'teach',
   'predict',
   'observe',
+  'setBackground',
   'classes',
   'addClass',
   'renameClass',
@@ -236,10 +238,22 @@ export class WorkerApi {
     );
   }
 
-  /** Embeds inputs with an opened encoder; the embeddings' buffers are transferred back, not copied. */
-  async embed(handle: number, inputs: ImageInput[], token?: string): Promise<Float32Array[]> {
+  /**
+   * Embeds inputs with an opened encoder (inside `region.roi`, cropped against `region.background`
+   * when given); the embeddings' buffers are transferred back, not copied.
+   */
+  async embed(
+    handle: number,
+    inputs: ImageInput[],
+    token?: string,
+    region?: Pick<EmbedOptions, 'roi' | 'background'>,
+  ): Promise<Float32Array[]> {
     return this.#withToken(token, async (signal) => {
-      const out = await this.#get(this.#encoders, handle, 'encoder').embed(inputs, signal ? { signal } : {});
+      const out = await this.#get(this.#encoders, handle, 'encoder').embed(inputs, {
+        ...(region?.roi ? { roi: region.roi } : {}),
+        ...(region?.background ? { background: region.background } : {}),
+        ...(signal ? { signal } : {}),
+      });
       return moveOut(
         out,
         out.map((e) => e.buffer as ArrayBuffer),

@@ -4,6 +4,7 @@ import { EdgetuneError } from '../core/errors.js';
 import type { Encoder, EncoderDiagnostics } from '../runtime/encoder.js';
 import type { ModelManifest } from '../runtime/manifest.js';
 import type { ImageInput } from '../runtime/preprocess.js';
+import type { BackgroundReference, Rect } from '../runtime/region.js';
 import type { Link } from './link.js';
 import { wholeBuffer, type Mirror } from './protocol.js';
 
@@ -16,6 +17,13 @@ export interface WorkerEmbedOptions {
    * @defaultValue true
    */
   readonly transfer?: boolean;
+  /** Region of interest in the inputs' own pixels (as `Encoder.embed`). */
+  readonly roi?: Rect;
+  /**
+   * Empty-scene reference made with `createBackground` on the page (as `Encoder.embed`); it is a plain
+   * object and is copied to the worker with each call.
+   */
+  readonly background?: BackgroundReference;
 }
 
 function isDetached(b: ArrayBufferLike): boolean {
@@ -102,8 +110,10 @@ export class WorkerEncoder implements Mirror<Encoder, 'dispose'> {
   async embed(inputs: readonly ImageInput[], options: WorkerEmbedOptions = {}): Promise<Float32Array[]> {
     if (this.#disposed) throw new EdgetuneError('DISPOSED', 'This worker encoder was disposed.');
     const moved = transferables(inputs, options.transfer !== false);
+    const { roi, background } = options;
+    const region = roi || background ? { ...(roi ? { roi } : {}), ...(background ? { background } : {}) } : undefined;
     return this.#link.withToken(options.signal, (token) =>
-      this.#link.call('embed', this.handle, transfer([...inputs], moved), token),
+      this.#link.call('embed', this.handle, transfer([...inputs], moved), token, region),
     );
   }
 

@@ -8,6 +8,7 @@ export { WorkerStorage } from './storage.js';
 export type { WorkerCheckpointStore, WorkerSampleStore, WorkerStorageMethod } from './storage.js';
 export type { WorkerEncoderInfo, WorkerEncoderOptions, WorkerStorageOptions } from './api.js';
 export type { Async, Mirror } from './protocol.js';
+export type { BackgroundReference, Rect } from '../runtime/region.js';
 export { EdgetuneError, ERROR_CODES, isEdgetuneError } from '../core/errors.js';
 export type { ErrorCode } from '../core/errors.js';
 export type { OperationOptions } from '../core/options.js';

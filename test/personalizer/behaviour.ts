@@ -83,6 +83,22 @@ export function ofClass(s: Sample, c: number, count: number, skip = 0): number[]
   return out;
 }
 
+/** A cluttered gray scene (a fixed camera's empty view), `w × h`. */
+function scene(w: number, h: number): RawPixels {
+  const data = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) data[y * w + x] = 120 + ((x * 7 + y * 13) % 50) + 40 * (((x >> 3) + (y >> 3)) & 1);
+  return { data, width: w, height: h, channels: 1 };
+}
+
+/** The scene with sample image `k` placed at (`x`, `y`). */
+function withObject(bg: RawPixels, s: Sample, k: number, x: number, y: number): RawPixels {
+  const data = Uint8Array.from(bg.data as Uint8Array);
+  for (let r = 0; r < 28; r++)
+    data.set(s.images.subarray(k * 784 + r * 28, k * 784 + (r + 1) * 28), (y + r) * bg.width + x);
+  return { ...bg, data };
+}
+
 const TROUSER = 1;
 const BAG = 8;
 const SNEAKER = 7;
@@ -300,6 +316,78 @@ export const CASES: PCase[] = [
         `held-out accuracy ${held.accuracy} after the empty class got its examples (${held.labels.join(',')})`,
       );
       await p.dispose();
+    },
+  },
+  {
+    name: 'setBackground and roi: an object anywhere in a cluttered frame is predicted as the object alone; the reference is not saved',
+    async run(env) {
+      const profile = profileName('bg');
+      const p = await env.open(profile);
+      await teachTwo(p, env.sample, 5);
+      await p.idle();
+      const room = scene(112, 112);
+      eq((await p.stats()).background, undefined, 'no background before setBackground');
+      const info = await p.setBackground(scene(112, 112));
+      eq(info, { width: 112, height: 112, threshold: 25, margin: 0.1 }, 'the reference figures');
+      eq((await p.stats()).background, info, 'stats report it');
+      const held = [
+        ...ofClass(env.sample, TROUSER, 8, 20).map((k) => [k, 'trouser'] as const),
+        ...ofClass(env.sample, BAG, 8, 20).map((k) => [k, 'bag'] as const),
+      ];
+      let withBg = 0;
+      let whole = 0;
+      for (const [i, [k, want]] of held.entries()) {
+        const x = (i * 23) % 84;
+        const y = (i * 37) % 84;
+        if ((await p.predict(withObject(room, env.sample, k, x, y))).label === want) withBg++;
+        if ((await p.predict(withObject(room, env.sample, k, x, y), { background: false })).label === want) whole++;
+        if (i < 4) {
+          // A region of interest exactly on the object embeds the object itself.
+          const alone = await p.predict(image(env.sample, k), { background: false });
+          const roi = await p.predict(withObject(room, env.sample, k, x, y), {
+            roi: { x, y, width: 28, height: 28 },
+            background: false,
+          });
+          eq(roi.label, alone.label, `roi on the object predicts as the object alone (${i})`);
+          ok(
+            Math.abs(roi.confidence - alone.confidence) < 1e-3,
+            `same confidence (${roi.confidence} vs ${alone.confidence})`,
+          );
+        }
+      }
+      ok(
+        withBg / held.length >= 0.85,
+        `with the background reference ${withBg}/${held.length} right (whole frame: ${whole}/${held.length})`,
+      );
+      // teach and observe take the same options; a bad option or size is a typed error.
+      const k0 = ofClass(env.sample, BAG, 1, 40)[0]!;
+      eq((await p.teach(withObject(room, env.sample, k0, 50, 10), 'bag')).examples, 6, 'teach with the background');
+      ok(typeof (await p.observe(withObject(room, env.sample, k0, 5, 60))).accepted === 'boolean', 'observe with it');
+      await rejects(
+        p.predict(withObject(scene(100, 112), env.sample, k0, 0, 0)),
+        'INPUT_SHAPE',
+        'frame of another size',
+      );
+      await rejects(
+        p.predict(new Float32Array(p.dim), { roi: { x: 0, y: 0, width: 1, height: 1 } }),
+        'INVALID_ARGUMENT',
+        'roi with an embedding',
+      );
+      await rejects(
+        p.predict(withObject(room, env.sample, k0, 0, 0), { roi: { x: 100, y: 0, width: 28, height: 28 } }),
+        'INVALID_ARGUMENT',
+        'roi outside the frame',
+      );
+      await rejects(p.setBackground(room, { threshold: 300 }), 'INVALID_ARGUMENT', 'threshold out of range');
+      await p.forget();
+      eq((await p.stats()).background, info, 'forget() keeps the reference (nothing of the user in it)');
+      eq(await p.setBackground(null), undefined, 'cleared');
+      eq((await p.stats()).background, undefined, 'none after null');
+      await p.setBackground(room);
+      await p.dispose();
+      const q = await env.open(profile);
+      eq((await q.stats()).background, undefined, 'not saved in the profile');
+      await q.dispose();
     },
   },
   {

@@ -87,3 +87,51 @@ test('encoder from a storage handle that does not hold the model is MODEL_NOT_FO
   await assert.rejects(api.openEncoder({ storage: 12345, id: 'x' }), (e) => code(e) === 'DISPOSED');
   await api.disposeAll();
 });
+
+test('region options cross the boundary: embed forwards roi and a structured-cloned background reference; the personalizer keeps its background in the worker', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { Encoder } = await import('../../src/runtime/encoder.js');
+  const { createBackground } = await import('../../src/runtime/preprocess.js');
+  const root = join(import.meta.dirname, '..', '..');
+  const id = (JSON.parse(readFileSync(join(root, 'models', 'index.json'), 'utf8')) as { default: string }).default;
+  const manifest = JSON.parse(readFileSync(join(root, 'models', `${id}.json`), 'utf8')) as { file: string };
+  const bytes = new Uint8Array(readFileSync(join(root, 'models', manifest.file)));
+  // A 64×64 gray room with a bright square in it, and the same room empty.
+  const room = new Uint8Array(64 * 64).map((_, i) => 60 + ((i * 7) % 40));
+  const frame = room.slice();
+  for (let y = 20; y < 40; y++) for (let x = 30; x < 50; x++) frame[y * 64 + x] = 250;
+  const px = (data: Uint8Array) => ({ data: data.slice(), width: 64, height: 64, channels: 1 as const });
+  const api = new WorkerApi();
+  const local = await Encoder.open({ manifest, bytes: bytes.slice() }, { device: 'wasm' });
+  try {
+    const { handle } = await api.openEncoder({ manifest, bytes: bytes.slice() }, { device: 'wasm' });
+    // What postMessage does to the reference on its way to the worker.
+    const bg = structuredClone(createBackground(px(room)));
+    const roi = { x: 8, y: 8, width: 48, height: 48 };
+    const [viaApi] = await api.embed(handle, [px(frame)], undefined, { roi, background: bg });
+    const [direct] = await local.embed([px(frame)], { roi, background: createBackground(px(room)) });
+    const [whole] = await local.embed([px(frame)]);
+    assert.deepEqual([...viaApi!], [...direct!], 'same embedding as in-thread with the same options');
+    assert.notDeepEqual([...viaApi!], [...whole!], 'and not the whole frame');
+    await assert.rejects(
+      api.embed(handle, [px(frame)], undefined, { background: { ...bg, kind: 'other' } as unknown as typeof bg }),
+      (e) => code(e) === 'INVALID_ARGUMENT',
+    );
+    const p = await api.openPersonalizer({ model: { manifest, bytes: bytes.slice() }, device: 'wasm', storage: false });
+    const info = await api.personalizerCall(p.handle, 'setBackground', structuredClone([px(room), undefined]));
+    assert.deepEqual(info, { width: 64, height: 64, threshold: 25, margin: 0.1 });
+    assert.deepEqual((await api.personalizerCall(p.handle, 'stats', [])).background, info);
+    const [emb] = await local.embed([px(frame)], { background: createBackground(px(room)) });
+    await api.personalizerCall(p.handle, 'teach', [emb!, 'square']);
+    await api.personalizerCall(p.handle, 'teach', [whole!, 'room']);
+    const r = await api.personalizerCall(p.handle, 'predict', structuredClone([px(frame), undefined]));
+    assert.equal(r.label, 'square', 'the frame is cropped against the reference held in the worker');
+    const off = await api.personalizerCall(p.handle, 'predict', structuredClone([px(frame), { background: false }]));
+    assert.equal(off.label, 'room', 'background: false embeds the whole frame');
+    assert.equal(await api.personalizerCall(p.handle, 'setBackground', [null]), undefined);
+  } finally {
+    await local.dispose();
+    await api.disposeAll();
+  }
+});
