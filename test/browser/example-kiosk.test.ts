@@ -10,8 +10,11 @@ import {
   axe,
   buildExample,
   classCounts,
+  cropKind,
   launch,
   profile,
+  type Scene,
+  sceneShown,
   shot,
   waitReady,
   waitScene,
@@ -37,6 +40,98 @@ async function teachSamples(page: Page, per: number): Promise<void> {
       timeout: 20_000,
     });
   }
+}
+
+/** Holds the title for the admin gesture and answers the PIN prompt (no PIN set: just confirms). */
+async function openAdminPanel(page: Page, pin?: string): Promise<void> {
+  const title = (await page.locator('#title').boundingBox())!;
+  await page.mouse.move(title.x + 10, title.y + 10);
+  await page.mouse.down();
+  await page.waitForTimeout(2500);
+  await page.mouse.up();
+  await page.waitForSelector('#dlg[open]');
+  if (pin !== undefined) await page.fill('#dlg-input', pin);
+  await page.click('#dlg-ok');
+  await page.waitForSelector('#admin:not([hidden])');
+}
+
+/** Admin panel: captures the empty scene `scene` as the background reference. */
+async function captureEmpty(page: Page, scene: Scene): Promise<void> {
+  await openAdminPanel(page);
+  await waitScene(page, scene);
+  const before = await page.textContent('#bg-state');
+  await page.click('#bg-capture');
+  await page.waitForFunction((b) => document.getElementById('bg-state')?.textContent !== b, before);
+  assert.equal(await page.getAttribute('body', 'data-background'), 'set');
+  assert.equal(await sceneShown(page), scene, 'the camera moved on while capturing the empty scene');
+}
+
+/**
+ * The kiosk camera test: Mug and Keys taught on background A (2 frames each, each checked to show its object),
+ * then predictions on background B, never taught. With `background`, the admin captures the empty table A
+ * before teaching and the empty table B before predicting (the kiosk was moved); without, nothing is set.
+ */
+async function cameraOnNewBackground(
+  page: Page,
+  background: boolean,
+): Promise<{ hits: number; scored: number; tally: string }> {
+  await page.click('#home-start');
+  await page.click('#src-camera');
+  await waitReady(page);
+  await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoWidth > 0);
+  for (const c of ['Mug', 'Keys']) {
+    await page.fill('#class-name', c);
+    await page.click('#add-class');
+    await page.waitForSelector(`#classes .cls[data-class="${c}"]`);
+  }
+  if (background) {
+    await captureEmpty(page, 'empty-A');
+    assert.equal(await page.isVisible('#bg-tag'), true, 'no "Empty scene set" on the preview');
+    await shot(page, 'kiosk-admin-background');
+    await page.click('#admin-close');
+  }
+  for (const [scene, cls] of [
+    ['mug-A', 'Mug'],
+    ['keys-A', 'Keys'],
+  ] as const) {
+    for (let taught = 0, tries = 0; taught < 2 && tries < 20; tries++) {
+      await waitScene(page, scene);
+      await page.click('#next');
+      await page.waitForSelector('body[data-frozen]', { state: 'attached' });
+      if ((await cropKind(page, '#freeze')) !== cls.toLowerCase()) {
+        await page.click('#next');
+        continue;
+      }
+      await page.click(`#classes .cls[data-class="${cls}"]`);
+      await page.waitForSelector('body:not([data-frozen])', { state: 'attached' });
+      taught++;
+    }
+  }
+  assert.deepEqual(await classCounts(page), { Mug: 2, Keys: 2 });
+  if (background) {
+    await captureEmpty(page, 'empty-B');
+    await page.click('#admin-close');
+  }
+  let hits = 0;
+  let scored = 0;
+  const seen: Record<string, number> = {};
+  for (const scene of ['mug-B', 'keys-B'] as const) {
+    await waitScene(page, scene);
+    await page.waitForTimeout(400);
+    for (let k = 0; k < 8; k++) {
+      await page.waitForTimeout(250);
+      if ((await sceneShown(page)) !== scene) break;
+      const l = await page.getAttribute('#pred-label', 'data-label');
+      scored++;
+      const key = `${scene.split('-')[0]}→${l}`;
+      seen[key] = (seen[key] ?? 0) + 1;
+      if (l === (scene.startsWith('mug') ? 'Mug' : 'Keys')) hits++;
+    }
+  }
+  const tally = Object.entries(seen)
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+  return { hits, scored, tally };
 }
 
 /**
@@ -133,7 +228,7 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     await page.waitForFunction(() => document.querySelectorAll('#classes .cls').length === 0, undefined, {
       timeout: 10_000,
     });
-    // Leaving needs the admin gesture and the PIN.
+    // Leaving needs the admin gesture and the PIN (then the admin panel's Leave button).
     const title = (await page.locator('#title').boundingBox())!;
     await page.click('#home-start');
     await page.mouse.move(title.x + 10, title.y + 10);
@@ -147,7 +242,10 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     assert.match((await page.textContent('#dlg-msg')) ?? '', /Wrong PIN/);
     await shot(page, 'kiosk-admin');
     await page.fill('#dlg-input', '2468');
-    await Promise.all([page.waitForEvent('load'), page.click('#dlg-ok')]);
+    await page.click('#dlg-ok');
+    await page.waitForSelector('#admin:not([hidden])');
+    assert.equal(await page.isDisabled('#bg-capture'), true, 'an empty scene can be captured with the camera off');
+    await Promise.all([page.waitForEvent('load'), page.click('#admin-leave')]);
     await waitReady(page);
     assert.equal(await page.getAttribute('body', 'data-kiosk'), null, 'still in kiosk mode after the PIN');
 
@@ -173,6 +271,37 @@ test('mobile example at the kiosk profile: kiosk switch, idle reset, PIN, encryp
     assert.deepEqual(await axe(page), [], 'axe violations on the kiosk camera screen');
     await shot(page, 'kiosk-camera');
     await ctx.close();
+
+    // ---- "capture the empty scene": accuracy on a new background with and without the reference
+    const encoder = JSON.parse(readFileSync(join(DIST, 'models', 'app.json'), 'utf8')).camera.manifest as string;
+    const runs: Record<string, { hits: number; scored: number; tally: string }> = {};
+    for (const withBg of [false, true]) {
+      const c = await profile(chrome, 'kiosk');
+      const pg = await c.newPage();
+      pg.on('pageerror', (e) => process.stderr.write(`[pageerror] ${e.message}\n`));
+      await pg.goto(`${server.origin}/?kiosk=1&idle=600`);
+      await waitReady(pg);
+      const r = await cameraOnNewBackground(pg, withBg);
+      runs[String(withBg)] = r;
+      t.diagnostic(
+        `kiosk camera, taught on background A, predicted on new background B, ${encoder}, ${withBg ? 'with the empty scene captured (A, then B)' : 'no empty scene'}: ${r.hits}/${r.scored} right (${r.tally})`,
+      );
+      if (withBg) {
+        assert.deepEqual(await axe(pg), [], 'axe violations on the kiosk camera screen with an empty scene set');
+        await shot(pg, 'kiosk-camera-background');
+        // Clear: the visible state follows, and the reference is dropped in the worker too.
+        await openAdminPanel(pg);
+        await pg.click('#bg-clear');
+        await pg.waitForSelector('body[data-background="none"]', { state: 'attached' });
+        assert.equal(await pg.isVisible('#bg-tag'), false);
+      }
+      await c.close();
+    }
+    const w = runs['true']!;
+    assert.ok(
+      w.scored >= 8 && w.hits / w.scored >= 0.75,
+      `with the empty scene: ${w.hits}/${w.scored} on background B`,
+    );
 
     // ---- a damaged model cached by the service worker: dropped, and Retry fetches a good one
     fault = 'damaged';

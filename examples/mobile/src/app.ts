@@ -1,4 +1,4 @@
-// The mobile/kiosk example app: camera frames (cropped to the viewfinder) or sample images → openPersonalizer in a Web Worker → tap-to-label, live predictions with "Not sure", a learner that keeps adapting, privacy controls and recovery.
+// The mobile/kiosk example app: camera frames (cropped to the viewfinder, and in a kiosk to what differs from the empty scene) or sample images → openPersonalizer in a Web Worker → tap-to-label, live predictions with "Not sure", a learner that keeps adapting, privacy controls and recovery.
 import {
   openPersonalizer,
   type Personalizer,
@@ -6,6 +6,7 @@ import {
   type PersonalizerProgress,
   type StorageOptions,
 } from '../../../src/index.js';
+import { applyBackground, captureBackground, clearBackground, closeAdmin, renderBackground } from './background.js';
 import { BURST_MAX, Burst, drawImage, drawModelEye, grabFrame, startCamera, stopCamera, thumbnail } from './camera.js';
 import { nameProblem, renderClasses } from './classes.js';
 import { startKiosk } from './kiosk.js';
@@ -16,6 +17,7 @@ import {
   forgetAll,
   importProfile,
   initPrivacy,
+  adminGesture,
   leaveKiosk,
   resetVisitor,
   wireSettings,
@@ -140,6 +142,11 @@ async function openCurrent(): Promise<void> {
     return;
   }
   state.undo = [];
+  // The reference lived in the worker of the personalizer just closed: hand the kept empty scene to this one.
+  await applyBackground().catch((err: unknown) => {
+    state.emptyScene = undefined;
+    console.warn('empty scene dropped', err);
+  });
   await refresh();
   renderModel();
   ui.load.hidden = true;
@@ -193,7 +200,6 @@ async function refresh(): Promise<void> {
   const st = await p.stats();
   state.counts = new Map(st.classes.map((c) => [c.label, c.examples]));
   state.diagnostics = st.diagnostics;
-  state.pending = state.pending.filter((n) => !state.counts.has(n));
   ui.device.textContent = `${st.device}${st.inWorker ? ' · worker' : ''}`;
   document.body.dataset['classes'] = String(st.classes.length);
   document.body.dataset['version'] = String(st.version);
@@ -206,8 +212,8 @@ async function refresh(): Promise<void> {
   renderList();
 }
 
-/** Every class name: the personalizer's and the ones still waiting for their first example. */
-const names = (): string[] => [...state.counts.keys(), ...state.pending];
+/** Every class name, those with no example yet included (`addClass`). */
+const names = (): string[] => [...state.counts.keys()];
 
 function renderList(): void {
   renderClasses(
@@ -473,8 +479,8 @@ async function undo(): Promise<void> {
   const last = state.undo.pop();
   if (!p || !last) return;
   let done = 0;
+  // Each undo is saved before it resolves: a reload cannot bring the label back.
   for (let i = 0; i < last.n; i++) if (await p.undoLast()) done++;
-  await saveEdit();
   const thumbs = state.thumbs.get(last.name) ?? [];
   state.thumbs.set(last.name, thumbs.slice(0, Math.max(0, thumbs.length - done)));
   logEvent(done ? `undid ${done} label${done === 1 ? '' : 's'} of ${last.name}` : 'nothing left to undo', 'info');
@@ -482,27 +488,21 @@ async function undo(): Promise<void> {
   await refresh();
 }
 
-/**
- * Work-around: undo, rename and remove change the label journal at once but the checkpoint only at
- * the next autosave; a reload in between restores the old checkpoint plus the changed journal (a
- * renamed class comes back twice, an undone label returns). Saving right away closes that window.
- */
-async function saveEdit(): Promise<void> {
-  await state.p?.save().catch((err: unknown) => showError(err, 'Saving'));
-}
-
 async function addClass(): Promise<void> {
   const name = ui.className.value.trim();
   const problem = nameProblem(name, names());
   ui.addMsg.textContent = problem ?? '';
   if (problem || !state.p) return;
-  // Work-around: kept in the app until its first example. With personalizer.addClass() the learner counts an
-  // empty class as ready, adapts on one class's examples and then predicts that class for everything.
-  state.pending.push(name);
+  // Saved (and shared with other tabs) before its first example.
+  try {
+    await state.p.addClass(name);
+  } catch (err) {
+    await showError(err, 'Adding a class');
+    return;
+  }
   ui.className.value = '';
-  renderList();
   ui.addMsg.textContent = `Added ${name}. Tap it to label the ${state.source === 'camera' ? 'frame' : 'image'}.`;
-  renderList();
+  await refresh();
 }
 
 async function rename(from: string): Promise<void> {
@@ -516,10 +516,8 @@ async function rename(from: string): Promise<void> {
   });
   if (to === undefined || to.trim() === from) return;
   const name = to.trim();
-  if (state.counts.has(from)) {
-    await state.p?.renameClass(from, name);
-    await saveEdit();
-  } else state.pending = state.pending.map((n) => (n === from ? name : n));
+  // Saved before it resolves.
+  await state.p?.renameClass(from, name);
   state.thumbs.set(name, state.thumbs.get(from) ?? []);
   state.thumbs.delete(from);
   state.undo = [];
@@ -535,11 +533,7 @@ async function remove(name: string): Promise<void> {
     danger: true,
   });
   if (!ok) return;
-  if (state.counts.has(name)) {
-    await state.p?.removeClass(name);
-    await saveEdit();
-  }
-  state.pending = state.pending.filter((n) => n !== name);
+  await state.p?.removeClass(name);
   state.thumbs.delete(name);
   state.undo = [];
   await refresh();
@@ -571,7 +565,6 @@ async function setSource(src: Source): Promise<void> {
   state.source = src;
   state.current = undefined;
   state.thumbs.clear();
-  state.pending = [];
   document.body.dataset['source'] = src;
   ui.video.hidden = ui.viewfinder.hidden = src !== 'camera';
   ui.canvas.hidden = src === 'camera';
@@ -583,6 +576,7 @@ async function setSource(src: Source): Promise<void> {
   unfreeze();
   if (reopen) await openCurrent();
   else await refresh();
+  renderBackground();
   if (src === 'camera') void cameraLoop();
 }
 
@@ -642,13 +636,17 @@ async function main(): Promise<void> {
   ui.exportBtn.addEventListener('click', () => void exportProfile());
   ui.importFile.addEventListener('change', () => void importProfile());
   ui.encrypt.addEventListener('change', () => void encryptOn());
+  ui.bgCapture.addEventListener('click', () => void captureBackground());
+  ui.bgClear.addEventListener('click', () => void clearBackground());
+  ui.adminLeave.addEventListener('click', leaveKiosk);
+  ui.adminClose.addEventListener('click', closeAdmin);
   initPrivacy({ openCurrent, refresh, showError, storageFor, setLive, unfreeze });
   wireSettings();
   document.addEventListener('visibilitychange', () => document.hidden && setLive(false));
   if (settings.kiosk)
     state.kiosk = startKiosk(settings.idleSeconds, {
       onIdle: () => void resetVisitor(),
-      onAdmin: () => void leaveKiosk(),
+      onAdmin: () => void adminGesture(),
     });
   document.body.dataset['source'] = 'sample';
 

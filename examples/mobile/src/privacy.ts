@@ -1,6 +1,7 @@
-// Privacy and kiosk controls of the app: forget everything (confirmed), export/import, passphrase encryption, the kiosk settings, the admin exit and the idle reset.
+// Privacy and kiosk controls of the app: forget everything (confirmed), export/import, passphrase encryption, the kiosk settings, the admin gesture (PIN, then the admin panel) and the idle reset.
 import { openStorage } from '../../../src/storage/index.js';
 import type { StorageOptions } from '../../../src/storage/index.js';
+import { closeAdmin, openAdmin } from './background.js';
 import { forgetOthers, saveSettings, sha256 } from './profiles.js';
 import { SAMPLE_POSITION, profileName, settings, state } from './state.js';
 import { ask, setReady, ui } from './ui.js';
@@ -37,7 +38,6 @@ export async function forgetAll(): Promise<void> {
     state.p = undefined;
     await forgetOthers(settings.kiosk && settings.kioskStore === 'none' ? undefined : profileName());
     state.thumbs.clear();
-    state.pending = [];
     state.undo = [];
     ui.events.replaceChildren();
     localStorage.removeItem(SAMPLE_POSITION);
@@ -141,17 +141,22 @@ export function wireSettings(): void {
   });
 }
 
-export async function leaveKiosk(): Promise<void> {
+/** The admin gesture: the PIN (when one is set), then the admin panel (empty scene, leave kiosk mode). */
+export async function adminGesture(): Promise<void> {
   const pin = settings.pinHash
     ? await ask({
         title: 'Admin',
-        text: 'Type the admin PIN to leave kiosk mode.',
-        ok: 'Leave kiosk',
+        text: 'Type the admin PIN to open the admin panel (empty scene, leave kiosk mode).',
+        ok: 'Open admin panel',
         input: { label: 'PIN', type: 'password' },
         validate: async (v) => ((await sha256(v)) === settings.pinHash ? undefined : 'Wrong PIN.'),
       })
-    : await ask({ title: 'Admin', text: 'Leave kiosk mode?', ok: 'Leave kiosk' });
-  if (pin === undefined) return;
+    : await ask({ title: 'Admin', text: 'Open the admin panel?', ok: 'Open admin panel' });
+  if (pin !== undefined) openAdmin();
+}
+
+/** Leaves kiosk mode (from the admin panel, so after the PIN). */
+export function leaveKiosk(): void {
   settings.kiosk = false;
   saveSettings(settings);
   location.href = location.pathname;
@@ -164,8 +169,8 @@ export async function resetVisitor(): Promise<void> {
   h.unfreeze();
   for (const d of document.querySelectorAll('details')) d.open = false;
   window.scrollTo(0, 0);
+  closeAdmin();
   state.thumbs.clear();
-  state.pending = [];
   state.undo = [];
   ui.events.replaceChildren();
   if (settings.kioskStore === 'none') await state.p?.forget().catch(() => undefined);

@@ -38,8 +38,11 @@ export const state = {
   busy: false,
   /** Teach calls per label action, newest last (undo takes them back). */
   undo: [] as { name: string; n: number }[],
-  /** Classes added by name that have no example yet (the personalizer gets them with their first example). */
-  pending: [] as string[],
+  /**
+   * The empty scene the kiosk admin captured (viewfinder crop), kept in this page only: the personalizer holds
+   * the reference in its worker and loses it when it is reopened, so the app sets it again from this copy.
+   */
+  emptyScene: undefined as { image: ImageData; at: number } | undefined,
   /** The encoder's diagnostics from the last stats(). */
   diagnostics: undefined as PersonalizerStats['diagnostics'] | undefined,
   counts: new Map<string, number>(),
