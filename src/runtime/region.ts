@@ -10,14 +10,22 @@ export interface Rect {
   readonly height: number;
 }
 
-/** Gray thumbnail size used to compare frames with a background (cheap, and robust to sensor noise). */
+/** Thumbnail size used to compare frames with a background (cheap, and robust to sensor noise). */
 const THUMB = 96;
 
-/** A gray thumbnail of a frame: `w × h` values 0..255. */
+/**
+ * Changed regions smaller than this share of the largest one are dropped as noise (a flicker, a
+ * passer-by's shadow at the edge); larger ones join the box (an object split by a band the colour of
+ * the background).
+ */
+const KEEP_SHARE = 0.2;
+
+/** A colour thumbnail of a frame: `w × h × channels` values 0..255 (1 channel for gray input, else RGB). */
 interface Thumb {
   readonly data: Float32Array;
   readonly w: number;
   readonly h: number;
+  readonly channels: number;
   readonly width: number;
   readonly height: number;
 }
@@ -29,20 +37,103 @@ function thumbSize(width: number, height: number): [number, number] {
 
 function thumbnail(hwc: Float32Array, width: number, height: number, c: number): Thumb {
   const [w, h] = thumbSize(width, height);
-  const data = new Float32Array(w * h);
+  const channels = c === 1 ? 1 : 3;
+  const data = new Float32Array(w * h * channels);
   const count = new Float32Array(w * h);
   for (let y = 0; y < height; y++) {
     const ty = Math.min(h - 1, Math.floor((y * h) / height));
     for (let x = 0; x < width; x++) {
       const tx = Math.min(w - 1, Math.floor((x * w) / width));
       const o = (y * width + x) * c;
-      const v = c === 1 ? hwc[o]! : 0.299 * hwc[o]! + 0.587 * hwc[o + 1]! + 0.114 * hwc[o + 2]!;
-      data[ty * w + tx]! += v;
-      count[ty * w + tx]! += 1;
+      const t = ty * w + tx;
+      for (let k = 0; k < channels; k++) data[t * channels + k]! += hwc[o + k]!;
+      count[t]! += 1;
     }
   }
-  for (let k = 0; k < data.length; k++) data[k] = data[k]! / Math.max(1, count[k]!);
-  return { data, w, h, width, height };
+  for (let t = 0; t < count.length; t++) {
+    const n = Math.max(1, count[t]!);
+    for (let k = 0; k < channels; k++) data[t * channels + k] = data[t * channels + k]! / n;
+  }
+  return { data, w, h, channels, width, height };
+}
+
+/** The gray version of a colour thumbnail (Rec. 601 weights). */
+function toGray(t: Thumb): Thumb {
+  if (t.channels === 1) return t;
+  const data = new Float32Array(t.w * t.h);
+  for (let i = 0; i < data.length; i++)
+    data[i] = 0.299 * t.data[i * 3]! + 0.587 * t.data[i * 3 + 1]! + 0.114 * t.data[i * 3 + 2]!;
+  return { ...t, data, channels: 1 };
+}
+
+/**
+ * Thumbnail cells that differ from the background: the largest 8-connected changed region, and any
+ * other of at least {@link KEEP_SHARE} of its size. A cell changes when any channel moves by more than
+ * `threshold`, so a red mug on a blue cloth of the same brightness is seen.
+ */
+function changedBox(
+  bg: Thumb,
+  t: Thumb,
+  threshold: number,
+): { x0: number; y0: number; x1: number; y1: number } | undefined {
+  const n = t.w * t.h;
+  const changed = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < t.channels; k++) {
+      if (Math.abs(t.data[i * t.channels + k]! - bg.data[i * t.channels + k]!) > threshold) {
+        changed[i] = 1;
+        break;
+      }
+    }
+  }
+  // Label 8-connected components with an explicit stack; keep each one's size and box.
+  const label = new Int32Array(n).fill(-1);
+  const stack = new Int32Array(n);
+  const comps: { size: number; x0: number; y0: number; x1: number; y1: number }[] = [];
+  for (let start = 0; start < n; start++) {
+    if (changed[start] === 0 || label[start] !== -1) continue;
+    const comp = { size: 0, x0: t.w, y0: t.h, x1: -1, y1: -1 };
+    const id = comps.length;
+    comps.push(comp);
+    let top = 0;
+    stack[top++] = start;
+    label[start] = id;
+    while (top > 0) {
+      const i = stack[--top]!;
+      const x = i % t.w;
+      const y = (i - x) / t.w;
+      comp.size++;
+      if (x < comp.x0) comp.x0 = x;
+      if (x > comp.x1) comp.x1 = x;
+      if (y < comp.y0) comp.y0 = y;
+      if (y > comp.y1) comp.y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const ny = y + dy;
+        if (ny < 0 || ny >= t.h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          if (nx < 0 || nx >= t.w) continue;
+          const j = ny * t.w + nx;
+          if (changed[j] === 1 && label[j] === -1) {
+            label[j] = id;
+            stack[top++] = j;
+          }
+        }
+      }
+    }
+  }
+  let largest = 0;
+  for (const c of comps) largest = Math.max(largest, c.size);
+  if (largest === 0) return undefined;
+  const box = { x0: t.w, y0: t.h, x1: -1, y1: -1 };
+  for (const c of comps) {
+    if (c.size < KEEP_SHARE * largest) continue;
+    box.x0 = Math.min(box.x0, c.x0);
+    box.y0 = Math.min(box.y0, c.y0);
+    box.x1 = Math.max(box.x1, c.x1);
+    box.y1 = Math.max(box.y1, c.y1);
+  }
+  return box;
 }
 
 /**
@@ -55,7 +146,7 @@ export interface BackgroundReference {
   /** Size of the frame it was captured from; frames must have this size. */
   readonly width: number;
   readonly height: number;
-  /** Per-thumbnail-pixel difference (0..255 gray) that counts as changed. */
+  /** Per-thumbnail-pixel difference (0..255, in any colour channel) that counts as changed. */
   readonly threshold: number;
   /** Margin added around the changed box, as a share of its size. */
   readonly margin: number;
@@ -65,7 +156,7 @@ export interface BackgroundReference {
 
 /** Options of {@link createBackground}. */
 export interface BackgroundOptions {
-  /** Gray difference (0..255) that counts as a change. @defaultValue 25 */
+  /** Difference (0..255) in any colour channel that counts as a change. @defaultValue 25 */
   readonly threshold?: number;
   /** Margin around the changed box, share of its size. @defaultValue 0.1 */
   readonly margin?: number;
@@ -82,10 +173,7 @@ export function backgroundFromPixels(
   const threshold = options.threshold ?? 25;
   const margin = options.margin ?? 0.1;
   if (!(threshold > 0 && threshold < 255))
-    throw new EdgetuneError(
-      'INVALID_ARGUMENT',
-      `Background threshold must be in (0, 255) gray levels (got ${threshold}).`,
-    );
+    throw new EdgetuneError('INVALID_ARGUMENT', `Background threshold must be in (0, 255) levels (got ${threshold}).`);
   if (!(margin >= 0 && margin <= 1))
     throw new EdgetuneError('INVALID_ARGUMENT', `Background margin must be in [0, 1] (got ${margin}).`);
   return { kind: 'edgetune.background', width, height, threshold, margin, thumb: thumbnail(hwc, width, height, c) };
@@ -110,8 +198,9 @@ function checkBackground(bg: BackgroundReference): void {
     t !== null &&
     int(t.w) &&
     int(t.h) &&
+    (t.channels === 1 || t.channels === 3) &&
     t.data instanceof Float32Array &&
-    t.data.length === t.w * t.h &&
+    t.data.length === t.w * t.h * t.channels &&
     t.width === b.width &&
     t.height === b.height;
   if (!ok || thumbSize(b.width!, b.height!).join() !== `${t!.w},${t!.h}`) {
@@ -141,20 +230,11 @@ export function changedRegion(
     );
   }
   const t = thumbnail(hwc, width, height, c);
-  let x0 = t.w;
-  let y0 = t.h;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < t.h; y++) {
-    for (let x = 0; x < t.w; x++) {
-      if (Math.abs(t.data[y * t.w + x]! - bg.thumb.data[y * t.w + x]!) <= bg.threshold) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (x1 < 0) return undefined;
+  // A gray model's frames against a colour reference (or the reverse): compare in gray.
+  const same = t.channels === bg.thumb.channels;
+  const box = changedBox(same ? bg.thumb : toGray(bg.thumb), same ? t : toGray(t), bg.threshold);
+  if (box === undefined) return undefined;
+  const { x0, y0, x1, y1 } = box;
   const sx = width / t.w;
   const sy = height / t.h;
   const mx = (x1 - x0 + 1) * bg.margin;
