@@ -50,3 +50,86 @@ export function resolveDevices(pref: DevicePreference = 'auto'): Device[] {
     throw new EdgetuneError('INVALID_ARGUMENT', "The device list is empty; use 'auto' or name at least one device.");
   return [...new Set(list)];
 }
+
+/** How {@link Encoder.open} came to run where it runs (`diagnostics.choice`). */
+export interface DeviceChoice {
+  /**
+   * `'measured'`: every viable accelerator was timed against WASM on the canary in this open and the
+   * fastest won; `'remembered'`: an earlier open's decision for this browser and model, read from the
+   * `cache` storage (nothing probed, compiled or timed but the chosen device); `'only'`: one device
+   * was viable, nothing to compare.
+   */
+  readonly how: 'measured' | 'remembered' | 'only';
+  /** Median batch-1 canary time per device timed, ms (WASM timed past its tier-up). */
+  readonly timings: Readonly<Partial<Record<Device, number>>>;
+  /** Why this device, in words. */
+  readonly reason: string;
+  /** When the decision was measured (ISO 8601). */
+  readonly measuredAt: string;
+  /** Whether the decision is stored for later opens (`cache` with a `meta` store). */
+  readonly saved: boolean;
+}
+
+/**
+ * Where decisions are remembered: the `meta` key-value store of an `edgetune/storage` profile, found
+ * on the `cache` the open was given. It keeps a plain record; it knows nothing of models or devices.
+ */
+export interface ChoiceStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<unknown>;
+}
+
+/** The `meta` store of a cache object, when it has one. */
+export function choiceStoreOf(cache: unknown): ChoiceStore | undefined {
+  const meta = (cache as { meta?: Partial<ChoiceStore> } | null | undefined)?.meta;
+  return typeof meta?.get === 'function' && typeof meta.set === 'function' ? (meta as ChoiceStore) : undefined;
+}
+
+/** The record an open stores under {@link choiceKey}. */
+export interface RememberedChoice {
+  readonly v: 1;
+  readonly sha256: string;
+  /** Browser, adapter, isolation and thread setting the decision was measured under. */
+  readonly platform: string;
+  /** The device list (after `'auto'` resolved) and software-GPU setting it chose among. */
+  readonly devices: string;
+  readonly device: Device;
+  readonly timings: Readonly<Partial<Record<Device, number>>>;
+  readonly reason: string;
+  readonly measuredAt: string;
+}
+
+/** Meta key of a model's remembered decision. */
+export function choiceKey(modelId: string): string {
+  return `edgetune.device-choice/${modelId}`;
+}
+
+/**
+ * The stored decision for this model, when it was measured on the same browser and adapter, the same
+ * model bytes and the same device list; anything else (or a damaged record) means measure again.
+ */
+export async function recallChoice(
+  store: ChoiceStore,
+  modelId: string,
+  want: Pick<RememberedChoice, 'sha256' | 'platform' | 'devices'>,
+): Promise<RememberedChoice | undefined> {
+  let rec: Partial<RememberedChoice> | undefined;
+  try {
+    rec = (await store.get(choiceKey(modelId))) as Partial<RememberedChoice> | undefined;
+  } catch {
+    return undefined;
+  }
+  if (
+    typeof rec !== 'object' ||
+    rec === null ||
+    rec.v !== 1 ||
+    rec.sha256 !== want.sha256 ||
+    rec.platform !== want.platform ||
+    rec.devices !== want.devices ||
+    !isDevice(rec.device) ||
+    typeof rec.reason !== 'string' ||
+    typeof rec.measuredAt !== 'string'
+  )
+    return undefined;
+  return rec as RememberedChoice;
+}

@@ -3,8 +3,19 @@ import { EdgetuneError, isEdgetuneError, throwIfAborted, yieldToEventLoop, type 
 import { onnxBackend } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
-import { resolveDevices, type Device, type DevicePreference } from './devices.js';
-import { softwareWebGPU } from './gpu-adapter.js';
+import {
+  choiceKey,
+  choiceStoreOf,
+  recallChoice,
+  resolveDevices,
+  type Device,
+  type ChoiceStore,
+  type DeviceChoice,
+  type DevicePreference,
+  type RememberedChoice,
+} from './devices.js';
+import { env } from './env.js';
+import { platformFingerprint, softwareWebGPU } from './gpu-adapter.js';
 import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
 import { heartbeat } from './heartbeat.js';
@@ -12,7 +23,7 @@ import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
 import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
 import type { BackgroundReference, Rect } from './region.js';
-import { batchCosines, canaryInputs } from './selfcheck.js';
+import { batchCosines, canaryInputs, timeCanary } from './selfcheck.js';
 import type { ResolveFile } from './resolve-file.js';
 import {
   loadModel,
@@ -87,12 +98,18 @@ export interface EncoderOptions {
 /** What happened to one device in the fallback chain. */
 export interface DeviceAttempt {
   readonly device: Device;
-  /** `ok`: chosen; `unavailable`: probe said no; `failed`: session creation failed; `rejected`: self-check disagreed; `skipped`: not tried because an earlier device was chosen. */
-  readonly status: 'ok' | 'unavailable' | 'failed' | 'rejected' | 'skipped';
+  /**
+   * `ok`: chosen; `unavailable`: probe said no; `failed`: session creation failed; `rejected`: self-check disagreed;
+   * `slower`: correct, but WASM ran the canary faster; `skipped`: not tried (an earlier device was chosen, or a
+   * remembered decision named another one).
+   */
+  readonly status: 'ok' | 'unavailable' | 'failed' | 'rejected' | 'slower' | 'skipped';
   readonly backend?: string;
   readonly reason?: string;
   /** Minimum canary cosine against WASM, when the self-check ran. */
   readonly cosine?: number;
+  /** Median batch-1 canary time, ms, when the device was timed against WASM. */
+  readonly ms?: number;
 }
 
 /** Why the encoder runs where it runs. */
@@ -106,6 +123,8 @@ export interface EncoderDiagnostics {
   readonly loadMs: number;
   /** What the load-time warm-up did (set once `open` resolves). */
   readonly warmup?: WarmupReport;
+  /** How the device was chosen: measured against WASM, remembered from an earlier open, or the only one viable. */
+  readonly choice?: DeviceChoice;
 }
 
 /** Per-call options of {@link Encoder.embed}. */
@@ -254,11 +273,23 @@ export class Encoder {
         (s) => owned.add(adaptSession(s, manifest)),
       );
     const attempts: DeviceAttempt[] = [];
-    let reference: { session: BackendSession; output: Float32Array } | undefined;
+    // Device choice by speed, remembered per browser + model in the cache's meta store (see devices.ts).
+    const store =
+      devices.length > 1 ? choiceStoreOf(options.cache ?? (source as { cache?: unknown }).cache) : undefined;
+    const want = store && {
+      sha256: manifest.sha256,
+      platform: await platformFingerprint(env.numThreads ?? 'default'),
+      devices: `${devices.join(',')}${allowSoftwareGpu ? ' +software-gpu' : ''}`,
+    };
+    let remembered: RememberedChoice | undefined = want && (await recallChoice(store, manifest.id, want));
+    const order = remembered ? [remembered.device, ...devices.filter((d) => d !== remembered!.device)] : devices;
+    const timings: Partial<Record<Device, number>> = {};
+    const canary1 = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
+    let reference: { session: BackendSession; output?: Float32Array } | undefined;
     let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
     try {
       const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
-      const referenceOutput = async (): Promise<Float32Array> => {
+      const referenceSession = async (): Promise<BackendSession> => {
         if (!reference) {
           const wasm = findBackend(manifest.format, 'wasm');
           if (!wasm)
@@ -266,29 +297,38 @@ export class Encoder {
               'BACKEND_UNAVAILABLE',
               `No WASM backend for ${manifest.format} to self-check against.`,
             );
-          const session = await create(wasm, 'wasm');
-          reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
+          reference = { session: await create(wasm, 'wasm') };
         }
-        return reference.output;
+        return reference.session;
       };
-      for (const device of devices) {
+      const referenceOutput = async (): Promise<Float32Array> => {
+        const session = await referenceSession();
+        reference!.output ??= await session.run(canaries!, check ? check.samples : 0);
+        return reference!.output;
+      };
+      for (const device of order) {
         await abortPoint(signal);
         if (chosen) {
-          attempts.push({ device, status: 'skipped' });
+          attempts.push({
+            device,
+            status: 'skipped',
+            ...(remembered && { reason: 'a remembered decision chose another' }),
+          });
           continue;
         }
+        const fromMemory = remembered?.device === device;
         const backend = findBackend(manifest.format, device);
         if (!backend) {
           attempts.push({ device, status: 'unavailable', reason: `no ${manifest.format} backend serves ${device}` });
           continue;
         }
-        const unavailable = await backend.probe(device);
+        const unavailable = fromMemory ? undefined : await backend.probe(device);
         await abortPoint(signal);
         if (unavailable !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
           continue;
         }
-        const software = device === 'webgpu' && !allowSoftwareGpu ? await softwareWebGPU() : undefined;
+        const software = device === 'webgpu' && !allowSoftwareGpu && !fromMemory ? await softwareWebGPU() : undefined;
         if (software !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: software });
           continue;
@@ -304,13 +344,14 @@ export class Encoder {
           // These fail the same on every device (or were asked for): say so now instead of trying the rest.
           if (isEdgetuneError(err) && FATAL_AT_CREATE.has(err.code)) throw err;
           attempts.push({ device, status: 'failed', backend: backend.name, reason: message(err) });
+          remembered = undefined;
           if (device === devices[devices.length - 1] && (err as EdgetuneError).code === 'UNSUPPORTED_OP') throw err;
           continue;
         }
         await abortPoint(signal);
-        if (check && device !== 'wasm') {
+        let verdict: { ok: boolean; cosine: number; reason?: string } | undefined;
+        if (check && device !== 'wasm' && !fromMemory) {
           onProgress?.({ phase: 'selfcheck', device });
-          let verdict: { ok: boolean; cosine: number; reason?: string };
           try {
             const out = await session.run(canaries!, check.samples);
             const ref = await referenceOutput();
@@ -347,10 +388,55 @@ export class Encoder {
             });
             continue;
           }
-          attempts.push({ device, status: 'ok', backend: backend.name, cosine: verdict.cosine });
-        } else {
-          attempts.push({ device, status: 'ok', backend: backend.name });
         }
+        const cosine = verdict?.cosine;
+        if (device !== 'wasm' && !fromMemory && devices.includes('wasm')) {
+          // Correct is not enough: a software or weak accelerator can be 100× slower than WASM. Time both
+          // (WASM past its tier-up, as it would run after open's warm-up) and keep the accelerator only if faster.
+          onProgress?.({ phase: 'selfcheck', device });
+          let ms: number;
+          try {
+            ms = await timeCanary(() => session.run(canary1, 1));
+            await abortPoint(signal);
+            if (timings.wasm === undefined) {
+              const ref = await referenceSession();
+              await warmUp(() => ref.run(canary1, 1), 'auto', signal);
+              timings.wasm = await timeCanary(() => ref.run(canary1, 1));
+            }
+          } catch (err) {
+            if (isEdgetuneError(err, 'ABORTED')) throw err;
+            await owned.release(session);
+            attempts.push({
+              device,
+              status: 'failed',
+              backend: backend.name,
+              reason: `timing run failed: ${message(err)}`,
+            });
+            continue;
+          }
+          await abortPoint(signal);
+          timings[device] = ms;
+          if (ms >= timings.wasm) {
+            await owned.release(session);
+            attempts.push({
+              device,
+              status: 'slower',
+              backend: backend.name,
+              reason: `correct but slower: batch-1 canary ${fmtMs(ms)} against WASM's ${fmtMs(timings.wasm)} (${(ms / timings.wasm).toFixed(1)}× slower)`,
+              ...(cosine !== undefined && { cosine }),
+              ms,
+            });
+            continue;
+          }
+        }
+        attempts.push({
+          device,
+          status: 'ok',
+          backend: backend.name,
+          ...(cosine !== undefined && { cosine }),
+          ...(timings[device] !== undefined && { ms: timings[device] }),
+          ...(fromMemory && { reason: `remembered decision of ${remembered!.measuredAt}` }),
+        });
         chosen = { device, backend, session };
       }
       if (reference && reference.session !== chosen?.session) await owned.release(reference.session);
@@ -360,6 +446,7 @@ export class Encoder {
           details: { attempts },
         });
       }
+      const choice = await decide(chosen.device, attempts, timings, remembered, store, want, manifest.id);
       onProgress?.({ phase: 'warmup', device: chosen.device });
       const encoder = new Encoder(
         manifest,
@@ -372,6 +459,7 @@ export class Encoder {
           selfCheck: check,
           origin: model.origin,
           loadMs: 0,
+          choice,
         },
         options.normalize ?? true,
         batchSize,
@@ -494,6 +582,50 @@ export class Encoder {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+function fmtMs(ms: number): string {
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(0)} ms`;
+}
+
+/** The choice record for diagnostics, stored for later opens when it was made here and nothing failed transiently. */
+async function decide(
+  device: Device,
+  attempts: readonly DeviceAttempt[],
+  timings: Partial<Record<Device, number>>,
+  remembered: RememberedChoice | undefined,
+  store: ChoiceStore | undefined,
+  want: Pick<RememberedChoice, 'sha256' | 'platform' | 'devices'> | undefined,
+  modelId: string,
+): Promise<DeviceChoice> {
+  if (remembered?.device === device)
+    return {
+      how: 'remembered',
+      timings: remembered.timings,
+      reason: `remembered from an earlier open (${remembered.measuredAt}) on this browser and model: ${remembered.reason}`,
+      measuredAt: remembered.measuredAt,
+      saved: true,
+    };
+  const others = attempts.filter((a) => a.device !== device && a.status !== 'skipped');
+  const timed = Object.keys(timings).length > 1;
+  const reason = timed
+    ? device === 'wasm'
+      ? `WASM ran the batch-1 canary in ${fmtMs(timings.wasm!)}; ${others
+          .filter((a) => a.status === 'slower')
+          .map((a) => `${a.device} took ${fmtMs(a.ms!)}`)
+          .join(', ')}`
+      : `${device} ran the batch-1 canary in ${fmtMs(timings[device]!)} against WASM's ${fmtMs(timings.wasm!)}`
+    : `the only viable device${others.length ? ` (${others.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ')})` : ''}`;
+  const measuredAt = new Date().toISOString();
+  let saved = false;
+  if (store && want && !attempts.some((a) => a.status === 'failed')) {
+    const rec: RememberedChoice = { v: 1, ...want, device, timings, reason, measuredAt };
+    saved = await store.set(choiceKey(modelId), rec).then(
+      () => true,
+      () => false,
+    );
+  }
+  return { how: timed ? 'measured' : 'only', timings, reason, measuredAt, saved };
 }
 
 /** Scales `v` to unit L2 norm in place (a zero vector stays zero). */

@@ -64,3 +64,24 @@ export function batchCosines(a: Float32Array, b: Float32Array, dim: number): num
     out.push(cosine(a.subarray(k * dim, (k + 1) * dim), b.subarray(k * dim, (k + 1) * dim)));
   return out;
 }
+
+/**
+ * Median time of a batch-1 run, ms, as a device would serve it steadily: one untimed run (kernel or
+ * shader compilation), then up to `runs` timed runs within `budgetMs` (at least one).
+ *
+ * @param once - one batch-1 canary run
+ * @param runs - most timed runs
+ * @param budgetMs - time cap for the timed runs
+ */
+export async function timeCanary(once: () => Promise<unknown>, runs = 5, budgetMs = 1500): Promise<number> {
+  await once();
+  const t: number[] = [];
+  const t0 = performance.now();
+  while (t.length < runs && (t.length === 0 || performance.now() - t0 < budgetMs)) {
+    const s = performance.now();
+    await once();
+    t.push(performance.now() - s);
+  }
+  t.sort((a, b) => a - b);
+  return t[t.length >> 1]!;
+}

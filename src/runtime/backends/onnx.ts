@@ -47,6 +47,17 @@ export function loadOrt(build: Build): Promise<Ort> {
   return p;
 }
 
+/**
+ * The build a device's session uses. WASM runs in every build, so a WASM session (the self-check
+ * reference, or WASM chosen after an accelerator was timed) reuses a build that is already loaded
+ * rather than downloading the plain one as a second runtime (14 MB next to the 27 MB WebGPU one).
+ */
+function buildFor(device: Device): Build {
+  if (device !== 'wasm' || loaded.has('wasm')) return BUILD_OF[device];
+  for (const b of ['webgpu', 'webnn'] as const) if (loaded.has(b)) return b;
+  return 'wasm';
+}
+
 /** Maps an onnxruntime error message to a stable edgetune error. */
 export function classifyOrtError(err: unknown, context: string): EdgetuneError {
   const message = err instanceof Error ? err.message : String(err);
@@ -174,7 +185,7 @@ export const onnxBackend: Backend = {
     return probeWebNN(device === 'webnn-npu' ? 'npu' : 'gpu');
   },
   async createSession(request) {
-    const ort = await loadOrt(BUILD_OF[request.device]);
+    const ort = await loadOrt(buildFor(request.device));
     let session: import('onnxruntime-web').InferenceSession;
     try {
       session = await ort.InferenceSession.create(request.bytes, {
