@@ -61,12 +61,14 @@ export interface EncoderOptions {
   readonly device?: DevicePreference;
   /**
    * Compare an accelerator's output with WASM on canary inputs at load and fall back when they
-   * disagree. `false` turns it off. @defaultValue true
+   * disagree; then time both on a batch-1 canary and pass the accelerator over when it is more than
+   * 1.25× slower than WASM (`status: 'slower'`). `false` turns both off. @defaultValue true
    */
   readonly selfCheck?: boolean | SelfCheckOptions;
   /**
-   * Use a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
-   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed.
+   * Try a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
+   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed;
+   * allowed, it is still timed against WASM when WASM is in the list, and used only if not slower.
    * @defaultValue `false` with `device: 'auto'`; `true` when the app lists the devices itself
    */
   readonly softwareGpu?: boolean;
@@ -144,6 +146,9 @@ function ensureBuiltins(): void {
   builtinsRegistered = true;
   registerBackend(onnxBackend, 0);
 }
+
+/** An accelerator is passed over when its canary takes more than this many times WASM's. */
+const SLOWER_THAN_WASM = 1.25;
 
 /** Session-creation failures that no other device would fix (or that the caller asked for). */
 const FATAL_AT_CREATE: ReadonlySet<ErrorCode> = new Set(['MODEL_CORRUPT', 'MANIFEST_INVALID', 'ABORTED']);
@@ -390,19 +395,20 @@ export class Encoder {
           }
         }
         const cosine = verdict?.cosine;
-        if (device !== 'wasm' && !fromMemory && devices.includes('wasm')) {
-          // Correct is not enough: a software or weak accelerator can be 100× slower than WASM. Time both
-          // (WASM past its tier-up, as it would run after open's warm-up) and keep the accelerator only if faster.
+        if (check && device !== 'wasm' && !fromMemory && devices.includes('wasm')) {
+          // Correct is not enough: a software or weak accelerator can be 100× slower than WASM. Time both (WASM
+          // first and past its tier-up, as it runs after open's warm-up); keep the accelerator unless WASM is
+          // clearly faster (an accelerator at about WASM's speed still leaves the CPU to the app).
           onProgress?.({ phase: 'selfcheck', device });
           let ms: number;
           try {
-            ms = await timeCanary(() => session.run(canary1, 1));
-            await abortPoint(signal);
             if (timings.wasm === undefined) {
               const ref = await referenceSession();
               await warmUp(() => ref.run(canary1, 1), 'auto', signal);
               timings.wasm = await timeCanary(() => ref.run(canary1, 1));
+              await abortPoint(signal);
             }
+            ms = await timeCanary(() => session.run(canary1, 1));
           } catch (err) {
             if (isEdgetuneError(err, 'ABORTED')) throw err;
             await owned.release(session);
@@ -416,7 +422,7 @@ export class Encoder {
           }
           await abortPoint(signal);
           timings[device] = ms;
-          if (ms >= timings.wasm) {
+          if (ms > SLOWER_THAN_WASM * timings.wasm) {
             await owned.release(session);
             attempts.push({
               device,

@@ -37,7 +37,7 @@ export async function softwareWebGPU(): Promise<string | undefined> {
     .join(' / ');
   if (!fallback && !SOFTWARE.test(text)) return undefined;
   const what = [fallback ? 'isFallbackAdapter' : '', text ? `adapter "${text}"` : ''].filter(Boolean).join(', ');
-  return `the WebGPU adapter is a software renderer (${what}), typically 100–300× slower than WASM; 'auto' passes it over (name 'webgpu' in the device list, or set softwareGpu: true, to use it)`;
+  return `the WebGPU adapter is a software renderer (${what}), typically 100–300× slower than WASM; 'auto' passes it over (name 'webgpu' in the device list, or set softwareGpu: true, to try it)`;
 }
 
 /**
