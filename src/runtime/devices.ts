@@ -133,3 +133,92 @@ export async function recallChoice(
     return undefined;
   return rec as RememberedChoice;
 }
+
+/** How many WASM threads the runtime uses and why (`diagnostics.threads`). */
+export interface ThreadChoice {
+  readonly threads: number;
+  /**
+   * `'set'`: `env.numThreads`; `'fixed'`: nothing to choose (no cross-origin isolation, one core, Node,
+   * or the runtime was already loaded); `'trial'`: this page load times a count not measured yet
+   * (all cores first, then 1); `'measured'`: the faster of the counts timed on earlier page loads.
+   */
+  readonly how: 'set' | 'fixed' | 'trial' | 'measured';
+  /** Median batch-4 canary time per thread count timed so far for this model, ms. */
+  readonly timings: Readonly<Record<number, number>>;
+  readonly reason: string;
+}
+
+/** Meta key of the WASM thread trials (one record per origin; per model inside). */
+export const THREADS_KEY = 'edgetune.wasm-threads';
+
+interface ThreadRecord {
+  readonly v: 1;
+  readonly platform: string;
+  readonly trials: Record<string, Record<number, number>>;
+}
+
+async function readThreads(store: ChoiceStore, platform: string): Promise<ThreadRecord> {
+  const rec = (await store.get(THREADS_KEY).catch(() => undefined)) as Partial<ThreadRecord> | undefined;
+  return rec?.v === 1 && rec.platform === platform && typeof rec.trials === 'object' && rec.trials !== null
+    ? (rec as ThreadRecord)
+    : { v: 1, platform, trials: {} };
+}
+
+/**
+ * Plans the WASM thread count of a page that may use threads: the default count (all cores, up to 4)
+ * on the first load, 1 on the next, then whichever ran the canary faster. ORT fixes the count when it
+ * loads, so one page load can time only one count; the trials are remembered in `store`.
+ *
+ * @param store - the cache's meta store
+ * @param platform - the platform fingerprint (a change restarts the trials)
+ * @param modelId - whose trials decide
+ * @param candidates - the counts to compare, e.g. `[4, 1]` (one count: nothing to choose)
+ * @param loadedWith - the count of an already loaded runtime (then no choice is left)
+ */
+export async function planWasmThreads(
+  store: ChoiceStore,
+  platform: string,
+  modelId: string,
+  candidates: readonly number[],
+  loadedWith: number | undefined,
+): Promise<ThreadChoice & { readonly trial: boolean }> {
+  const timings = (await readThreads(store, platform)).trials[modelId] ?? {};
+  const pending = candidates.find((n) => timings[n] === undefined);
+  if (loadedWith !== undefined)
+    return {
+      threads: loadedWith,
+      how: 'fixed',
+      timings,
+      reason: `the runtime was already loaded with ${loadedWith} thread(s) in this page`,
+      trial: timings[loadedWith] === undefined && candidates.includes(loadedWith),
+    };
+  if (pending !== undefined)
+    return {
+      threads: pending,
+      how: 'trial',
+      timings,
+      reason: `timing ${pending} thread(s) on this page load (${candidates.join(' vs ')} are compared across loads)`,
+      trial: true,
+    };
+  const best = [...candidates].sort((a, b) => timings[a]! - timings[b]!)[0]!;
+  return {
+    threads: best,
+    how: 'measured',
+    timings,
+    reason: `${best} thread(s) ran the canary fastest: ${candidates.map((n) => `${n}: ${timings[n]!.toFixed(2)} ms`).join(', ')}`,
+    trial: false,
+  };
+}
+
+/** Stores one thread-count trial (median canary ms) for `modelId`. */
+export async function recordWasmThreads(
+  store: ChoiceStore,
+  platform: string,
+  modelId: string,
+  threads: number,
+  ms: number,
+): Promise<void> {
+  const rec = await readThreads(store, platform);
+  const trials = { ...rec.trials, [modelId]: { ...rec.trials[modelId], [threads]: ms } };
+  await store.set(THREADS_KEY, { v: 1, platform, trials } satisfies ThreadRecord).catch(() => undefined);
+}

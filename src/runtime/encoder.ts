@@ -1,19 +1,23 @@
 // The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
 import { EdgetuneError, isEdgetuneError, throwIfAborted, yieldToEventLoop, type ErrorCode } from '../core/errors.js';
-import { onnxBackend } from './backends/onnx.js';
+import { onnxBackend, ortThreads } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
 import {
   choiceKey,
   choiceStoreOf,
+  planWasmThreads,
   recallChoice,
+  recordWasmThreads,
   resolveDevices,
   type Device,
   type ChoiceStore,
   type DeviceChoice,
   type DevicePreference,
   type RememberedChoice,
+  type ThreadChoice,
 } from './devices.js';
+import { defaultThreads, isNode, threadPlan } from './platform.js';
 import { env } from './env.js';
 import { platformFingerprint, softwareWebGPU } from './gpu-adapter.js';
 import { abortPoint, Owned, untilAborted } from './guard.js';
@@ -127,6 +131,8 @@ export interface EncoderDiagnostics {
   readonly warmup?: WarmupReport;
   /** How the device was chosen: measured against WASM, remembered from an earlier open, or the only one viable. */
   readonly choice?: DeviceChoice;
+  /** WASM threads and how their count was chosen (browser with a `cache` meta store; WASM chosen). */
+  readonly threads?: ThreadChoice;
 }
 
 /** Per-call options of {@link Encoder.embed}. */
@@ -288,6 +294,16 @@ export class Encoder {
     };
     let remembered: RememberedChoice | undefined = want && (await recallChoice(store, manifest.id, want));
     const order = remembered ? [remembered.device, ...devices.filter((d) => d !== remembered!.device)] : devices;
+    // WASM threads on an isolated multi-core page: trials across page loads, remembered beside the device choice.
+    let threads: (ThreadChoice & { readonly trial: boolean }) | undefined;
+    if (store && want && devices.includes('wasm') && !isNode()) {
+      if (env.numThreads !== undefined)
+        threads = { threads: env.numThreads, how: 'set', timings: {}, reason: 'env.numThreads', trial: false };
+      else if (defaultThreads() > 1) {
+        threads = await planWasmThreads(store, want.platform, manifest.id, [defaultThreads(), 1], await ortThreads());
+        if (threads.how !== 'fixed') threadPlan.count = threads.threads;
+      }
+    }
     const timings: Partial<Record<Device, number>> = {};
     const canary1 = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
     let reference: { session: BackendSession; output?: Float32Array } | undefined;
@@ -479,6 +495,18 @@ export class Encoder {
         signal,
       );
       await abortPoint(signal);
+      if (threads && chosen.device === 'wasm' && chosen.backend === onnxBackend) {
+        const used = (await ortThreads()) ?? threads.threads;
+        let t = threads.timings;
+        if (threads.trial && used === threads.threads) {
+          const canary4 = preprocessBatch(canaryInputs(manifest.input, 4), manifest.input);
+          const ms = await timeCanary(() => encoder.#runBatch(canary4, 4), 3, 1000);
+          await recordWasmThreads(store!, want!.platform, manifest.id, used, ms);
+          t = { ...t, [used]: ms };
+        }
+        const { trial: _, ...rest } = threads;
+        (encoder.#diagnostics as { threads?: ThreadChoice }).threads = { ...rest, threads: used, timings: t };
+      }
       owned.keep(chosen.session);
       (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
       onProgress?.({ phase: 'ready', device: chosen.device });

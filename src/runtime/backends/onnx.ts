@@ -2,7 +2,7 @@
 import { EdgetuneError } from '../../core/errors.js';
 import type { Device } from '../devices.js';
 import { env } from '../env.js';
-import { hardwareConcurrency, isNode, probeWebGPU, probeWebNN, threadsAllowed } from '../platform.js';
+import { defaultThreads, isNode, probeWebGPU, probeWebNN, threadPlan } from '../platform.js';
 import type { Backend, BackendSession, SessionRequest } from './types.js';
 
 type Ort = typeof import('onnxruntime-web');
@@ -38,7 +38,7 @@ export function loadOrt(build: Build): Promise<Ort> {
       // Never overwrite a path the app set on ORT's own env.
       if (paths !== undefined && ort.env.wasm.wasmPaths === undefined) ort.env.wasm.wasmPaths = paths;
       if (env.numThreads !== undefined) ort.env.wasm.numThreads = env.numThreads;
-      else if (!isNode()) ort.env.wasm.numThreads = threadsAllowed() ? Math.min(4, hardwareConcurrency()) : 1;
+      else if (!isNode()) ort.env.wasm.numThreads = threadPlan.count ?? defaultThreads();
       return ort;
     });
     p.catch(() => loaded.delete(build));
@@ -56,6 +56,17 @@ function buildFor(device: Device): Build {
   if (device !== 'wasm' || loaded.has('wasm')) return BUILD_OF[device];
   for (const b of ['webgpu', 'webnn'] as const) if (loaded.has(b)) return b;
   return 'wasm';
+}
+
+/**
+ * The WASM thread count of the loaded runtime, or `undefined` before any build has loaded (the count
+ * can then still be chosen through `threadPlan`).
+ */
+export async function ortThreads(): Promise<number | undefined> {
+  const first = loaded.values().next();
+  if (first.done) return undefined;
+  const ort = await first.value.catch(() => undefined);
+  return ort?.env.wasm.numThreads;
 }
 
 /** Maps an onnxruntime error message to a stable edgetune error. */
