@@ -60,7 +60,7 @@ export interface DeviceChoice {
    * was viable, nothing to compare.
    */
   readonly how: 'measured' | 'remembered' | 'only';
-  /** Median batch-1 canary time per device timed, ms (WASM timed past its tier-up). */
+  /** Fastest batch-1 canary time per device timed, ms (WASM timed past its tier-up). */
   readonly timings: Readonly<Partial<Record<Device, number>>>;
   /** Why this device, in words. */
   readonly reason: string;
@@ -143,7 +143,7 @@ export interface ThreadChoice {
    * (all cores first, then 1); `'measured'`: the faster of the counts timed on earlier page loads.
    */
   readonly how: 'set' | 'fixed' | 'trial' | 'measured';
-  /** Median batch-4 canary time per thread count timed so far for this model, ms. */
+  /** Fastest batch-4 canary time per thread count timed so far for this model, ms. */
   readonly timings: Readonly<Record<number, number>>;
   readonly reason: string;
 }
@@ -210,7 +210,7 @@ export async function planWasmThreads(
   };
 }
 
-/** Stores one thread-count trial (median canary ms) for `modelId`. */
+/** Stores one thread-count trial (fastest canary ms) for `modelId`. */
 export async function recordWasmThreads(
   store: ChoiceStore,
   platform: string,

@@ -66,22 +66,24 @@ export function batchCosines(a: Float32Array, b: Float32Array, dim: number): num
 }
 
 /**
- * Median time of a batch-1 run, ms, as a device would serve it steadily: one untimed run (kernel or
- * shader compilation), then up to `runs` timed runs within `budgetMs` (at least one).
+ * Fastest of up to `runs` timed batch-1 runs, ms, after one untimed run (kernel or shader
+ * compilation), within `budgetMs` (at least one timed run). The minimum, because load on a shared
+ * device only ever adds time: it compares two devices more steadily than a median does.
  *
  * @param once - one batch-1 canary run
  * @param runs - most timed runs
  * @param budgetMs - time cap for the timed runs
  */
-export async function timeCanary(once: () => Promise<unknown>, runs = 5, budgetMs = 1500): Promise<number> {
+export async function timeCanary(once: () => Promise<unknown>, runs = 7, budgetMs = 1500): Promise<number> {
   await once();
-  const t: number[] = [];
+  let best = Number.POSITIVE_INFINITY;
+  let n = 0;
   const t0 = performance.now();
-  while (t.length < runs && (t.length === 0 || performance.now() - t0 < budgetMs)) {
+  while (n < runs && (n === 0 || performance.now() - t0 < budgetMs)) {
     const s = performance.now();
     await once();
-    t.push(performance.now() - s);
+    best = Math.min(best, performance.now() - s);
+    n++;
   }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1]!;
+  return best;
 }
