@@ -1,4 +1,4 @@
-// WASM-vs-native study on the shipped int8 encoder: whole-model time of onnxruntime-web WASM variants (graph optimisation level, session options, first convolution in fp32, the fp32 twin) against onnxruntime-node native, one thread, blocks interleaved round-robin in one process.
+// WASM-vs-native study on the shipped int8 encoder: whole-model time of onnxruntime-web WASM variants (graph optimisation level, CPU memory arena + pattern, first convolution in fp32, the fp32 twin) against onnxruntime-node native, one thread, blocks interleaved round-robin in one process.
 // Run: /usr/bin/python3 bench/wasm-gap/variants.py models/fmnist-cnn-vicreg-int8.onnx .cache/wasm-gap && node --import tsx bench/wasm-gap/run.ts [--rounds 8] [--batch 32]
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,8 +45,8 @@ const variants: Array<[string, Run]> = [
   ['wasm int8, opt extended', await web(shipped, { graphOptimizationLevel: 'extended' })],
   ['wasm int8, opt basic', await web(shipped, { graphOptimizationLevel: 'basic' })],
   [
-    'wasm int8, no mem arena/pattern',
-    await web(shipped, { graphOptimizationLevel: 'all', enableCpuMemArena: false, enableMemPattern: false }),
+    'wasm int8, mem arena + pattern on (ORT-web default: off)',
+    await web(shipped, { graphOptimizationLevel: 'all', enableCpuMemArena: true, enableMemPattern: true }),
   ],
   ['wasm int8, first conv fp32', await web(firstFp32, { graphOptimizationLevel: 'all' })],
   ['wasm fp32', await web(fp32, { graphOptimizationLevel: 'all' })],
