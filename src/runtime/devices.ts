@@ -1,5 +1,6 @@
 // The devices an encoder can run on, and how 'auto' or an app's preference resolves to an ordered list.
 import { EdgetuneError } from '../core/errors.js';
+import type { DeviceAttempt } from './encoder.js';
 
 /** Every device edgetune can run a model on, fastest-first in the default order. */
 export const DEVICES = Object.freeze({
@@ -136,6 +137,7 @@ export async function recallChoice(
 
 /** How many WASM threads the runtime uses and why (`diagnostics.threads`). */
 export interface ThreadChoice {
+  /** WASM threads the runtime runs with. */
   readonly threads: number;
   /**
    * `'set'`: `env.numThreads`; `'fixed'`: nothing to choose (no cross-origin isolation, one core, Node,
@@ -145,6 +147,7 @@ export interface ThreadChoice {
   readonly how: 'set' | 'fixed' | 'trial' | 'measured';
   /** Fastest batch-4 canary time per thread count timed so far for this model, ms. */
   readonly timings: Readonly<Record<number, number>>;
+  /** Why this count, in words. */
   readonly reason: string;
 }
 
@@ -221,4 +224,60 @@ export async function recordWasmThreads(
   const rec = await readThreads(store, platform);
   const trials = { ...rec.trials, [modelId]: { ...rec.trials[modelId], [threads]: ms } };
   await store.set(THREADS_KEY, { v: 1, platform, trials } satisfies ThreadRecord).catch(() => undefined);
+}
+
+/** `ms` in a short human form. */
+export function fmtMs(ms: number): string {
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(0)} ms`;
+}
+
+/**
+ * The choice record for diagnostics, stored for later opens when it was made in this open and nothing
+ * failed transiently (a failed session creation may succeed next time).
+ *
+ * @param device - the chosen device
+ * @param attempts - every device's outcome in this open
+ * @param timings - canary times measured in this open
+ * @param remembered - the stored decision this open followed, if any
+ * @param store - where to store a new decision
+ * @param want - the record's identity (model sha256, platform, device list)
+ * @param modelId - the model's id
+ */
+export async function decide(
+  device: Device,
+  attempts: readonly DeviceAttempt[],
+  timings: Partial<Record<Device, number>>,
+  remembered: RememberedChoice | undefined,
+  store: ChoiceStore | undefined,
+  want: Pick<RememberedChoice, 'sha256' | 'platform' | 'devices'> | undefined,
+  modelId: string,
+): Promise<DeviceChoice> {
+  if (remembered?.device === device)
+    return {
+      how: 'remembered',
+      timings: remembered.timings,
+      reason: `remembered from an earlier open (${remembered.measuredAt}) on this browser and model: ${remembered.reason}`,
+      measuredAt: remembered.measuredAt,
+      saved: true,
+    };
+  const others = attempts.filter((a) => a.device !== device && a.status !== 'skipped');
+  const timed = Object.keys(timings).length > 1;
+  const reason = timed
+    ? device === 'wasm'
+      ? `WASM ran the batch-1 canary in ${fmtMs(timings.wasm!)}; ${others
+          .filter((a) => a.status === 'slower')
+          .map((a) => `${a.device} took ${fmtMs(a.ms!)}`)
+          .join(', ')}`
+      : `${device} ran the batch-1 canary in ${fmtMs(timings[device]!)} against WASM's ${fmtMs(timings.wasm!)}`
+    : `the only viable device${others.length ? ` (${others.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ')})` : ''}`;
+  const measuredAt = new Date().toISOString();
+  let saved = false;
+  if (store && want && !attempts.some((a) => a.status === 'failed')) {
+    const rec: RememberedChoice = { v: 1, ...want, device, timings, reason, measuredAt };
+    saved = await store.set(choiceKey(modelId), rec).then(
+      () => true,
+      () => false,
+    );
+  }
+  return { how: timed ? 'measured' : 'only', timings, reason, measuredAt, saved };
 }

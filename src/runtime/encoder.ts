@@ -4,14 +4,14 @@ import { onnxBackend, ortThreads } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
 import {
-  choiceKey,
   choiceStoreOf,
+  decide,
+  fmtMs,
   planWasmThreads,
   recallChoice,
   recordWasmThreads,
   resolveDevices,
   type Device,
-  type ChoiceStore,
   type DeviceChoice,
   type DevicePreference,
   type RememberedChoice,
@@ -620,50 +620,6 @@ export class Encoder {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-function fmtMs(ms: number): string {
-  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(0)} ms`;
-}
-
-/** The choice record for diagnostics, stored for later opens when it was made here and nothing failed transiently. */
-async function decide(
-  device: Device,
-  attempts: readonly DeviceAttempt[],
-  timings: Partial<Record<Device, number>>,
-  remembered: RememberedChoice | undefined,
-  store: ChoiceStore | undefined,
-  want: Pick<RememberedChoice, 'sha256' | 'platform' | 'devices'> | undefined,
-  modelId: string,
-): Promise<DeviceChoice> {
-  if (remembered?.device === device)
-    return {
-      how: 'remembered',
-      timings: remembered.timings,
-      reason: `remembered from an earlier open (${remembered.measuredAt}) on this browser and model: ${remembered.reason}`,
-      measuredAt: remembered.measuredAt,
-      saved: true,
-    };
-  const others = attempts.filter((a) => a.device !== device && a.status !== 'skipped');
-  const timed = Object.keys(timings).length > 1;
-  const reason = timed
-    ? device === 'wasm'
-      ? `WASM ran the batch-1 canary in ${fmtMs(timings.wasm!)}; ${others
-          .filter((a) => a.status === 'slower')
-          .map((a) => `${a.device} took ${fmtMs(a.ms!)}`)
-          .join(', ')}`
-      : `${device} ran the batch-1 canary in ${fmtMs(timings[device]!)} against WASM's ${fmtMs(timings.wasm!)}`
-    : `the only viable device${others.length ? ` (${others.map((a) => `${a.device}: ${a.reason ?? a.status}`).join('; ')})` : ''}`;
-  const measuredAt = new Date().toISOString();
-  let saved = false;
-  if (store && want && !attempts.some((a) => a.status === 'failed')) {
-    const rec: RememberedChoice = { v: 1, ...want, device, timings, reason, measuredAt };
-    saved = await store.set(choiceKey(modelId), rec).then(
-      () => true,
-      () => false,
-    );
-  }
-  return { how: timed ? 'measured' : 'only', timings, reason, measuredAt, saved };
 }
 
 /** Scales `v` to unit L2 norm in place (a zero vector stays zero). */
