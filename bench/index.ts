@@ -1,5 +1,5 @@
 // `npm run bench`: every peer comparison side by side. Each part runs in its own process (Node parts in Node, the thread comparison in headless Chromium), parts interleaved over rounds; prints one markdown table of ratios (median, min–max) and writes bench/results/latest.json.
-// Run: npm run bench [-- --rounds 2] [--only ort,warmup,train,knn,browser,bundle]
+// Run: npm run bench [-- --rounds 2] [--only ort,warmup,preprocess,train,knn,browser,bundle]
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT, arg, median, type Sample } from './suite/common.js';
 
 const rounds = Number(arg('rounds', '2'));
-const only = new Set(arg('only', 'ort,warmup,train,knn,browser,bundle').split(','));
+const only = new Set(arg('only', 'ort,warmup,preprocess,train,knn,browser,bundle').split(','));
 
 interface Collected extends Sample {
   readonly round: number;
@@ -50,6 +50,7 @@ for (let r = 0; r < rounds; r++) {
   if (only.has('ort'))
     parts.push(['ort.ts', ['--threads', '1', '--rounds', '2']], ['ort.ts', ['--threads', '2', '--rounds', '2']]);
   if (only.has('warmup')) parts.push(['warmup.ts', ['--warmup', '1']], ['warmup.ts', ['--warmup', 'auto']]);
+  if (only.has('preprocess')) parts.push(['preprocess.ts', ['--reps', '30']]);
   if (only.has('train')) parts.push(['train.ts', ['--reps', '1']]);
   if (only.has('knn')) parts.push(['knn.ts', ['--reps', '1', '--seed', String(r + 1)]]);
   if (only.has('browser')) parts.push(['browser.ts', ['--loads', '1']]);
@@ -163,6 +164,18 @@ const rows: RowDef[] = [
     ok: (m) => m > 1,
   },
   { key: 'warmup/open-cost-ms', what: "extra open time of warmup 'auto' over 1 run (ms)", goal: 'cost', unit: ' ms' },
+  {
+    key: 'preprocess/640x480-224',
+    what: 'preprocess 640×480 RGBA → 224² RGB: plain reference path / one-pass path (same run, interleaved)',
+    goal: '> 1, a few ms',
+    ok: (m) => m > 1,
+  },
+  {
+    key: 'preprocess/640x480-96',
+    what: 'preprocess 640×480 RGBA → 96² RGB: plain reference path / one-pass path',
+    goal: '> 1',
+    ok: (m) => m > 1,
+  },
   {
     key: 'threads/node/int8/b32',
     what: '2-thread speed-up, ORT-web in Node, int8 batch 32',
@@ -317,6 +330,7 @@ const context = [
   `Steady-state ms (median): ORT-web int8 b1 ${abs('wasm-vs-native/int8/b1/t1', 'webMs')}, b32 ${abs('wasm-vs-native/int8/b32/t1', 'webMs')}; fp32 b1 ${abs('wasm-vs-native/fp32/b1/t1', 'webMs')}, b32 ${abs('wasm-vs-native/fp32/b32/t1', 'webMs')}; native int8 b32 ${abs('wasm-vs-native/int8/b32/t1', 'nativeMs')}; tier-up: first call ${abs('tierup/int8/b1/t1', 'firstCallMs')} ms, ${abs('tierup/int8/b1/t1', 'callsUntilWithin1_5x')} calls until within 1.5× of steady.`,
   `Training (2000 real embeddings, 10 epochs, batch 32, Adam lr 0.01): edgetune linear ${abs('train/linear/tfjs-cpu', 'edgetuneMs')} ms (accuracy ${abs('train/linear/tfjs-cpu', 'edgetuneAcc')} vs tfjs ${abs('train/linear/tfjs-cpu', 'peerAcc')} cpu / ${abs('train/linear/tfjs-wasm', 'peerAcc')} wasm), adapter ${abs('train/adapter/tfjs-cpu', 'edgetuneMs')} ms (accuracy ${abs('train/adapter/tfjs-cpu', 'edgetuneAcc')} vs ${abs('train/adapter/tfjs-cpu', 'peerAcc')} / ${abs('train/adapter/tfjs-wasm', 'peerAcc')}).`,
   `Warm-up 'auto': ${abs('warmup/auto', 'warmupRuns')} runs, ${abs('warmup/auto', 'warmupMs')} ms; first-10 embed median ${abs('warmup/auto', 'first10MedianMs')} ms vs ${abs('warmup/1', 'first10MedianMs')} ms with 1 run.`,
+  `Preprocess 640×480 RGBA, ms per frame (one-pass / reference): 224² ${abs('preprocess/640x480-224', 'fastMs')} / ${abs('preprocess/640x480-224', 'referenceMs')}, 96² ${abs('preprocess/640x480-96', 'fastMs')} / ${abs('preprocess/640x480-96', 'referenceMs')}.`,
   `Few-shot accuracy learner / knn: 5-shot ${abs('fewshot/5/accuracy-points', 'learnerAcc')} / ${abs('fewshot/5/accuracy-points', 'knnAcc')}, 10-shot ${abs('fewshot/10/accuracy-points', 'learnerAcc')} / ${abs('fewshot/10/accuracy-points', 'knnAcc')}; predict µs ${abs('fewshot/10/predict-speed', 'learnerUs')} vs ${abs('fewshot/10/predict-speed', 'knnUs')}. Bundle bytes (min+gzip): ${['finetune', 'runtime', 'storage', 'whole loop (index)'].map((b) => `${b} ${abs(`bundle/${b}`, 'edgetuneBytes')}`).join(', ')}; transformers.js ${abs('bundle/finetune', 'transformersBytes')}.`,
 ].join('\n');
 console.log(`${table}\n\n${context}`);

@@ -1,10 +1,25 @@
 // The Encoder: opens a model, picks a device through the fallback chain with a self-check, and embeds images in batches.
 import { EdgetuneError, isEdgetuneError, throwIfAborted, yieldToEventLoop, type ErrorCode } from '../core/errors.js';
-import { onnxBackend } from './backends/onnx.js';
+import { onnxBackend, ortThreads } from './backends/onnx.js';
 import { findBackend, hasBackendFor, registerBackend } from './backends/registry.js';
 import type { Backend, BackendSession } from './backends/types.js';
-import { resolveDevices, type Device, type DevicePreference } from './devices.js';
-import { softwareWebGPU } from './gpu-adapter.js';
+import {
+  choiceStoreOf,
+  decide,
+  fmtMs,
+  planWasmThreads,
+  recallChoice,
+  recordWasmThreads,
+  resolveDevices,
+  type Device,
+  type DeviceChoice,
+  type DevicePreference,
+  type RememberedChoice,
+  type ThreadChoice,
+} from './devices.js';
+import { defaultThreads, isNode, threadPlan } from './platform.js';
+import { env } from './env.js';
+import { platformFingerprint, softwareWebGPU } from './gpu-adapter.js';
 import { abortPoint, Owned, untilAborted } from './guard.js';
 import type { ModelManifest } from './manifest.js';
 import { heartbeat } from './heartbeat.js';
@@ -12,7 +27,7 @@ import { assertInputList, type MAX_INPUT_PIXELS } from './inputs.js';
 import { adaptSession, forRuntime } from './pooling.js';
 import { preprocessBatch, type ImageInput } from './preprocess.js';
 import type { BackgroundReference, Rect } from './region.js';
-import { batchCosines, canaryInputs } from './selfcheck.js';
+import { batchCosines, canaryInputs, timeCanary } from './selfcheck.js';
 import type { ResolveFile } from './resolve-file.js';
 import {
   loadModel,
@@ -50,12 +65,14 @@ export interface EncoderOptions {
   readonly device?: DevicePreference;
   /**
    * Compare an accelerator's output with WASM on canary inputs at load and fall back when they
-   * disagree. `false` turns it off. @defaultValue true
+   * disagree; then time both on a batch-1 canary and pass the accelerator over when it is more than
+   * 1.25× (and 0.5 ms) slower than WASM (`status: 'slower'`). `false` turns both off. @defaultValue true
    */
   readonly selfCheck?: boolean | SelfCheckOptions;
   /**
-   * Use a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
-   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed.
+   * Try a software (fallback) WebGPU adapter such as SwiftShader, which computes correctly but
+   * ~200× slower than WASM. Passed over (and recorded in `diagnostics.attempts`) unless allowed;
+   * allowed, it is still timed against WASM when WASM is in the list, and used only if not slower.
    * @defaultValue `false` with `device: 'auto'`; `true` when the app lists the devices itself
    */
   readonly softwareGpu?: boolean;
@@ -87,12 +104,18 @@ export interface EncoderOptions {
 /** What happened to one device in the fallback chain. */
 export interface DeviceAttempt {
   readonly device: Device;
-  /** `ok`: chosen; `unavailable`: probe said no; `failed`: session creation failed; `rejected`: self-check disagreed; `skipped`: not tried because an earlier device was chosen. */
-  readonly status: 'ok' | 'unavailable' | 'failed' | 'rejected' | 'skipped';
+  /**
+   * `ok`: chosen; `unavailable`: probe said no; `failed`: session creation failed; `rejected`: self-check disagreed;
+   * `slower`: correct, but WASM ran the canary faster; `skipped`: not tried (an earlier device was chosen, or a
+   * remembered decision named another one).
+   */
+  readonly status: 'ok' | 'unavailable' | 'failed' | 'rejected' | 'slower' | 'skipped';
   readonly backend?: string;
   readonly reason?: string;
   /** Minimum canary cosine against WASM, when the self-check ran. */
   readonly cosine?: number;
+  /** Fastest batch-1 canary time, ms, when the device was timed against WASM. */
+  readonly ms?: number;
 }
 
 /** Why the encoder runs where it runs. */
@@ -106,6 +129,10 @@ export interface EncoderDiagnostics {
   readonly loadMs: number;
   /** What the load-time warm-up did (set once `open` resolves). */
   readonly warmup?: WarmupReport;
+  /** How the device was chosen: measured against WASM, remembered from an earlier open, or the only one viable. */
+  readonly choice?: DeviceChoice;
+  /** WASM threads and how their count was chosen (browser with a `cache` meta store; WASM chosen). */
+  readonly threads?: ThreadChoice;
 }
 
 /** Per-call options of {@link Encoder.embed}. */
@@ -125,6 +152,13 @@ function ensureBuiltins(): void {
   builtinsRegistered = true;
   registerBackend(onnxBackend, 0);
 }
+
+/**
+ * An accelerator is passed over when its canary takes more than this many times WASM's, and more than
+ * {@link SLOWER_BY_MS} longer (below that, the difference is scheduling noise and means nothing to a user).
+ */
+const SLOWER_THAN_WASM = 1.25;
+const SLOWER_BY_MS = 0.5;
 
 /** Session-creation failures that no other device would fix (or that the caller asked for). */
 const FATAL_AT_CREATE: ReadonlySet<ErrorCode> = new Set(['MODEL_CORRUPT', 'MANIFEST_INVALID', 'ABORTED']);
@@ -254,11 +288,33 @@ export class Encoder {
         (s) => owned.add(adaptSession(s, manifest)),
       );
     const attempts: DeviceAttempt[] = [];
-    let reference: { session: BackendSession; output: Float32Array } | undefined;
+    // Device choice by speed, remembered per browser + model in the cache's meta store (see devices.ts).
+    const store =
+      devices.length > 1 ? choiceStoreOf(options.cache ?? (source as { cache?: unknown }).cache) : undefined;
+    const want = store && {
+      sha256: manifest.sha256,
+      platform: await platformFingerprint(env.numThreads ?? 'default'),
+      devices: `${devices.join(',')}${allowSoftwareGpu ? ' +software-gpu' : ''}`,
+    };
+    let remembered: RememberedChoice | undefined = want && (await recallChoice(store, manifest.id, want));
+    const order = remembered ? [remembered.device, ...devices.filter((d) => d !== remembered!.device)] : devices;
+    // WASM threads on an isolated multi-core page: trials across page loads, remembered beside the device choice.
+    let threads: (ThreadChoice & { readonly trial: boolean }) | undefined;
+    if (store && want && devices.includes('wasm') && !isNode()) {
+      if (env.numThreads !== undefined)
+        threads = { threads: env.numThreads, how: 'set', timings: {}, reason: 'env.numThreads', trial: false };
+      else if (defaultThreads() > 1) {
+        threads = await planWasmThreads(store, want.platform, manifest.id, [defaultThreads(), 1], await ortThreads());
+        if (threads.how !== 'fixed') threadPlan.count = threads.threads;
+      }
+    }
+    const timings: Partial<Record<Device, number>> = {};
+    const canary1 = preprocessBatch(canaryInputs(manifest.input, 1), manifest.input);
+    let reference: { session: BackendSession; output?: Float32Array } | undefined;
     let chosen: { device: Device; backend: Backend; session: BackendSession } | undefined;
     try {
       const canaries = check ? preprocessBatch(canaryInputs(manifest.input, check.samples), manifest.input) : undefined;
-      const referenceOutput = async (): Promise<Float32Array> => {
+      const referenceSession = async (): Promise<BackendSession> => {
         if (!reference) {
           const wasm = findBackend(manifest.format, 'wasm');
           if (!wasm)
@@ -266,29 +322,38 @@ export class Encoder {
               'BACKEND_UNAVAILABLE',
               `No WASM backend for ${manifest.format} to self-check against.`,
             );
-          const session = await create(wasm, 'wasm');
-          reference = { session, output: await session.run(canaries!, check ? check.samples : 0) };
+          reference = { session: await create(wasm, 'wasm') };
         }
-        return reference.output;
+        return reference.session;
       };
-      for (const device of devices) {
+      const referenceOutput = async (): Promise<Float32Array> => {
+        const session = await referenceSession();
+        reference!.output ??= await session.run(canaries!, check ? check.samples : 0);
+        return reference!.output;
+      };
+      for (const device of order) {
         await abortPoint(signal);
         if (chosen) {
-          attempts.push({ device, status: 'skipped' });
+          attempts.push({
+            device,
+            status: 'skipped',
+            ...(remembered && { reason: 'a remembered decision chose another' }),
+          });
           continue;
         }
+        const fromMemory = remembered?.device === device;
         const backend = findBackend(manifest.format, device);
         if (!backend) {
           attempts.push({ device, status: 'unavailable', reason: `no ${manifest.format} backend serves ${device}` });
           continue;
         }
-        const unavailable = await backend.probe(device);
+        const unavailable = fromMemory ? undefined : await backend.probe(device);
         await abortPoint(signal);
         if (unavailable !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: unavailable });
           continue;
         }
-        const software = device === 'webgpu' && !allowSoftwareGpu ? await softwareWebGPU() : undefined;
+        const software = device === 'webgpu' && !allowSoftwareGpu && !fromMemory ? await softwareWebGPU() : undefined;
         if (software !== undefined) {
           attempts.push({ device, status: 'unavailable', backend: backend.name, reason: software });
           continue;
@@ -304,13 +369,14 @@ export class Encoder {
           // These fail the same on every device (or were asked for): say so now instead of trying the rest.
           if (isEdgetuneError(err) && FATAL_AT_CREATE.has(err.code)) throw err;
           attempts.push({ device, status: 'failed', backend: backend.name, reason: message(err) });
+          remembered = undefined;
           if (device === devices[devices.length - 1] && (err as EdgetuneError).code === 'UNSUPPORTED_OP') throw err;
           continue;
         }
         await abortPoint(signal);
-        if (check && device !== 'wasm') {
+        let verdict: { ok: boolean; cosine: number; reason?: string } | undefined;
+        if (check && device !== 'wasm' && !fromMemory) {
           onProgress?.({ phase: 'selfcheck', device });
-          let verdict: { ok: boolean; cosine: number; reason?: string };
           try {
             const out = await session.run(canaries!, check.samples);
             const ref = await referenceOutput();
@@ -347,10 +413,56 @@ export class Encoder {
             });
             continue;
           }
-          attempts.push({ device, status: 'ok', backend: backend.name, cosine: verdict.cosine });
-        } else {
-          attempts.push({ device, status: 'ok', backend: backend.name });
         }
+        const cosine = verdict?.cosine;
+        if (check && device !== 'wasm' && !fromMemory && devices.includes('wasm')) {
+          // Correct is not enough: a software or weak accelerator can be 100× slower than WASM. Time both (WASM
+          // first and past its tier-up, as it runs after open's warm-up); keep the accelerator unless WASM is
+          // clearly faster (an accelerator at about WASM's speed still leaves the CPU to the app).
+          onProgress?.({ phase: 'selfcheck', device });
+          let ms: number;
+          try {
+            if (timings.wasm === undefined) {
+              const ref = await referenceSession();
+              await warmUp(() => ref.run(canary1, 1), 'auto', signal);
+              timings.wasm = await timeCanary(() => ref.run(canary1, 1));
+              await abortPoint(signal);
+            }
+            ms = await timeCanary(() => session.run(canary1, 1));
+          } catch (err) {
+            if (isEdgetuneError(err, 'ABORTED')) throw err;
+            await owned.release(session);
+            attempts.push({
+              device,
+              status: 'failed',
+              backend: backend.name,
+              reason: `timing run failed: ${message(err)}`,
+            });
+            continue;
+          }
+          await abortPoint(signal);
+          timings[device] = ms;
+          if (ms > SLOWER_THAN_WASM * timings.wasm && ms - timings.wasm > SLOWER_BY_MS) {
+            await owned.release(session);
+            attempts.push({
+              device,
+              status: 'slower',
+              backend: backend.name,
+              reason: `correct but slower: batch-1 canary ${fmtMs(ms)} against WASM's ${fmtMs(timings.wasm)} (${timings.wasm > 0 ? `${(ms / timings.wasm).toFixed(1)}×` : 'far'} slower)`,
+              ...(cosine !== undefined && { cosine }),
+              ms,
+            });
+            continue;
+          }
+        }
+        attempts.push({
+          device,
+          status: 'ok',
+          backend: backend.name,
+          ...(cosine !== undefined && { cosine }),
+          ...(timings[device] !== undefined && { ms: timings[device] }),
+          ...(fromMemory && { reason: `remembered decision of ${remembered!.measuredAt}` }),
+        });
         chosen = { device, backend, session };
       }
       if (reference && reference.session !== chosen?.session) await owned.release(reference.session);
@@ -360,6 +472,7 @@ export class Encoder {
           details: { attempts },
         });
       }
+      const choice = await decide(chosen.device, attempts, timings, remembered, store, want, manifest.id);
       onProgress?.({ phase: 'warmup', device: chosen.device });
       const encoder = new Encoder(
         manifest,
@@ -372,6 +485,7 @@ export class Encoder {
           selfCheck: check,
           origin: model.origin,
           loadMs: 0,
+          choice,
         },
         options.normalize ?? true,
         batchSize,
@@ -385,6 +499,18 @@ export class Encoder {
         signal,
       );
       await abortPoint(signal);
+      if (threads && chosen.device === 'wasm' && chosen.backend === onnxBackend) {
+        const used = (await ortThreads()) ?? threads.threads;
+        let t = threads.timings;
+        if (threads.trial && used === threads.threads) {
+          const canary4 = preprocessBatch(canaryInputs(manifest.input, 4), manifest.input);
+          const ms = await timeCanary(() => encoder.#runBatch(canary4, 4), 7, 1000);
+          await recordWasmThreads(store!, want!.platform, manifest.id, used, ms);
+          t = { ...t, [used]: ms };
+        }
+        const { trial: _, ...rest } = threads;
+        (encoder.#diagnostics as { threads?: ThreadChoice }).threads = { ...rest, threads: used, timings: t };
+      }
       owned.keep(chosen.session);
       (encoder.#diagnostics as { loadMs: number }).loadMs = performance.now() - t0;
       onProgress?.({ phase: 'ready', device: chosen.device });

@@ -15,7 +15,9 @@ export interface RuntimeEnv {
   wasmPaths: string | undefined;
   /**
    * WASM threads. Unset: all cores (up to 4) when the page is cross-origin isolated, else 1
-   * (browsers forbid threads without isolation; ORT would silently drop to 1).
+   * (browsers forbid threads without isolation; ORT would silently drop to 1); with an open's `cache`
+   * on such a page, chosen by timing all cores against 1 thread across page loads
+   * (`diagnostics.threads`). Set, it is used as it is and nothing is timed.
    */
   numThreads: number | undefined;
   /** Log level passed to onnxruntime-web. @defaultValue 'error' */

@@ -9,7 +9,7 @@ export type {
   SelfCheckOptions,
 } from './encoder.js';
 export { AUTO_ORDER, DEVICES, isDevice, resolveDevices } from './devices.js';
-export type { Device, DevicePreference } from './devices.js';
+export type { Device, DeviceChoice, DevicePreference, ThreadChoice } from './devices.js';
 export { WARMUP_BUDGET_MS } from './warmup.js';
 export type { WarmupOption, WarmupReport } from './warmup.js';
 export { env } from './env.js';

@@ -67,3 +67,15 @@ export async function probeWebGPU(): Promise<string | undefined> {
     return `WebGPU requestAdapter() failed: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
+
+/** All cores up to 4 on a cross-origin-isolated page, else 1: the thread count before anything was measured. */
+export function defaultThreads(): number {
+  return threadsAllowed() ? Math.min(4, hardwareConcurrency()) : 1;
+}
+
+/**
+ * The WASM thread count to load the runtime with, decided by a measurement remembered from earlier
+ * page loads (`planWasmThreads` in devices.ts) before the first model opens; `undefined`: the default.
+ * The count is fixed for the page once the runtime has loaded.
+ */
+export const threadPlan: { count: number | undefined } = { count: undefined };

@@ -7,8 +7,6 @@ import {
   changedRegion,
   checkRoi,
   cropRect,
-  extract,
-  pad,
   type BackgroundOptions,
   type BackgroundReference,
   type Rect,
@@ -217,6 +215,196 @@ function toChannels(p: Pixels, channels: 1 | 3): Float32Array {
   return out;
 }
 
+/** Per-axis filter taps: output `i` reads source `index[i*k + j]` with weight `weight[i*k + j]` (weights sum to 1). */
+interface Taps {
+  readonly k: number;
+  readonly index: Int32Array;
+  readonly weight: Float64Array;
+}
+
+/**
+ * Taps resizing `n` source samples to `d`: the area (box) filter, each output averaging its footprint,
+ * or bilinear interpolation with half-pixel centres (clamped at the edges).
+ */
+function taps(n: number, d: number, box: boolean): Taps {
+  const f = n / d;
+  const k = box ? Math.ceil(f) + 1 : 2;
+  const index = new Int32Array(d * k);
+  const weight = new Float64Array(d * k);
+  for (let i = 0; i < d; i++) {
+    const o = i * k;
+    if (box) {
+      const x0 = i * f;
+      const x1 = Math.min(n, (i + 1) * f);
+      let t = 0;
+      let sum = 0;
+      for (let xx = Math.floor(x0); xx < Math.ceil(x1) && xx < n; xx++) {
+        const w = Math.min(x1, xx + 1) - Math.max(x0, xx);
+        if (w <= 0) continue;
+        index[o + t] = xx;
+        weight[o + t] = w;
+        sum += w;
+        t++;
+      }
+      for (let j = 0; j < t; j++) weight[o + j] = weight[o + j]! / sum;
+      for (let j = t; j < k; j++) index[o + j] = index[o]!;
+    } else {
+      const c = Math.min(Math.max((i + 0.5) * f - 0.5, 0), n - 1);
+      const x0 = Math.floor(c);
+      index[o] = x0;
+      weight[o] = 1 - (c - x0);
+      index[o + 1] = Math.min(x0 + 1, n - 1);
+      weight[o + 1] = c - x0;
+    }
+  }
+  return { k, index, weight };
+}
+
+// Scratch reused by every call (preprocessing is synchronous, so one set serves all): the horizontally
+// filtered rows, and one output row accumulated over its vertical taps.
+let rowsScratch = new Float32Array(0);
+let accScratch = new Float64Array(0);
+
+/**
+ * Resamples `rect` of `px` to `dw × dh` in `C` channels (0..255), one output row at a time:
+ * a horizontal pass reads the source once (converting channels on the way), a vertical pass
+ * accumulates each output row, and `emit(y, row)` receives it (`row` is HWC, reused between rows).
+ * Area filter when shrinking both ways, else bilinear; the same as {@link resize}.
+ */
+function resampleRows(
+  px: Pick<Pixels, 'data' | 'width' | 'channels' | 'scale'>,
+  rect: Rect,
+  dw: number,
+  dh: number,
+  C: number,
+  emit: (y: number, row: Float64Array) => void,
+): void {
+  const box = rect.width >= dw && rect.height >= dh;
+  const tx = taps(rect.width, dw, box);
+  const ty = taps(rect.height, dh, box);
+  const { k: kx, index: ix, weight: wx } = tx;
+  const wx2 = new Float64Array(wx.length);
+  const { k: ky, index: iy, weight: wy } = ty;
+  let ymin = rect.height;
+  let ymax = -1;
+  for (let j = 0; j < iy.length; j++) {
+    if (wy[j] === 0) continue;
+    if (iy[j]! < ymin) ymin = iy[j]!;
+    if (iy[j]! > ymax) ymax = iy[j]!;
+  }
+  const n = dw * C;
+  const rowsNeeded = (ymax - ymin + 1) * n;
+  if (rowsScratch.length < rowsNeeded) rowsScratch = new Float32Array(rowsNeeded);
+  if (accScratch.length < n) accScratch = new Float64Array(n);
+  const rows = rowsScratch;
+  const acc = accScratch;
+  const src = px.data;
+  const cin = px.channels;
+  const sw = px.width;
+  const s = px.scale;
+  // Horizontal pass over the source rows the vertical taps read. Tap offsets are pre-multiplied by the
+  // source channel count, and zero-weight padding taps are dropped (per-output tap counts).
+  const off = new Int32Array(ix.length);
+  const cnt = new Int32Array(dw);
+  for (let x = 0; x < dw; x++) {
+    let c = 0;
+    for (let j = x * kx; j < (x + 1) * kx; j++) {
+      if (wx[j] === 0) continue;
+      off[x * kx + c] = ix[j]! * cin;
+      wx2[x * kx + c] = wx[j]!;
+      c++;
+    }
+    cnt[x] = c;
+  }
+  for (let r = ymin; r <= ymax; r++) {
+    const row = ((rect.y + r) * sw + rect.x) * cin;
+    let t = (r - ymin) * n;
+    for (let x = 0; x < dw; x++) {
+      const j0 = x * kx;
+      const j1 = j0 + cnt[x]!;
+      if (cin === 1) {
+        let a0 = 0;
+        for (let j = j0; j < j1; j++) a0 += wx2[j]! * src[row + off[j]!]!;
+        a0 *= s;
+        rows[t++] = a0;
+        if (C === 3) {
+          rows[t++] = a0;
+          rows[t++] = a0;
+        }
+      } else if (C === 1 || C === 3) {
+        let a0 = 0;
+        let a1 = 0;
+        let a2 = 0;
+        for (let j = j0; j < j1; j++) {
+          const w = wx2[j]!;
+          const p = row + off[j]!;
+          a0 += w * src[p]!;
+          a1 += w * src[p + 1]!;
+          a2 += w * src[p + 2]!;
+        }
+        if (C === 1) rows[t++] = (0.299 * a0 + 0.587 * a1 + 0.114 * a2) * s;
+        else {
+          rows[t++] = a0 * s;
+          rows[t++] = a1 * s;
+          rows[t++] = a2 * s;
+        }
+      } else {
+        // Any other channel count (public resize only): channels kept as they are.
+        for (let ch = 0; ch < C; ch++) {
+          let a = 0;
+          for (let j = j0; j < j1; j++) a += wx2[j]! * src[row + off[j]! + ch]!;
+          rows[t++] = a * s;
+        }
+      }
+    }
+  }
+  // Vertical pass: each output row is the weighted sum of its source rows.
+  for (let y = 0; y < dh; y++) {
+    acc.fill(0, 0, n);
+    for (let j = y * ky; j < (y + 1) * ky; j++) {
+      const w = wy[j]!;
+      if (w === 0) continue;
+      const base = (iy[j]! - ymin) * n;
+      for (let q = 0; q < n; q++) acc[q] = acc[q]! + w * rows[base + q]!;
+    }
+    emit(y, acc);
+  }
+}
+
+/** Resamples into the model tensor at `offset`, placing the `fw × fh` result at (`ox`, `oy`) and normalising per channel. */
+function resample(
+  px: Pixels,
+  rect: Rect,
+  fw: number,
+  fh: number,
+  spec: InputSpec,
+  out: Float32Array,
+  offset: number,
+  ox: number,
+  oy: number,
+): void {
+  const { width: W, height: H, channels: C } = spec;
+  const [lo, hi] = spec.range;
+  const a = (hi - lo) / 255;
+  const mean = spec.mean;
+  const std = spec.std;
+  const nchw = spec.layout === 'NCHW';
+  resampleRows(px, rect, fw, fh, C, (y, row) => {
+    const py = oy + y;
+    for (let ch = 0; ch < C; ch++) {
+      const m = mean[ch]!;
+      const sd = std[ch]!;
+      if (nchw) {
+        const base = offset + ch * W * H + py * W + ox;
+        for (let x = 0; x < fw; x++) out[base + x] = (lo + a * row[x * C + ch]! - m) / sd;
+      } else {
+        const base = offset + (py * W + ox) * C + ch;
+        for (let x = 0; x < fw; x++) out[base + x * C] = (lo + a * row[x * C + ch]! - m) / sd;
+      }
+    }
+  });
+}
+
 /**
  * Resizes HWC float pixels. Downscaling averages each output pixel's footprint (area/box filter,
  * no aliasing); upscaling interpolates bilinearly with pixel centres aligned (half-pixel).
@@ -224,69 +412,29 @@ function toChannels(p: Pixels, channels: 1 | 3): Float32Array {
 export function resize(src: Float32Array, sw: number, sh: number, c: number, dw: number, dh: number): Float32Array {
   if (sw === dw && sh === dh) return src;
   const out = new Float32Array(dw * dh * c);
-  const fx = sw / dw;
-  const fy = sh / dh;
-  for (let y = 0; y < dh; y++) {
-    for (let x = 0; x < dw; x++) {
-      for (let ch = 0; ch < c; ch++) {
-        let v: number;
-        if (fx >= 1 && fy >= 1) v = boxSample(src, sw, c, ch, x * fx, (x + 1) * fx, y * fy, (y + 1) * fy);
-        else v = bilinear(src, sw, sh, c, ch, (x + 0.5) * fx - 0.5, (y + 0.5) * fy - 0.5);
-        out[(y * dw + x) * c + ch] = v;
-      }
-    }
-  }
+  resampleRows(
+    { data: src, width: sw, channels: c as 1 | 3 | 4, scale: 1 },
+    { x: 0, y: 0, width: sw, height: sh },
+    dw,
+    dh,
+    c,
+    (y, row) => out.set(row.subarray(0, dw * c), y * dw * c),
+  );
   return out;
-}
-
-function boxSample(
-  src: Float32Array,
-  sw: number,
-  c: number,
-  ch: number,
-  x0: number,
-  x1: number,
-  y0: number,
-  y1: number,
-): number {
-  let sum = 0;
-  let area = 0;
-  for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
-    const wy = Math.min(y1, yy + 1) - Math.max(y0, yy);
-    if (wy <= 0) continue;
-    for (let xx = Math.floor(x0); xx < Math.ceil(x1); xx++) {
-      const wx = Math.min(x1, xx + 1) - Math.max(x0, xx);
-      if (wx <= 0) continue;
-      sum += src[(yy * sw + xx) * c + ch]! * wx * wy;
-      area += wx * wy;
-    }
-  }
-  return sum / area;
-}
-
-function bilinear(src: Float32Array, sw: number, sh: number, c: number, ch: number, x: number, y: number): number {
-  const cx = Math.min(Math.max(x, 0), sw - 1);
-  const cy = Math.min(Math.max(y, 0), sh - 1);
-  const x0 = Math.floor(cx);
-  const y0 = Math.floor(cy);
-  const x1 = Math.min(x0 + 1, sw - 1);
-  const y1 = Math.min(y0 + 1, sh - 1);
-  const ax = cx - x0;
-  const ay = cy - y0;
-  const p = (xx: number, yy: number): number => src[(yy * sw + xx) * c + ch]!;
-  return (1 - ay) * ((1 - ax) * p(x0, y0) + ax * p(x1, y0)) + ay * ((1 - ax) * p(x0, y1) + ax * p(x1, y1));
 }
 
 /**
  * Preprocesses one input into `out` at `offset`, following the manifest: read pixels, convert
  * channels, resize to the model size, scale 0..255 to `range`, subtract `mean`, divide by `std`,
- * lay out as `layout`.
+ * lay out as `layout`. Resizing, channel conversion and normalisation are one separable pass over the
+ * source pixels (no float copy of the whole frame, scratch buffers reused between calls).
  *
  * @param input - one image
  * @param spec - the manifest's input spec
  * @param out - destination batch tensor
  * @param offset - element offset of this sample in `out`
  * @param index - position of the input in the caller's list (for error messages)
+ * @param region - region of interest and background reference
  */
 export function preprocessInto(
   input: ImageInput,
@@ -297,18 +445,42 @@ export function preprocessInto(
   region: RegionOptions = {},
 ): void {
   const { width: W, height: H, channels: C } = spec;
-  const px = readPixels(input, index, { width: W, height: H });
-  const hwc = fitToModel(toChannels(px, C), px, spec, index, region);
-  const [lo, hi] = spec.range;
-  const a = (hi - lo) / 255;
-  for (let ch = 0; ch < C; ch++) {
-    const mean = spec.mean[ch]!;
-    const std = spec.std[ch]!;
-    for (let k = 0; k < W * H; k++) {
-      const v = (lo + a * hwc[k * C + ch]! - mean) / std;
-      out[offset + (spec.layout === 'NCHW' ? ch * W * H + k : k * C + ch)] = v;
+  let px = readPixels(input, index, { width: W, height: H });
+  let bg: Rect | undefined;
+  if (region.background) {
+    if (px.width !== px.sourceWidth)
+      throw new EdgetuneError(
+        'INPUT_TYPE',
+        `Input ${index} is read at a reduced size; pass ImageData or raw pixels when using a background reference.`,
+        { details: { index } },
+      );
+    // The background comparison reads the whole frame in the model's channels: convert once and resample from that.
+    const hwc = toChannels(px, C);
+    bg = changedRegion(region.background, hwc, px.width, px.height, C, index);
+    px = { ...px, data: hwc, channels: C, scale: 1 };
+  }
+  const rect = modelRect(px, spec, index, region, bg);
+  const policy = spec.crop ?? 'center';
+  let fw = W;
+  let fh = H;
+  if (policy === 'pad') {
+    const f = Math.min(W / rect.width, H / rect.height);
+    fw = Math.max(1, Math.min(W, Math.round(rect.width * f)));
+    fh = Math.max(1, Math.min(H, Math.round(rect.height * f)));
+    if (fw !== W || fh !== H) {
+      // Pad with the mean colour (stored as float32 0..255, as a letterboxed pixel would be), so padding normalises to ~0.
+      const [lo, hi] = spec.range;
+      const a = (hi - lo) / 255;
+      const nchw = spec.layout === 'NCHW';
+      for (let ch = 0; ch < C; ch++) {
+        const m = spec.mean[ch]!;
+        const v = (lo + a * Math.fround(((m - lo) / (hi - lo)) * 255) - m) / spec.std[ch]!;
+        if (nchw) out.fill(v, offset + ch * W * H, offset + (ch + 1) * W * H);
+        else for (let k = 0; k < W * H; k++) out[offset + k * C + ch] = v;
+      }
     }
   }
+  resample(px, rect, fw, fh, spec, out, offset, Math.floor((W - fw) / 2), Math.floor((H - fh) / 2));
 }
 
 /** Preprocesses a batch of inputs into one tensor (`inputs.length × C × H × W`). */
@@ -324,15 +496,9 @@ export function preprocessBatch(
   return out;
 }
 
-/** Region of interest, background crop and crop policy, then the resize to the model's size (HWC, 0..255). */
-function fitToModel(
-  hwc: Float32Array,
-  px: Pixels,
-  spec: InputSpec,
-  index: number,
-  region: RegionOptions,
-): Float32Array {
-  const { width: W, height: H, channels: C } = spec;
+/** Region of interest, background crop and crop policy: the rectangle of `px` that is resized to the model's size. */
+function modelRect(px: Pixels, spec: InputSpec, index: number, region: RegionOptions, changed: Rect | undefined): Rect {
+  const { width: W, height: H } = spec;
   const sx = px.width / px.sourceWidth;
   const sy = px.height / px.sourceHeight;
   let r: Rect = { x: 0, y: 0, width: px.width, height: px.height };
@@ -345,34 +511,15 @@ function fitToModel(
       index,
     );
   }
-  if (region.background) {
-    if (px.width !== px.sourceWidth)
-      throw new EdgetuneError(
-        'INPUT_TYPE',
-        `Input ${index} is read at a reduced size; pass ImageData or raw pixels when using a background reference.`,
-        { details: { index } },
-      );
-    const changed = changedRegion(region.background, hwc, px.width, px.height, C, index);
-    if (changed) {
-      // Keep the change inside the region of interest.
-      const x0 = Math.max(r.x, changed.x);
-      const y0 = Math.max(r.y, changed.y);
-      const x1 = Math.min(r.x + r.width, changed.x + changed.width);
-      const y1 = Math.min(r.y + r.height, changed.y + changed.height);
-      if (x1 > x0 && y1 > y0) r = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-    }
+  if (changed) {
+    // Keep the change inside the region of interest.
+    const x0 = Math.max(r.x, changed.x);
+    const y0 = Math.max(r.y, changed.y);
+    const x1 = Math.min(r.x + r.width, changed.x + changed.width);
+    const y1 = Math.min(r.y + r.height, changed.y + changed.height);
+    if (x1 > x0 && y1 > y0) r = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
   }
-  const policy = spec.crop ?? 'center';
-  const rect = cropRect(r, W, H, policy, spec.cropFraction ?? 1);
-  const part = extract(hwc, px.width, C, rect);
-  if (policy !== 'pad') return resize(part, rect.width, rect.height, C, W, H);
-  const f = Math.min(W / rect.width, H / rect.height);
-  const fw = Math.max(1, Math.min(W, Math.round(rect.width * f)));
-  const fh = Math.max(1, Math.min(H, Math.round(rect.height * f)));
-  // Pad with the mean colour so padding normalises to zero.
-  const [lo, hi] = spec.range;
-  const fill = spec.mean.map((m) => ((m - lo) / (hi - lo)) * 255);
-  return pad(resize(part, rect.width, rect.height, C, fw, fh), fw, fh, C, W, H, fill);
+  return cropRect(r, W, H, spec.crop ?? 'center', spec.cropFraction ?? 1);
 }
 
 /**

@@ -64,3 +64,26 @@ export function batchCosines(a: Float32Array, b: Float32Array, dim: number): num
     out.push(cosine(a.subarray(k * dim, (k + 1) * dim), b.subarray(k * dim, (k + 1) * dim)));
   return out;
 }
+
+/**
+ * Fastest of up to `runs` timed batch-1 runs, ms, after one untimed run (kernel or shader
+ * compilation), within `budgetMs` (at least one timed run). The minimum, because load on a shared
+ * device only ever adds time: it compares two devices more steadily than a median does.
+ *
+ * @param once - one batch-1 canary run
+ * @param runs - most timed runs
+ * @param budgetMs - time cap for the timed runs
+ */
+export async function timeCanary(once: () => Promise<unknown>, runs = 7, budgetMs = 1500): Promise<number> {
+  await once();
+  let best = Number.POSITIVE_INFINITY;
+  let n = 0;
+  const t0 = performance.now();
+  while (n < runs && (n === 0 || performance.now() - t0 < budgetMs)) {
+    const s = performance.now();
+    await once();
+    best = Math.min(best, performance.now() - s);
+    n++;
+  }
+  return best;
+}

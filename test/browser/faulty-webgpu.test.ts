@@ -30,8 +30,8 @@ test('self-check in Chromium: the default ORT build on WebGPU is judged by its a
       assert.equal(r.attempts[0]!.status, 'rejected');
       assert.match(r.attempts[0]!.reason!, /self-check failed: cosine/);
     } else {
-      // Fixed upstream: then the check must let it through.
-      assert.equal(r.checkedBackend, 'webgpu');
+      // Fixed upstream: then the check must let it through (and SwiftShader then loses on speed to WASM).
+      assert.notEqual(r.attempts[0]!.status, 'rejected');
     }
     assert.equal(r.ours.backend, 'webgpu', JSON.stringify(r.ours.attempts));
     assert.ok(r.ours.attempts[0]!.cosine! >= 0.999);

@@ -72,8 +72,9 @@ describe('runtime in real Chromium', { skip }, () => {
     assertSameAsNode(out);
   });
 
-  test('WebGPU (SwiftShader) passes the self-check and matches Node', async () => {
-    const out = await run(plain, 'webgpu,wasm', { webgpu: true });
+  test('WebGPU (SwiftShader) alone passes the self-check and matches Node', async () => {
+    // WebGPU alone: with WASM listed too, SwiftShader is timed slower and passed over (device-choice.test.ts).
+    const out = await run(plain, 'webgpu', { webgpu: true });
     assert.equal(out.backend, 'webgpu', JSON.stringify(out.attempts));
     assert.ok(out.attempts[0]!.cosine! >= 0.999);
     assertSameAsNode(out);

@@ -2,7 +2,7 @@
 import { EdgetuneError } from '../../core/errors.js';
 import type { Device } from '../devices.js';
 import { env } from '../env.js';
-import { hardwareConcurrency, isNode, probeWebGPU, probeWebNN, threadsAllowed } from '../platform.js';
+import { defaultThreads, isNode, probeWebGPU, probeWebNN, threadPlan } from '../platform.js';
 import type { Backend, BackendSession, SessionRequest } from './types.js';
 
 type Ort = typeof import('onnxruntime-web');
@@ -38,13 +38,35 @@ export function loadOrt(build: Build): Promise<Ort> {
       // Never overwrite a path the app set on ORT's own env.
       if (paths !== undefined && ort.env.wasm.wasmPaths === undefined) ort.env.wasm.wasmPaths = paths;
       if (env.numThreads !== undefined) ort.env.wasm.numThreads = env.numThreads;
-      else if (!isNode()) ort.env.wasm.numThreads = threadsAllowed() ? Math.min(4, hardwareConcurrency()) : 1;
+      else if (!isNode()) ort.env.wasm.numThreads = threadPlan.count ?? defaultThreads();
       return ort;
     });
     p.catch(() => loaded.delete(build));
     loaded.set(build, p);
   }
   return p;
+}
+
+/**
+ * The build a device's session uses. WASM runs in every build, so a WASM session (the self-check
+ * reference, or WASM chosen after an accelerator was timed) reuses a build that is already loaded
+ * rather than downloading the plain one as a second runtime (14 MB next to the 27 MB WebGPU one).
+ */
+function buildFor(device: Device): Build {
+  if (device !== 'wasm' || loaded.has('wasm')) return BUILD_OF[device];
+  for (const b of ['webgpu', 'webnn'] as const) if (loaded.has(b)) return b;
+  return 'wasm';
+}
+
+/**
+ * The WASM thread count of the loaded runtime, or `undefined` before any build has loaded (the count
+ * can then still be chosen through `threadPlan`).
+ */
+export async function ortThreads(): Promise<number | undefined> {
+  const first = loaded.values().next();
+  if (first.done) return undefined;
+  const ort = await first.value.catch(() => undefined);
+  return ort?.env.wasm.numThreads;
 }
 
 /** Maps an onnxruntime error message to a stable edgetune error. */
@@ -174,7 +196,7 @@ export const onnxBackend: Backend = {
     return probeWebNN(device === 'webnn-npu' ? 'npu' : 'gpu');
   },
   async createSession(request) {
-    const ort = await loadOrt(BUILD_OF[request.device]);
+    const ort = await loadOrt(buildFor(request.device));
     let session: import('onnxruntime-web').InferenceSession;
     try {
       session = await ort.InferenceSession.create(request.bytes, {
