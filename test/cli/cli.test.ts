@@ -86,9 +86,15 @@ test('import refuses what it cannot infer, naming the flag that supplies it', { 
   r = await cli('import', mn, '--preset', 'nope');
   assert.equal(r.code, 2);
   assert.match(r.err, /--preset must be one of imagenet, dinov2, clip, raw/);
-  r = await cli('quantize', join(dir, 'x.json'), '--tflite');
+  // --tflite: the op-by-op verdict against what tfjs-tflite is known to run (no .tflite is written).
+  r = await cli('import', mn, '--preset', 'imagenet', '--size', '224', '--output', 'pooler_output');
+  assert.equal(r.code, 0, r.err);
+  r = await cli('quantize', join(dir, 'mobilenetv3-small.json'), '--tflite');
   assert.equal(r.code, 1);
-  assert.match(r.err, /not supported yet.*CONV_2D/);
+  assert.match(r.out, /NOT CONVERTED/);
+  assert.match(r.out, /unverified\s+Conv×52\s+→ DEPTHWISE_CONV_2D/);
+  assert.match(r.out, /unverified\s+HardSwish×18\s+→ HARD_SWISH/);
+  assert.match(r.out, /verified\s+GlobalAveragePool×9\s+→ MEAN/);
 });
 
 for (const name of REFERENCE_MODELS) {
