@@ -212,6 +212,12 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const tensor = preprocessBatch(images, manifest.input);
   const n = images.length;
   const per = tensor.length / n;
+  // A NaN in one image's tensor would poison every range and cosine: name the image instead.
+  const bad = tensor.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new Error(
+      `Calibration image ${Math.floor(bad / per) + 1} of ${n} (${images[Math.floor(bad / per)]!.width}×${images[Math.floor(bad / per)]!.height}) preprocesses to non-finite values; leave it out of ${options.calibrate ?? 'the calibration set'}.`,
+    );
   const plan = planQdq(model);
   if (plan.nodes.size === 0)
     throw new Error(`Model ${m0.id} has no Conv, MatMul or Gemm with constant weights; nothing to quantize.`);

@@ -171,12 +171,15 @@ async function readWithProgress(
 /**
  * Checks bytes against the manifest (size, SHA-256, file format signature).
  *
+ * @param manifest - the validated manifest
+ * @param bytes - the model file
+ * @param sha256 - the bytes' SHA-256 when it was computed while reading (Node files), so they are not hashed twice
+ *
  * @throws EdgetuneError `CHECKSUM_MISMATCH` or `MODEL_CORRUPT`
  */
 export async function verifyModelBytes(
   manifest: ModelManifest,
   bytes: Uint8Array,
-  /** The SHA-256 when it was computed while reading (Node files), so the bytes are not hashed twice. */
   sha256?: string,
 ): Promise<void> {
   if (bytes.byteLength !== manifest.bytes) {
