@@ -177,11 +177,7 @@ async function readWithProgress(
  *
  * @throws EdgetuneError `CHECKSUM_MISMATCH` or `MODEL_CORRUPT`
  */
-export async function verifyModelBytes(
-  manifest: ModelManifest,
-  bytes: Uint8Array,
-  sha256?: string,
-): Promise<void> {
+export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Array, sha256?: string): Promise<void> {
   if (bytes.byteLength !== manifest.bytes) {
     throw new EdgetuneError(
       'CHECKSUM_MISMATCH',
