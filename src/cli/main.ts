@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { CROP_POLICIES, OUTPUT_POOLINGS, type CropPolicy, type OutputPooling } from '../runtime/manifest.js';
 import { importModel, ImportRefused, PRESETS, type Preset } from './import.js';
-import { formatQuantizeReport, quantizeModel } from './quantize.js';
+import { readOnnx } from './onnx-proto.js';
+import { formatQuantizeReport, quantizeModel, readManifestAndModel } from './quantize.js';
+import { formatTfliteVerdict, tfliteVerdict } from './tflite-verdict.js';
 import { formatVerifyReport, verifyManifest } from './verify.js';
 
 const USAGE = `usage:
@@ -115,9 +117,11 @@ export async function main(
     }
     if (command === 'quantize') {
       if (values.tflite) {
-        io.err(
-          '--tflite output is not supported yet: the int8 model is written as ONNX QDQ only. A TFLite writer would need these ops mapped: Conv→CONV_2D, MatMul/Gemm→FULLY_CONNECTED/BATCH_MATMUL, Softmax, LayerNormalization (no TFLite builtin: decomposed), Erf/GELU, HardSwish, Transpose, Reshape, Concat, Gather/Slice.\n',
-        );
+        // No .tflite writer in the CLI: say, op by op, what a TFLite build of this model would need.
+        const { manifest, bytes } = await readManifestAndModel(target);
+        if (manifest.format !== 'onnx') throw new Error(`Model ${manifest.id} is already ${manifest.format}.`);
+        const v = tfliteVerdict(readOnnx(bytes));
+        io.out(values.json ? `${JSON.stringify(v, null, 2)}\n` : `${formatTfliteVerdict(manifest.id, v)}\n`);
         return 1;
       }
       if (!values.calibrate && values['calibrate-sample'] === undefined)

@@ -25,24 +25,12 @@ export interface QdqPlan {
   readonly nodes: ReadonlySet<OnnxNode>;
 }
 
-/** A calibrated activation range, with the mean magnitude that tells outlier-dominated tensors apart. */
+/** A calibrated activation range (with the mean magnitude of the values it covers). */
 export interface Range {
   min: number;
   max: number;
   sumAbs?: number;
   count?: number;
-}
-
-/** max|x| / mean|x| of a calibrated tensor: large when a few outliers set the range and uint8 steps swallow the rest. */
-export function outlierRatio(r: Range): number {
-  const mean = (r.sumAbs ?? 0) / Math.max(1, r.count ?? 0);
-  return mean > 0 ? Math.max(Math.abs(r.min), Math.abs(r.max)) / mean : 0;
-}
-
-/** The activations a quantized node reads or writes (what its accuracy depends on). */
-export function nodeActivations(n: OnnxNode, plan: QdqPlan): string[] {
-  const acts = new Set(plan.activations);
-  return [...n.inputs, ...(n.op === 'Conv' ? n.outputs : [])].filter((x) => acts.has(x));
 }
 
 function attrInt(n: OnnxNode, name: string, dflt: number): number {

@@ -10,16 +10,9 @@ import { decodeImage, listImages, syntheticImages } from './images.js';
 import { quantizationOf } from './import.js';
 import { readOnnx } from './onnx-proto.js';
 import { openSession, type CliRuntime } from './ort.js';
-import {
-  applyQdq,
-  calibrationModel,
-  nodeActivations,
-  outlierRatio,
-  planQdq,
-  QUANTIZED_OPS,
-  type Range,
-} from './qdq.js';
-import type { OnnxNode } from './onnx-proto.js';
+import { addBatch, emptyStats, RANGE_METHODS, rangesOf, type ActivationStats, type RangeMethod } from './calibrate.js';
+import { applyQdq, calibrationModel, planQdq, QUANTIZED_OPS, type QdqPlan, type Range } from './qdq.js';
+import type { OnnxModel, OnnxNode } from './onnx-proto.js';
 
 /** Options of {@link quantizeModel}. */
 export interface QuantizeOptions {
@@ -48,8 +41,16 @@ export interface QuantizeReport {
   readonly wasmMs?: { readonly fp32: number; readonly int8: number; readonly runs: number };
   readonly quantizedNodes: Readonly<Record<string, number>>;
   readonly floatOps: Readonly<Record<string, number>>;
-  /** Quantizable nodes left in float to meet the cosine target (outlier-dominated activations first). */
+  /** Quantizable nodes left in float to meet the cosine target (the most damaging first, see `sensitivity`). */
   readonly keptFloat: readonly string[];
+  /** How activation ranges were chosen (`minmax` or a percentile such as `p99.9`). */
+  readonly rangeMethod: RangeMethod;
+  /** The min cosine each range method gave before any node was kept in float. */
+  readonly rangeMethodsTried: readonly { readonly method: RangeMethod; readonly min: number }[];
+  /** The fp32 model's own min cosine when every calibration image gets ±1 grey level of seeded noise. */
+  readonly fp32NoiseCosine: number;
+  /** Per-layer error, measured when the target is missed: each node quantized alone, mean cosine to fp32, worst first. */
+  readonly sensitivity: readonly { readonly node: string; readonly cosine: number }[];
   readonly notes: readonly string[];
 }
 
@@ -137,6 +138,56 @@ async function wasmMedians(
   }
 }
 
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The image with ±1 grey level of seeded noise on every RGB value (alpha untouched). */
+function dither(img: RawPixels, k: number): RawPixels {
+  let x = ((k + 1) * 2654435761) >>> 0 || 1;
+  const data = Uint8Array.from(img.data, (v, i) => {
+    if (img.channels === 4 && i % 4 === 3) return Number(v);
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return Math.max(0, Math.min(255, Number(v) + (((x >>> 0) % 3) - 1)));
+  });
+  return { ...img, data };
+}
+
+/** Runs the calibration model over the images and gathers each planned activation's statistics. */
+async function calibrate(
+  model: OnnxModel,
+  plan: QdqPlan,
+  manifest: ModelManifest,
+  tensor: Float32Array,
+  n: number,
+): Promise<Map<string, ActivationStats>> {
+  const per = tensor.length / n;
+  const calib = await openSession(calibrationModel(model, plan));
+  const stats = new Map<string, ActivationStats>(plan.activations.map((a) => [a, emptyStats()]));
+  const step = fixedBatch(manifest) ?? 4;
+  const dims = manifest.input.shape.slice(1) as number[];
+  try {
+    for (let s = 0; s < n; s += step) {
+      const b = Math.min(step, n - s);
+      const data = tensor.slice(s * per, (s + b) * per);
+      const res = await calib.run(
+        { [manifest.input.name]: { data, dims: [b, ...dims] } },
+        plan.activations.filter((a) => calib.outputNames.includes(a)),
+      );
+      let t = 0;
+      for (const [name, v] of Object.entries(res)) addBatch(stats.get(name)!, v.data, s * 1009 + ++t);
+      // Graph inputs are not outputs: their range comes from the tensor itself.
+      for (const i of model.inputs) {
+        const st = stats.get(i.name);
+        if (st) addBatch(st, data, s * 1009);
+      }
+    }
+  } finally {
+    await calib.release();
+  }
+  return stats;
+}
+
 /**
  * Quantizes the model a manifest describes to static int8 QDQ and writes `ID-int8.onnx` and
  * `ID-int8.json` beside it.
@@ -161,70 +212,72 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const tensor = preprocessBatch(images, manifest.input);
   const n = images.length;
   const per = tensor.length / n;
-
+  // A NaN in one image's tensor would poison every range and cosine: name the image instead.
+  const bad = tensor.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new Error(
+      `Calibration image ${Math.floor(bad / per) + 1} of ${n} (${images[Math.floor(bad / per)]!.width}×${images[Math.floor(bad / per)]!.height}) preprocesses to non-finite values; leave it out of ${options.calibrate ?? 'the calibration set'}.`,
+    );
   const plan = planQdq(model);
   if (plan.nodes.size === 0)
     throw new Error(`Model ${m0.id} has no Conv, MatMul or Gemm with constant weights; nothing to quantize.`);
-  const calib = await openSession(calibrationModel(model, plan));
-  const ranges = new Map<string, Range>(
-    plan.activations.map((a) => [a, { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY }]),
-  );
-  const step = fixedBatch(manifest) ?? 4;
-  try {
-    for (let s = 0; s < n; s += step) {
-      const b = Math.min(step, n - s);
-      const data = tensor.slice(s * per, (s + b) * per);
-      const feeds = { [manifest.input.name]: { data, dims: [b, ...(manifest.input.shape.slice(1) as number[])] } };
-      const res = await calib.run(
-        feeds,
-        plan.activations.filter((a) => calib.outputNames.includes(a)),
-      );
-      for (const [name, t] of Object.entries(res)) {
-        const r = ranges.get(name)!;
-        let sum = 0;
-        for (const v of t.data) {
-          if (v < r.min) r.min = v;
-          if (v > r.max) r.max = v;
-          sum += Math.abs(v);
-        }
-        r.sumAbs = (r.sumAbs ?? 0) + sum;
-        r.count = (r.count ?? 0) + t.data.length;
-      }
-      // Graph inputs are not outputs: their range comes from the tensor itself.
-      for (const i of model.inputs) {
-        const r = ranges.get(i.name);
-        if (r)
-          for (const v of data)
-            (r.min = Math.min(r.min, v)),
-              (r.max = Math.max(r.max, v)),
-              (r.sumAbs = (r.sumAbs ?? 0) + Math.abs(v)),
-              (r.count = (r.count ?? 0) + 1);
-      }
-    }
-  } finally {
-    await calib.release();
-  }
+  const stats = await calibrate(model, plan, manifest, tensor, n);
   const fp = await embedAll(bytes, manifest, tensor, n);
-  // Accuracy-driven mixed precision: when the target is missed, leave the nodes whose activations
-  // are most outlier-dominated in float, doubling how many, until it is met.
   const target = options.target ?? 0.99;
-  const ranked = [...plan.nodes]
-    .map((node) => ({
-      node,
-      ratio: Math.max(0, ...nodeActivations(node, plan).map((a) => outlierRatio(ranges.get(a)!))),
-    }))
-    .sort((a, b) => b.ratio - a.ratio);
+  const score = async (
+    p: QdqPlan,
+    ranges: ReadonlyMap<string, Range>,
+  ): Promise<{ int8: Uint8Array; cos: number[] }> => {
+    const int8 = applyQdq(model, p, ranges);
+    return { int8, cos: batchCosines((await embedAll(int8, manifest, tensor, n)).out, fp.out, manifest.output.dim) };
+  };
+  // The fp32 model's own sensitivity: the same images with ±1 grey level of seeded noise. A model
+  // whose embedding moves by more than that under invisible noise cannot be expected to survive
+  // the rounding of every activation to 256 levels.
+  const noisy = preprocessBatch(images.map(dither), manifest.input);
+  const stabilityCos = batchCosines((await embedAll(bytes, manifest, noisy, n)).out, fp.out, manifest.output.dim);
+  // 1. Activation ranges: exact min/max first (it keeps the outliers attention needs), then
+  //    percentile clipping (a finer step for the bulk of heavy-tailed CNN activations).
+  let best: { method: RangeMethod; ranges: Map<string, Range>; int8: Uint8Array; cos: number[] } | undefined;
+  const tried: { method: RangeMethod; min: number }[] = [];
+  for (const method of RANGE_METHODS) {
+    const ranges = rangesOf(stats, method);
+    const r = await score(plan, ranges);
+    tried.push({ method, min: Math.min(...r.cos) });
+    if (!best || mean(r.cos) > mean(best.cos)) best = { method, ranges, ...r };
+    if (Math.min(...r.cos) >= target) {
+      best = { method, ranges, ...r };
+      break;
+    }
+  }
+  let { int8, cos } = best!;
+  const ranges = best!.ranges;
+  // 2. Per-layer error: each quantizable node quantized alone (everything else float), its cosine
+  //    to fp32. Measured only when the target is missed; the worst nodes are then left in float,
+  //    doubling how many, until the target is met or half of them are float.
   let exclude = new Set<OnnxNode>();
   let current = plan;
-  let int8: Uint8Array;
-  let cos: number[];
-  for (let k = 0; ; k = k === 0 ? 1 : k * 2) {
-    exclude = new Set(ranked.slice(0, k).map((r) => r.node));
-    current = k === 0 ? plan : planQdq(model, exclude);
-    int8 = applyQdq(model, current, ranges);
-    cos = batchCosines((await embedAll(int8, manifest, tensor, n)).out, fp.out, manifest.output.dim);
-    // Beyond half the nodes in float, int8 buys little: stop and say the target was missed.
-    if (Math.min(...cos) >= target || (k === 0 ? 1 : k * 2) > ranked.length / 2) break;
+  let sensitivity: { node: string; cosine: number }[] = [];
+  if (Math.min(...cos) < target) {
+    const all = [...plan.nodes];
+    const ranked: { node: OnnxNode; c: number }[] = [];
+    for (const node of all) {
+      const alone = planQdq(model, new Set(all.filter((x) => x !== node)));
+      ranked.push({ node, c: mean((await score(alone, ranges)).cos) });
+    }
+    ranked.sort((a, b) => a.c - b.c);
+    sensitivity = ranked.map((r) => ({ node: `${r.node.op} ${r.node.name}`, cosine: +r.c.toFixed(6) }));
+    for (let k = 1; k <= ranked.length / 2; k *= 2) {
+      const ex = new Set(ranked.slice(0, k).map((r) => r.node));
+      const p = planQdq(model, ex);
+      const r = await score(p, ranges);
+      if (mean(r.cos) > mean(cos) || Math.min(...r.cos) >= target) {
+        ({ int8, cos } = r);
+        exclude = ex;
+        current = p;
+      }
+      if (Math.min(...r.cos) >= target) break;
+    }
   }
   const outFile = `${m0.id}-int8.onnx`;
   await writeFile(join(dir, outFile), int8);
@@ -240,14 +293,25 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const floatOps = count(model.nodes.filter((x) => !current.nodes.has(x)).map((x) => x.op));
   const keptFloat = [...exclude].map((x) => `${x.op} ${x.name}`);
   const notes: string[] = [];
+  const fp32NoiseCosine = Math.min(...stabilityCos);
+  if (best!.method !== 'minmax')
+    notes.push(
+      `activation ranges clipped at the ${best!.method.slice(1)}th percentile (min/max ranges gave min cosine ${tried[0]!.min.toFixed(4)})`,
+    );
   if (keptFloat.length > 0)
     notes.push(
-      `${keptFloat.length} of ${plan.nodes.size} quantizable nodes kept in float to reach cosine ${target} (their activations are dominated by a few large values: max|x| up to ${ranked[0]!.ratio.toFixed(0)}× mean|x|)`,
+      `${keptFloat.length} of ${plan.nodes.size} quantizable nodes kept in float, those whose quantization alone costs the most (per-layer error: see sensitivity)`,
     );
-  if (cosine.min < target)
+  if (cosine.min < target) {
     notes.push(
       `TARGET NOT MET: the lowest cosine ${cosine.min.toFixed(4)} is below ${target} even with ${keptFloat.length} node(s) in float: calibrate on more representative images, or ship fp32`,
     );
+    // A model whose fp32 embedding moves under invisible input noise amplifies every rounding step.
+    if (fp32NoiseCosine < 0.999)
+      notes.push(
+        `the fp32 model itself is unstable: ±1 grey level of input noise moves its embedding to cosine ${fp32NoiseCosine.toFixed(4)}, so rounding every activation to 256 levels cannot stay near fp32 (random-weight BatchNorm networks behave so; trained ones rarely do)`,
+      );
+  }
   if (!options.calibrate)
     notes.push('calibrated on synthetic scenes: ranges of real photos may differ; prefer --calibrate DIR');
   notes.push(
@@ -285,6 +349,10 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
     quantizedNodes,
     floatOps,
     keptFloat,
+    rangeMethod: best!.method,
+    rangeMethodsTried: tried,
+    fp32NoiseCosine,
+    sensitivity,
     notes,
   };
   await writeFile(join(dir, `${id}.report.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -309,6 +377,16 @@ export function formatQuantizeReport(r: QuantizeReport): string {
       : '  speed: skipped (--speed-runs 0)',
     `  quantized (${QUANTIZED_OPS.join('/')}): ${ops(r.quantizedNodes)}`,
     `  ops left in float: ${ops(r.floatOps)}`,
+    `  fp32 stability: min cosine ${r.fp32NoiseCosine.toFixed(5)} under ±1 grey level of input noise`,
+    `  activation ranges: ${r.rangeMethod} (tried ${r.rangeMethodsTried.map((t) => `${t.method} ${t.min.toFixed(4)}`).join(', ')})`,
+    ...(r.sensitivity.length
+      ? [
+          `  per-layer error (node quantized alone, mean cosine), worst 5: ${r.sensitivity
+            .slice(0, 5)
+            .map((x) => `${x.node} ${x.cosine.toFixed(4)}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...(r.keptFloat.length ? [`  kept in float for accuracy: ${r.keptFloat.join(', ')}`] : []),
     ...r.notes.map((x) => `  note: ${x}`),
     `  manifest: ${r.manifest}`,

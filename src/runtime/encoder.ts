@@ -97,6 +97,12 @@ export interface EncoderOptions {
    * @defaultValue the manifest's `file` must be a relative path inside the manifest's directory
    */
   readonly resolveFile?: ResolveFile;
+  /**
+   * With a URL or path source: the folder holding the model file, in place of the manifest's
+   * directory (`file` is resolved and confined there). A string: the form that crosses to a Worker.
+   * @defaultValue the manifest's directory
+   */
+  readonly modelBaseUrl?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: LoadProgress) => void;
 }
@@ -267,6 +273,7 @@ export class Encoder {
       cache: options.cache,
       fetch: options.fetch,
       resolveFile: options.resolveFile,
+      modelBaseUrl: options.modelBaseUrl,
     });
     const { bytes } = model;
     // Backends see concrete spatial sizes; pooling and fixed batches are handled by adaptSession.

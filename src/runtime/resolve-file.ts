@@ -31,6 +31,31 @@ export function absoluteManifestUrl(url: string): URL {
   }
 }
 
+/** `modelBaseUrl` as a directory URL, resolved against the manifest's URL (so a relative base works). */
+function baseDirectory(modelBaseUrl: string, manifestUrl: URL): URL {
+  if (typeof modelBaseUrl !== 'string' || modelBaseUrl === '')
+    throw new EdgetuneError(
+      'INVALID_ARGUMENT',
+      `modelBaseUrl must be a non-empty URL or path string (got ${JSON.stringify(modelBaseUrl)}).`,
+      { details: { option: 'modelBaseUrl' } },
+    );
+  let url: URL;
+  try {
+    url = new URL(modelBaseUrl, manifestUrl);
+  } catch (err) {
+    throw new EdgetuneError('INVALID_ARGUMENT', `modelBaseUrl ${JSON.stringify(modelBaseUrl)} is not a valid URL.`, {
+      cause: err,
+      details: { option: 'modelBaseUrl' },
+    });
+  }
+  // A base names a directory: "https://cdn/models" and "https://cdn/models/" both mean the folder.
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  url.search = '';
+  url.hash = '';
+  // The model itself is never fetched from the manifest's own name: resolve against a dummy entry of the directory.
+  return new URL('__manifest__', url);
+}
+
 /**
  * Resolves a manifest's `file` to the model's URL. Without `resolveFile` it must stay in the
  * manifest's directory (or below) on the same scheme and host, so a manifest cannot make the app
@@ -39,10 +64,18 @@ export function absoluteManifestUrl(url: string): URL {
  * @param file - the manifest's `file` field
  * @param manifestUrl - URL the manifest was fetched from
  * @param resolveFile - the app's own rule @defaultValue confined
+ * @param modelBaseUrl - a directory (URL, or a path relative to the manifest) that takes the place
+ *   of the manifest's directory: `file` is resolved and confined there instead @defaultValue the manifest's directory
  * @throws EdgetuneError `MANIFEST_INVALID` (field `file`); `INVALID_ARGUMENT` when `resolveFile` returns no URL
  */
-export function resolveModelFile(file: string, manifestUrl: string | URL, resolveFile?: ResolveFile): string {
-  const base = typeof manifestUrl === 'string' ? absoluteManifestUrl(manifestUrl) : manifestUrl;
+export function resolveModelFile(
+  file: string,
+  manifestUrl: string | URL,
+  resolveFile?: ResolveFile,
+  modelBaseUrl?: string,
+): string {
+  const manifestBase = typeof manifestUrl === 'string' ? absoluteManifestUrl(manifestUrl) : manifestUrl;
+  const base = modelBaseUrl === undefined ? manifestBase : baseDirectory(modelBaseUrl, manifestBase);
   if (resolveFile) {
     const out = resolveFile(file, base);
     try {

@@ -1,6 +1,5 @@
 // Where model bytes come from: a manifest URL (with download progress), a manifest + bytes, or a cache; checked against the manifest before use.
 import { EdgetuneError, throwIfAborted } from '../core/errors.js';
-import { sha256Hex } from '../core/hash.js';
 import { untilAborted } from './guard.js';
 import { validateManifest, type ModelManifest } from './manifest.js';
 import { resolveModelFile, type ResolveFile } from './resolve-file.js';
@@ -8,7 +7,9 @@ import {
   cacheIdForUrl,
   isLocalSource,
   localManifestUrl,
+  modelSha256,
   readLocal,
+  readLocalModel,
   roomToCache,
   type LoadWarning,
   type UpdateEvent,
@@ -71,6 +72,12 @@ export interface LoadModelOptions {
    * @defaultValue confined to the manifest's directory
    */
   readonly resolveFile?: ResolveFile | undefined;
+  /**
+   * The folder that holds the model file instead of the manifest's own: `file` is resolved against
+   * it and confined to it (same rules). A string, so unlike `resolveFile` it crosses to a Worker.
+   * @defaultValue the manifest's directory
+   */
+  readonly modelBaseUrl?: string | undefined;
 }
 
 /** A model ready for a runtime: validated manifest and checksum-verified bytes. */
@@ -120,7 +127,11 @@ async function readWithProgress(
 ): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+  // The manifest gives the size: chunks go straight into one buffer of that size, so a large
+  // model is never held twice (chunk list + joined copy). A server sending more than announced
+  // falls back to a growing list; the size check then refuses it.
+  const out = total > 0 ? new Uint8Array(total) : undefined;
+  const extra: Uint8Array[] = [];
   let loaded = 0;
   options.onProgress?.({ phase: 'download', file, loaded, total });
   for (;;) {
@@ -137,25 +148,36 @@ async function readWithProgress(
       },
     );
     if (done) break;
-    chunks.push(value);
+    if (out && extra.length === 0 && loaded + value.byteLength <= out.byteLength) out.set(value, loaded);
+    else extra.push(value);
     loaded += value.byteLength;
     options.onProgress?.({ phase: 'download', file, loaded, total });
   }
-  const out = new Uint8Array(loaded);
+  if (out && extra.length === 0) return loaded === out.byteLength ? out : out.subarray(0, loaded);
+  const joined = new Uint8Array(loaded);
   let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
+  if (out) {
+    const head = loaded - extra.reduce((a, c) => a + c.byteLength, 0);
+    joined.set(out.subarray(0, head));
+    o = head;
+  }
+  for (const c of extra) {
+    joined.set(c, o);
     o += c.byteLength;
   }
-  return out;
+  return joined;
 }
 
 /**
  * Checks bytes against the manifest (size, SHA-256, file format signature).
  *
+ * @param manifest - the validated manifest
+ * @param bytes - the model file
+ * @param sha256 - the bytes' SHA-256 when it was computed while reading (Node files), so they are not hashed twice
+ *
  * @throws EdgetuneError `CHECKSUM_MISMATCH` or `MODEL_CORRUPT`
  */
-export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Array): Promise<void> {
+export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Array, sha256?: string): Promise<void> {
   if (bytes.byteLength !== manifest.bytes) {
     throw new EdgetuneError(
       'CHECKSUM_MISMATCH',
@@ -163,7 +185,7 @@ export async function verifyModelBytes(manifest: ModelManifest, bytes: Uint8Arra
       { details: { expected: manifest.bytes, actual: bytes.byteLength } },
     );
   }
-  const actual = await sha256Hex(bytes);
+  const actual = sha256 ?? (await modelSha256(bytes));
   if (actual !== manifest.sha256) {
     throw new EdgetuneError(
       'CHECKSUM_MISMATCH',
@@ -231,7 +253,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
         }
       }
     }
-    const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile);
+    const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile, options.modelBaseUrl);
     // Say before the download, not after it, when the cache has no room: the model then runs uncached.
     const noRoom = options.cache?.putModel
       ? await untilAborted(roomToCache(manifest.bytes), options.signal)
@@ -350,7 +372,7 @@ async function lookForUpdate(
   let status: UpdateEvent['status'] = 'failed';
   try {
     // Confined like the first download: an updated manifest must not point elsewhere either.
-    const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile);
+    const fileUrl = resolveModelFile(manifest.file, url, options.resolveFile, options.modelBaseUrl);
     const res = await f(fileUrl, options.signal ? { signal: options.signal } : {});
     if (res.ok) {
       const bytes = new Uint8Array(await res.arrayBuffer());
@@ -377,9 +399,15 @@ async function loadLocal(path: string, options: LoadModelOptions): Promise<Loade
   }
   const manifest = validateManifest(json);
   throwIfAborted(options.signal);
-  const fileUrl = resolveModelFile(manifest.file, await localManifestUrl(path), options.resolveFile);
+  const fileUrl = resolveModelFile(
+    manifest.file,
+    await localManifestUrl(path),
+    options.resolveFile,
+    options.modelBaseUrl,
+  );
   let bytes: Uint8Array;
-  if (fileUrl.startsWith('file:')) bytes = await untilAborted(readLocal(fileUrl, 'model file'), options.signal);
+  let sha256: string | undefined;
+  if (fileUrl.startsWith('file:')) ({ bytes, sha256 } = await untilAborted(readLocalModel(fileUrl), options.signal));
   else {
     // resolveFile may send a local manifest's model to the network.
     const f = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -391,6 +419,6 @@ async function loadLocal(path: string, options: LoadModelOptions): Promise<Loade
     );
   }
   options.onProgress?.({ phase: 'verify', file: manifest.file });
-  await verifyModelBytes(manifest, bytes);
+  await verifyModelBytes(manifest, bytes, sha256);
   return { manifest, bytes, origin: 'url' };
 }

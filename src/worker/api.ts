@@ -19,8 +19,11 @@ import { moveOut, storageOptionsIndex, wholeBuffer, type StorageScope } from './
 
 export type { StorageScope } from './protocol.js';
 
-/** Encoder options that can cross to a worker (no functions, no signal); `cache` is a storage handle opened in the worker. */
-export type WorkerEncoderOptions = Omit<EncoderOptions, 'signal' | 'onProgress' | 'cache' | 'fetch'>;
+/**
+ * Encoder options that can cross to a worker (no functions, no signal); `cache` is a storage handle
+ * opened in the worker. `resolveFile` (a function) cannot cross: use `modelBaseUrl`.
+ */
+export type WorkerEncoderOptions = Omit<EncoderOptions, 'signal' | 'onProgress' | 'cache' | 'fetch' | 'resolveFile'>;
 
 /** What the worker tells the page about an opened encoder. */
 export interface WorkerEncoderInfo {

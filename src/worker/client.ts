@@ -237,6 +237,12 @@ export class EdgetuneWorker {
     } = {},
   ): Promise<WorkerEncoder> {
     this.#assertAlive();
+    if (typeof (options as { resolveFile?: unknown }).resolveFile === 'function')
+      throw new EdgetuneError(
+        'INVALID_ARGUMENT',
+        'resolveFile is a function and cannot cross to the worker; pass modelBaseUrl (the folder holding the model file) instead.',
+        { details: { option: 'resolveFile' } },
+      );
     const { signal, onProgress, cache, ...rest } = options;
     const progress = onProgress ? proxy((p: unknown) => onProgress(p as LoadProgress)) : undefined;
     const src: WorkerModelSource =

@@ -1,6 +1,6 @@
 // Real-size encoders in real Chromium: the committed ViT-Ti/16 int8 and MobileNetV3 on WASM and WebGPU (self-check on), and an 86.5 MB ViT-S/14 cached in IndexedDB and reopened with the network refused.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importModel } from '../../src/cli/import.js';
@@ -73,6 +73,34 @@ describe('real-size encoders in Chromium', { skip }, () => {
       assert.equal(again.origin, 'cache');
       assert.ok(!again.phases.includes('download'));
       assert.deepEqual(again.embeddings, first.embeddings);
+    } finally {
+      await chrome.close();
+    }
+  });
+
+  test('in a module Worker, modelBaseUrl (a string) fetches the model from another folder, matching onnxruntime-node', async () => {
+    // The manifest is served from a folder without the model; the committed model stays where it is.
+    const dir = join(REPO_ROOT, '.cache', 'reference', 'worker-base');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(REPO_ROOT, 'models/reference/vit-ti16-int8.json'), join(dir, 'vit-ti16-int8.json'));
+    const chrome = await launchChromium();
+    try {
+      const out = await pageResult<{ withoutBase: string; withFunction: string; embeddings: number[][] }>(
+        await chrome.open(
+          server.pageUrl('test/browser/pages/realsize-worker.ts', {
+            model: `/${relative(REPO_ROOT, join(dir, 'vit-ti16-int8.json'))}`,
+            base: '/models/reference/',
+          }),
+        ),
+        300_000,
+      );
+      assert.equal(out.withoutBase, 'MODEL_NOT_FOUND');
+      assert.equal(out.withFunction, 'INVALID_ARGUMENT');
+      assertMatches(
+        { embeddings: out.embeddings } as PageOut,
+        await reference(join(REPO_ROOT, 'models/reference/vit-ti16-int8.json'), 3),
+        0.999,
+      );
     } finally {
       await chrome.close();
     }

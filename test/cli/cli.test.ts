@@ -16,9 +16,9 @@ import { forRuntime } from '../../src/runtime/pooling.js';
 import { preprocessBatch } from '../../src/runtime/preprocess.js';
 import { batchCosines } from '../../src/runtime/selfcheck.js';
 import { openStorage } from '../../src/storage/index.js';
-import { REFERENCE_MODELS, referenceUnavailable, scratch } from './reference.js';
+import { photosUnavailable, REFERENCE_MODELS, referenceUnavailable, scratch } from './reference.js';
 
-const skip = referenceUnavailable();
+const skip = referenceUnavailable() ?? photosUnavailable();
 
 /** Runs the CLI in-process, capturing what it prints. */
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -86,9 +86,15 @@ test('import refuses what it cannot infer, naming the flag that supplies it', { 
   r = await cli('import', mn, '--preset', 'nope');
   assert.equal(r.code, 2);
   assert.match(r.err, /--preset must be one of imagenet, dinov2, clip, raw/);
-  r = await cli('quantize', join(dir, 'x.json'), '--tflite');
+  // --tflite: the op-by-op verdict against what tfjs-tflite is known to run (no .tflite is written).
+  r = await cli('import', mn, '--preset', 'imagenet', '--size', '224', '--output', 'pooler_output');
+  assert.equal(r.code, 0, r.err);
+  r = await cli('quantize', join(dir, 'mobilenetv3-small.json'), '--tflite');
   assert.equal(r.code, 1);
-  assert.match(r.err, /not supported yet.*CONV_2D/);
+  assert.match(r.out, /NOT CONVERTED/);
+  assert.match(r.out, /unverified\s+Conv×52\s+→ DEPTHWISE_CONV_2D/);
+  assert.match(r.out, /unverified\s+HardSwish×18\s+→ HARD_SWISH/);
+  assert.match(r.out, /verified\s+GlobalAveragePool×9\s+→ MEAN/);
 });
 
 for (const name of REFERENCE_MODELS) {
@@ -96,7 +102,7 @@ for (const name of REFERENCE_MODELS) {
     skip,
     timeout: 600_000,
   }, async () => {
-    const { dir, images } = scratch([name]);
+    const { dir, photos } = scratch([name]);
     const model = join(dir, `${name}.onnx`);
     const imp = await cli('import', model, ...IMPORT_FLAGS[name]);
     assert.equal(imp.code, 0, imp.err);
@@ -109,22 +115,24 @@ for (const name of REFERENCE_MODELS) {
     const q = await cli(
       'quantize',
       join(dir, `${name}.json`),
-      ...(big ? ['--calibrate-sample', '4'] : ['--calibrate', images]),
+      ...(big ? ['--calibrate-sample', '4'] : ['--calibrate', photos, '--limit', '16']),
       '--speed-runs',
       name === 'vit-ti16' ? '2' : '0',
       '--json',
     );
     assert.equal(q.code, 0, q.err);
     const report = JSON.parse(q.out) as QuantizeReport;
-    // Static per-tensor uint8 activations do not reach 0.99 on the random-weight MobileNetV3 (see
-    // docs/models.md): the CLI must say so rather than pass it off; the ViTs must reach it.
+    // The MobileNet reaches 0.99 only with percentile ranges and its most sensitive layers in float
+    // (docs/models.md): the report must say which, from the per-layer error it measured.
+    assert.ok(report.cosine.min >= 0.99, `int8 vs fp32 cosine ${report.cosine.min}: ${report.notes.join('; ')}`);
+    assert.ok(report.fp32NoiseCosine > 0.99 && report.fp32NoiseCosine <= 1);
+    if (name === 'mobilenetv3-small') {
+      assert.notEqual(report.rangeMethod, 'minmax');
+      assert.ok(report.keptFloat.length > 0 && report.sensitivity.length === 52, report.keptFloat.join(', '));
+      assert.ok(report.sensitivity[0]!.cosine <= report.sensitivity.at(-1)!.cosine, 'worst layer first');
+    } else assert.equal(report.keptFloat.length, 0);
+    // A third of its Conv nodes stay float, so the MobileNet shrinks less than the ViTs.
     const int8Ok = name !== 'mobilenetv3-small';
-    if (int8Ok) assert.ok(report.cosine.min >= 0.99, `int8 vs fp32 cosine ${report.cosine.min}`);
-    else if (report.cosine.min < 0.99)
-      assert.ok(
-        report.notes.some((x) => x.startsWith('TARGET NOT MET')),
-        report.notes.join('; '),
-      );
     if (int8Ok)
       assert.ok(
         report.bytes.int8 < report.bytes.fp32 * 0.35,
@@ -155,7 +163,8 @@ for (const name of REFERENCE_MODELS) {
       const ref = await embedAll(readFileSync(model), rt, preprocessBatch(frames, rt.input), frames.length);
       const flat = (xs: Float32Array[]): Float32Array => Float32Array.from(xs.flatMap((x) => Array.from(x)));
       assert.ok(Math.min(...batchCosines(flat(a), ref.out, rt.output.dim)) >= 0.999, 'fp32 SDK vs onnxruntime-node');
-      if (int8Ok) assert.ok(Math.min(...batchCosines(flat(b), flat(a), rt.output.dim)) >= 0.99, 'int8 vs fp32');
+      const frameCos = Math.min(...batchCosines(flat(b), flat(a), rt.output.dim));
+      assert.ok(frameCos >= (int8Ok ? 0.99 : 0.98), `int8 vs fp32 on camera frames: ${frameCos}`);
       // The random MobileNetV3's features do not separate scene kinds reliably: the learner is taught on the ViTs.
       if (!int8Ok) return;
       const taught = int8;

@@ -33,13 +33,46 @@ export function referenceDir(): string {
   return dir;
 }
 
+/** Debian packages whose photos calibrate the reference models (real RGB images, never Fashion-MNIST). */
+const PHOTO_DIR = '/usr/share/backgrounds';
+
+/** Why the calibration photos are missing, or `undefined` when they are installed. */
+export function photosUnavailable(): string | undefined {
+  return existsSync(PHOTO_DIR)
+    ? undefined
+    : `no photos in ${PHOTO_DIR} (apt-get install lomiri-wallpapers ukui-wallpapers)`;
+}
+
+/**
+ * Real photos from the installed wallpaper packages, scaled (PIL) to a short side of 256 px — the
+ * size `--preset imagenet` centre-crops to exactly 224 — once, into the gitignored cache.
+ */
+export function photosDir(): string {
+  const dir = join(root, '.cache', 'reference', 'photos-256');
+  if (!existsSync(join(dir, 'done'))) {
+    mkdirSync(dir, { recursive: true });
+    const py = `
+import glob, os, sys
+from PIL import Image
+fs = sorted(f for f in glob.glob('${PHOTO_DIR}/*.jpg') + glob.glob('${PHOTO_DIR}/*.png') if not os.path.islink(f))
+for k, f in enumerate(fs):
+    im = Image.open(f).convert('RGB'); w, h = im.size; s = 256 / min(w, h)
+    im.resize((max(256, round(w * s)), max(256, round(h * s))), Image.BILINEAR).save(os.path.join(sys.argv[1], '%02d.png' % k))
+open(os.path.join(sys.argv[1], 'done'), 'w').write(str(len(fs)))
+`;
+    const r = spawnSync('/usr/bin/python3', ['-c', py, dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`photo set failed: ${r.stderr}`);
+  }
+  return dir;
+}
+
 /** A scratch folder with the models linked in (the CLI writes manifests beside them) and a folder of PNG calibration images. */
-export function scratch(models: readonly string[]): { dir: string; images: string } {
+export function scratch(models: readonly string[]): { dir: string; images: string; photos: string } {
   const src = referenceDir();
   const dir = mkdtempSync(join(tmpdir(), 'edgetune-cli-'));
   for (const m of models) symlinkSync(join(src, `${m}.onnx`), join(dir, `${m}.onnx`));
   const images = join(dir, 'calibration');
   mkdirSync(images);
   syntheticImages(6, 300, 200, 11).forEach((img, k) => writeFileSync(join(images, `scene-${k}.png`), encodePng(img)));
-  return { dir, images };
+  return { dir, images, photos: photosDir() };
 }

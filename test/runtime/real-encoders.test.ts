@@ -188,6 +188,100 @@ test('Encoder.open takes a manifest file path or file:// URL in Node', async () 
   assert.equal(c.manifest.id, manifest.id);
 });
 
+test('modelBaseUrl: the model file comes from another folder, confined there; a string, so a Worker takes it too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgetune-base-'));
+  const bytes = tinyCnn();
+  const manifest = await manifestFor(bytes);
+  mkdirSync(join(dir, 'manifests'));
+  mkdirSync(join(dir, 'weights'));
+  writeFileSync(join(dir, 'weights', manifest.file), bytes);
+  writeFileSync(join(dir, 'manifests', 'm.json'), JSON.stringify(manifest));
+  const path = join(dir, 'manifests', 'm.json');
+  await assert.rejects(Encoder.open(path, { device: 'wasm' }), (e) => isEdgetuneError(e, 'MODEL_NOT_FOUND'));
+  // Relative to the manifest, absolute file:// URL, with or without the trailing slash.
+  for (const modelBaseUrl of ['../weights/', '../weights', pathToFileURL(join(dir, 'weights')).href]) {
+    await using enc = await Encoder.open(path, { device: 'wasm', modelBaseUrl });
+    assert.equal(enc.manifest.sha256, manifest.sha256);
+  }
+  // The confinement moves with the base: `file` may not climb out of it.
+  writeFileSync(path, JSON.stringify({ ...manifest, file: `../weights/${manifest.file}` }));
+  await assert.rejects(
+    Encoder.open(path, { device: 'wasm', modelBaseUrl: '../weights/' }),
+    (e) => isEdgetuneError(e, 'MANIFEST_INVALID') && (e.details as { field?: string }).field === 'file',
+  );
+  await assert.rejects(Encoder.open(path, { modelBaseUrl: '' }), (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'));
+  // Over HTTP: manifest on the app, model on another path of the same origin.
+  const fetched: string[] = [];
+  const fetchFn = (async (url: string) => {
+    fetched.push(url);
+    if (url === 'https://app.example/m/enc.json') return new Response(JSON.stringify(manifest));
+    if (url === `https://app.example/cdn/v2/${manifest.file}`) return new Response(bytes.slice());
+    return new Response('', { status: 404 });
+  }) as typeof fetch;
+  await using web = await Encoder.open('https://app.example/m/enc.json', {
+    device: 'wasm',
+    fetch: fetchFn,
+    modelBaseUrl: '/cdn/v2',
+  });
+  assert.deepEqual(fetched, ['https://app.example/m/enc.json', `https://app.example/cdn/v2/${manifest.file}`]);
+  assert.equal(web.manifest.id, manifest.id);
+});
+
+test('downloads land in one buffer of the manifest size; a longer or shorter body is refused by the size check', async () => {
+  const bytes = tinyCnn();
+  const manifest = await manifestFor(bytes);
+  const serveBody = (body: Uint8Array): typeof fetch =>
+    (async (url: string) => {
+      if (url.endsWith('.json')) return new Response(JSON.stringify(manifest));
+      // Many small chunks, as a network delivers them.
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            for (let o = 0; o < body.length; o += 1000) c.enqueue(body.slice(o, o + 1000));
+            c.close();
+          },
+        }),
+      );
+    }) as typeof fetch;
+  const loaded: number[] = [];
+  const { loadModel } = await import('../../src/runtime/source.js');
+  const ok = await loadModel('https://app.example/m/enc.json', {
+    fetch: serveBody(bytes),
+    onProgress: (p) => void (p.phase === 'download' && loaded.push(p.loaded)),
+  });
+  assert.deepEqual(ok.bytes, bytes);
+  assert.equal(ok.bytes.byteOffset, 0);
+  assert.equal(ok.bytes.buffer.byteLength, manifest.bytes, 'no over-allocation or joined copy');
+  assert.equal(loaded.at(-1), manifest.bytes);
+  const longer = new Uint8Array(bytes.length + 10);
+  longer.set(bytes);
+  for (const body of [longer, bytes.subarray(0, bytes.length - 10)])
+    await assert.rejects(
+      loadModel('https://app.example/m/enc.json', { fetch: serveBody(body) }),
+      (e) => isEdgetuneError(e, 'CHECKSUM_MISMATCH') && /bytes but its manifest says/.test((e as Error).message),
+    );
+});
+
+test('readLocalModel: one read into a buffer of the file size, hashed with node:crypto on the way', async () => {
+  const { readLocalModel, modelSha256 } = await import('../../src/runtime/source-extra.js');
+  const { createHash } = await import('node:crypto');
+  const dir = mkdtempSync(join(tmpdir(), 'edgetune-hash-'));
+  // Larger than one 16 MiB hashing step, with a non-repeating pattern so a skipped or reordered step changes the hash.
+  const big = new Uint8Array(40 * 1024 * 1024 + 123);
+  for (let k = 0; k < big.length; k++) big[k] = (k * 2654435761) >>> 24;
+  writeFileSync(join(dir, 'big.bin'), big);
+  const want = createHash('sha256').update(big).digest('hex');
+  const r = await readLocalModel(join(dir, 'big.bin'));
+  assert.equal(r.sha256, want);
+  assert.equal(r.bytes.buffer.byteLength, big.length);
+  assert.equal(await modelSha256(big), want);
+  assert.equal(
+    await modelSha256(big.subarray(5, 17_000_000)),
+    createHash('sha256').update(big.subarray(5, 17_000_000)).digest('hex'),
+  );
+  await assert.rejects(readLocalModel(join(dir, 'none.bin')), (e) => isEdgetuneError(e, 'MODEL_NOT_FOUND'));
+});
+
 /** A Map-backed cache; `refuse` makes putModel fail like a full quota. */
 function memoryCache(refuse = false): ModelCache & { puts: number } {
   const m = new Map<string, { manifest: unknown; bytes: Uint8Array }>();
