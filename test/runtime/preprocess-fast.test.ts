@@ -88,3 +88,16 @@ test('Float32 0..1 frames go through the same fast path as bytes', () => {
   const floats: RawPixels = { ...bytes, data: Float32Array.from(bytes.data, (v) => v / 255) };
   assert.ok(maxDiff(preprocessBatch([floats], spec(64, 3)), preprocessBatch([bytes], spec(64, 3))) < TOL);
 });
+
+test('a crop whose edge lands a rounding error past the last row stays finite (273×320 photo, 0.875 centre crop to 224²)', () => {
+  // (y + 1) · 239/224 came out as 239.00000000000003 in the earlier resize, which read one row past the image.
+  for (const [w, h] of [
+    [273, 320],
+    [320, 273],
+    [239, 239],
+    [1000, 333],
+  ] as const) {
+    const t = preprocessBatch([frame(w, h, 4)], spec(224, 3, { crop: 'center', cropFraction: 0.875 }));
+    assert.ok(t.every(Number.isFinite), `${w}×${h}: every value finite`);
+  }
+});
