@@ -189,13 +189,24 @@ export class WorkerApi {
   /** Runs `fn` with a signal the page can abort by `token`; releases the page's proxied callback afterwards. */
   async #withToken<T>(
     token: string | undefined,
-    fn: (signal: AbortSignal | undefined) => Promise<T>,
+    fn: (signal: AbortSignal | undefined, progress: ((p: unknown) => void) | undefined) => Promise<T>,
     callback?: unknown,
   ): Promise<T> {
     const c = token === undefined ? undefined : new AbortController();
     if (c) this.#aborts.set(token!, c);
+    // A progress call through the page's comlink proxy travels on its own port, so it could arrive
+    // after the result; each call is awaited before the result is returned, so progress ends first.
+    const pending: Promise<unknown>[] = [];
+    const progress =
+      typeof callback === 'function'
+        ? (p: unknown) => {
+            pending.push(Promise.resolve((callback as (p: unknown) => unknown)(p)).catch(() => undefined));
+          }
+        : undefined;
     try {
-      return await fn(c?.signal);
+      const result = await fn(c?.signal, progress);
+      await Promise.all(pending);
+      return result;
     } finally {
       if (c) this.#aborts.delete(token!);
       release(callback);
@@ -223,7 +234,7 @@ export class WorkerApi {
   ): Promise<WorkerEncoderInfo> {
     return this.#withToken(
       token,
-      async (signal) => {
+      async (signal, progress) => {
         const { cache, ...rest } = options;
         const src: ModelSource =
           typeof source === 'object' && 'storage' in source
@@ -233,7 +244,7 @@ export class WorkerApi {
           ...rest,
           ...(cache !== undefined ? { cache: this.#get(this.#storages, cache, 'storage') } : {}),
           ...(signal ? { signal } : {}),
-          ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
+          ...(progress ? { onProgress: progress } : {}),
         });
         return { handle: this.#add(this.#encoders, enc), manifest: enc.manifest, diagnostics: enc.diagnostics };
       },
@@ -304,10 +315,10 @@ export class WorkerApi {
     const learner = this.#get(this.#learners, handle, 'learner');
     return this.#withToken(
       token,
-      async (signal) => {
+      async (signal, progress) => {
         const result = await learner.adapt({
           ...(signal ? { signal } : {}),
-          ...(onProgress ? { onProgress: (p) => void onProgress(p) } : {}),
+          ...(progress ? { onProgress: progress } : {}),
         });
         return { result, snapshot: snapshot(learner) };
       },
@@ -356,11 +367,11 @@ export class WorkerApi {
     try {
       return await this.#withToken(
         token,
-        (signal) =>
+        (signal, progress) =>
           storage.checkpoints(slot).update((current) => fn(current), {
             ...options,
             ...(signal ? { signal } : {}),
-            ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}),
+            ...(progress ? { onProgress: progress } : {}),
           }),
         onProgress,
       );
@@ -393,13 +404,13 @@ export class WorkerApi {
           : (storage[scope.kind](scope.slot) as unknown as Record<string, unknown>);
     return this.#withToken(
       token,
-      async (signal) => {
+      async (signal, progress) => {
         const a = [...args];
         if (optionsAt >= 0 && (signal || onProgress)) {
           a[optionsAt] = {
             ...(a[optionsAt] as object | undefined),
             ...(signal ? { signal } : {}),
-            ...(onProgress ? { onProgress: (p: unknown) => void onProgress(p) } : {}),
+            ...(progress ? { onProgress: progress } : {}),
           };
         }
         const result = await (target[method] as (...x: unknown[]) => Promise<unknown>).apply(target, a);
@@ -430,12 +441,12 @@ export class WorkerApi {
   ): Promise<WorkerPersonalizerInfo> {
     return this.#withToken(
       token,
-      async (signal) => {
+      async (signal, progress) => {
         const { openLocalPersonalizer } = await import('../personalizer/local.js');
         const p = await openLocalPersonalizer({
           ...options,
           ...(signal ? { signal } : {}),
-          ...(onProgress ? { onProgress: (x) => void onProgress(x) } : {}),
+          ...(progress ? { onProgress: progress } : {}),
         });
         return { handle: this.#add(this.#personalizers, p), modelId: p.modelId, dim: p.dim };
       },

@@ -423,7 +423,7 @@ export const CASES: PCase[] = [
       const b = await env.open(dst, { onProgress: (p) => phases.push(p.phase) });
       const seen = phases.length;
       await b.importProfile(file);
-      eq(phases.length, seen, 'no open-time progress reported by importProfile');
+      eq(phases.length, seen, `no open-time progress reported by importProfile (${phases.join(',')})`);
       eq((await predictHeldOut(b, env.sample, 5)).labels, want.labels, 'same predictions after import');
       await b.dispose();
       const c = await env.open(src, { learner: { epochs: 7 } });
