@@ -3,13 +3,20 @@ import { FeatureAligner } from './align.js';
 import { Adwin, EmbeddingDrift, PageHinkley } from './drift.js';
 import type { Prediction } from './events.js';
 import { headSpec, type HeadSpec } from './heads.js';
-import { argmax, normalizedEntropy, softmaxInPlace, weightedArgmax } from './ops.js';
+import { argmax, logSumExp, normalizedEntropy, softmaxInPlace, weightedArgmax } from './ops.js';
 import { newOptimizerState, type OptimizerState } from './optim.js';
 import type { ResolvedLearnerOptions } from './options.js';
 import { ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
 import { newCounters, type LearnerCounters } from './state.js';
-import { calibratedAt, fitOpenSet, openSetScore, temperatureScale, type OpenSetModel } from './openset.js';
+import {
+  addClassPosterior,
+  calibratedAt,
+  fitOpenSet,
+  openSetScore,
+  temperatureScale,
+  type OpenSetModel,
+} from './openset.js';
 import { RecentFrames } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
 import { newThresholdState, type ThresholdState } from './thresholds.js';
@@ -135,9 +142,12 @@ export class LearnerCore {
     if (this.o.openSet.enabled) {
       // A few strangers in a familiar stream do not redefine it; a stream where most frames are
       // unfamiliar has shifted as a whole, and then alignment must follow it.
-      const unknown = openSetScore(this.openSet(), z).margin < 0;
+      const unknown = openSetScore(this.openSet(), u, this.energy(z, false)).margin < 0;
       this.unknownRate = 0.98 * this.unknownRate + 0.02 * (unknown ? 1 : 0);
       if (unknown && this.unknownRate < 0.5) return 0;
+      // A stream mostly unfamiliar has shifted as a whole (a corruption, a new camera): every frame counts
+      // alike — weighing by a near-chance head's class calls would align on a biased few.
+      if (this.unknownRate >= 0.5) return 1;
     }
     if (this.o.distributionAlignment && c >= 2) {
       // A stream whose predictions crowd onto under half the classes is a label shift (a camera on one
@@ -183,6 +193,8 @@ export class LearnerCore {
     for (let k = 0; k < c; k++)
       if (w[k]! > 0) for (let j = 0; j < d; j++) protos[k * d + j] = protos[k * d + j]! / w[k]!;
     this.protos = protos;
+    // The open-set model reads the teacher's energies, which move with the prototypes.
+    this.open = undefined;
     if (this.o.head === 'ncm') {
       this.student = Float32Array.from(protos);
       this.teacher = Float32Array.from(protos);
@@ -193,7 +205,30 @@ export class LearnerCore {
     return softmaxInPlace(this.logits(z, params, useSupports, fitted));
   }
 
+  /**
+   * Logits of a prediction: the head's, and for the linear and adapter heads with `openSet.classifierWeight`
+   * > 0 its log-probabilities plus the weighted class posterior of the Gaussian model on the labels.
+   */
   logits(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.fitted): Float64Array {
+    const out = this.headLogits(z, params, useSupports, fitted);
+    return useSupports ? out : this.withPosterior(z, out);
+  }
+
+  /** `logits` of the head on `z` with the class posterior weighed in (in place), when it applies. */
+  withPosterior(z: Float32Array, logits: Float64Array): Float64Array {
+    const os = this.o.openSet;
+    if (os.enabled && os.classifierWeight > 0 && this.o.head !== 'ncm')
+      addClassPosterior(this.openSet(), z, logits, os.classifierWeight);
+    return logits;
+  }
+
+  /** Energy −logsumexp of the teacher head's logits (without the class posterior). */
+  energy(z: Float32Array, useSupports: boolean): number {
+    return -logSumExp(this.headLogits(z, this.teacher, useSupports));
+  }
+
+  /** The head's own logits (supports for T3A; label prototypes before the first fit). */
+  headLogits(z: Float32Array, params: Float32Array, useSupports: boolean, fitted = this.fitted): Float64Array {
     const c = this.classes.length;
     const out = new Float64Array(c);
     if (useSupports) {
@@ -225,11 +260,17 @@ export class LearnerCore {
     return openSetScore(m, z).cls === k && (z === u || openSetScore(m, u).cls === k);
   }
 
-  /** The open-set model of the current labels (refitted after labels change). */
+  /** The open-set model of the current labels and teacher (refitted after either changes). */
   openSet(): OpenSetModel {
     if (!this.open) {
       const os = this.o.openSet;
-      this.open = fitOpenSet(this.replay.labeled, this.o.dim, os.quantile, os.margin);
+      // Label energies under the current teacher: refitted when it changes (adapt, NCM refresh).
+      this.open = fitOpenSet(
+        this.replay.labeled,
+        this.o.dim,
+        os,
+        (x) => -logSumExp(this.headLogits(x, this.teacher, false)),
+      );
     }
     return this.open;
   }
@@ -246,11 +287,11 @@ export class LearnerCore {
     return calibratedAt(raw, k, this.o.calibration ? this.temperature : 1);
   }
 
-  /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on `z`. */
-  toPrediction(raw: Float64Array, z: Float32Array, energy: number): Prediction {
+  /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on the unaligned input `u`. */
+  toPrediction(raw: Float64Array, u: Float32Array, energy: number): Prediction {
     const p = this.o.calibration ? temperatureScale(raw, this.temperature) : raw;
     const b = argmax(p);
-    const open = this.o.openSet.enabled ? openSetScore(this.openSet(), z).margin : Number.POSITIVE_INFINITY;
+    const open = this.o.openSet.enabled ? openSetScore(this.openSet(), u, energy).margin : Number.POSITIVE_INFINITY;
     return {
       label: this.classes[b]!,
       confidence: p[b]!,

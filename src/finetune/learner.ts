@@ -4,7 +4,7 @@ import { LearnerCore } from './core.js';
 import { Adwin, EmbeddingDrift } from './drift.js';
 import type { AdaptProgress, AdaptResult, LearnerEvent, LearnerStats, Observation, Prediction } from './events.js';
 import { headSpec } from './heads.js';
-import { allFinite, assertFinite, dropAt, logSumExp, softmaxInPlace } from './ops.js';
+import { allFinite, assertFinite, dropAt, softmaxInPlace } from './ops.js';
 import { newOptimizerState } from './optim.js';
 import {
   MAX_CLASSES,
@@ -282,10 +282,11 @@ export class Learner {
     this.#checkInput(embedding, 'Embedding');
     this.#ensureReady();
     this.#c.sync();
-    const z = this.#c.align.align(this.#c.o, this.#c.normalize(embedding));
-    const logits = this.#c.logits(z, this.#c.teacher, this.#c.o.mode === 't3a');
-    const energy = -logSumExp(logits);
-    return this.#c.toPrediction(softmaxInPlace(logits), z, energy);
+    const u = this.#c.normalize(embedding);
+    const z = this.#c.align.align(this.#c.o, u);
+    const t3a = this.#c.o.mode === 't3a';
+    const logits = this.#c.logits(z, this.#c.teacher, t3a);
+    return this.#c.toPrediction(softmaxInPlace(logits), u, this.#c.energy(z, t3a));
   }
 
   /**

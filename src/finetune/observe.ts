@@ -31,9 +31,11 @@ export function observeFrame(
   const z = c.align.align(o, u);
   const step = cnt.seen;
   cnt.seen = step + 1;
-  const headLogits = c.logits(z, c.teacher, false);
-  let energy = -logSumExp(headLogits);
-  const head = softmaxInPlace(headLogits);
+  const raw = c.headLogits(z, c.teacher, false);
+  let energy = -logSumExp(raw);
+  const head = softmaxInPlace(c.withPosterior(z, Float64Array.from(raw)));
+  // The drift detectors read the head alone (the class posterior is sure of far-off inputs too).
+  let plain = softmaxInPlace(raw);
   let shown = head;
   if (o.mode === 't3a' && !duplicate) {
     const f = unit(c.spec.features(c.teacher, z));
@@ -43,6 +45,7 @@ export function observeFrame(
     const l = c.logits(z, c.teacher, true);
     energy = -logSumExp(l);
     shown = softmaxInPlace(l);
+    plain = shown;
   }
   // Distribution alignment: divide out the running mean prediction so no class can take over the pseudo-labels.
   let pl = head;
@@ -62,7 +65,7 @@ export function observeFrame(
   }
   if (!duplicate) updateThresholds(o.threshold, c.th, pl);
   const k = argmax(pl);
-  const prediction = c.toPrediction(shown, z, energy);
+  const prediction = c.toPrediction(shown, u, energy);
   let accepted = false;
   if (o.mode === 'self-train') {
     const cap =
@@ -96,7 +99,7 @@ export function observeFrame(
       } else cnt.rejectedByReservoir += 1;
     }
   }
-  const drift = duplicate ? undefined : detectDrift(c, shown, u, step, emit);
+  const drift = duplicate ? undefined : detectDrift(c, plain, u, step, emit);
   if (drift) cnt.adaptDue = true;
   if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
   return {

@@ -131,6 +131,8 @@ export async function adaptRound(
       c.teacher = teacher;
       c.opt = opt;
       c.fitted = fittedAfter;
+      // The open-set model reads the teacher's energies of the labels.
+      c.open = undefined;
       // Calls during the round drew from the learner's generator: keep their draws rather than replay them.
       if (c.rng.state.every((v, i) => v === rngStart[i])) c.rng.state.set(rng.state);
       for (const e of confirmed) e.step = step;
@@ -183,6 +185,7 @@ function restoreNcm(c: LearnerCore, s: { student: Float32Array; teacher: Float32
   c.student = s.student;
   c.teacher = s.teacher;
   c.protos = s.protos;
+  c.open = undefined;
 }
 
 /** Accuracy of `params` on the guard set: held-back labels, or all labels when none are held back. */
