@@ -11,6 +11,7 @@ import { Rng } from './rng.js';
 import { newCounters, type LearnerCounters } from './state.js';
 import {
   addClassPosterior,
+  classLogPosterior,
   calibratedAt,
   fitOpenSet,
   openSetScore,
@@ -220,6 +221,17 @@ export class LearnerCore {
     if (os.enabled && os.classifierWeight > 0 && this.o.head !== 'ncm')
       addClassPosterior(this.openSet(), z, logits, os.classifierWeight);
     return logits;
+  }
+
+  /**
+   * Probability of class `k` at `z` under the Gaussian class posterior alone (tempered on leave-one-out
+   * labels, so honest also with a few labels, where no temperature is fitted yet); 1 when it does not apply.
+   */
+  posteriorAt(z: Float32Array, k: number): number {
+    const os = this.o.openSet;
+    if (!os.enabled || os.classifierWeight === 0 || this.o.head === 'ncm') return 1;
+    const g = classLogPosterior(this.openSet(), z);
+    return g ? Math.exp(g[k]!) : 1;
   }
 
   /** Energy −logsumexp of the teacher head's logits (without the class posterior). */

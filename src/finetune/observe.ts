@@ -74,7 +74,11 @@ export function observeFrame(
         : Math.max(1, Math.ceil((2 * o.adaptEvery) / c.classes.length));
     if (duplicate) cnt.rejectedDuplicate += 1;
     else if (prediction.unknown) cnt.rejectedUnknown += 1;
-    else if (pl[k]! < classThresholds(o.threshold, c.th)[k]! || c.calibrated(head, k) < o.pseudo.minConfidence)
+    else if (
+      pl[k]! < classThresholds(o.threshold, c.th)[k]! ||
+      c.calibrated(head, k) < o.pseudo.minConfidence ||
+      c.posteriorAt(z, k) < o.pseudo.minConfidence
+    )
       cnt.rejectedLowConfidence += 1;
     else if (
       o.pseudo.agreement &&

@@ -353,11 +353,27 @@ export function openSetScore(
  * gets the lowest posterior of the others. No-op with fewer than two classes with labels.
  */
 export function addClassPosterior(m: OpenSetModel, z: ArrayLike<number>, logits: Float64Array, weight: number): void {
+  if (weight === 0 || m.classes !== logits.length) return;
+  const g = classLogPosterior(m, z);
+  if (!g) return;
   const c = logits.length;
-  if (weight === 0 || m.classes !== c) return;
+  let hm = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k < c; k++) hm = Math.max(hm, logits[k]!);
+  let hs = 0;
+  for (let k = 0; k < c; k++) hs += Math.exp(logits[k]! - hm);
+  const hz = hm + Math.log(hs);
+  for (let k = 0; k < c; k++) logits[k] = logits[k]! - hz + weight * g[k]!;
+}
+
+/**
+ * Log of the model's class posterior softmax(−β · d² / 2) at `z` (a class without labels gets the lowest
+ * of the others); undefined with fewer than two classes with labels.
+ */
+export function classLogPosterior(m: OpenSetModel, z: ArrayLike<number>): Float64Array | undefined {
+  const c = m.classes;
   let labeledClasses = 0;
   for (let k = 0; k < c; k++) if (m.counts[k]! > 0) labeledClasses++;
-  if (labeledClasses < 2) return;
+  if (labeledClasses < 2) return undefined;
   const dists = classDistances(m, z);
   const half = (m.posteriorScale * m.dim) / 2;
   let lo = Number.POSITIVE_INFINITY;
@@ -369,18 +385,15 @@ export function addClassPosterior(m: OpenSetModel, z: ArrayLike<number>, logits:
       mx = Math.max(mx, v);
     }
   }
+  const g = new Float64Array(c);
   let se = 0;
-  for (let k = 0; k < c; k++) se += Math.exp((Number.isFinite(dists[k]!) ? -half * dists[k]! : lo) - mx);
-  const lz = mx + Math.log(se);
-  let hm = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < c; k++) hm = Math.max(hm, logits[k]!);
-  let hs = 0;
-  for (let k = 0; k < c; k++) hs += Math.exp(logits[k]! - hm);
-  const hz = hm + Math.log(hs);
   for (let k = 0; k < c; k++) {
-    const g = (Number.isFinite(dists[k]!) ? -half * dists[k]! : lo) - lz;
-    logits[k] = logits[k]! - hz + weight * g;
+    g[k] = Number.isFinite(dists[k]!) ? -half * dists[k]! : lo;
+    se += Math.exp(g[k]! - mx);
   }
+  const lz = mx + Math.log(se);
+  for (let k = 0; k < c; k++) g[k] = g[k]! - lz;
+  return g;
 }
 
 /**
