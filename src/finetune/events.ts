@@ -13,7 +13,7 @@ export interface Prediction {
   readonly entropy: number;
   /** True when the input looks like none of the taught classes (`label` is then only the nearest one). */
   readonly unknown: boolean;
-  /** Cosine to the nearest label prototype minus that class's open-set threshold: negative means unknown; larger is more familiar. */
+  /** The open-set threshold minus the input's score (Mahalanobis distance to the nearest label class mean, before alignment, plus the head's energy; see `openSet`): negative means unknown; larger is more familiar. */
   readonly familiarity: number;
   /** Energy score −logsumexp(logits) of the uncalibrated head (Liu et al. 2020): higher is less familiar. */
   readonly energy: number;

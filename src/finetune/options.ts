@@ -97,11 +97,25 @@ export interface LearnerOptions {
   /** T3A: supports kept per class (lowest entropy first). @defaultValue 50 */
   readonly t3aFilter?: number;
   /**
-   * Open-set detection: an input whose cosine to the nearest label prototype is under that class's
-   * `quantile` of leave-one-out label similarities (minus `margin`) is `unknown` and never pseudo-labelled.
-   * `false` turns it off. @defaultValue `{ quantile: 0.05, margin: 0 }`
+   * Open-set detection and the Gaussian class model on the labels (openset.ts): an input whose score —
+   * Mahalanobis distance to the nearest label class mean (shared covariance: `'full'`, shrunk by `shrinkage`,
+   * or `'diagonal'`), standardised and plus `energyWeight` × the head's standardised energy — is past that
+   * class's `1 − quantile` point of leave-one-out label scores (plus `margin`) is `unknown` and never
+   * pseudo-labelled. The distance is taken on the input before feature alignment. `classifierWeight` weighs
+   * the same Gaussians' class posterior (linear discriminant analysis), on the aligned input, into every
+   * prediction of the linear and adapter heads (0: the head alone). `false` turns both off.
+   * @defaultValue `{ quantile: 0.05, margin: 0, covariance: 'full', shrinkage: 0.2, energyWeight: 1, classifierWeight: 1 }`
    */
-  readonly openSet?: false | { readonly quantile?: number; readonly margin?: number };
+  readonly openSet?:
+    | false
+    | {
+        readonly quantile?: number;
+        readonly margin?: number;
+        readonly covariance?: 'full' | 'diagonal';
+        readonly shrinkage?: number;
+        readonly energyWeight?: number;
+        readonly classifierWeight?: number;
+      };
   /** Temperature-scale reported confidences, fitted on held-back labels. @defaultValue true */
   readonly calibration?: boolean;
   /**
@@ -163,7 +177,15 @@ export interface ResolvedLearnerOptions {
   };
   adaptEvery: number;
   t3aFilter: number;
-  openSet: { enabled: boolean; quantile: number; margin: number };
+  openSet: {
+    enabled: boolean;
+    quantile: number;
+    margin: number;
+    covariance: 'full' | 'diagonal';
+    shrinkage: number;
+    energyWeight: number;
+    classifierWeight: number;
+  };
   calibration: boolean;
   pseudo: {
     agreement: boolean;
@@ -218,7 +240,7 @@ const KEYS: Record<string, readonly string[]> = {
   'drift.pageHinkley': ['minInstances', 'delta', 'threshold', 'alpha', 'mode'],
   'drift.adwin': ['delta', 'clock', 'maxWindow', 'minWindow'],
   'drift.embedding': ['window', 'threshold'],
-  openSet: ['quantile', 'margin'],
+  openSet: ['quantile', 'margin', 'covariance', 'shrinkage', 'energyWeight', 'classifierWeight'],
   pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
 };
 
@@ -362,6 +384,10 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   bool('openSet.enabled', os['enabled']);
   num('openSet.quantile', os['quantile'], 0, 0.5);
   num('openSet.margin', os['margin'], -2, 2);
+  oneOf('openSet.covariance', os['covariance'], ['full', 'diagonal']);
+  num('openSet.shrinkage', os['shrinkage'], 0, 1);
+  num('openSet.energyWeight', os['energyWeight'], 0, 10);
+  num('openSet.classifierWeight', os['classifierWeight'], 0, 10);
   bool('calibration', r.calibration);
   const ps = group('pseudo', r.pseudo);
   bool('pseudo.agreement', ps['agreement']);
@@ -449,10 +475,15 @@ function fill(o: LearnerOptions): Resolved {
           },
     adaptEvery: o.adaptEvery ?? 100,
     t3aFilter: o.t3aFilter ?? 50,
-    openSet:
-      o.openSet === false
-        ? { enabled: false, quantile: 0.05, margin: 0 }
-        : { enabled: true, quantile: o.openSet?.quantile ?? 0.05, margin: o.openSet?.margin ?? 0 },
+    openSet: {
+      enabled: o.openSet !== false,
+      quantile: (o.openSet || undefined)?.quantile ?? 0.05,
+      margin: (o.openSet || undefined)?.margin ?? 0,
+      covariance: (o.openSet || undefined)?.covariance ?? 'full',
+      shrinkage: (o.openSet || undefined)?.shrinkage ?? 0.2,
+      energyWeight: (o.openSet || undefined)?.energyWeight ?? 1,
+      classifierWeight: (o.openSet || undefined)?.classifierWeight ?? 1,
+    },
     calibration: o.calibration ?? true,
     pseudo: {
       agreement: o.pseudo?.agreement ?? true,

@@ -131,7 +131,29 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  if (s['version'] !== 1) return s;
+  return fillOpenSet(s['version'] === 1 ? migrateV1(s) : s);
+}
+
+/**
+ * Version-2 states saved before the open-set model gained a full covariance, the energy term and the
+ * class posterior carry none of them: they restore with the model they were saved with (diagonal,
+ * distance only, head alone), so they continue exactly.
+ */
+function fillOpenSet(s: Record<string, unknown>): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
+  const os = (opts as Record<string, unknown>)['openSet'];
+  if (typeof os !== 'object' || os === null || 'covariance' in os) return s;
+  return {
+    ...s,
+    options: {
+      ...opts,
+      openSet: { ...os, covariance: 'diagonal', shrinkage: 0.2, energyWeight: 0, classifierWeight: 0 },
+    },
+  };
+}
+
+function migrateV1(s: Record<string, unknown>): Record<string, unknown> {
   const v1 = s['counters'];
   const counters = newCounters();
   if (ArrayBuffer.isView(v1) && (v1 as Float64Array).length === V1_COUNTERS.length) {

@@ -166,3 +166,35 @@ test('confidence is temperature-calibrated on held-back labels: closer to accura
   };
   assert.ok(gap(l) < gap(raw), `calibrated gap ${gap(l)} vs raw ${gap(raw)}`);
 });
+
+test('a stream shifted as a whole (mostly unknown before alignment) is aligned and classified far better than by the head alone, and never pseudo-labelled wrong en masse', async () => {
+  const w = world(21, 1.5);
+  const labels = draw(w, 200);
+  const shifted = (n: number) => {
+    const d = draw(w, n);
+    // Every input moved far along a few fixed dimensions: unfamiliar to the labels.
+    return { x: d.x.map((x) => Float32Array.from(x, (v, j) => v + (j < 4 ? 6 : 0))), y: d.y };
+  };
+  const ours = await fit(labels, { mode: 'frozen' });
+  const plain = await fit(labels, { mode: 'frozen', featureAlignment: 'none', openSet: { classifierWeight: 0 } });
+  const stream = shifted(600);
+  let unknown = 0;
+  for (const x of stream.x) if (ours.observe(x).unknown) unknown++;
+  const fresh = shifted(400);
+  const a = acc(ours, fresh);
+  const b = acc(plain, fresh);
+  assert.ok(unknown > 300, `unknown ${unknown} of 600`);
+  assert.ok(a > b + 0.15, `aligned ${a.toFixed(3)} vs unaligned head ${b.toFixed(3)}`);
+  const st = await fit(labels);
+  let wrong = 0;
+  let accepted = 0;
+  for (let i = 0; i < stream.x.length; i++) {
+    const o = st.observe(stream.x[i]!);
+    if (o.accepted) {
+      accepted++;
+      if (o.pseudoLabel !== stream.y[i]) wrong++;
+    }
+    if (o.adaptDue) await st.adapt();
+  }
+  assert.ok(wrong <= Math.max(2, 0.1 * accepted), `${wrong} wrong of ${accepted} accepted`);
+});

@@ -1,0 +1,149 @@
+// The open-set candidates measured side by side on the harness's held-out-classes setup (3 of 10 classes never taught): which score `unknown` uses was chosen here, on --dev.
+// Run: node --import tsx bench/finetune/openset-scores.ts [--dev]
+import { Learner } from '../../src/finetune/index.js';
+import { fitOpenSet, openSetScore, type OpenSetSettings } from '../../src/finetune/openset.js';
+import type { ReplayEntry } from '../../src/finetune/replay.js';
+import { Rng } from '../../src/finetune/rng.js';
+import { loadDataset } from './data.js';
+import { embedCached, loadEncoder } from './encoder.js';
+
+const DEV = process.argv.includes('--dev');
+const SEED = 7;
+const ds = await loadDataset(DEV);
+const enc = await loadEncoder();
+const perm = new Rng(SEED).shuffle(Array.from({ length: ds.count }, (_, i) => i));
+const nStream = DEV ? 500 : 1000;
+const srcIdx = perm.slice(0, 2000);
+const streamIdx = perm.slice(2000, 2000 + nStream);
+const gather = (idx: number[]): Uint8Array => {
+  const out = new Uint8Array(idx.length * 784);
+  idx.forEach((j, i) => out.set(ds.images.subarray(j * 784, (j + 1) * 784), i * 784));
+  return out;
+};
+// The harness's cache keys, so its embeddings are reused.
+const srcE = await embedCached(enc, `${DEV ? 'dev-' : ''}src2000-s${SEED}-clean-0`, gather(srcIdx));
+const stE = await embedCached(enc, `${DEV ? 'dev-' : ''}stream${nStream}-s${SEED}-clean-0`, gather(streamIdx));
+const srcY = srcIdx.map((j) => ds.classes[ds.labels[j]!]!);
+const stY = streamIdx.map((j) => ds.classes[ds.labels[j]!]!);
+
+/** The learner's input scaling: L2-normalised, times √dim. */
+const prep = (x: Float32Array): Float32Array => {
+  const n = Math.hypot(...x) || 1;
+  return Float32Array.from(x, (v) => (v * Math.sqrt(x.length)) / n);
+};
+
+function auroc(score: number[], positive: boolean[]): number {
+  const idx = score.map((_, i) => i).sort((a, b) => score[a]! - score[b]!);
+  let sumPos = 0;
+  let nPos = 0;
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
+    for (let t = i; t <= j; t++)
+      if (positive[idx[t]!]) {
+        sumPos += (i + j) / 2 + 1;
+        nPos++;
+      }
+    i = j + 1;
+  }
+  const nNeg = idx.length - nPos;
+  return (sumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
+
+const draws = DEV ? 2 : 3;
+const res = new Map<string, number[]>();
+const put = (k: string, v: number): void => void res.set(k, [...(res.get(k) ?? []), v]);
+for (let dr = 0; dr < draws; dr++) {
+  const held = new Rng(SEED + 100 + dr)
+    .shuffle(Array.from({ length: 10 }, (_, k) => k))
+    .slice(0, 3)
+    .map((k) => ds.classes[k]!);
+  const keep = srcY.flatMap((y, i) => (held.includes(y) ? [] : [i]));
+  const names = [...new Set(keep.map((i) => srcY[i]!))];
+  const labeled: ReplayEntry[][] = names.map(() => []);
+  for (const i of keep)
+    labeled[names.indexOf(srcY[i]!)]!.push({
+      x: prep(srcE[i]!),
+      x2: undefined,
+      cls: names.indexOf(srcY[i]!),
+      labeled: true,
+      holdout: false,
+      conf: 1,
+      step: 0,
+    });
+  const l = new Learner({ dim: enc.dim, seed: SEED, openSet: { classifierWeight: 0 } });
+  for (const i of keep) l.addLabeled(srcE[i]!, srcY[i]!);
+  await l.adapt();
+  const pos = stY.map((y) => held.includes(y));
+  const preds = stE.map((x) => l.predict(x));
+  const energyOf = (x: Float32Array): number => l.predict(x).energy;
+  put(
+    'max-softmax',
+    auroc(
+      preds.map((p) => -p.confidence),
+      pos,
+    ),
+  );
+  put(
+    'energy',
+    auroc(
+      preds.map((p) => p.energy),
+      pos,
+    ),
+  );
+  const base: OpenSetSettings = { quantile: 0.05, margin: 0, covariance: 'diagonal', shrinkage: 0.2, energyWeight: 0 };
+  const cands: Array<[string, OpenSetSettings]> = [
+    ['diagonal Mahalanobis', base],
+    ...[0.01, 0.05, 0.2, 0.5].map((a): [string, OpenSetSettings] => [
+      `full covariance, shrinkage ${a}`,
+      { ...base, covariance: 'full', shrinkage: a },
+    ]),
+    ...[0.3, 0.5, 1, 2].map((w): [string, OpenSetSettings] => [
+      `full (shrinkage 0.2) + ${w} × energy`,
+      { ...base, covariance: 'full', energyWeight: w },
+    ]),
+  ];
+  for (const [name, s] of cands) {
+    const m = fitOpenSet(labeled, enc.dim, s, s.energyWeight > 0 ? energyOf : undefined);
+    // Labels are in the learner's input space; the energy is the head's on the same (raw) embedding.
+    put(
+      name,
+      auroc(
+        stE.map((x, i) => -openSetScore(m, prep(x), preds[i]!.energy).margin),
+        pos,
+      ),
+    );
+  }
+  const unitL = keep.map((i) => {
+    const u = prep(srcE[i]!);
+    const n = Math.hypot(...u);
+    return u.map((v) => v / n);
+  });
+  for (const k of [1, 10]) {
+    put(
+      `k-NN cosine distance (k = ${k})`,
+      auroc(
+        stE.map((x) => {
+          const u = prep(x);
+          const n = Math.hypot(...u);
+          const sims = unitL.map((v) => v.reduce((s, t, j) => s + (t * u[j]!) / n, 0)).sort((a, b) => b - a);
+          return -sims[k - 1]!;
+        }),
+        pos,
+      ),
+    );
+  }
+  put(
+    'the learner as shipped (familiarity)',
+    auroc(
+      preds.map((p) => -p.familiarity),
+      pos,
+    ),
+  );
+}
+console.log(`Open-set AUROC, ${DEV ? 'DEV' : 'TEST'} split, mean of ${draws} draws (encoder ${enc.id})\n`);
+console.log('| score | AUROC per draw | mean |\n|---|---|---|');
+for (const [k, v] of res)
+  console.log(
+    `| ${k} | ${v.map((x) => x.toFixed(3)).join(' / ')} | ${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)} |`,
+  );
