@@ -1,11 +1,16 @@
 // Camera benchmark: few-shot accuracy and unknown-object AUROC of shipped ONNX encoders (onnxruntime-web, WASM) under three framing protocols.
 //
-//   node --import tsx bench/camera/run.ts [--model NAME=FILE.onnx|FILE.json ...] [--size 96] [--out bench/camera/results.json] [--no-default]
+//   node --import tsx bench/camera/run.ts [--model NAME=FILE.onnx|NAME=FILE.json ...] [--size 96] [--out bench/camera/results.json]
+//     [--no-default] [--no-learner] [--reuse EARLIER.json ...]
 //
 // Without --model it evaluates every models/rgb-*.json manifest, the models/index.json default (the
 // Fashion-MNIST encoder: its manifest turns each RGB crop into 28×28 grey) and raw pixels. A bare
 // .onnx is taken as an RGB encoder of --size px with the pipeline's mean/std. Build the data first:
 // /usr/bin/python3 bench/camera/build.py
+// --reuse copies the rows of an encoder from an earlier results file instead of running it again, only when that
+// file recorded the same bench frames (sha256), the same encoder id and the same model file (sha256): the bench is
+// deterministic, so the rows are the ones this run would compute (e.g. the 224 px MobileNetV2 reference, ~7 min here).
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -131,7 +136,20 @@ interface Row {
   learner5?: number;
   learnerStream5?: number;
   learnerAuroc5?: number;
+  /** Copied from this earlier results file (same bench, encoder id and model sha256), not recomputed. */
+  reusedFrom?: string;
 }
+
+interface Results {
+  bench: { sha256: { frames: string } };
+  encoders: { id: string; sha256?: string }[];
+  rows: Row[];
+}
+
+const fileSha = async (f: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex');
 
 async function evaluate(b: CameraBench, enc: Enc, p: Protocol, withLearner: boolean): Promise<Row> {
   const crops = b.items.map((_, i) => protocolCrop(b, i, p));
@@ -263,8 +281,31 @@ async function main(): Promise<void> {
   // How well the background reference isolates the object (IoU of its box with the true object box).
   const ious = b.items.map((it, i) => iou(changedBox(framePixels(b, i), framePixels(b, i, 'empty'), b.frame), it.bbox));
   const meanIou = ious.reduce((a, c) => a + c, 0) / ious.length;
+  const earlier: { path: string; r: Results }[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--reuse') {
+      const path = args[i + 1]!;
+      earlier.push({ path, r: JSON.parse(await readFile(path, 'utf8')) as Results });
+    }
+  }
   const rows: Row[] = [];
   for (const enc of encs) {
+    const sha = enc.file ? await fileSha(enc.file) : undefined;
+    const from = earlier.find(
+      ({ r }) =>
+        sha !== undefined &&
+        r.bench.sha256.frames === b.sha256.frames &&
+        r.encoders.some((e) => e.id === enc.id && e.sha256 === sha) &&
+        PROTOCOLS.every((p) => r.rows.some((x) => x.encoder === enc.id && x.protocol === p)),
+    );
+    if (from) {
+      for (const p of PROTOCOLS) {
+        const row = from.r.rows.find((x) => x.encoder === enc.id && x.protocol === p)!;
+        rows.push({ ...row, file: enc.file, reusedFrom: row.reusedFrom ?? basename(from.path) });
+      }
+      process.stderr.write(`${enc.id}: rows reused from ${from.path}\n`);
+      continue;
+    }
     for (const p of PROTOCOLS) {
       const t0 = performance.now();
       rows.push(await evaluate(b, enc, p, withLearner));
@@ -288,7 +329,12 @@ async function main(): Promise<void> {
   const files = await Promise.all(
     encs
       .filter((e) => e.file)
-      .map(async (e) => ({ id: e.id, file: basename(e.file), bytes: (await stat(e.file)).size })),
+      .map(async (e) => ({
+        id: e.id,
+        file: basename(e.file),
+        bytes: (await stat(e.file)).size,
+        sha256: await fileSha(e.file),
+      })),
   );
   await writeFile(
     out,

@@ -46,4 +46,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ model, out, rows: row, dim, runtime }));
 }
 
-await main();
+// models/ is its own package (models/package.json, no "type": "module"), so tsx loads this file as CommonJS: no top-level await.
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -4,6 +4,10 @@
   node --import tsx bench/camera/run.ts                                            # camera bench on the shipped files
   /usr/bin/python3 models/pipeline/ship_rgb.py CKPT --metrics bench/camera/results.json --metrics-only
 
+Also writes the int8 TFLite twin (ID-int8.tflite + ID-int8-tflite.json) with pipeline/tflite/convert.py from the
+fp32 ONNX and the int8 ONNX's calibration ranges, so both int8 files use one activation grid; its metrics are the
+int8 ONNX's (metrics.measuredOn), refreshed by --metrics-only too.
+
 Calibration uses pretraining-pool composites (quantize.py picks them for 3-channel inputs); goldens are
 four pool composites stored as bytes (models/golden/rgb-cam-inputs-S.u8) with their PyTorch fp32 and
 onnxruntime-node embeddings, so a test can re-run them through the SDK's preprocessing.
@@ -100,6 +104,25 @@ def golden(mid, file, ckpt, size):
         f.write("\n")
 
 
+def tflite_twin(mid_int8, fp32_file, metrics_only):
+    """The int8 TFLite of the same weights and activation ranges; its manifest inherits the int8 ONNX's metrics."""
+    out = os.path.join(MODELS, f"{mid_int8}.tflite")
+    man = os.path.join(MODELS, f"{mid_int8}-tflite.json")
+    src = os.path.join(MODELS, f"{mid_int8}.json")
+    if metrics_only:
+        if os.path.exists(man):
+            m = json.load(open(man))
+            m["metrics"] = {**json.load(open(src))["metrics"], "measuredOn": mid_int8}
+            with open(man, "w") as f:
+                json.dump(m, f, indent=2)
+                f.write("\n")
+        return
+    fp32_manifest = os.path.join(MODELS, fp32_file.replace(".onnx", ".json"))
+    subprocess.run([PY, os.path.join(HERE, "tflite", "convert.py"), os.path.join(MODELS, fp32_file), "--out", out, "--int8",
+                    "--ranges", os.path.join(MODELS, f"{mid_int8}.calibration.json"), "--manifest", fp32_manifest,
+                    "--id", f"{mid_int8}-tflite", "--manifest-out", man, "--metrics-from", src], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ckpt", help="encoder snapshot or training checkpoint from train_rgb.py")
@@ -135,7 +158,8 @@ def main():
         write_manifest(mid, f"{mid}.onnx", cfg, dtype, extra)
         if not args.metrics_only:
             golden(mid, f"{mid}.onnx", args.ckpt, cfg["size"])
-    print(json.dumps({"shipped": list(ids.values()), "step": ck.get("step"), "quantize": qres}))
+    tflite_twin(ids["int8"], f"{ids['fp32']}.onnx", args.metrics_only)
+    print(json.dumps({"shipped": list(ids.values()) + [f"{ids['int8']}-tflite"], "step": ck.get("step"), "quantize": qres}))
 
 
 if __name__ == "__main__":

@@ -46,13 +46,23 @@ function parseTarget(name: string): Target {
   return { name, format: m[1] as Target['format'], device: m[2] as Device, where: m[3] as Target['where'] };
 }
 
-/** Fresh inputs per call: a worker call moves their buffers. */
-function inputs(raw: Uint8Array, n: number): ImageInput[] {
+/** Raw HWC bytes of `count` images of one shape. */
+interface Images {
+  readonly raw: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 3;
+  readonly count: number;
+}
+
+/** Fresh inputs per call (a worker call moves their buffers); past the last image it starts again at the first. */
+function inputs(im: Images, n: number): ImageInput[] {
+  const size = im.width * im.height * im.channels;
   return Array.from({ length: n }, (_, k) => ({
-    data: raw.slice(k * 784, (k + 1) * 784),
-    width: 28,
-    height: 28,
-    channels: 1 as const,
+    data: im.raw.slice((k % im.count) * size, ((k % im.count) + 1) * size),
+    width: im.width,
+    height: im.height,
+    channels: im.channels,
   }));
 }
 
@@ -60,29 +70,36 @@ async function suite(
   target: Target,
   open: Opener,
   manifestUrl: string,
-  raw: Uint8Array,
+  im: Images,
   n: number,
 ): Promise<Record<string, unknown>> {
   const phases: string[] = [];
   const enc = await open(manifestUrl, target.device, (p) => phases.push(p.phase));
   const backend = enc.backend;
-  const embeddings = await enc.embed(inputs(raw, n));
+  const embeddings = await enc.embed(inputs(im, n));
   const errors: Record<string, string> = {};
   errors['wrongShape'] = await errorCode(
     enc.embed([{ data: new Uint8Array(100), width: 28, height: 28, channels: 1 }]),
   );
   errors['nan'] = await errorCode(
-    enc.embed([{ data: new Float32Array(784).fill(Number.NaN), width: 28, height: 28, channels: 1 }]),
+    enc.embed([
+      {
+        data: new Float32Array(im.width * im.height * im.channels).fill(Number.NaN),
+        width: im.width,
+        height: im.height,
+        channels: im.channels,
+      },
+    ]),
   );
-  errors['abortedBefore'] = await errorCode(enc.embed(inputs(raw, 1), { signal: AbortSignal.abort() }));
+  errors['abortedBefore'] = await errorCode(enc.embed(inputs(im, 1), { signal: AbortSignal.abort() }));
   const c = new AbortController();
-  const during = enc.embed(inputs(raw, Math.min(400, raw.length / 784)), { signal: c.signal });
+  const during = enc.embed(inputs(im, 400), { signal: c.signal });
   c.abort();
   errors['abortedDuring'] = await errorCode(during);
   // Still usable after the errors above.
-  const again = await enc.embed(inputs(raw, 1));
+  const again = await enc.embed(inputs(im, 1));
   await enc.dispose();
-  errors['afterDispose'] = await errorCode(enc.embed(inputs(raw, 1)));
+  errors['afterDispose'] = await errorCode(enc.embed(inputs(im, 1)));
   errors['disposeAgain'] = await errorCode(enc.dispose());
   // A damaged file (one flipped byte) against its manifest.
   const manifest = (await (await fetch(manifestUrl)).json()) as ModelManifest;
@@ -102,10 +119,21 @@ async function suite(
 }
 
 report(async () => {
+  // `model` = a shipped encoder id (default: models/index.json `default`); its TFLite twin is `<id>-tflite.json`.
+  // `images` = raw HWC bytes of `size`×`size` RGB images (e.g. the RGB goldens' inputs); default: Fashion-MNIST sample.
   const index = (await (await fetch('/models/index.json')).json()) as { default: string };
-  const manifests = { onnx: `/models/${index.default}.json`, tflite: `/models/${index.default}-tflite.json` };
+  const model = q.get('model') ?? index.default;
+  const manifests = { onnx: `/models/${model}.json`, tflite: `/models/${model}-tflite.json` };
   const n = Number(q.get('n') ?? '16');
-  const raw = (await fetchSample()).images.slice(0, 400 * 784);
+  const imagesUrl = q.get('images');
+  let im: Images;
+  if (imagesUrl) {
+    const raw = new Uint8Array(await (await fetch(imagesUrl)).arrayBuffer());
+    const size = Number(q.get('size'));
+    im = { raw, width: size, height: size, channels: 3, count: raw.length / (size * size * 3) };
+  } else {
+    im = { raw: (await fetchSample()).images.slice(0, 400 * 784), width: 28, height: 28, channels: 1, count: 400 };
+  }
   const targets = (q.get('targets') ?? '').split(',').filter(Boolean).map(parseTarget);
   const results: Record<string, unknown>[] = [];
   const workers = new Map<string, EdgetuneWorker>();
@@ -131,7 +159,7 @@ report(async () => {
         open = (src, device, onProgress) =>
           worker.openEncoder(src, { device, normalize: false, ...(onProgress ? { onProgress } : {}) });
       }
-      results.push(await suite(t, open, manifests[t.format], raw, n));
+      results.push(await suite(t, open, manifests[t.format], im, n));
     } catch (e) {
       results.push({
         target: t.name,
