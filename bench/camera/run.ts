@@ -336,9 +336,10 @@ async function main(): Promise<void> {
         sha256: await fileSha(e.file),
       })),
   );
+  // Two-space JSON, as the formatter keeps it.
   await writeFile(
     out,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         bench: {
           version: 1,
@@ -353,8 +354,8 @@ async function main(): Promise<void> {
         table: lines,
       },
       null,
-      1,
-    ) + '\n',
+      2,
+    )}\n`,
   );
   console.log(`\nwrote ${out}`);
 }
