@@ -8,6 +8,7 @@ import { loadDataset } from './data.js';
 import { embedCached, loadEncoder } from './encoder.js';
 import { logregAccuracy } from './logreg.js';
 import { testPatterns } from './patterns.js';
+import { auroc, heldOutClasses } from './openset-metrics.js';
 
 const DEV = process.argv.includes('--dev');
 const QUICK = DEV || process.argv.includes('--quick');
@@ -131,29 +132,6 @@ function ece(conf: number[], correct: boolean[]): number {
   let e = 0;
   for (let b = 0; b < B; b++) if (n[b]) e += (n[b]! / conf.length) * Math.abs(a[b]! / n[b]! - c[b]! / n[b]!);
   return e;
-}
-
-/** Area under the ROC curve of `score` separating positives (higher score = positive); ties count half. */
-function auroc(score: number[], positive: boolean[]): number {
-  const idx = score.map((_, i) => i).sort((a, b) => score[a]! - score[b]!);
-  let rank = 0,
-    sumPos = 0,
-    nPos = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
-    const r = (i + j) / 2 + 1;
-    for (let t = i; t <= j; t++)
-      if (positive[idx[t]!]) {
-        sumPos += r;
-        nPos++;
-      }
-    rank = j + 1;
-    i = j + 1;
-  }
-  void rank;
-  const nNeg = idx.length - nPos;
-  return nPos && nNeg ? (sumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg) : Number.NaN;
 }
 
 /** Every target of the issue with its measured value, for the closing table. */
@@ -417,10 +395,7 @@ if (PARTS.includes('open')) {
   out('|---|---|---|---|---|---|---|---|');
   const agg = { msp: [] as number[], energy: [] as number[], maha: [] as number[], proto: [] as number[] };
   for (let dr = 0; dr < draws; dr++) {
-    const held = new Rng(SEED + 100 + dr)
-      .shuffle(Array.from({ length: 10 }, (_, k) => k))
-      .slice(0, 3)
-      .map((k) => ds.classes[k]!);
+    const held = heldOutClasses(ds.classes, SEED, dr);
     const keep = srcY.flatMap((y, i) => (held.includes(y) ? [] : [i]));
     const lx = keep.map((i) => srcE[i]!);
     const ly = keep.map((i) => srcY[i]!);

@@ -6,6 +6,7 @@ import type { ReplayEntry } from '../../src/finetune/replay.js';
 import { Rng } from '../../src/finetune/rng.js';
 import { loadDataset } from './data.js';
 import { embedCached, loadEncoder } from './encoder.js';
+import { auroc, heldOutClasses } from './openset-metrics.js';
 
 const DEV = process.argv.includes('--dev');
 const SEED = 7;
@@ -32,32 +33,11 @@ const prep = (x: Float32Array): Float32Array => {
   return Float32Array.from(x, (v) => (v * Math.sqrt(x.length)) / n);
 };
 
-function auroc(score: number[], positive: boolean[]): number {
-  const idx = score.map((_, i) => i).sort((a, b) => score[a]! - score[b]!);
-  let sumPos = 0;
-  let nPos = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && score[idx[j + 1]!] === score[idx[i]!]) j++;
-    for (let t = i; t <= j; t++)
-      if (positive[idx[t]!]) {
-        sumPos += (i + j) / 2 + 1;
-        nPos++;
-      }
-    i = j + 1;
-  }
-  const nNeg = idx.length - nPos;
-  return (sumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
-}
-
 const draws = DEV ? 2 : 3;
 const res = new Map<string, number[]>();
 const put = (k: string, v: number): void => void res.set(k, [...(res.get(k) ?? []), v]);
 for (let dr = 0; dr < draws; dr++) {
-  const held = new Rng(SEED + 100 + dr)
-    .shuffle(Array.from({ length: 10 }, (_, k) => k))
-    .slice(0, 3)
-    .map((k) => ds.classes[k]!);
+  const held = heldOutClasses(ds.classes, SEED, dr);
   const keep = srcY.flatMap((y, i) => (held.includes(y) ? [] : [i]));
   const names = [...new Set(keep.map((i) => srcY[i]!))];
   const labeled: ReplayEntry[][] = names.map(() => []);
