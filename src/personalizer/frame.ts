@@ -1,8 +1,7 @@
 // Which part of a frame the personalizer embeds: the per-call region of interest and the empty-scene background reference it holds.
 import { EdgetuneError } from '../core/errors.js';
 import type { EmbedOptions } from '../runtime/encoder.js';
-import { createBackground, type ImageInput } from '../runtime/preprocess.js';
-import type { BackgroundOptions, BackgroundReference } from '../runtime/region.js';
+import type { BackgroundReference } from '../runtime/region.js';
 import type { BackgroundInfo, FrameOptions, TeachInput } from './types.js';
 
 /** The embed options of one call: `roi` as given, the held background unless the call opts out. */
@@ -29,11 +28,6 @@ export function regionOptions(
     ...(roi !== undefined ? { roi } : {}),
     ...(background && use !== false ? { background } : {}),
   };
-}
-
-/** Captures the empty scene (see `Personalizer.setBackground`). */
-export function captureBackground(frame: ImageInput, options: BackgroundOptions | undefined): BackgroundReference {
-  return createBackground(frame, options ?? {});
 }
 
 /** The figures of a reference the app may see (not its thumbnail). */

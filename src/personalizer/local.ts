@@ -2,12 +2,12 @@
 import { EdgetuneError, isEdgetuneError, throwIfAborted } from '../core/errors.js';
 import { Learner, type LearnerState } from '../finetune/learner.js';
 import type { Encoder } from '../runtime/encoder.js';
-import type { ImageInput } from '../runtime/preprocess.js';
+import { createBackground, type ImageInput } from '../runtime/preprocess.js';
 import type { BackgroundOptions, BackgroundReference } from '../runtime/region.js';
 import { openStorage } from '../storage/storage.js';
 import type { EdgetuneStorage, ImportOptions, StorageOptions } from '../storage/types.js';
 import { Emitter, onPageHide } from './emitter.js';
-import { backgroundInfo, captureBackground, regionOptions } from './frame.js';
+import { backgroundInfo, regionOptions } from './frame.js';
 import { LabelJournal } from './journal.js';
 import { openModel } from './model.js';
 import {
@@ -420,7 +420,7 @@ class LocalPersonalizer implements Personalizer {
   async setBackground(frame: ImageInput | null, options?: BackgroundOptions): Promise<BackgroundInfo | undefined> {
     this.#alive();
     // Not journaled nor saved: a picture of the place, stale once the light changes (see the interface).
-    this.#background = frame === null ? undefined : captureBackground(frame, options);
+    this.#background = frame === null ? undefined : createBackground(frame, options);
     return backgroundInfo(this.#background);
   }
 
