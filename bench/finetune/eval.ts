@@ -1,5 +1,6 @@
 // Evaluation harness of the fine-tuner: test-time adaptation, few-shot vs tuned baselines, open-set, calibration, pseudo-label precision, drift and hostile streams; ends with one table of every target (pass/fail).
-// Run: node --import tsx bench/finetune/eval.ts [--quick] [--dev]   (FT_PARTS=tta,few,open,streams,drift,cost picks sections)
+// Run: node --import tsx bench/finetune/eval.ts [--quick] [--dev]   (FT_PARTS=tta,few,open,streams,drift,cost picks sections;
+// FT_VARIANTS=ncm,t3a,naive picks the comparison columns of sections 1 and 3 — source and ours always run — for a faster tuning loop)
 import { performance } from 'node:perf_hooks';
 import { Learner, type LearnerOptions } from '../../src/finetune/index.js';
 import { Rng } from '../../src/finetune/rng.js';
@@ -77,6 +78,12 @@ const VARIANTS: Record<string, Partial<LearnerOptions>> = {
   },
   ours: OURS,
 };
+/** Variants run: every one by default; FT_VARIANTS narrows the comparison columns (source and ours always run). */
+const RUN_VARIANTS = new Set(
+  process.env.FT_VARIANTS === undefined
+    ? Object.keys(VARIANTS)
+    : ['source', 'ours', ...process.env.FT_VARIANTS.split(',').filter((v) => v in VARIANTS)],
+);
 
 async function trained(opts: Partial<LearnerOptions>, xs: Float32Array[], ys: string[]): Promise<Learner> {
   const l = new Learner({ dim: enc.dim, seed: SEED, ...opts });
@@ -161,7 +168,7 @@ out();
 
 // ---------- 1. Test-time adaptation ----------
 const base: Record<string, Learner> = {};
-for (const [name, o] of Object.entries(VARIANTS)) base[name] = await trained(o, srcE, srcY);
+for (const [name, o] of Object.entries(VARIANTS)) if (RUN_VARIANTS.has(name)) base[name] = await trained(o, srcE, srcY);
 const states = Object.fromEntries(Object.entries(base).map(([k, l]) => [k, l.getState()]));
 const cleanStream = await embedSplit('stream', 'clean', 0);
 if (PARTS.includes('tta')) {
@@ -182,7 +189,7 @@ if (PARTS.includes('tta')) {
       const xs = await embedSplit('stream', c, sev);
       const r: Record<string, { online: number; final: number; pseudo: PseudoTally }> = {};
       let rollbacks = 0;
-      for (const name of Object.keys(VARIANTS)) {
+      for (const name of RUN_VARIANTS) {
         const l = Learner.fromState(states[name]!);
         r[name] = await runStream(l, xs, streamY);
         if (name === 'ours') rollbacks = l.stats().rollbacks;
@@ -199,7 +206,7 @@ if (PARTS.includes('tta')) {
       const ours = r.ours!;
       gapRows.push({ sev, source: s, ours: ours.final, oracle: oAcc });
       worstVsSource = Math.min(worstVsSource, Math.min(ours.final, ours.online) - s);
-      const cell = (k: string): string => `${pct(r[k]!.online)} / ${pct(r[k]!.final)}`;
+      const cell = (k: string): string => (r[k] ? `${pct(r[k]!.online)} / ${pct(r[k]!.final)}` : '—');
       const pp = ours.pseudo;
       ttaPseudo.seen += pp.seen;
       ttaPseudo.accepted += pp.accepted;
@@ -598,6 +605,7 @@ if (PARTS.includes('drift')) {
   );
   out('|---|---|---|---|---|---|---|---|---|---|');
   for (const name of ['source', 'naive', 'ours'] as const) {
+    if (!states[name]) continue;
     const l = Learner.fromState({
       ...states[name]!,
       options: { ...states[name]!.options, drift: { ...states.ours!.options.drift } },

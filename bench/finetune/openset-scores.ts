@@ -1,7 +1,13 @@
 // The open-set candidates measured side by side on the harness's held-out-classes setup (3 of 10 classes never taught): which score `unknown` uses was chosen here, on --dev.
 // Run: node --import tsx bench/finetune/openset-scores.ts [--dev]
 import { Learner } from '../../src/finetune/index.js';
-import { fitOpenSet, openSetScore, type OpenSetSettings } from '../../src/finetune/openset.js';
+import {
+  classDistances,
+  classLogPosterior,
+  fitOpenSet,
+  openSetScore,
+  type OpenSetSettings,
+} from '../../src/finetune/openset.js';
 import type { ReplayEntry } from '../../src/finetune/replay.js';
 import { Rng } from '../../src/finetune/rng.js';
 import { loadDataset } from './data.js';
@@ -112,6 +118,57 @@ for (let dr = 0; dr < draws; dr++) {
         pos,
       ),
     );
+  }
+  {
+    // Ambiguity between taught classes: a near neighbour of two taught classes sits between their means.
+    // Standardised on the (non-held-out) labels' own scores; combined with the shipped score at weight w.
+    const m = fitOpenSet(labeled, enc.dim, { ...base, covariance: 'full', energyWeight: 1 }, energyOf);
+    const amb = (u: Float32Array): [number, number] => {
+      const g = classLogPosterior(m, u)!;
+      const d = [...classDistances(m, u)].sort((a, b) => a - b);
+      return [1 - Math.exp(Math.max(...g)), d[0]! / d[1]!];
+    };
+    const lab = labeled.flat().map((e) => amb(e.x));
+    const zs = (v: number[]): ((x: number) => number) => {
+      const mu = v.reduce((a, b) => a + b, 0) / v.length;
+      const sd = Math.sqrt(v.reduce((a, b) => a + (b - mu) ** 2, 0) / v.length) || 1;
+      return (x) => (x - mu) / sd;
+    };
+    const zp = zs(lab.map((a) => a[0]));
+    const zr = zs(lab.map((a) => a[1]));
+    const shipped = stE.map((x, i) => -openSetScore(m, prep(x), preds[i]!.energy).margin);
+    const st = stE.map((x) => amb(prep(x)));
+    const zShip = zs(labeled.flat().map((e) => -openSetScore(m, e.x, energyOf(e.x)).margin));
+    put(
+      'posterior ambiguity 1 − max p (alone)',
+      auroc(
+        st.map((a) => a[0]),
+        pos,
+      ),
+    );
+    put(
+      'distance ratio d1/d2 (alone)',
+      auroc(
+        st.map((a) => a[1]),
+        pos,
+      ),
+    );
+    for (const w of [0.25, 0.5, 1]) {
+      put(
+        `shipped + ${w} × z(ambiguity)`,
+        auroc(
+          shipped.map((v, i) => zShip(v) + w * zp(st[i]![0])),
+          pos,
+        ),
+      );
+      put(
+        `shipped + ${w} × z(d1/d2)`,
+        auroc(
+          shipped.map((v, i) => zShip(v) + w * zr(st[i]![1])),
+          pos,
+        ),
+      );
+    }
   }
   put(
     'the learner as shipped (familiarity)',
