@@ -1,6 +1,6 @@
 // The whole loop at real size in Chromium: each reference encoder (fp32 and the CLI's int8) on WebGPU (SwiftShader) with the self-check on, matching onnxruntime-node, teaching a learner restored from IndexedDB; and the committed ViT-Ti int8 in a module Worker on WASM.
 import assert from 'node:assert/strict';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { batchCosines } from '../../src/runtime/selfcheck.js';
 import { nodeEmbeddings, preparedManifests, photosUnavailable, referenceUnavailable } from '../cli/reference.js';
@@ -79,15 +79,18 @@ describe('real-size loop in Chromium', { skip }, () => {
         assert.ok(out.phases.includes('selfcheck'), out.phases.join(','));
         assert.ok((gpu.cosine ?? 0) >= 0.99, `self-check cosine ${gpu.cosine}`);
         const dim = out.embeddings[0]!.length;
+        // fp32: the same numbers as onnxruntime-node. int8: the issue's bar against fp32, and close to onnxruntime-node on the
+        // int8 file, whose native u8×s8 kernels round differently from the QDQ float semantics WebGPU and WASM follow.
         const vsNode = minCos(flat(out.embeddings), ref, dim);
-        assert.ok(vsNode >= 0.999, `${manifest}: WebGPU vs onnxruntime-node on the same model, cosine ${vsNode}`);
-        if (manifest === int8) {
-          const vsFp32 = minCos(flat(out.embeddings), ref32, dim);
-          assert.ok(vsFp32 >= 0.99, `int8 on WebGPU vs fp32 on onnxruntime-node, cosine ${vsFp32}`);
-        }
+        assert.ok(
+          vsNode >= (manifest === int8 ? 0.995 : 0.999),
+          `${manifest}: WebGPU vs onnxruntime-node on the same model, cosine ${vsNode}`,
+        );
+        const vsFp32 = minCos(flat(out.embeddings), ref32, dim);
+        assert.ok(vsFp32 >= 0.99, `WebGPU vs fp32 on onnxruntime-node, cosine ${vsFp32}`);
         assertLearned(out);
         figures.push(
-          `${relative(join(manifest, '..'), manifest)}: self-check ${gpu.cosine?.toFixed(5)}, vs node ${vsNode.toFixed(5)}, open ${(out.openMs / 1e3).toFixed(1)} s, embed ${FRAMES} ${(out.embedMs / 1e3).toFixed(1)} s`,
+          `${basename(manifest)}: self-check ${gpu.cosine?.toFixed(5)}, vs node ${vsNode.toFixed(5)}, vs fp32 node ${vsFp32.toFixed(5)}, open ${(out.openMs / 1e3).toFixed(1)} s, embed ${FRAMES} ${(out.embedMs / 1e3).toFixed(1)} s`,
         );
       }
       process.stdout.write(`WebGPU (SwiftShader) ${figures.join('; ')}\n`);
