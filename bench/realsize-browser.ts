@@ -1,12 +1,10 @@
 // Real-size figures in headless Chromium (a bench, not a test): per reference encoder, fp32 and int8, on WASM with 1 and 2 threads (cross-origin isolated page), WebGPU (SwiftShader here) and in a module Worker (WASM, 2 threads): open, first embedding, batch 1 and batch 8 latency, peak RSS of all Chromium processes.
 // Usage: node --import tsx bench/realsize-browser.ts [--reps 3] [--models mobilenetv3-small,vit-ti16,dinov2-s14] [--configs wasm-1,wasm-2,webgpu,worker-2]
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { importModel, type ImportOptions } from '../src/cli/import.js';
-import { quantizeModel } from '../src/cli/quantize.js';
 import { hasChromium, launchChromium, pageResult, REPO_ROOT, serve } from '../test/browser/harness.js';
-import { photosDir, referenceDir } from '../test/cli/reference.js';
+import { preparedManifests, type REFERENCE_MODELS } from '../test/cli/reference.js';
 
 const { values } = parseArgs({
   options: { reps: { type: 'string' }, models: { type: 'string' }, configs: { type: 'string' } },
@@ -14,19 +12,6 @@ const { values } = parseArgs({
 const reps = values.reps ?? '3';
 const models = (values.models ?? 'mobilenetv3-small,vit-ti16,dinov2-s14').split(',');
 const configs = (values.configs ?? 'wasm-1,wasm-2,webgpu,worker-2').split(',');
-
-/** The CLI flags each reference model is imported with (as in test/cli/cli.test.ts). */
-const IMPORT: Record<string, ImportOptions> = {
-  'mobilenetv3-small': {
-    preset: 'imagenet',
-    size: 224,
-    output: 'last_hidden_state',
-    pooling: 'mean',
-    license: 'BSD-3-Clause',
-  },
-  'vit-ti16': { preset: 'imagenet', output: 'pooler_output', license: 'Apache-2.0' },
-  'dinov2-s14': { preset: 'dinov2', output: 'last_hidden_state', pooling: 'cls', license: 'Apache-2.0' },
-};
 
 interface PageOut {
   isolated: boolean;
@@ -57,17 +42,9 @@ function groupRssMb(pgid: number): number {
   return kb / 1e3;
 }
 
-/** Imports (and quantizes, calibrated on the wallpaper photos) a reference model once; returns the two manifests. */
+/** The fp32 and int8 manifests of a reference model (imported and quantized once, test/cli/reference.ts). */
 async function prepare(name: string): Promise<string[]> {
-  const dir = join(referenceDir(), 'browser-bench');
-  mkdirSync(dir, { recursive: true });
-  const onnx = join(dir, `${name}.onnx`);
-  if (!existsSync(onnx)) symlinkSync(join(referenceDir(), `${name}.onnx`), onnx);
-  const fp32 = join(dir, `${name}.json`);
-  const int8 = join(dir, `${name}-int8.json`);
-  if (!existsSync(fp32)) await importModel(onnx, IMPORT[name]!);
-  if (!existsSync(int8))
-    await quantizeModel(fp32, { calibrate: photosDir(), limit: name === 'dinov2-s14' ? 8 : 16, speedRuns: 0 });
+  const { fp32, int8 } = await preparedManifests(name as (typeof REFERENCE_MODELS)[number]);
   return [fp32, int8];
 }
 

@@ -1,5 +1,5 @@
 // Real-size figures (a bench, not a test): per reference encoder, open / first embedding / batch 1 and 8 latency / peak RSS on onnxruntime-web WASM (1, 2 threads) vs onnxruntime-node; and the learner's adapt() at 384/768-d.
-// Usage: node --import tsx bench/realsize.ts [--reps 5] [--models mobilenetv3-small,vit-ti16,dinov2-s14]
+// Usage: node --import tsx bench/realsize.ts [--reps 5] [--models mobilenetv3-small,vit-ti16,dinov2-s14] [--learner-only]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     models: { type: 'string' },
     child: { type: 'string' },
     runtime: { type: 'string' },
+    'learner-only': { type: 'boolean' },
   },
 });
 const reps = Number(values.reps ?? 5);
@@ -119,8 +120,12 @@ async function learnerRows(): Promise<string[]> {
   return out;
 }
 
+const LEARNER_HEAD =
+  'learner adapt() (default head), synthetic 5-class embeddings:\n| dim | embeddings | adapt ms | kept (embedding bytes) | heap Δ MB |\n|---|---|---|---|---|\n';
 if (values.child) {
   process.stdout.write(`${JSON.stringify(await child(values.child, values.runtime ?? 'wasm-1'))}\n`);
+} else if (values['learner-only']) {
+  process.stdout.write(`${LEARNER_HEAD}${(await learnerRows()).join('\n')}\n`);
 } else {
   const models = (values.models ?? 'mobilenetv3-small,vit-ti16,dinov2-s14').split(',');
   const src = referenceDir();
@@ -167,7 +172,5 @@ if (values.child) {
       `| ${r.model} | ${r.mb} | ${r.runtime} | ${f(r.openMs)} | ${f(r.firstMs)} | ${f(r.b1Ms)} | ${f(r.b8MsPerImage)} | ${f(r.rssMb)} | ${native ? `${(r.b1Ms / native.b1Ms).toFixed(1)}×` : '-'} | ${f(r.preMs)} |`,
     );
   }
-  process.stdout.write(
-    `${lines.join('\n')}\n\nlearner adapt() (default head), synthetic 5-class embeddings:\n| dim | embeddings | adapt ms | kept (embedding bytes) | heap Δ MB |\n|---|---|---|---|---|\n${(await learnerRows()).join('\n')}\n`,
-  );
+  process.stdout.write(`${lines.join('\n')}\n\n${LEARNER_HEAD}${(await learnerRows()).join('\n')}\n`);
 }

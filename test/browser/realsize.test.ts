@@ -1,16 +1,12 @@
-// Real-size encoders in real Chromium: the committed ViT-Ti/16 int8 and MobileNetV3 on WASM and WebGPU (self-check on), and an 86.5 MB ViT-S/14 cached in IndexedDB and reopened with the network refused.
+// Real-size encoders in real Chromium: the committed ViT-Ti/16 int8 on WASM (in-thread and in a module Worker) and an 86.5 MB ViT-S/14 cached in IndexedDB and reopened with the network refused. WebGPU with the self-check: realsize-loop.test.ts.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importModel } from '../../src/cli/import.js';
-import { embedAll } from '../../src/cli/quantize.js';
-import { syntheticImages } from '../../src/cli/scenes.js';
-import { normalizeInPlace, validateManifest, type DeviceAttempt } from '../../src/runtime/index.js';
-import { forRuntime } from '../../src/runtime/pooling.js';
-import { preprocessBatch } from '../../src/runtime/preprocess.js';
+import type { DeviceAttempt } from '../../src/runtime/index.js';
 import { batchCosines } from '../../src/runtime/selfcheck.js';
-import { referenceDir, referenceUnavailable } from '../cli/reference.js';
+import { nodeEmbeddings, preparedManifests, referenceDir, referenceUnavailable } from '../cli/reference.js';
 import { hasChromium, launchChromium, pageResult, REPO_ROOT, serve, type TestServer } from './harness.js';
 
 interface PageOut {
@@ -25,18 +21,15 @@ interface PageOut {
 
 const skip = (!hasChromium && 'no /usr/bin/chromium (npm test installs it)') || false;
 
-/** Embeddings of `manifestPath`'s model on onnxruntime-node for the page's frames, L2-normalised like the page's. */
-async function reference(manifestPath: string, n: number): Promise<Float32Array> {
-  const manifest = forRuntime(validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8'))));
-  const frames = syntheticImages(n, 320, 240, 5);
-  const { out } = await embedAll(
-    readFileSync(join(manifestPath, '..', manifest.file)),
-    manifest,
-    preprocessBatch(frames, manifest.input),
-    n,
-  );
-  for (let k = 0; k < n; k++) normalizeInPlace(out.subarray(k * manifest.output.dim, (k + 1) * manifest.output.dim));
-  return out;
+const reference = nodeEmbeddings;
+
+/**
+ * What the committed ViT-Ti int8 is held to: the fp32 model on onnxruntime-node at the issue's int8 bar (0.99). Not
+ * onnxruntime-node on the int8 file itself: its native u8×s8 kernels on this CPU (no VNNI) give cosine 0.983 to fp32 on
+ * one of these frames where WASM gives 0.9996 (docs/models.md).
+ */
+async function int8Reference(n: number): Promise<Float32Array> {
+  return nodeEmbeddings((await preparedManifests('vit-ti16')).fp32, n);
 }
 
 function assertMatches(out: PageOut, ref: Float32Array, min: number): void {
@@ -54,7 +47,7 @@ describe('real-size encoders in Chromium', { skip }, () => {
     await server.close();
   });
 
-  test('committed ViT-Ti/16 int8 on WASM matches onnxruntime-node; reopened from IndexedDB with the network refused', async () => {
+  test('committed ViT-Ti/16 int8 on WASM matches fp32 on onnxruntime-node; reopened from IndexedDB with the network refused', async () => {
     const chrome = await launchChromium();
     try {
       const url = '/models/reference/vit-ti16-int8.json';
@@ -65,7 +58,7 @@ describe('real-size encoders in Chromium', { skip }, () => {
       assert.equal(first.backend, 'wasm');
       assert.equal(first.origin, 'url');
       assert.ok(first.phases.includes('download') && first.phases.includes('compile'), first.phases.join(','));
-      assertMatches(first, await reference(join(REPO_ROOT, 'models/reference/vit-ti16-int8.json'), 3), 0.999);
+      assertMatches(first, await int8Reference(3), 0.99);
       const again = await pageResult<PageOut>(
         await chrome.open(server.pageUrl('test/browser/pages/realsize.ts', { model: url, offline: '1' })),
         300_000,
@@ -78,7 +71,7 @@ describe('real-size encoders in Chromium', { skip }, () => {
     }
   });
 
-  test('in a module Worker, modelBaseUrl (a string) fetches the model from another folder, matching onnxruntime-node', async () => {
+  test('in a module Worker, modelBaseUrl (a string) fetches the model from another folder, matching fp32 on onnxruntime-node', async () => {
     // The manifest is served from a folder without the model; the committed model stays where it is.
     const dir = join(REPO_ROOT, '.cache', 'reference', 'worker-base');
     mkdirSync(dir, { recursive: true });
@@ -96,55 +89,13 @@ describe('real-size encoders in Chromium', { skip }, () => {
       );
       assert.equal(out.withoutBase, 'MODEL_NOT_FOUND');
       assert.equal(out.withFunction, 'INVALID_ARGUMENT');
-      assertMatches(
-        { embeddings: out.embeddings } as PageOut,
-        await reference(join(REPO_ROOT, 'models/reference/vit-ti16-int8.json'), 3),
-        0.999,
-      );
+      assertMatches({ embeddings: out.embeddings } as PageOut, await int8Reference(3), 0.99);
     } finally {
       await chrome.close();
     }
   });
 
   const noRef = referenceUnavailable();
-  test('MobileNetV3-small fp32 on WebGPU (SwiftShader) with the self-check on', {
-    skip: noRef ?? false,
-    timeout: 600_000,
-  }, async (t) => {
-    const dir = join(referenceDir(), 'browser');
-    mkdirSync(dir, { recursive: true });
-    if (!existsSync(join(dir, 'mobilenetv3-small.onnx')))
-      symlinkSync(join(referenceDir(), 'mobilenetv3-small.onnx'), join(dir, 'mobilenetv3-small.onnx'));
-    const { manifestPath } = await importModel(join(dir, 'mobilenetv3-small.onnx'), {
-      preset: 'imagenet',
-      size: 224,
-      output: 'pooler_output',
-      license: 'BSD-3-Clause',
-    });
-    const chrome = await launchChromium({ webgpu: true });
-    try {
-      const out = await pageResult<PageOut>(
-        await chrome.open(
-          server.pageUrl('test/browser/pages/realsize.ts', {
-            model: `/${relative(REPO_ROOT, manifestPath)}`,
-            device: 'webgpu',
-            n: '2',
-          }),
-        ),
-        600_000,
-      );
-      const gpu = out.attempts.find((a) => a.device === 'webgpu');
-      assert.ok(gpu, JSON.stringify(out.attempts));
-      if (gpu.status === 'unavailable') return void t.skip(`no WebGPU adapter: ${gpu.reason}`);
-      assert.equal(gpu.status, 'ok', JSON.stringify(gpu));
-      assert.ok(out.phases.includes('selfcheck'), out.phases.join(','));
-      assert.ok((gpu.cosine ?? 0) >= 0.99);
-      assertMatches(out, await reference(manifestPath, 2), 0.999);
-    } finally {
-      await chrome.close();
-    }
-  });
-
   test('an 86.5 MB ViT-S/14 is cached in IndexedDB and starts from it with the network refused', {
     skip: noRef ?? false,
     timeout: 600_000,

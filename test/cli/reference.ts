@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePng, syntheticImages } from '../../src/cli/images.js';
+import { importModel, type ImportOptions } from '../../src/cli/import.js';
+import { embedAll, quantizeModel } from '../../src/cli/quantize.js';
+import { normalizeInPlace, validateManifest } from '../../src/runtime/index.js';
+import { forRuntime } from '../../src/runtime/pooling.js';
+import { preprocessBatch } from '../../src/runtime/preprocess.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'models', 'reference', 'build.py');
@@ -75,4 +80,56 @@ export function scratch(models: readonly string[]): { dir: string; images: strin
   mkdirSync(images);
   syntheticImages(6, 300, 200, 11).forEach((img, k) => writeFileSync(join(images, `scene-${k}.png`), encodePng(img)));
   return { dir, images, photos: photosDir() };
+}
+
+/** The CLI flags each reference model is imported with (as in test/cli/cli.test.ts). */
+export const IMPORT_OPTIONS: Record<(typeof REFERENCE_MODELS)[number], ImportOptions> = {
+  'mobilenetv3-small': {
+    preset: 'imagenet',
+    size: 224,
+    output: 'last_hidden_state',
+    pooling: 'mean',
+    license: 'BSD-3-Clause',
+  },
+  'vit-ti16': { preset: 'imagenet', output: 'pooler_output', license: 'Apache-2.0' },
+  'dinov2-s14': { preset: 'dinov2', output: 'last_hidden_state', pooling: 'cls', license: 'Apache-2.0' },
+};
+
+/**
+ * Imports a reference model and quantizes it with the CLI's code (calibrated on the wallpaper photos: 16, the ViT-S 8),
+ * once per build.py version, into `<referenceDir>/<folder>/`; the manifests are served from there.
+ *
+ * @returns the fp32 and int8 manifest paths
+ */
+export async function preparedManifests(
+  name: (typeof REFERENCE_MODELS)[number],
+  folder = 'browser-bench',
+): Promise<{ fp32: string; int8: string }> {
+  const dir = join(referenceDir(), folder);
+  mkdirSync(dir, { recursive: true });
+  const onnx = join(dir, `${name}.onnx`);
+  if (!existsSync(onnx)) symlinkSync(join(referenceDir(), `${name}.onnx`), onnx);
+  const fp32 = join(dir, `${name}.json`);
+  const int8 = join(dir, `${name}-int8.json`);
+  if (!existsSync(fp32)) await importModel(onnx, IMPORT_OPTIONS[name]);
+  if (!existsSync(int8))
+    await quantizeModel(fp32, { calibrate: photosDir(), limit: name === 'dinov2-s14' ? 8 : 16, speedRuns: 0 });
+  return { fp32, int8 };
+}
+
+/**
+ * onnxruntime-node's embeddings of `manifestPath`'s model for the browser pages' frames (`n` seeded 320×240 scenes),
+ * L2-normalised like `Encoder.embed`'s: the reference the Chromium tests compare with.
+ */
+export async function nodeEmbeddings(manifestPath: string, n: number): Promise<Float32Array> {
+  const manifest = forRuntime(validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8'))));
+  const frames = syntheticImages(n, 320, 240, 5);
+  const { out } = await embedAll(
+    readFileSync(join(manifestPath, '..', manifest.file)),
+    manifest,
+    preprocessBatch(frames, manifest.input),
+    n,
+  );
+  for (let k = 0; k < n; k++) normalizeInPlace(out.subarray(k * manifest.output.dim, (k + 1) * manifest.output.dim));
+  return out;
 }
