@@ -1,4 +1,4 @@
-// The CLI's own TFLite writer (src/cli/tflite-convert.ts) on the shipped int8 QDQ encoders, run through Encoder + the real tfjs-tflite in headless Chromium: embeddings agree with the int8 ONNX run in Node (cosine ≥ 0.999) and with the Python-made .tflite twins.
+// The CLI's own TFLite writer (src/cli/tflite-convert.ts) on the shipped int8 QDQ encoders, run through Encoder + the real tfjs-tflite in headless Chromium: embeddings agree with the int8 ONNX run in Node (cosine ≥ 0.999) and with the Python-made .tflite twins; the fp32 encoder like its fp32 ONNX.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { writeTflite } from '../../src/cli/tflite-ship.js';
 
 const OUT = join(REPO_ROOT, 'build/tflite-writer-test');
 const MODELS = ['fmnist-cnn-vicreg-int8', 'rgb-cam-vicreg-int8'] as const;
+const FP32 = 'fmnist-cnn-vicreg-fp32';
 const N = 16;
 const skip = hasChromium ? false : 'no /usr/bin/chromium (npm test installs it)';
 
@@ -38,7 +39,7 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
       height: 28,
       channels: 1 as const,
     }));
-    for (const id of MODELS) {
+    for (const id of [...MODELS, FP32]) {
       for (const ext of ['json', 'onnx'])
         writeFileSync(join(OUT, `${id}.${ext}`), readFileSync(join(REPO_ROOT, 'models', `${id}.${ext}`)));
       await writeTflite(join(OUT, `${id}.json`));
@@ -47,7 +48,7 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
     const chrome = await launchChromium();
     try {
       const models = [
-        ...MODELS.map((id) => `/build/tflite-writer-test/${id}-tflite.json`),
+        ...[...MODELS, FP32].map((id) => `/build/tflite-writer-test/${id}-tflite.json`),
         ...MODELS.map((id) => `/models/${id}-tflite.json`),
       ].join(',');
       const page = await chrome.open(
@@ -85,4 +86,18 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
       assert.ok(vsTwin >= 0.99, `vs the Python twin: min cosine ${vsTwin}`);
     });
   }
+
+  test(`${FP32}: the CLI's fp32 .tflite embeds like the fp32 ONNX (cosine ≥ 0.999)`, async (t) => {
+    const ours = results.find((r) => r.url.endsWith(`/tflite-writer-test/${FP32}-tflite.json`))!;
+    assert.equal(ours.error, undefined, JSON.stringify(ours.error));
+    const manifest = JSON.parse(readFileSync(join(OUT, `${FP32}.json`), 'utf8')) as ModelManifest;
+    await using enc = await Encoder.open(
+      { manifest, bytes: new Uint8Array(readFileSync(join(OUT, `${FP32}.onnx`))) },
+      { device: 'wasm', normalize: false },
+    );
+    const onnx = await enc.embed(images);
+    const min = Math.min(...ours.embeddings!.map((e, k) => cosine(e, onnx[k]!)));
+    t.diagnostic(`${FP32}: CLI fp32 .tflite (Chromium) vs fp32 ONNX (Node) over ${N} images: min ${min.toFixed(6)}`);
+    assert.ok(min >= 0.999, `min cosine ${min}`);
+  });
 });
