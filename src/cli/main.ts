@@ -4,6 +4,8 @@ import { CROP_POLICIES, OUTPUT_POOLINGS, type CropPolicy, type OutputPooling } f
 import { importModel, ImportRefused, PRESETS, type Preset } from './import.js';
 import { readOnnx } from './onnx-proto.js';
 import { formatQuantizeReport, quantizeModel, readManifestAndModel } from './quantize.js';
+import { EdgetuneError } from '../core/errors.js';
+import { formatTfliteWrite, writeTflite } from './tflite-ship.js';
 import { formatTfliteVerdict, tfliteVerdict } from './tflite-verdict.js';
 import { formatVerifyReport, verifyManifest } from './verify.js';
 
@@ -12,6 +14,7 @@ const USAGE = `usage:
                   [--size 224] [--crop center|stretch|pad] [--output NAME] [--pooling cls|mean|none]
                   [--id ID] [--license SPDX]
   edgetune quantize MANIFEST.json (--calibrate DIR [--limit 32] | --calibrate-sample N) [--speed-runs 5] [--tflite]
+  edgetune convert MANIFEST.json --tflite
   edgetune verify MANIFEST.json [--threshold 0.999]`;
 
 class UsageError extends Error {}
@@ -115,15 +118,27 @@ export async function main(
       );
       return 0;
     }
-    if (command === 'quantize') {
-      if (values.tflite) {
-        // No .tflite writer in the CLI: say, op by op, what a TFLite build of this model would need.
-        const { manifest, bytes } = await readManifestAndModel(target);
-        if (manifest.format !== 'onnx') throw new Error(`Model ${manifest.id} is already ${manifest.format}.`);
+    // --tflite: write ID-tflite.tflite + manifest, or (outside the converter's op set) print the op-by-op verdict.
+    const tflite = async (manifestPath: string): Promise<number> => {
+      try {
+        const w = await writeTflite(manifestPath);
+        io.out(values.json ? `${JSON.stringify(w, null, 2)}\n` : `${formatTfliteWrite(w)}\n`);
+        return 0;
+      } catch (err) {
+        if (!(err instanceof EdgetuneError) || err.code !== 'UNSUPPORTED_OP') throw err;
+        const { manifest, bytes } = await readManifestAndModel(manifestPath);
         const v = tfliteVerdict(readOnnx(bytes));
         io.out(values.json ? `${JSON.stringify(v, null, 2)}\n` : `${formatTfliteVerdict(manifest.id, v)}\n`);
+        io.err(`edgetune ${command}: ${err.message}\n`);
         return 1;
       }
+    };
+    if (command === 'convert') {
+      if (!values.tflite) throw new UsageError('convert needs --tflite.');
+      return await tflite(target);
+    }
+    if (command === 'quantize') {
+      if (values.tflite && !values.calibrate && values['calibrate-sample'] === undefined) return await tflite(target);
       if (!values.calibrate && values['calibrate-sample'] === undefined)
         throw new UsageError('quantize needs --calibrate DIR or --calibrate-sample N.');
       const r = await quantizeModel(target, {
@@ -133,7 +148,7 @@ export async function main(
         speedRuns: positive('speed-runs', values['speed-runs']),
       });
       io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatQuantizeReport(r)}\n`);
-      return 0;
+      return values.tflite ? await tflite(r.manifest) : 0;
     }
     if (command === 'verify') {
       const threshold = values.threshold === undefined ? 0.999 : Number(values.threshold);

@@ -139,7 +139,7 @@ export function formatTfliteVerdict(id: string, v: TfliteVerdict): string {
   for (const o of v.ops) lines.push(`  ${o.status.padEnd(10)} ${`${o.op}×${o.count}`.padEnd(24)} → ${o.lowering}`);
   lines.push(
     v.withinVerifiedSet
-      ? '  the CLI does not write .tflite yet; models/pipeline/tflite/convert.py converts this op set'
+      ? '  `edgetune convert MANIFEST --tflite` writes the .tflite when every op is in its convertible set (src/cli/tflite-convert.ts)'
       : '  no .tflite written: run the ONNX model (WASM/WebGPU/WebNN), which onnxruntime-web runs as it is',
   );
   return lines.join('\n');

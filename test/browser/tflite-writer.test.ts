@@ -1,0 +1,103 @@
+// The CLI's own TFLite writer (src/cli/tflite-convert.ts) on the shipped int8 QDQ encoders, run through Encoder + the real tfjs-tflite in headless Chromium: embeddings agree with the int8 ONNX run in Node (cosine ≥ 0.999) and with the Python-made .tflite twins; the fp32 encoder like its fp32 ONNX.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasChromium, launchChromium, pageResult, REPO_ROOT, serve, type TestServer } from './harness.js';
+import { Encoder, cosine, type ModelManifest } from '../../src/runtime/index.js';
+import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
+import { writeTflite } from '../../src/cli/tflite-ship.js';
+
+const OUT = join(REPO_ROOT, 'build/tflite-writer-test');
+const MODELS = ['fmnist-cnn-vicreg-int8', 'rgb-cam-vicreg-int8'] as const;
+const FP32 = 'fmnist-cnn-vicreg-fp32';
+const N = 16;
+const skip = hasChromium ? false : 'no /usr/bin/chromium (npm test installs it)';
+
+interface Outcome {
+  url: string;
+  backend?: string;
+  embeddings?: number[][];
+  error?: { code: string; message: string };
+}
+
+describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, () => {
+  let server: TestServer;
+  let results: Outcome[] = [];
+  let images: { data: Uint8Array; width: number; height: number; channels: 1 }[] = [];
+
+  before(async () => {
+    mkdirSync(OUT, { recursive: true });
+    const sample = await loadFmnistSample();
+    const raw = new Uint8Array(N * 784);
+    const step = Math.floor(sample.count / N);
+    for (let k = 0; k < N; k++) raw.set(sample.images.subarray(k * step * 784, (k * step + 1) * 784), k * 784);
+    writeFileSync(join(OUT, 'images.u8'), raw);
+    images = Array.from({ length: N }, (_, k) => ({
+      data: raw.subarray(k * 784, (k + 1) * 784),
+      width: 28,
+      height: 28,
+      channels: 1 as const,
+    }));
+    for (const id of [...MODELS, FP32]) {
+      for (const ext of ['json', 'onnx'])
+        writeFileSync(join(OUT, `${id}.${ext}`), readFileSync(join(REPO_ROOT, 'models', `${id}.${ext}`)));
+      await writeTflite(join(OUT, `${id}.json`));
+    }
+    server = await serve();
+    const chrome = await launchChromium();
+    try {
+      const models = [
+        ...[...MODELS, FP32].map((id) => `/build/tflite-writer-test/${id}-tflite.json`),
+        ...MODELS.map((id) => `/models/${id}-tflite.json`),
+      ].join(',');
+      const page = await chrome.open(
+        server.pageUrl('test/browser/pages/tflite.ts', { images: '/build/tflite-writer-test/images.u8', models }),
+      );
+      results = (await pageResult<{ results: Outcome[] }>(page, 180_000)).results;
+    } finally {
+      await chrome.close();
+    }
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  for (const id of MODELS) {
+    test(`${id}: the CLI's .tflite embeds like the int8 ONNX (cosine ≥ 0.999) and like the Python-made twin`, async (t) => {
+      const ours = results.find((r) => r.url.endsWith(`/tflite-writer-test/${id}-tflite.json`))!;
+      const twin = results.find((r) => r.url.endsWith(`/models/${id}-tflite.json`));
+      assert.equal(ours.error, undefined, JSON.stringify(ours.error));
+      assert.equal(ours.backend, 'tfjs-tflite/wasm');
+      const manifest = JSON.parse(readFileSync(join(OUT, `${id}.json`), 'utf8')) as ModelManifest;
+      await using enc = await Encoder.open(
+        { manifest, bytes: new Uint8Array(readFileSync(join(OUT, `${id}.onnx`))) },
+        { device: 'wasm', normalize: false },
+      );
+      const onnx = await enc.embed(images);
+      const cs = ours.embeddings!.map((e, k) => cosine(e, onnx[k]!));
+      const min = Math.min(...cs);
+      assert.equal(twin?.error, undefined, JSON.stringify(twin?.error));
+      const vsTwin = Math.min(...ours.embeddings!.map((e, k) => cosine(e, twin!.embeddings![k]!)));
+      t.diagnostic(
+        `${id}: CLI .tflite (Chromium) vs int8 ONNX (Node) over ${N} images: min ${min.toFixed(6)}; vs the Python twin: min ${vsTwin.toFixed(6)}`,
+      );
+      assert.ok(min >= 0.999, `min cosine ${min}`);
+      assert.ok(vsTwin >= 0.99, `vs the Python twin: min cosine ${vsTwin}`);
+    });
+  }
+
+  test(`${FP32}: the CLI's fp32 .tflite embeds like the fp32 ONNX (cosine ≥ 0.999)`, async (t) => {
+    const ours = results.find((r) => r.url.endsWith(`/tflite-writer-test/${FP32}-tflite.json`))!;
+    assert.equal(ours.error, undefined, JSON.stringify(ours.error));
+    const manifest = JSON.parse(readFileSync(join(OUT, `${FP32}.json`), 'utf8')) as ModelManifest;
+    await using enc = await Encoder.open(
+      { manifest, bytes: new Uint8Array(readFileSync(join(OUT, `${FP32}.onnx`))) },
+      { device: 'wasm', normalize: false },
+    );
+    const onnx = await enc.embed(images);
+    const min = Math.min(...ours.embeddings!.map((e, k) => cosine(e, onnx[k]!)));
+    t.diagnostic(`${FP32}: CLI fp32 .tflite (Chromium) vs fp32 ONNX (Node) over ${N} images: min ${min.toFixed(6)}`);
+    assert.ok(min >= 0.999, `min cosine ${min}`);
+  });
+});
