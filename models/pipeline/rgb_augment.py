@@ -20,6 +20,15 @@ PRESETS = {
                    flat_bg_p=0.12, same_bg_p=0.2, bright=0.25, contrast=0.35, sat=(0.2, 1.5), cast=0.12,
                    gray_p=0.1, gradient=0.35, blur_p=0.4, blur_sigma=(0.4, 2.0), noise_p=0.5, noise_std=0.07),
 }
+# "deployed": the camera views plus the inputs the background-reference protocol hands the encoder at run time.
+# Per view, with probability crop_p the object is framed as a tight square crop around it (its longer side
+# tight_scale of the frame, little shift, no distractor: the background residue a bgref crop keeps), and with
+# probability mask_p the same framing with everything outside a blocky, dilated, sometimes incomplete object
+# mask set to mid-grey after the photometrics (what a masked background reference feeds the encoder); half of
+# the masked views instead keep the object's bounding box and fill the rest with the normalisation mean (what the
+# SDK's `pad` crop policy letterboxes a non-square changed box with).
+PRESETS["deployed"] = dict(PRESETS["camera"], crop_p=0.3, mask_p=0.3, tight_scale=(0.68, 0.95), tight_shift=0.08,
+                           mask_block=4, mask_drop=(0.0, 0.25), mask_grey=128 / 255, mask_box_p=0.5)
 
 
 def _u(g, n, lo, hi):
@@ -35,8 +44,9 @@ def _affine(sx, sy, th, tx, ty):
                         torch.stack([a21, a22, -(a21 * tx + a22 * ty)], 1)], 1)
 
 
-def _paste(canvas, objs, idx, g, scale, size, p):
-    """Alpha-composites objs[idx] (uint8 [N,S,S,4]) onto canvas [n,3,size,size] at random pose; returns (canvas, alpha)."""
+def _paste(canvas, objs, idx, g, scale, size, p, tight=None):
+    """Alpha-composites objs[idx] (uint8 [N,S,S,4]) onto canvas [n,3,size,size] at random pose; returns (canvas, alpha).
+    Where `tight` (bool [n]) is set, the object is framed as a tight crop (p["tight_scale"], p["tight_shift"])."""
     n = len(idx)
     o = objs[idx].permute(0, 3, 1, 2).float() / 255.0
     o = torch.cat([o[:, :3] * o[:, 3:], o[:, 3:]], 1)  # premultiplied: no dark fringes when resampled
@@ -46,6 +56,12 @@ def _paste(canvas, objs, idx, g, scale, size, p):
     sx, sy = f * sq * flip, f / sq
     th = _u(g, n, -p["rot"], p["rot"]) * math.pi / 180
     room = (1 - f.clamp(max=1.0) * 0.8).clamp(min=0.05)
+    if tight is not None:
+        # Drawn only for presets that frame tight crops, so the "camera" preset's random stream is unchanged.
+        ft = torch.exp(_u(g, n, math.log(p["tight_scale"][0]), math.log(p["tight_scale"][1])))
+        f = torch.where(tight, ft, f)
+        sx, sy = f * sq * flip, f / sq
+        room = torch.where(tight, torch.full_like(room, p["tight_shift"]), room)
     tx, ty = (torch.rand(n, generator=g) * 2 - 1) * room, (torch.rand(n, generator=g) * 2 - 1) * room
     grid = F.affine_grid(_affine(sx, sy, th, tx, ty), [n, 4, size, size], align_corners=False)
     w = F.grid_sample(o, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -114,6 +130,33 @@ def photometric(x, g, p):
     return (x + on * std * torch.randn(x.shape, generator=g)).clamp(0, 1)
 
 
+def _block_mask(alpha, g, p):
+    """The changed-region mask a background reference finds: alpha [n,1,H,W] -> blocks of mask_block px that hold
+    object pixels, a random share (mask_drop) of them missed, dilated by one block, back at pixel resolution."""
+    n, _, h, w = alpha.shape
+    b = p["mask_block"]
+    on = (F.max_pool2d(alpha, b, b, ceil_mode=True) > 0.1).float()
+    drop = _u(g, n, *p["mask_drop"]).view(n, 1, 1, 1)
+    on = on * (torch.rand(on.shape, generator=g) >= drop).float()
+    on = F.max_pool2d(on, 3, 1, 1)
+    return F.interpolate(on, scale_factor=b, mode="nearest")[:, :, :h, :w] > 0
+
+
+def _box_mask(alpha, margin=2):
+    """The object's axis-aligned bounding box (alpha > 0.1, grown by `margin` px) as a bool mask [n,1,H,W]."""
+    on = alpha[:, 0] > 0.1
+    rows, cols = on.any(2), on.any(1)  # [n,H], [n,W]
+    rows = F.max_pool1d(rows.float().unsqueeze(1), 2 * margin + 1, 1, margin).squeeze(1) > 0
+    cols = F.max_pool1d(cols.float().unsqueeze(1), 2 * margin + 1, 1, margin).squeeze(1) > 0
+
+    def fill(m):  # the span between the first and last set index
+        i = torch.arange(m.shape[1]).expand_as(m)
+        lo = torch.where(m, i, m.shape[1]).min(1, keepdim=True).values
+        hi = torch.where(m, i, -1).max(1, keepdim=True).values
+        return (i >= lo) & (i <= hi)
+    return (fill(rows).unsqueeze(2) & fill(cols).unsqueeze(1)).unsqueeze(1)
+
+
 def normalise(x01):
     """[n,3,H,W] in [0,1] -> the manifest's per-channel normalisation."""
     return (x01 - _MEAN) / _STD
@@ -137,9 +180,21 @@ def views(objs, bgs, idx, g, size=96, preset="camera"):
         d = torch.randint(len(objs), (n,), generator=g)
         xd, _ = _paste(x, objs, d, g, (0.2, 0.5), size, p)
         use = (torch.rand(n, generator=g) < p["distractor_p"]).view(n, 1, 1, 1)
+        tight = mask = None
+        if "crop_p" in p:
+            r = torch.rand(n, generator=g)
+            tight = r < p["crop_p"] + p["mask_p"]
+            mask = r < p["mask_p"]
+            use = use & ~tight.view(n, 1, 1, 1)  # a background-reference crop holds the one new object
         x = torch.where(use, xd, x)
-        x, _ = _paste(x, objs, idx, g, p["obj_scale"], size, p)
-        out.append(normalise(photometric(x, g, p)))
+        x, a = _paste(x, objs, idx, g, p["obj_scale"], size, p, tight)
+        x = photometric(x, g, p)
+        if mask is not None:
+            boxed = (torch.rand(n, generator=g) < p["mask_box_p"]).view(n, 1, 1, 1)
+            region = torch.where(boxed, _box_mask(a), _block_mask(a, g, p))
+            fill = torch.where(boxed, _MEAN.expand(n, 3, 1, 1), torch.full((n, 3, 1, 1), p["mask_grey"]))
+            x = torch.where(region | ~mask.view(n, 1, 1, 1), x, fill.expand_as(x))
+        out.append(normalise(x))
     return out[0], out[1]
 
 

@@ -107,6 +107,9 @@ def main():
     ap.add_argument("--ckpt-every-sec", type=float, default=180.0)
     ap.add_argument("--snapshot-every", type=int, default=500, help="encoder snapshots for the learning curve")
     ap.add_argument("--resume", help="checkpoint to start from when the run directory has none (e.g. the committed one)")
+    ap.add_argument("--resume-changes", default="",
+                    help="comma-separated config keys that may differ from the --resume checkpoint's (e.g. aug: "
+                         "continue the committed state with other views); the run directory's own checkpoint must match")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -163,9 +166,12 @@ def main():
     src = ckpt_path if os.path.exists(ckpt_path) else args.resume
     if src:
         ck = torch.load(src)
-        if ck["config"] != config:
-            diff = {k: (ck["config"].get(k), v) for k, v in config.items() if ck["config"].get(k) != v}
+        diff = {k: (ck["config"].get(k), v) for k, v in config.items() if ck["config"].get(k) != v}
+        allowed = set(filter(None, args.resume_changes.split(","))) if src == args.resume else set()
+        if set(diff) - allowed:
             raise SystemExit(f"{src} was written with a different config {diff}; use another --run")
+        if diff and rank == 0:
+            print(f"resuming {src} with changed config {diff} (--resume-changes)", flush=True)
         net.load_state_dict(ck["net"])
         opt_sd = ck["opt"]
         for v in opt_sd["state"].values():
