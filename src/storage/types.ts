@@ -6,9 +6,13 @@ import type { LockManagerLike } from './lock.js';
 export type { EncryptionOptions } from './crypto.js';
 export type { LockManagerLike } from './lock.js';
 
-/** Progress of a long storage operation, told apart by `phase`. */
+/**
+ * Progress of a long storage operation, told apart by `phase`; `'ready'` comes last, once, when the
+ * operation succeeded (as every other long operation of edgetune ends).
+ */
 export type StorageProgress =
   | { readonly phase: 'lock' }
+  | { readonly phase: 'ready' }
   | {
       readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write';
       readonly done: number;
