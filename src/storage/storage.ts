@@ -20,6 +20,7 @@ import type {
   ImportOptions,
   MetaStore,
   ModelInfo,
+  ExportOptions,
   OperationOptions,
   SampleStore,
   StorageEstimateResult,
@@ -193,7 +194,7 @@ class StorageImpl implements EdgetuneStorage {
     }
   }
 
-  exportProfile(options?: OperationOptions): Promise<Uint8Array> {
+  exportProfile(options?: ExportOptions): Promise<Uint8Array> {
     return exportProfile(this.#e, options);
   }
 
