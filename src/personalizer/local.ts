@@ -1,11 +1,12 @@
 // The personalizer in this thread: one encoder, one learner, one profile; single-flight adaptation, a label journal that loses nothing across tabs, debounced saves, following other tabs.
 import { EdgetuneError, isEdgetuneError, throwIfAborted } from '../core/errors.js';
 import { Learner, type LearnerState } from '../finetune/learner.js';
+import { isDeviceLocalKey } from '../runtime/devices.js';
 import type { Encoder } from '../runtime/encoder.js';
 import { createBackground, type ImageInput } from '../runtime/preprocess.js';
 import type { BackgroundOptions, BackgroundReference } from '../runtime/region.js';
 import { openStorage } from '../storage/storage.js';
-import type { EdgetuneStorage, ImportOptions, StorageOptions } from '../storage/types.js';
+import type { EdgetuneStorage, StorageOptions } from '../storage/types.js';
 import { Emitter, onPageHide } from './emitter.js';
 import { backgroundInfo, regionOptions } from './frame.js';
 import { LabelJournal } from './journal.js';
@@ -523,10 +524,10 @@ class LocalPersonalizer implements Personalizer {
         'This personalizer keeps nothing (storage: false), so it has no profile to export; open it with a storage name.',
       );
     await this.#saveQueued();
-    return this.#exclusive(() => this.#storage!.exportProfile());
+    return this.#exclusive(() => this.#storage!.exportProfile({ localMeta: isDeviceLocalKey }));
   }
 
-  async importProfile(file: Uint8Array, options: Omit<ImportOptions, 'signal' | 'onProgress'> = {}): Promise<void> {
+  async importProfile(file: Uint8Array, options: Parameters<Personalizer['importProfile']>[1] = {}): Promise<void> {
     this.#alive();
     if (!this.#storage)
       throw new EdgetuneError(
@@ -534,7 +535,7 @@ class LocalPersonalizer implements Personalizer {
         'This personalizer keeps nothing (storage: false), so it cannot import a profile; open it with a storage name.',
       );
     await this.#exclusive(async () => {
-      await this.#storage!.importProfile(file, options);
+      await this.#storage!.importProfile(file, { ...options, localMeta: isDeviceLocalKey });
       clearTimeout(this.#saveTimer);
       this.#replaceLearner(this.#fresh());
       this.#labels = new Set();

@@ -230,10 +230,16 @@ export interface Personalizer extends AsyncDisposable {
   undoLast(): Promise<boolean>;
   /** Deletes every checkpoint version, sample and metadata record of the profile, and starts empty. */
   forget(options?: ForgetProfileOptions): Promise<void>;
-  /** Saves now (pending changes first) and returns the profile as one file. */
+  /**
+   * Saves now (pending changes first) and returns the profile as one file. What the runtime measured on
+   * this device (its remembered device choice, WASM thread trials) is left out: it stays on the device.
+   */
   exportProfile(): Promise<Uint8Array>;
-  /** Replaces the profile with an exported file (validated in full first) and loads it. */
-  importProfile(file: Uint8Array, options?: Omit<ImportOptions, 'signal' | 'onProgress'>): Promise<void>;
+  /**
+   * Replaces the profile with an exported file (validated in full first) and loads it; this device's
+   * remembered device choice and thread trials stay as they are.
+   */
+  importProfile(file: Uint8Array, options?: Omit<ImportOptions, 'signal' | 'onProgress' | 'localMeta'>): Promise<void>;
   /**
    * Saves pending changes now; resolves with the checkpoint version (0 in memory-only mode). During an
    * adaptation it writes the state taken just before it at once (the adapted state is saved after).

@@ -154,6 +154,14 @@ export interface ThreadChoice {
 /** Meta key of the WASM thread trials (one record per origin; per model inside). */
 export const THREADS_KEY = 'edgetune.wasm-threads';
 
+/**
+ * Whether a meta key holds what the runtime measured on this device (device choice, WASM thread
+ * trials): it describes the device, not the user's learning, so profile exports leave it out.
+ */
+export function isDeviceLocalKey(key: string): boolean {
+  return key === THREADS_KEY || key.startsWith(choiceKey(''));
+}
+
 interface ThreadRecord {
   readonly v: 1;
   readonly platform: string;

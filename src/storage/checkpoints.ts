@@ -1,6 +1,6 @@
 // The checkpoint store of one slot: atomic versioned saves pruned to keepLast, loads from one snapshot, rollback, and read-modify-write under the lock.
 import { EdgetuneError } from '../core/errors.js';
-import { bodySize, type StorageEngine } from './engine.js';
+import { bodySize, endReady, type StorageEngine } from './engine.js';
 import { reserve } from './keyring.js';
 import type { VersionInfo } from './schema.js';
 import type {
@@ -18,7 +18,7 @@ export function checkpointStore<T>(e: StorageEngine, slot: string): CheckpointSt
     slot,
     save: (payload, options = {}) =>
       e.lock(options.signal, () => saveLocked(e, slot, payload, options), options.onProgress),
-    load: (version, options = {}) => loadCheckpoint<T>(e, slot, version, options),
+    load: (version, options = {}) => endReady(loadCheckpoint<T>(e, slot, version, options), options.onProgress),
     list: () => listCheckpoints(e, slot),
     rollback: (version) => e.lock(undefined, () => rollbackLocked(e, slot, version)),
     update: (fn, options = {}) =>

@@ -10,6 +10,13 @@ import type { Body, StorageSchema, StoreName, Usage } from './schema.js';
 import type { OperationOptions, StorageManagerLike } from './types.js';
 
 /** A read-write transaction over any stores of the schema. */
+/** Resolves as `work` does, reporting `'ready'` once it succeeded: the last phase of an operation not run under the lock. */
+export async function endReady<T>(work: Promise<T>, onProgress?: OperationOptions['onProgress']): Promise<T> {
+  const result = await work;
+  onProgress?.({ phase: 'ready' });
+  return result;
+}
+
 export type RwTx = IDBPTransaction<StorageSchema, StoreName[], 'readwrite'>;
 
 /** Byte deltas a write applies to the usage record, or an absolute usage (import, re-key). */
@@ -132,7 +139,7 @@ export class StorageEngine {
     this.db.close();
   }
 
-  /** Runs `fn` under the profile's cross-tab lock. */
+  /** Runs `fn` under the profile's cross-tab lock; reports `'lock'` first and, once `fn` succeeded, `'ready'`. */
   async lock<T>(
     signal: AbortSignal | undefined,
     fn: () => Promise<T>,
@@ -150,7 +157,10 @@ export class StorageEngine {
         this.assertOpen();
         return fn();
       },
-    );
+    ).then((result) => {
+      onProgress?.({ phase: 'ready' });
+      return result;
+    });
   }
 
   mapError(e: unknown, what: string, signal?: AbortSignal): unknown {

@@ -9,6 +9,7 @@ export type {
   CheckpointStore,
   EdgetuneStorage,
   EncryptionOptions,
+  ExportOptions,
   ForgetOptions,
   ImportOptions,
   LockManagerLike,

@@ -6,15 +6,17 @@ import { reserve } from './keyring.js';
 import { decodeProfile, encodeProfile, isEncryptedProfile } from './profile.js';
 import { ALL_STORES, type CryptoRecord } from './schema.js';
 import { readAll, replaceAll, sealAll } from './snapshot.js';
-import type { ForgetOptions, ImportOptions, OperationOptions } from './types.js';
+import type { ExportOptions, ForgetOptions, ImportOptions } from './types.js';
 
-/** The whole profile as one file, encrypted under the profile's key when encryption is on. */
-export async function exportProfile(e: StorageEngine, options: OperationOptions = {}): Promise<Uint8Array> {
+/** The whole profile as one file (without the `localMeta` records), encrypted under the profile's key when encryption is on. */
+export async function exportProfile(e: StorageEngine, options: ExportOptions = {}): Promise<Uint8Array> {
   return e.lock(
     options.signal,
     async () => {
       await reserve(e, 1, options);
-      const data = await readAll(e, e.cipher, options);
+      const all = await readAll(e, e.cipher, options);
+      const local = options.localMeta;
+      const data = local ? { ...all, meta: all.meta.filter((m) => !local(m.key)) } : all;
       const cipher = e.cipher;
       let kdf: KdfParams | null = null;
       if (cipher) {
@@ -43,7 +45,9 @@ export async function importProfile(e: StorageEngine, bytes: Uint8Array, options
   }
   const passphrase = options.passphrase ?? e.passphrase;
   options.onProgress?.({ phase: 'validate', done: 0, total: 1 });
-  const data = await decodeProfile(bytes, e.cipher, passphrase);
+  const file = await decodeProfile(bytes, e.cipher, passphrase);
+  const local = options.localMeta;
+  const data = local ? { ...file, meta: file.meta.filter((m) => !local(m.key)) } : file;
   options.onProgress?.({ phase: 'validate', done: 1, total: 1 });
   if (options.signal?.aborted)
     throw new EdgetuneError('ABORTED', 'Import was aborted; nothing was replaced.', { cause: options.signal.reason });
@@ -57,7 +61,7 @@ export async function importProfile(e: StorageEngine, bytes: Uint8Array, options
         'Importing the profile',
         ALL_STORES,
         sealed.count,
-        async (tx, acct) => replaceAll(tx, sealed, acct),
+        async (tx, acct) => replaceAll(tx, sealed, acct, local),
         options,
       );
     },

@@ -157,8 +157,17 @@ export async function sealAll(
   return out;
 }
 
-/** Clears the data stores and writes `sealed` in their place; sets absolute usage. Inside a write. */
-export async function replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounting): Promise<void> {
+/**
+ * Clears the data stores and writes `sealed` in their place, keeping the meta records `keepMeta` names
+ * (sealed under the same key, so they stay readable); sets absolute usage. Inside a write.
+ */
+export async function replaceAll(
+  tx: RwTx,
+  sealed: SealedProfile,
+  acct: Accounting,
+  keepMeta?: (key: string) => boolean,
+): Promise<void> {
+  const kept = keepMeta ? (await tx.objectStore('meta').getAll()).filter((m) => keepMeta(m.key)) : [];
   for (const s of ['models', 'modelBytes', 'checkpoints', 'heads', 'samples', 'meta'] as const)
     await tx.objectStore(s).clear();
   const sys = tx.objectStore('sys');
@@ -189,7 +198,7 @@ export async function replaceAll(tx: RwTx, sealed: SealedProfile, acct: Accounti
     await tx.objectStore('samples').put(s);
     usage.samples += s.size;
   }
-  for (const m of sealed.meta) {
+  for (const m of [...kept, ...sealed.meta]) {
     await tx.objectStore('meta').put(m);
     usage.meta += m.size;
   }

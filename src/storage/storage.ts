@@ -3,7 +3,7 @@ import type { IDBPDatabase } from 'idb';
 import { EdgetuneError, isEdgetuneError } from '../core/errors.js';
 import { checkAppKey } from './crypto.js';
 import { checkpointStore } from './checkpoints.js';
-import { ZERO, checkSlot, usageTotal, StorageEngine } from './engine.js';
+import { ZERO, checkSlot, endReady, usageTotal, StorageEngine } from './engine.js';
 import { initCrypto, keyUsage, rekeyLocked } from './keyring.js';
 import { defaultLockManager } from './lock.js';
 import { metaStore } from './meta.js';
@@ -20,6 +20,7 @@ import type {
   ImportOptions,
   MetaStore,
   ModelInfo,
+  ExportOptions,
   OperationOptions,
   SampleStore,
   StorageEstimateResult,
@@ -154,7 +155,7 @@ class StorageImpl implements EdgetuneStorage {
     id: string,
     options?: OperationOptions,
   ): Promise<StoredModel<M> | undefined> {
-    return getModel<M>(this.#e, id, options);
+    return endReady(getModel<M>(this.#e, id, options), options?.onProgress);
   }
 
   listModels(): Promise<ModelInfo[]> {
@@ -193,7 +194,7 @@ class StorageImpl implements EdgetuneStorage {
     }
   }
 
-  exportProfile(options?: OperationOptions): Promise<Uint8Array> {
+  exportProfile(options?: ExportOptions): Promise<Uint8Array> {
     return exportProfile(this.#e, options);
   }
 

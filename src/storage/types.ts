@@ -6,9 +6,13 @@ import type { LockManagerLike } from './lock.js';
 export type { EncryptionOptions } from './crypto.js';
 export type { LockManagerLike } from './lock.js';
 
-/** Progress of a long storage operation, told apart by `phase`. */
+/**
+ * Progress of a long storage operation, told apart by `phase`; `'ready'` comes last, once, when the
+ * operation succeeded (as every other long operation of edgetune ends).
+ */
 export type StorageProgress =
   | { readonly phase: 'lock' }
+  | { readonly phase: 'ready' }
   | {
       readonly phase: 'read' | 'decrypt' | 'encrypt' | 'verify' | 'validate' | 'write';
       readonly done: number;
@@ -21,8 +25,24 @@ export type StorageProgress =
  */
 export type OperationOptions = CoreOperationOptions<StorageProgress>;
 
+/** Options of `exportProfile`. */
+export interface ExportOptions extends OperationOptions {
+  /**
+   * Meta keys that describe this device rather than the user (a measured device choice, say): their
+   * records are left out of the file and stay on the device.
+   * @defaultValue no key: every meta record is exported
+   */
+  readonly localMeta?: (key: string) => boolean;
+}
+
 /** Options of `importProfile`. */
 export interface ImportOptions extends OperationOptions {
+  /**
+   * Meta keys that describe this device rather than the user: this profile's records under them are
+   * kept as they are, and records under them in the file are not written.
+   * @defaultValue no key: every meta record is replaced by the file's
+   */
+  readonly localMeta?: (key: string) => boolean;
   /** Passphrase of a passphrase-encrypted export (the open profile's own passphrase when absent). */
   readonly passphrase?: string;
   /**
@@ -272,12 +292,16 @@ export interface EdgetuneStorage extends AsyncDisposable {
   estimate(): Promise<StorageEstimateResult>;
   /** Asks the browser to make storage persistent; false when refused or unavailable. */
   persist(): Promise<boolean>;
-  /** The whole profile as one file: format version, SHA-256 checksum; encrypted when encryption is on. */
-  exportProfile(options?: OperationOptions): Promise<Uint8Array>;
+  /**
+   * The whole profile as one file: format version, SHA-256 checksum; encrypted when encryption is on.
+   * Meta records named by `localMeta` are left out.
+   */
+  exportProfile(options?: ExportOptions): Promise<Uint8Array>;
   /**
    * Replaces the whole profile with an export after validating all of it (`IMPORT_INVALID`; a wrong key
    * for an encrypted export gives `DECRYPT_FAILED`); nothing is replaced when anything is wrong. An
-   * encrypted export goes into an unencrypted profile only with `allowPlaintext: true`.
+   * encrypted export goes into an unencrypted profile only with `allowPlaintext: true`. Meta records
+   * named by `localMeta` stay as they are.
    */
   importProfile(bytes: Uint8Array, options?: ImportOptions): Promise<void>;
   /**

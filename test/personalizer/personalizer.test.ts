@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { isEdgetuneError } from '../../src/core/errors.js';
 import { openPersonalizer, type PersonalizerOptions } from '../../src/personalizer/index.js';
+import { choiceKey, THREADS_KEY } from '../../src/runtime/devices.js';
 import type { ModelManifest } from '../../src/runtime/manifest.js';
+import { openStorage } from '../../src/storage/index.js';
 import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
 import { CASES, image, ofClass, profileName, type PEnv } from './behaviour.js';
 
@@ -125,4 +127,42 @@ test('personalizer: storage false keeps everything in memory; bad options and in
   await assert.rejects(openPersonalizer({ model: { id: 'x' }, autosaveMs: -1 }), (e) =>
     isEdgetuneError(e, 'INVALID_ARGUMENT'),
   );
+});
+
+test('personalizer: the remembered device choice stays on the device: not exported, kept by an import, deleted by forget', async () => {
+  const key = choiceKey(model.manifest.id);
+  const remember = async (profile: string, device: string): Promise<void> => {
+    await using s = await openStorage({ name: profile, indexedDB: factory, IDBKeyRange });
+    await s.meta.set(key, { device });
+    await s.meta.set(THREADS_KEY, { device });
+  };
+  const metaKeys = async (profile: string): Promise<unknown[]> => (await env.raw(profile))['meta']!.keys;
+  const src = profileName('choice-src');
+  const a = await env.open(src);
+  for (const k of ofClass(sample, 1, 2)) await a.teach(image(sample, k), 'trouser');
+  await a.save();
+  await remember(src, 'webgpu');
+  const file = await a.exportProfile();
+  await a.dispose();
+  const fresh = profileName('choice-fresh');
+  const b = await env.open(fresh);
+  await b.importProfile(file);
+  assert.deepEqual(await b.classes(), ['trouser']);
+  await b.dispose();
+  const leaked = (await metaKeys(fresh)).filter((k) => k === key || k === THREADS_KEY);
+  assert.deepEqual(leaked, [], 'the export carried no device-local record');
+  const own = profileName('choice-own');
+  await remember(own, 'wasm');
+  const c = await env.open(own);
+  await c.importProfile(file);
+  await c.dispose();
+  {
+    await using s = await openStorage({ name: own, indexedDB: factory, IDBKeyRange });
+    assert.deepEqual(await s.meta.get(key), { device: 'wasm' }, "the import kept this device's own choice");
+    assert.deepEqual(await s.meta.get(THREADS_KEY), { device: 'wasm' });
+  }
+  const d = await env.open(own);
+  await d.forget();
+  await d.dispose();
+  assert.deepEqual(await metaKeys(own), [], 'forget deleted the device choice too');
 });

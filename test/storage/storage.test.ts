@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 // idb needs the IDB interface classes as globals; the factory itself is still passed in explicitly.
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { sha256Hex } from '../../src/core/hash.js';
 import { decodeValue, encodeValue } from '../../src/storage/codec.js';
-import { openStorage, type LockManagerLike } from '../../src/storage/index.js';
+import { openStorage, type LockManagerLike, type StorageProgress } from '../../src/storage/index.js';
+import { fixtureBytes } from '../fixtures/storage/v1.js';
 import { CASES, type Env } from './behaviour.js';
 
 const env: Env = { factory: new IDBFactory(), keyRange: IDBKeyRange, iterations: 1000 };
@@ -78,4 +80,32 @@ test('options: bad values are refused with the value in the message', async () =
   await assert.rejects(openStorage({ ...base, keepLast: 0 }), /keepLast must be an integer >= 1, got 0/);
   await assert.rejects(openStorage({ ...base, maxWritesPerKey: 2 ** 33 }), /maxWritesPerKey/);
   await assert.rejects(openStorage({ ...base, budgetBytes: -1 }), /budgetBytes must be > 0, got -1/);
+});
+
+test('progress: every long operation ends on one ready phase, and a failed one reports none', async () => {
+  await using s = await openStorage({ name: 'progress', indexedDB: new IDBFactory(), IDBKeyRange });
+  const seen: string[][] = [];
+  const track = () => {
+    const phases: string[] = [];
+    seen.push(phases);
+    return { onProgress: (p: StorageProgress) => phases.push(p.phase) };
+  };
+  const bytes = fixtureBytes(1000, 2);
+  await s.checkpoints().save({ a: 1 }, track());
+  await s.checkpoints().load(undefined, track());
+  await s.checkpoints().update((c) => ({ a: Number((c?.payload as { a?: number } | undefined)?.a ?? 0) + 1 }), track());
+  await s.samples().add([1, 2], track());
+  await s.putModel('m', { sha256: await sha256Hex(bytes) }, bytes, track());
+  await s.getModel('m', track());
+  const file = await s.exportProfile(track());
+  await s.importProfile(file, track());
+  await s.forget(track());
+  assert.equal(seen.length, 9);
+  for (const phases of seen) {
+    assert.equal(phases.at(-1), 'ready', phases.join(','));
+    assert.equal(phases.filter((p) => p === 'ready').length, 1, phases.join(','));
+  }
+  const failed = track();
+  await assert.rejects(s.putModel('bad', { sha256: await sha256Hex(fixtureBytes(10, 1)) }, bytes, failed));
+  assert.ok(!seen.at(-1)?.includes('ready'), seen.at(-1)?.join(','));
 });
