@@ -44,11 +44,16 @@ export async function hasNativeRuntime(): Promise<boolean> {
  * @param bytes - the .onnx file
  * @param prefer - `onnxruntime-node` (falls back to WASM when not installed) or `onnxruntime-web`
  * @param threads - WASM threads (onnxruntime-web only) @defaultValue 1
+ * @param exact - run the graph as written, without graph optimisations: onnxruntime-node then computes a QDQ model's
+ *   DequantizeLinear → float op → QuantizeLinear chain in float instead of fusing it into integer kernels, whose
+ *   u8×s8 products saturate on x86-64 CPUs without VNNI (cosine 0.983 against fp32 on such a CPU, 0.9996 with WASM).
+ *   The reference the CLI scores and verifies int8 models against. @defaultValue false
  */
 export async function openSession(
   bytes: Uint8Array,
   prefer: CliRuntime = 'onnxruntime-node',
   threads = 1,
+  exact = false,
 ): Promise<CliSession> {
   let runtime: CliRuntime = prefer;
   let ort = await importRuntime(prefer);
@@ -62,7 +67,7 @@ export async function openSession(
     ort.env.logLevel = 'error';
   }
   const session = await ort.InferenceSession.create(bytes, {
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: exact ? 'disabled' : 'all',
     ...(runtime === 'onnxruntime-node' ? { intraOpNumThreads: 1 } : {}),
   });
   const o = ort;

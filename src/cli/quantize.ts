@@ -83,15 +83,19 @@ function count(xs: Iterable<string>): Record<string, number> {
   return out;
 }
 
-/** Runs preprocessed images through a model in batches and returns the pooled embeddings. */
+/**
+ * Runs preprocessed images through a model in batches and returns the pooled embeddings; `exact` runs the graph
+ * unoptimised (see {@link openSession}), the CPU-independent reference for int8 QDQ models.
+ */
 export async function embedAll(
   bytes: Uint8Array,
   manifest: ModelManifest,
   tensor: Float32Array,
   n: number,
   prefer: CliRuntime = 'onnxruntime-node',
+  exact = false,
 ): Promise<{ out: Float32Array; runtime: CliRuntime }> {
-  const session = await openSession(bytes, prefer);
+  const session = await openSession(bytes, prefer, 1, exact);
   const per = tensor.length / n;
   const step = fixedBatch(manifest) ?? 8;
   const dims = manifest.input.shape.slice(1) as number[];
@@ -229,7 +233,10 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
     ranges: ReadonlyMap<string, Range>,
   ): Promise<{ int8: Uint8Array; cos: number[] }> => {
     const int8 = applyQdq(model, p, ranges);
-    return { int8, cos: batchCosines((await embedAll(int8, manifest, tensor, n)).out, fp.out, manifest.output.dim) };
+    // Scored as the QDQ graph says (float between the Q/DQ pairs), not through the native integer kernels, whose
+    // saturation on CPUs without VNNI would make the result depend on the machine that quantizes.
+    const q = await embedAll(int8, manifest, tensor, n, 'onnxruntime-node', true);
+    return { int8, cos: batchCosines(q.out, fp.out, manifest.output.dim) };
   };
   // The fp32 model's own sensitivity: the same images with ±1 grey level of seeded noise. A model
   // whose embedding moves by more than that under invisible noise cannot be expected to survive

@@ -76,7 +76,8 @@ export async function verifyManifest(path: string, threshold = 0.999): Promise<V
   }
   const rt = forRuntime(manifest);
   const tensor = preprocessBatch(images, rt.input);
-  const ref = await embedAll(bytes, rt, tensor, images.length, 'onnxruntime-node');
+  // Unoptimised, so an int8 QDQ model's reference is its float semantics on every CPU (see openSession's `exact`).
+  const ref = await embedAll(bytes, rt, tensor, images.length, 'onnxruntime-node', true);
   const flat = new Float32Array(sdk.length * manifest.output.dim);
   sdk.forEach((e, k) => flat.set(e, k * manifest.output.dim));
   const cosines = batchCosines(flat, ref.out, manifest.output.dim);
