@@ -17,6 +17,7 @@ export async function endReady<T>(work: Promise<T>, onProgress?: OperationOption
   return result;
 }
 
+/** A read-write transaction over any of the profile's stores, as `StorageEngine` hands it to the storage modules. */
 export type RwTx = IDBPTransaction<StorageSchema, StoreName[], 'readwrite'>;
 
 /** Byte deltas a write applies to the usage record, or an absolute usage (import, re-key). */

@@ -119,7 +119,9 @@ export async function preparedManifests(
 
 /**
  * onnxruntime-node's embeddings of `manifestPath`'s model for the browser pages' frames (`n` seeded 320×240 scenes),
- * L2-normalised like `Encoder.embed`'s: the reference the Chromium tests compare with.
+ * L2-normalised like `Encoder.embed`'s: the reference the Chromium tests compare with. Graph optimisations are off
+ * (`exact`), so an int8 model is run with QDQ float semantics whatever the CPU: onnxruntime-node's fused int8 kernels
+ * saturate on CPUs without VNNI and would disagree with WebGPU by more than the model's own quantization error.
  */
 export async function nodeEmbeddings(manifestPath: string, n: number): Promise<Float32Array> {
   const manifest = forRuntime(validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8'))));
@@ -129,6 +131,8 @@ export async function nodeEmbeddings(manifestPath: string, n: number): Promise<F
     manifest,
     preprocessBatch(frames, manifest.input),
     n,
+    'onnxruntime-node',
+    true,
   );
   for (let k = 0; k < n; k++) normalizeInPlace(out.subarray(k * manifest.output.dim, (k + 1) * manifest.output.dim));
   return out;
