@@ -1,0 +1,331 @@
+// The ONNX → TFLite op lowering table: one function per ONNX op, writing NHWC builtins (int8 where the QDQ model quantizes, float32 otherwise).
+import type { OnnxNode } from './onnx-proto.js';
+import { int, ints, nhwc, samePads, type LowerContext, type Lowering, type Value } from './tflite-graph.js';
+import { leBytes, TFL_ACT, TFL_OPTIONS, TFL_PAD, TFL_TYPE, type TflOptionField } from './tflite-write.js';
+
+const v8 = (v: { quant: unknown }): boolean => v.quant !== undefined;
+
+function lowerConv(n: OnnxNode, cx: LowerContext): void {
+  const out = n.outputs[0]!;
+  let v = cx.get(n.inputs[0]!, n);
+  const w = cx.weight(n.inputs[1]!);
+  const [oc, icg, kh, kw] = w.dims as number[];
+  const group = int(n, 'group', 1);
+  const [c, h, wd] = v.shape as number[];
+  const depthwise = group > 1 && group === c && icg === 1;
+  if (group > 1 && !depthwise) throw cx.refuse(`Conv ${n.name}: group ${group} is neither 1 nor the channel count`);
+  if (w.dims.length !== 4) throw cx.refuse(`Conv ${n.name}: only 2-D convolutions`);
+  const [sh, sw] = ints(n, 'strides') ?? [1, 1];
+  const [dh, dw] = ints(n, 'dilations') ?? [1, 1];
+  const autoPad = n.attrs.find((a) => a.name === 'auto_pad');
+  if (autoPad && !new TextDecoder().decode(autoPad.raw).includes('NOTSET'))
+    throw cx.refuse(`Conv ${n.name}: auto_pad; export with explicit pads`);
+  const [pt, pl, pb, pr] = ints(n, 'pads') ?? [0, 0, 0, 0];
+  let padding: number = TFL_PAD.VALID;
+  let [ph, pw] = [h!, wd!];
+  if (pt || pl || pb || pr) {
+    const [st, sb] = samePads(h!, kh!, sh!, dh!);
+    const [sl, sr] = samePads(wd!, kw!, sw!, dw!);
+    if (st === pt && sb === pb && sl === pl && sr === pr) padding = TFL_PAD.SAME;
+    else {
+      const padsT = cx.add({
+        name: `${out}_pads`,
+        shape: [4, 2],
+        type: TFL_TYPE.INT32,
+        data: leBytes(Int32Array.from([0, 0, pt!, pb!, pl!, pr!, 0, 0])),
+      });
+      ph = h! + pt! + pb!;
+      pw = wd! + pl! + pr!;
+      const padded = cx.act(`${out}_padded`, [1, ph, pw, c!], v.quant);
+      cx.op('PAD', v8(v) ? 2 : 1, [v.index, padsT], [padded], TFL_OPTIONS.PadOptions, [], 0);
+      v = { index: padded, shape: [c!, ph, pw], quant: v.quant };
+    }
+  }
+  const oh = padding === TFL_PAD.SAME ? Math.ceil(h! / sh!) : Math.floor((ph - dh! * (kh! - 1) - 1) / sh!) + 1;
+  const ow = padding === TFL_PAD.SAME ? Math.ceil(wd! / sw!) : Math.floor((pw - dw! * (kw! - 1) - 1) / sw!) + 1;
+  const q = cx.outQuant(n, v);
+  // OIHW → OHWI (CONV_2D) or → 1HW(C·m) (DEPTHWISE_CONV_2D).
+  const count = oc! * icg! * kh! * kw!;
+  const wOut = new Float64Array(count);
+  for (let o = 0; o < oc!; o++)
+    for (let i = 0; i < icg!; i++)
+      for (let y = 0; y < kh!; y++)
+        for (let x = 0; x < kw!; x++) {
+          const src = ((o * icg! + i) * kh! + y) * kw! + x;
+          const dst = depthwise ? (y * kw! + x) * oc! + o : ((o * kh! + y) * kw! + x) * icg! + i;
+          wOut[dst] = w.values[src]!;
+        }
+  const wShape = depthwise ? [1, kh!, kw!, oc!] : [oc!, kh!, kw!, icg!];
+  const axis = depthwise ? 3 : 0;
+  const bName = n.inputs[2];
+  const bias = bName ? cx.weight(bName) : { values: new Float64Array(oc!) };
+  const quantized = q !== undefined;
+  if (quantized && !w.scales) throw cx.refuse(`Conv ${n.name}: int8 activations but a float weight`);
+  const wi = quantized
+    ? cx.add({
+        name: n.inputs[1]!,
+        shape: wShape,
+        type: TFL_TYPE.INT8,
+        data: leBytes(Int8Array.from(wOut)),
+        quant: { scale: w.scales!, zeroPoint: w.scales!.map(() => 0), axis },
+      })
+    : cx.add({
+        name: n.inputs[1]!,
+        shape: wShape,
+        type: TFL_TYPE.FLOAT32,
+        data: leBytes(
+          Float32Array.from(wOut, (x, k) =>
+            w.scales ? x * w.scales[depthwise ? k % oc! : Math.floor(k / (kh! * kw! * icg!))]! : x,
+          ),
+        ),
+      });
+  const sx = v.quant?.scale[0] ?? 1;
+  const bScales = w.scales ? Array.from({ length: oc! }, (_, o) => sx * w.scales![w.scales!.length > 1 ? o : 0]!) : [];
+  const bi = quantized
+    ? cx.add({
+        name: `${out}_bias`,
+        shape: [oc!],
+        type: TFL_TYPE.INT32,
+        data: leBytes(
+          Int32Array.from(bias.values, (x, o) => ('scales' in bias && bias.scales ? x : Math.round(x / bScales[o]!))),
+        ),
+        quant: { scale: bScales, zeroPoint: bScales.map(() => 0) },
+      })
+    : cx.add({
+        name: `${out}_bias`,
+        shape: [oc!],
+        type: TFL_TYPE.FLOAT32,
+        data: leBytes(
+          Float32Array.from(bias.values, (x, o) =>
+            'scales' in bias && bias.scales ? x * bias.scales[bias.scales.length > 1 ? o : 0]! : x,
+          ),
+        ),
+      });
+  const o = cx.act(out, [1, oh, ow, oc!], q);
+  const common: TflOptionField[] = [
+    [0, 'u8', padding],
+    [1, 'i32', sw!],
+    [2, 'i32', sh!],
+  ];
+  if (depthwise)
+    cx.op(
+      'DEPTHWISE_CONV_2D',
+      quantized ? 3 : dh !== 1 || dw !== 1 ? 2 : 1,
+      [v.index, wi, bi],
+      [o],
+      TFL_OPTIONS.DepthwiseConv2DOptions,
+      [...common, [3, 'i32', oc! / c!], [4, 'u8', TFL_ACT.NONE], [5, 'i32', dw!], [6, 'i32', dh!]],
+      7,
+    );
+  else
+    cx.op(
+      'CONV_2D',
+      quantized ? 3 : 1,
+      [v.index, wi, bi],
+      [o],
+      TFL_OPTIONS.Conv2DOptions,
+      [...common, [3, 'u8', TFL_ACT.NONE], [4, 'i32', dw!], [5, 'i32', dh!]],
+      6,
+    );
+  cx.set(out, { index: o, shape: [oc!, oh, ow], quant: q });
+}
+
+function lowerRelu(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  const q = v.quant ? (cx.quantOf(out) ?? v.quant) : undefined;
+  const o = cx.act(out, nhwc(v.shape), q);
+  cx.op('RELU', q ? 2 : 1, [v.index], [o]);
+  cx.set(out, { ...v, index: o, quant: q });
+}
+
+function lowerPool(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  const [kh, kw] = ints(n, 'kernel_shape') ?? [1, 1];
+  const [sh, sw] = ints(n, 'strides') ?? [1, 1];
+  const [c, h, wd] = v.shape as number[];
+  const pads = ints(n, 'pads') ?? [0, 0, 0, 0];
+  if (int(n, 'ceil_mode', 0) || pads.some((p) => p !== 0)) throw cx.refuse(`${n.op} ${n.name}: padding or ceil_mode`);
+  const oh = Math.floor((h! - kh!) / sh!) + 1;
+  const ow = Math.floor((wd! - kw!) / sw!) + 1;
+  // TFLite's int8 pooling keeps the input's scale and zero point.
+  const o = cx.act(out, [1, oh, ow, c!], v.quant);
+  cx.op(
+    n.op === 'MaxPool' ? 'MAX_POOL_2D' : 'AVERAGE_POOL_2D',
+    v8(v) ? 2 : 1,
+    [v.index],
+    [o],
+    TFL_OPTIONS.Pool2DOptions,
+    [
+      [0, 'u8', TFL_PAD.VALID],
+      [1, 'i32', sw!],
+      [2, 'i32', sh!],
+      [3, 'i32', kw!],
+      [4, 'i32', kh!],
+    ],
+    6,
+  );
+  cx.set(out, { index: o, shape: [c!, oh, ow], quant: v.quant });
+}
+
+function lowerMean(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  const axes = n.op === 'ReduceMean' ? (ints(n, 'axes') ?? (n.inputs[1] ? cx.scalar(n.inputs[1]) : [])) : [2, 3];
+  if (v.shape.length !== 3 || [...axes].sort().join() !== '2,3')
+    throw cx.refuse(`${n.op} ${n.name}: only the spatial mean`);
+  const axesT = cx.add({
+    name: `${out}_axes`,
+    shape: [2],
+    type: TFL_TYPE.INT32,
+    data: leBytes(Int32Array.from([1, 2])),
+  });
+  const q = v.quant ? cx.quantOf(out) : undefined;
+  const c = v.shape[0]!;
+  let from = v.index;
+  if (v.quant && !q) {
+    // The QDQ model averages in float (no QuantizeLinear after it): so does the TFLite one.
+    from = cx.act(`${out}_float_in`, nhwc(v.shape), undefined);
+    cx.op('DEQUANTIZE', 2, [v.index], [from]);
+  }
+  const o = cx.act(out, [1, c], q);
+  cx.op('MEAN', q ? 2 : 1, [from, axesT], [o], TFL_OPTIONS.ReducerOptions, [[0, 'bool', 0]], 1);
+  cx.set(out, { index: o, shape: [c], quant: q });
+}
+
+/** A RESHAPE of `v` to [1, size]. */
+function reshapeToVector(cx: LowerContext, v: Value, out: string, size: number): number {
+  const shapeT = cx.add({
+    name: `${out}_shape`,
+    shape: [2],
+    type: TFL_TYPE.INT32,
+    data: leBytes(Int32Array.from([1, size])),
+  });
+  const o = cx.act(out, [1, size], v.quant);
+  cx.op('RESHAPE', 1, [v.index, shapeT], [o], TFL_OPTIONS.ReshapeOptions, [[0, 'i32vec', [1, size]]], 1);
+  return o;
+}
+
+function lowerFlatten(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  if (n.op === 'Flatten' && int(n, 'axis', 1) !== 1) throw cx.refuse(`Flatten ${n.name}: axis ≠ 1`);
+  const size = v.shape.reduce((a, b) => a * b, 1);
+  if (n.op === 'Reshape') {
+    const target = cx.scalar(n.inputs[1]);
+    if (target.length !== 2 || (target[1] !== size && target[1] !== -1))
+      throw cx.refuse(`Reshape ${n.name}: only flattening to [N, K]`);
+  }
+  if (v.shape.length === 1) cx.set(out, v);
+  else {
+    const o = reshapeToVector(cx, v, out, size);
+    // A map with H·W > 1 flattens (h, w, c) here and (c, h, w) in ONNX: a following Gemm permutes its columns.
+    const spatial = !v.shape.slice(1).every((d) => d === 1);
+    cx.set(out, { index: o, shape: [size], quant: v.quant, ...(spatial ? { flatFrom: v.shape } : {}) });
+  }
+}
+
+function lowerAdd(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  const b = cx.get(n.inputs[1]!, n);
+  if (v.shape.join() !== b.shape.join())
+    throw cx.refuse(`Add ${n.name}: shapes ${v.shape} and ${b.shape} (broadcasting is not lowered)`);
+  if (v8(v) !== v8(b)) throw cx.refuse(`Add ${n.name}: one int8 and one float input`);
+  const q = cx.outQuant(n, v);
+  const o = cx.act(out, nhwc(v.shape), q);
+  cx.op('ADD', q ? 2 : 1, [v.index, b.index], [o], TFL_OPTIONS.AddOptions, [[0, 'u8', TFL_ACT.NONE]], 1);
+  cx.set(out, { index: o, shape: v.shape, quant: q, ...(v.flatFrom ? { flatFrom: v.flatFrom } : {}) });
+}
+
+function lowerGemm(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.get(n.inputs[0]!, n);
+  const out = n.outputs[0]!;
+  if (int(n, 'transA', 0) || v.shape.length !== 1) throw cx.refuse(`Gemm ${n.name}: transA or a non-vector input`);
+  const w = cx.weight(n.inputs[1]!);
+  const transB = int(n, 'transB', 0) === 1;
+  const [r, cc] = w.dims as number[];
+  const outDim = transB ? r! : cc!;
+  const inDim = transB ? cc! : r!;
+  const alpha = n.attrs.find((a) => a.name === 'alpha')?.f ?? 1;
+  const beta = n.attrs.find((a) => a.name === 'beta')?.f ?? 1;
+  if (alpha !== 1 || beta !== 1) throw cx.refuse(`Gemm ${n.name}: alpha/beta ≠ 1`);
+  const wOut = new Float64Array(outDim * inDim);
+  const scaleOf = new Float64Array(outDim);
+  for (let o = 0; o < outDim; o++) {
+    scaleOf[o] = w.scales ? w.scales[w.scales.length > 1 ? o : 0]! : 1;
+    for (let i = 0; i < inDim; i++) {
+      // Columns of a flattened map are (c, h, w) in ONNX and (h, w, c) here.
+      let col = i;
+      if (v.flatFrom) {
+        const [fc, fh, fw] = v.flatFrom as number[];
+        const ci = i % fc!;
+        const hw = Math.floor(i / fc!);
+        col = ci * fh! * fw! + hw;
+      }
+      wOut[o * inDim + i] = w.values[transB ? o * inDim + col : col * outDim + o]!;
+    }
+  }
+  const q = cx.outQuant(n, v);
+  const quantized = q !== undefined;
+  if (quantized && !w.scales) throw cx.refuse(`Gemm ${n.name}: int8 activations but a float weight`);
+  const wi = quantized
+    ? cx.add({
+        name: n.inputs[1]!,
+        shape: [outDim, inDim],
+        type: TFL_TYPE.INT8,
+        data: leBytes(Int8Array.from(wOut)),
+        quant: { scale: [...scaleOf], zeroPoint: [...scaleOf].map(() => 0), axis: 0 },
+      })
+    : cx.add({
+        name: n.inputs[1]!,
+        shape: [outDim, inDim],
+        type: TFL_TYPE.FLOAT32,
+        data: leBytes(Float32Array.from(wOut, (x, k) => x * scaleOf[Math.floor(k / inDim)]!)),
+      });
+  const bias = n.inputs[2] ? cx.weight(n.inputs[2]) : { values: new Float64Array(outDim) };
+  const bf = Float64Array.from(
+    { length: outDim },
+    (_, o) =>
+      bias.values[bias.values.length > 1 ? o : 0]! *
+      ('scales' in bias && bias.scales ? bias.scales[bias.scales.length > 1 ? o : 0]! : 1),
+  );
+  const sx = v.quant?.scale[0] ?? 1;
+  const bScales = [...scaleOf].map((s) => s * sx);
+  const bi = quantized
+    ? cx.add({
+        name: `${out}_bias`,
+        shape: [outDim],
+        type: TFL_TYPE.INT32,
+        data: leBytes(Int32Array.from(bf, (x, o) => Math.round(x / bScales[o]!))),
+        quant: { scale: bScales, zeroPoint: bScales.map(() => 0) },
+      })
+    : cx.add({ name: `${out}_bias`, shape: [outDim], type: TFL_TYPE.FLOAT32, data: leBytes(Float32Array.from(bf)) });
+  const o = cx.act(out, [1, outDim], q);
+  cx.op(
+    'FULLY_CONNECTED',
+    quantized ? 4 : 1,
+    [v.index, wi, bi],
+    [o],
+    TFL_OPTIONS.FullyConnectedOptions,
+    [[0, 'u8', TFL_ACT.NONE]],
+    3,
+  );
+  cx.set(out, { index: o, shape: [outDim], quant: q });
+}
+
+/** The ONNX ops the converter lowers (besides QuantizeLinear/DequantizeLinear, which the graph walk folds into int8 tensors). */
+export const LOWERINGS: Readonly<Record<string, Lowering>> = Object.freeze({
+  Conv: lowerConv,
+  Relu: lowerRelu,
+  MaxPool: lowerPool,
+  AveragePool: lowerPool,
+  GlobalAveragePool: lowerMean,
+  ReduceMean: lowerMean,
+  Flatten: lowerFlatten,
+  Reshape: lowerFlatten,
+  Gemm: lowerGemm,
+  Add: lowerAdd,
+  Identity: (n: OnnxNode, cx: LowerContext) => cx.set(n.outputs[0]!, cx.get(n.inputs[0]!, n)),
+});
