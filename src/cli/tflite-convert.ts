@@ -1,11 +1,14 @@
 // ONNX → TFLite graph walk for the CNN op set the CLI's quantizer produces (static int8 QDQ or fp32): Q/DQ bookkeeping, the NHWC input and vector output; the ops themselves are lowered by tflite-lower.ts.
 import { EdgetuneError } from '../core/errors.js';
+import type { OutputPooling } from '../runtime/manifest.js';
 import { ELEM, type OnnxModel, type OnnxNode } from './onnx-proto.js';
 import { int, numbers, type LowerContext, type Value, type Weight } from './tflite-graph.js';
 import { LOWERINGS } from './tflite-lower.js';
 import { tfliteVerdict } from './tflite-verdict.js';
 import {
+  leBytes,
   serializeTflite,
+  TFL_OPTIONS,
   TFL_TYPE,
   type TflGraph,
   type TflOpName,
@@ -50,31 +53,74 @@ function refuse(model: OnnxModel, why: string): EdgetuneError {
   );
 }
 
+/** The nodes `output` depends on, in graph order (the other outputs' branches dropped). */
+function reachingNodes(model: OnnxModel, output: string): OnnxNode[] {
+  const producer = new Map<string, OnnxNode>();
+  for (const n of model.nodes) for (const o of n.outputs) producer.set(o, n);
+  const keep = new Set<OnnxNode>();
+  const stack = [output];
+  while (stack.length) {
+    const n = producer.get(stack.pop()!);
+    if (!n || keep.has(n)) continue;
+    keep.add(n);
+    stack.push(...n.inputs.filter((x) => x !== ''));
+  }
+  return model.nodes.filter((n) => keep.has(n));
+}
+
+/** How {@link convertToTflite} picks and shapes what it converts (the manifest's choices). */
+export interface TfliteConvertOptions {
+  /** Written into the file. @defaultValue `'edgetune'` */
+  readonly description?: string;
+  /** The output to convert, by name: required when the model has several. */
+  readonly output?: string;
+  /**
+   * `mean`: the output is a [C, H, W] map averaged per channel, done in the graph (a MEAN), so the
+   * .tflite outputs the C-d vector. `cls` is refused (token outputs are not converted).
+   * @defaultValue `'none'`
+   */
+  readonly pooling?: OutputPooling;
+  /** Height and width to fix a dynamic spatial input to (the manifest's `input.height`/`width`). */
+  readonly height?: number;
+  readonly width?: number;
+}
+
 /**
- * Converts a decoded ONNX model (one NCHW float input, one vector output per sample) to a .tflite
- * file: static int8 when the model carries QuantizeLinear/DequantizeLinear pairs (activation
- * scales and zero points, per-channel int8 weights and int32 biases taken over as they are;
- * uint8 zero points shifted by −128), fp32 otherwise. Input and output stay float32, NHWC.
+ * Converts a decoded ONNX model (one NCHW float input; the chosen output a vector per sample, or
+ * a map pooled with `mean`) to a .tflite file: static int8 where the model carries
+ * QuantizeLinear/DequantizeLinear pairs (activation scales and zero points, per-channel int8
+ * weights and int32 biases taken over as they are; uint8 zero points shifted by −128), float32
+ * for layers the QDQ model keeps in float and for fp32 models. Input and output stay float32,
+ * NHWC. Nodes the chosen output does not depend on are dropped.
  *
  * @param model - the decoded model
- * @param description - written into the file
+ * @param options - output, pooling and spatial size to convert for
  * @throws EdgetuneError `UNSUPPORTED_OP` listing every op outside the convertible set, with the reason
  */
-export function convertToTflite(model: OnnxModel, description = 'edgetune'): TfliteConversion {
-  const unsupported = model.nodes.filter(
+export function convertToTflite(model: OnnxModel, options: TfliteConvertOptions = {}): TfliteConversion {
+  if (model.inputs.length !== 1)
+    throw refuse(model, `the model has ${model.inputs.length} inputs (an encoder has one)`);
+  const outName = options.output ?? (model.outputs.length === 1 ? model.outputs[0]!.name : undefined);
+  if (outName === undefined || !model.outputs.some((o) => o.name === outName))
+    throw refuse(
+      model,
+      `the model has ${model.outputs.length} outputs (${model.outputs.map((o) => o.name).join(', ')}); pick one${outName ? `, not ${outName}` : ''}`,
+    );
+  const nodes = reachingNodes(model, outName);
+  const unsupported = nodes.filter(
     (n) => !TFLITE_CONVERTIBLE_OPS.includes(n.op) || (n.domain !== '' && n.domain !== 'ai.onnx'),
   );
   if (unsupported.length) throw refuse(model, `${unsupported.length} nodes use ops the converter does not lower`);
-  if (model.inputs.length !== 1 || model.outputs.length !== 1)
-    throw refuse(
-      model,
-      `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs (an encoder has one of each)`,
-    );
   const input = model.inputs[0]!;
   const dims = input.dims ?? [];
-  if (dims.length !== 4 || !dims.slice(1).every((d) => typeof d === 'number' && d > 0))
-    throw refuse(model, `the input ${input.name} is ${JSON.stringify(dims)}, not NCHW with fixed C, H, W`);
-  const [c0, h0, w0] = dims.slice(1) as number[];
+  const fixed = (d: number | string | undefined, dflt: number | undefined): number | undefined =>
+    typeof d === 'number' && d > 0 ? d : dflt;
+  const [c0, h0, w0] = [fixed(dims[1], undefined), fixed(dims[2], options.height), fixed(dims[3], options.width)];
+  if (dims.length !== 4 || c0 === undefined || h0 === undefined || w0 === undefined)
+    throw refuse(
+      model,
+      `the input ${input.name} is ${JSON.stringify(dims)}, not NCHW with fixed C (and H, W fixed or given)`,
+    );
   const inits = new Map(model.initializers.map((t) => [t.name, t]));
   const scalar = (name: string | undefined): number[] => {
     const t = name ? inits.get(name) : undefined;
@@ -109,8 +155,11 @@ export function convertToTflite(model: OnnxModel, description = 'edgetune'): Tfl
   const quantOf = new Map<string, TflQuant>();
   const alias = new Map<string, string>();
   const qInput = new Map<string, string>();
-  for (const n of model.nodes) {
-    if (n.op === 'DequantizeLinear' && inits.has(n.inputs[0]!)) {
+  for (const n of nodes) {
+    if (n.op === 'Identity' && inits.has(n.inputs[0]!)) {
+      // A constant shared under two names (the exporter's deduplicated biases).
+      inits.set(n.outputs[0]!, inits.get(n.inputs[0]!)!);
+    } else if (n.op === 'DequantizeLinear' && inits.has(n.inputs[0]!)) {
       const t = inits.get(n.inputs[0]!)!;
       const scales = scalar(n.inputs[1]);
       const zps = n.inputs[2] ? scalar(n.inputs[2]) : scales.map(() => 0);
@@ -132,17 +181,42 @@ export function convertToTflite(model: OnnxModel, description = 'edgetune'): Tfl
   }
   const resolve = (name: string): string => alias.get(name) ?? name;
 
-  // Input: float32 NHWC, quantized when the model quantizes it.
+  const quantOfName = (name: string): TflQuant | undefined => quantOf.get(resolve(name)) ?? quantOf.get(name);
+  const consumersOf = new Map<string, OnnxNode[]>();
+  for (const n of nodes)
+    if (n.op !== 'QuantizeLinear' && n.op !== 'DequantizeLinear')
+      for (const x of n.inputs) consumersOf.set(resolve(x), [...(consumersOf.get(resolve(x)) ?? []), n]);
+
+  // float32 ↔ int8 conversions, written once per tensor.
   const values = new Map<string, Value>();
-  const inIdx = add({ name: input.name, shape: [1, h0!, w0!, c0!], type: TFL_TYPE.FLOAT32 });
+  const floats = new Map<number, Value>();
+  const dequantized = (v: Value): Value => {
+    if (!v.quant) return v;
+    let f = floats.get(v.index);
+    if (!f) {
+      const o = act(`${g.tensors[v.index]!.name}_float`, [...g.tensors[v.index]!.shape], undefined);
+      op('DEQUANTIZE', 2, [v.index], [o]);
+      f = { ...v, index: o, quant: undefined };
+      floats.set(v.index, f);
+    }
+    return f;
+  };
+  const quantized = (v: Value, q: TflQuant): Value => {
+    if (v.quant && v.quant.scale[0] === q.scale[0] && v.quant.zeroPoint[0] === q.zeroPoint[0]) return v;
+    const o = act(`${g.tensors[v.index]!.name}_int8`, [...g.tensors[v.index]!.shape], q);
+    // QUANTIZE v1: float32 → int8; v2 also requantizes int8 → int8.
+    op('QUANTIZE', v.quant ? 2 : 1, [v.index], [o]);
+    return { ...v, index: o, quant: q };
+  };
+  const finish = (name: string, v: Value): void => {
+    const q = v.quant ? undefined : quantOf.get(name);
+    values.set(name, q ? quantized(v, q) : v);
+  };
+
+  // Input: float32 NHWC, quantized when the model quantizes it.
+  const inIdx = add({ name: input.name, shape: [1, h0, w0, c0], type: TFL_TYPE.FLOAT32 });
   g.inputs = [inIdx];
-  const qIn = quantOf.get(input.name);
-  if (int8 && !qIn) throw refuse(model, `the input ${input.name} is not quantized although the model is`);
-  if (qIn) {
-    const qi = act(`${input.name}_int8`, [1, h0!, w0!, c0!], qIn);
-    op('QUANTIZE', 1, [inIdx], [qi]);
-    values.set(input.name, { index: qi, shape: [c0!, h0!, w0!], quant: qIn });
-  } else values.set(input.name, { index: inIdx, shape: [c0!, h0!, w0!], quant: undefined });
+  finish(input.name, { index: inIdx, shape: [c0, h0, w0], quant: undefined });
 
   const get = (name: string, n: OnnxNode): Value => {
     const v = values.get(resolve(name));
@@ -152,16 +226,6 @@ export function convertToTflite(model: OnnxModel, description = 'edgetune'): Tfl
         `${n.op} ${n.name}: input ${name} is not an activation the converter has lowered (constants are only supported as Conv/Gemm weights)`,
       );
     return v;
-  };
-  const outQuant = (n: OnnxNode, v: Value): TflQuant | undefined => {
-    if (!v.quant) return undefined;
-    const q = quantOf.get(n.outputs[0]!);
-    if (!q)
-      throw refuse(
-        model,
-        `${n.op} ${n.name}: its output has no QuantizeLinear, so the int8 kernel has no output scale`,
-      );
-    return q;
   };
   // A weight: float values (dequantized when int8 goes to fp32) or int8 with scales.
   const weight = (name: string): Weight => {
@@ -179,20 +243,38 @@ export function convertToTflite(model: OnnxModel, description = 'edgetune'): Tfl
     act,
     op,
     get,
-    set: (name, v) => void values.set(name, v),
-    outQuant,
-    quantOf: (name) => quantOf.get(name),
+    consumers: (name) => consumersOf.get(name) ?? [],
+    quantOf: quantOfName,
+    dequantized,
+    quantized,
+    finish,
     weight,
     scalar,
     int8,
   };
-  for (const n of model.nodes) {
+  for (const n of nodes) {
     if (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear') continue;
+    if (n.op === 'Identity' && inits.has(n.inputs[0]!)) continue;
     LOWERINGS[n.op]!(n, cx);
   }
-  const outName = model.outputs[0]!.name;
-  const res = values.get(resolve(outName));
+  let res = values.get(resolve(outName));
   if (!res) throw refuse(model, `the output ${outName} is not produced by a lowered op`);
+  const pooling = options.pooling ?? 'none';
+  if (pooling === 'cls')
+    throw refuse(model, `the output ${outName} is pooled with cls (token outputs are not converted)`);
+  if (pooling === 'mean' && res.shape.length === 3) {
+    // The runtime pools the ONNX model's float output: the .tflite averages in float in the graph.
+    const f = dequantized(res);
+    const axesT = add({
+      name: `${outName}_axes`,
+      shape: [2],
+      type: TFL_TYPE.INT32,
+      data: leBytes(Int32Array.of(1, 2)),
+    });
+    const o = act(`${outName}_mean`, [1, res.shape[0]!], undefined);
+    op('MEAN', 1, [f.index, axesT], [o], TFL_OPTIONS.ReducerOptions, [[0, 'bool', 0]], 1);
+    res = { index: o, shape: [res.shape[0]!], quant: undefined };
+  }
   if (res.shape.length !== 1)
     throw refuse(model, `the output ${outName} is ${JSON.stringify(res.shape)} per sample, not a vector`);
   if (res.quant) {
@@ -207,10 +289,10 @@ export function convertToTflite(model: OnnxModel, description = 'edgetune'): Tfl
   const ops: string[] = [];
   for (const o of g.operators) if (!ops.includes(`${o.op}/v${o.version}`)) ops.push(`${o.op}/v${o.version}`);
   return {
-    bytes: serializeTflite(g, description),
+    bytes: serializeTflite(g, options.description ?? 'edgetune'),
     dtype: int8 ? 'int8' : 'fp32',
     ops,
-    input: [1, h0!, w0!, c0!],
+    input: [1, h0, w0, c0],
     outputDim: res.shape[0]!,
   };
 }

@@ -41,12 +41,20 @@ export interface LowerContext {
   ): void;
   /** The lowered value of an ONNX tensor (through Q → DQ pairs); refuses constants and unknown names. */
   get(name: string, n: OnnxNode): Value;
-  /** Records the lowered value of an ONNX tensor. */
-  set(name: string, v: Value): void;
-  /** The int8 output quantization of `n` when its input `v` is int8 (refuses a missing QuantizeLinear). */
-  outQuant(n: OnnxNode, v: Value): TflQuant | undefined;
+  /** The ops (other than Q/DQ) that read an ONNX tensor, directly or through its Q → DQ pair. */
+  consumers(name: string): readonly OnnxNode[];
   /** The quantization the model gives an ONNX tensor (its QuantizeLinear), if any. */
   quantOf(name: string): TflQuant | undefined;
+  /** `v` as float32: itself, or a DEQUANTIZE of it (written once per tensor). */
+  dequantized(v: Value): Value;
+  /** `v` as int8 with `q`: itself when it already is, a QUANTIZE of it otherwise. */
+  quantized(v: Value, q: TflQuant): Value;
+  /**
+   * Records the lowered value of ONNX tensor `name`. A float value the QDQ model quantizes (a
+   * QuantizeLinear reads it, and every consumer sees its dequantized copy) is quantized here too,
+   * so consumers see the same rounded values as onnxruntime's.
+   */
+  finish(name: string, v: Value): void;
   /** A constant weight by name. */
   weight(name: string): Weight;
   /** The values of a constant (shapes, axes, quantization parameters). */

@@ -1,14 +1,18 @@
-// The ONNX → TFLite op lowering table: one function per ONNX op, writing NHWC builtins (int8 where the QDQ model quantizes, float32 otherwise).
+// The ONNX → TFLite op lowering table: one function per ONNX op, writing NHWC builtins — int8 where the QDQ model quantizes both sides of the op, float32 (DEQUANTIZE … QUANTIZE around it) where onnxruntime runs it in float.
 import type { OnnxNode } from './onnx-proto.js';
-import { int, ints, nhwc, samePads, type LowerContext, type Lowering, type Value } from './tflite-graph.js';
+import { float, int, ints, nhwc, samePads, type LowerContext, type Lowering, type Value } from './tflite-graph.js';
 import { leBytes, TFL_ACT, TFL_OPTIONS, TFL_PAD, TFL_TYPE, type TflOptionField } from './tflite-write.js';
 
 const v8 = (v: { quant: unknown }): boolean => v.quant !== undefined;
 
 function lowerConv(n: OnnxNode, cx: LowerContext): void {
   const out = n.outputs[0]!;
-  let v = cx.get(n.inputs[0]!, n);
   const w = cx.weight(n.inputs[1]!);
+  // int8 when the QDQ model quantizes input, weight and output; otherwise float (a layer kept in float).
+  const qIn = cx.quantOf(n.inputs[0]!);
+  const q = w.scales && qIn ? cx.quantOf(out) : undefined;
+  const v0 = cx.get(n.inputs[0]!, n);
+  let v = q && qIn ? cx.quantized(v0, qIn) : cx.dequantized(v0);
   const [oc, icg, kh, kw] = w.dims as number[];
   const group = int(n, 'group', 1);
   const [c, h, wd] = v.shape as number[];
@@ -43,7 +47,6 @@ function lowerConv(n: OnnxNode, cx: LowerContext): void {
   }
   const oh = padding === TFL_PAD.SAME ? Math.ceil(h! / sh!) : Math.floor((ph - dh! * (kh! - 1) - 1) / sh!) + 1;
   const ow = padding === TFL_PAD.SAME ? Math.ceil(wd! / sw!) : Math.floor((pw - dw! * (kw! - 1) - 1) / sw!) + 1;
-  const q = cx.outQuant(n, v);
   // OIHW → OHWI (CONV_2D) or → 1HW(C·m) (DEPTHWISE_CONV_2D).
   const count = oc! * icg! * kh! * kw!;
   const wOut = new Float64Array(count);
@@ -60,7 +63,6 @@ function lowerConv(n: OnnxNode, cx: LowerContext): void {
   const bName = n.inputs[2];
   const bias = bName ? cx.weight(bName) : { values: new Float64Array(oc!) };
   const quantized = q !== undefined;
-  if (quantized && !w.scales) throw cx.refuse(`Conv ${n.name}: int8 activations but a float weight`);
   const wi = quantized
     ? cx.add({
         name: n.inputs[1]!,
@@ -127,16 +129,17 @@ function lowerConv(n: OnnxNode, cx: LowerContext): void {
       [...common, [3, 'u8', TFL_ACT.NONE], [4, 'i32', dw!], [5, 'i32', dh!]],
       6,
     );
-  cx.set(out, { index: o, shape: [oc!, oh, ow], quant: q });
+  cx.finish(out, { index: o, shape: [oc!, oh, ow], quant: q });
 }
 
 function lowerRelu(n: OnnxNode, cx: LowerContext): void {
   const v = cx.get(n.inputs[0]!, n);
   const out = n.outputs[0]!;
+  // int8 RELU (requantizing to the output's scale when the model gives it one) or float.
   const q = v.quant ? (cx.quantOf(out) ?? v.quant) : undefined;
   const o = cx.act(out, nhwc(v.shape), q);
   cx.op('RELU', q ? 2 : 1, [v.index], [o]);
-  cx.set(out, { ...v, index: o, quant: q });
+  cx.finish(out, { ...v, index: o, quant: q });
 }
 
 function lowerPool(n: OnnxNode, cx: LowerContext): void {
@@ -166,7 +169,7 @@ function lowerPool(n: OnnxNode, cx: LowerContext): void {
     ],
     6,
   );
-  cx.set(out, { index: o, shape: [c!, oh, ow], quant: v.quant });
+  cx.finish(out, { index: o, shape: [c!, oh, ow], quant: v.quant });
 }
 
 function lowerMean(n: OnnxNode, cx: LowerContext): void {
@@ -175,23 +178,25 @@ function lowerMean(n: OnnxNode, cx: LowerContext): void {
   const axes = n.op === 'ReduceMean' ? (ints(n, 'axes') ?? (n.inputs[1] ? cx.scalar(n.inputs[1]) : [])) : [2, 3];
   if (v.shape.length !== 3 || [...axes].sort().join() !== '2,3')
     throw cx.refuse(`${n.op} ${n.name}: only the spatial mean`);
+  // ONNX keeps the reduced axes (GlobalAveragePool always, ReduceMean by default): [C, 1, 1] for a
+  // following Conv or Mul (squeeze-excitation); dropped when only Flatten/Reshape read the mean.
+  const consumers = cx.consumers(out);
+  const keep =
+    (n.op === 'GlobalAveragePool' || int(n, 'keepdims', 1) === 1) &&
+    !(consumers.length > 0 && consumers.every((c) => c.op === 'Flatten' || c.op === 'Reshape'));
   const axesT = cx.add({
     name: `${out}_axes`,
     shape: [2],
     type: TFL_TYPE.INT32,
     data: leBytes(Int32Array.from([1, 2])),
   });
+  // The QDQ model averages in float unless both sides are quantized: so does the TFLite one.
   const q = v.quant ? cx.quantOf(out) : undefined;
+  const from = q ? v : cx.dequantized(v);
   const c = v.shape[0]!;
-  let from = v.index;
-  if (v.quant && !q) {
-    // The QDQ model averages in float (no QuantizeLinear after it): so does the TFLite one.
-    from = cx.act(`${out}_float_in`, nhwc(v.shape), undefined);
-    cx.op('DEQUANTIZE', 2, [v.index], [from]);
-  }
-  const o = cx.act(out, [1, c], q);
-  cx.op('MEAN', q ? 2 : 1, [from, axesT], [o], TFL_OPTIONS.ReducerOptions, [[0, 'bool', 0]], 1);
-  cx.set(out, { index: o, shape: [c], quant: q });
+  const o = cx.act(out, keep ? [1, 1, 1, c] : [1, c], q);
+  cx.op('MEAN', q ? 2 : 1, [from.index, axesT], [o], TFL_OPTIONS.ReducerOptions, [[0, 'bool', keep ? 1 : 0]], 1);
+  cx.finish(out, { index: o, shape: keep ? [c, 1, 1] : [c], quant: q });
 }
 
 /** A RESHAPE of `v` to [1, size]. */
@@ -217,33 +222,104 @@ function lowerFlatten(n: OnnxNode, cx: LowerContext): void {
     if (target.length !== 2 || (target[1] !== size && target[1] !== -1))
       throw cx.refuse(`Reshape ${n.name}: only flattening to [N, K]`);
   }
-  if (v.shape.length === 1) cx.set(out, v);
+  if (v.shape.length === 1) cx.finish(out, v);
   else {
     const o = reshapeToVector(cx, v, out, size);
     // A map with H·W > 1 flattens (h, w, c) here and (c, h, w) in ONNX: a following Gemm permutes its columns.
     const spatial = !v.shape.slice(1).every((d) => d === 1);
-    cx.set(out, { index: o, shape: [size], quant: v.quant, ...(spatial ? { flatFrom: v.shape } : {}) });
+    cx.finish(out, { index: o, shape: [size], quant: v.quant, ...(spatial ? { flatFrom: v.shape } : {}) });
   }
 }
 
-function lowerAdd(n: OnnxNode, cx: LowerContext): void {
+/** The broadcast of two per-sample ONNX shapes of one rank, or `undefined`. */
+function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
+  if (a.length !== b.length) return undefined;
+  const out: number[] = [];
+  for (let k = 0; k < a.length; k++) {
+    if (a[k] !== b[k] && a[k] !== 1 && b[k] !== 1) return undefined;
+    out.push(Math.max(a[k]!, b[k]!));
+  }
+  return out;
+}
+
+/** Add and Mul of two activations, with ONNX broadcasting ([C, H, W] × [C, 1, 1] for squeeze-excitation). */
+function lowerBinary(n: OnnxNode, cx: LowerContext): void {
+  const out = n.outputs[0]!;
+  const a = cx.get(n.inputs[0]!, n);
+  const b = cx.get(n.inputs[1]!, n);
+  const shape = broadcast(a.shape, b.shape);
+  if (!shape) throw cx.refuse(`${n.op} ${n.name}: shapes [${a.shape}] and [${b.shape}] do not broadcast`);
+  const same = a.shape.join() === b.shape.join();
+  const q = a.quant && b.quant ? cx.quantOf(out) : undefined;
+  const [x, y] = q ? [a, b] : [cx.dequantized(a), cx.dequantized(b)];
+  const o = cx.act(out, nhwc(shape), q);
+  const options: TflOptionField[] = [[0, 'u8', TFL_ACT.NONE]];
+  if (n.op === 'Add') cx.op('ADD', q ? 2 : 1, [x.index, y.index], [o], TFL_OPTIONS.AddOptions, options, 1);
+  else {
+    // int8 MUL v3 is the kernel for a real multiplier sa·sb/so ≥ 1 (TFLite's op versioning).
+    const ratio = q ? (a.quant!.scale[0]! * b.quant!.scale[0]!) / q.scale[0]! : 0;
+    cx.op('MUL', q ? (ratio >= 1 ? 3 : 2) : 1, [x.index, y.index], [o], TFL_OPTIONS.MulOptions, options, 1);
+  }
+  cx.finish(out, { index: o, shape, quant: q, ...(same && a.flatFrom ? { flatFrom: a.flatFrom } : {}) });
+}
+
+function lowerHardSwish(n: OnnxNode, cx: LowerContext): void {
   const v = cx.get(n.inputs[0]!, n);
   const out = n.outputs[0]!;
-  const b = cx.get(n.inputs[1]!, n);
-  if (v.shape.join() !== b.shape.join())
-    throw cx.refuse(`Add ${n.name}: shapes ${v.shape} and ${b.shape} (broadcasting is not lowered)`);
-  if (v8(v) !== v8(b)) throw cx.refuse(`Add ${n.name}: one int8 and one float input`);
-  const q = cx.outQuant(n, v);
+  // int8 HARD_SWISH (v1 serves int8 too) when the model quantizes both sides, float otherwise.
+  const q = v.quant ? cx.quantOf(out) : undefined;
+  const x = q ? v : cx.dequantized(v);
   const o = cx.act(out, nhwc(v.shape), q);
-  cx.op('ADD', q ? 2 : 1, [v.index, b.index], [o], TFL_OPTIONS.AddOptions, [[0, 'u8', TFL_ACT.NONE]], 1);
-  cx.set(out, { index: o, shape: v.shape, quant: q, ...(v.flatFrom ? { flatFrom: v.flatFrom } : {}) });
+  cx.op('HARD_SWISH', 1, [x.index], [o]);
+  cx.finish(out, { ...v, index: o, quant: q });
+}
+
+/** A float32 constant of one value, broadcast against any activation. */
+function floatScalar(cx: LowerContext, name: string, value: number): number {
+  return cx.add({ name, shape: [1], type: TFL_TYPE.FLOAT32, data: leBytes(Float32Array.of(value)) });
+}
+
+/**
+ * HardSigmoid has no TFLite builtin: max(0, min(1, α·x + β)) = RELU6(6α·x + 6β) / 6, written as
+ * MUL (skipped when 6α = 1, PyTorch's α = 1/6), ADD with a fused RELU6, MUL by 1/6, in float.
+ * ONNX's defaults are α = 0.2, β = 0.5 (PyTorch's export writes α = 1/6 and leaves β at 0.5).
+ */
+function lowerHardSigmoid(n: OnnxNode, cx: LowerContext): void {
+  const v = cx.dequantized(cx.get(n.inputs[0]!, n));
+  const out = n.outputs[0]!;
+  const alpha = float(n, 'alpha', 0.2);
+  const beta = float(n, 'beta', 0.5);
+  const shape = nhwc(v.shape);
+  const none: TflOptionField[] = [[0, 'u8', TFL_ACT.NONE]];
+  let x = v.index;
+  if (Math.abs(6 * alpha - 1) > 1e-6) {
+    const t = cx.act(`${out}_scaled`, shape, undefined);
+    cx.op('MUL', 1, [x, floatScalar(cx, `${out}_6alpha`, 6 * alpha)], [t], TFL_OPTIONS.MulOptions, none, 1);
+    x = t;
+  }
+  const clipped = cx.act(`${out}_relu6`, shape, undefined);
+  cx.op(
+    'ADD',
+    1,
+    [x, floatScalar(cx, `${out}_6beta`, 6 * beta)],
+    [clipped],
+    TFL_OPTIONS.AddOptions,
+    [[0, 'u8', TFL_ACT.RELU6]],
+    1,
+  );
+  const o = cx.act(out, shape, undefined);
+  cx.op('MUL', 1, [clipped, floatScalar(cx, `${out}_sixth`, 1 / 6)], [o], TFL_OPTIONS.MulOptions, none, 1);
+  cx.finish(out, { index: o, shape: v.shape, quant: undefined });
 }
 
 function lowerGemm(n: OnnxNode, cx: LowerContext): void {
-  const v = cx.get(n.inputs[0]!, n);
   const out = n.outputs[0]!;
-  if (int(n, 'transA', 0) || v.shape.length !== 1) throw cx.refuse(`Gemm ${n.name}: transA or a non-vector input`);
   const w = cx.weight(n.inputs[1]!);
+  const qIn = cx.quantOf(n.inputs[0]!);
+  const q = w.scales && qIn ? cx.quantOf(out) : undefined;
+  const v0 = cx.get(n.inputs[0]!, n);
+  const v = q && qIn ? cx.quantized(v0, qIn) : cx.dequantized(v0);
+  if (int(n, 'transA', 0) || v.shape.length !== 1) throw cx.refuse(`Gemm ${n.name}: transA or a non-vector input`);
   const transB = int(n, 'transB', 0) === 1;
   const [r, cc] = w.dims as number[];
   const outDim = transB ? r! : cc!;
@@ -267,9 +343,7 @@ function lowerGemm(n: OnnxNode, cx: LowerContext): void {
       wOut[o * inDim + i] = w.values[transB ? o * inDim + col : col * outDim + o]!;
     }
   }
-  const q = cx.outQuant(n, v);
   const quantized = q !== undefined;
-  if (quantized && !w.scales) throw cx.refuse(`Gemm ${n.name}: int8 activations but a float weight`);
   const wi = quantized
     ? cx.add({
         name: n.inputs[1]!,
@@ -312,7 +386,7 @@ function lowerGemm(n: OnnxNode, cx: LowerContext): void {
     [[0, 'u8', TFL_ACT.NONE]],
     3,
   );
-  cx.set(out, { index: o, shape: [outDim], quant: q });
+  cx.finish(out, { index: o, shape: [outDim], quant: q });
 }
 
 /** The ONNX ops the converter lowers (besides QuantizeLinear/DequantizeLinear, which the graph walk folds into int8 tensors). */
@@ -326,6 +400,9 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = Object.freeze({
   Flatten: lowerFlatten,
   Reshape: lowerFlatten,
   Gemm: lowerGemm,
-  Add: lowerAdd,
-  Identity: (n: OnnxNode, cx: LowerContext) => cx.set(n.outputs[0]!, cx.get(n.inputs[0]!, n)),
+  Add: lowerBinary,
+  Mul: lowerBinary,
+  HardSwish: lowerHardSwish,
+  HardSigmoid: lowerHardSigmoid,
+  Identity: (n: OnnxNode, cx: LowerContext) => cx.finish(n.outputs[0]!, cx.get(n.inputs[0]!, n)),
 });

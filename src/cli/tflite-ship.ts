@@ -22,7 +22,8 @@ export interface TfliteWriteReport {
 
 /**
  * Converts the ONNX model a manifest describes to TFLite and writes `ID-tflite.tflite` and
- * `ID-tflite.json` beside it (input spec in NHWC, normalisation and output copied, op list recorded).
+ * `ID-tflite.json` beside it (input spec in NHWC at the manifest's size, normalisation copied, the
+ * manifest's output converted — a `mean`-pooled map averaged in the graph —, op list recorded).
  *
  * @param manifestPath - manifest of an fp32 or static int8 QDQ ONNX model
  * @throws EdgetuneError `UNSUPPORTED_OP` listing the ops the converter cannot lower
@@ -30,7 +31,13 @@ export interface TfliteWriteReport {
 export async function writeTflite(manifestPath: string): Promise<TfliteWriteReport> {
   const { manifest: m, bytes, dir } = await readManifestAndModel(manifestPath);
   if (m.format !== 'onnx') throw new Error(`Model ${m.id} is already ${m.format}.`);
-  const r = convertToTflite(readOnnx(bytes), `edgetune ${m.dtype} from ${m.file}`);
+  const r = convertToTflite(readOnnx(bytes), {
+    description: `edgetune ${m.dtype} from ${m.file}`,
+    output: m.output.name,
+    pooling: m.output.pooling ?? 'none',
+    height: m.input.height,
+    width: m.input.width,
+  });
   const id = `${m.id}-tflite`;
   const file = `${id}.tflite`;
   const sha256 = createHash('sha256').update(r.bytes).digest('hex');
@@ -43,7 +50,8 @@ export async function writeTflite(manifestPath: string): Promise<TfliteWriteRepo
     bytes: r.bytes.byteLength,
     sha256,
     input: { ...m.input, shape: [null, h, w, c], layout: 'NHWC', channels: c, height: h, width: w },
-    output: { ...m.output, dim: r.outputDim },
+    // A mean-pooled map is averaged in the graph: the .tflite outputs the vector itself.
+    output: { name: m.output.name, dim: r.outputDim, normalized: m.output.normalized },
     dtype: r.dtype,
     quantization:
       r.dtype === 'int8'

@@ -3,8 +3,9 @@ import type { OnnxModel, OnnxNode } from './onnx-proto.js';
 
 /**
  * How one ONNX op would reach TFLite:
- * - `verified`: lowers to builtins (and versions) the Python converter writes and the Chromium
- *   test runs in `@tensorflow/tfjs-tflite` 0.0.1-alpha.10 (models/pipeline/tflite/tfl_schema.py);
+ * - `verified`: lowers to builtins (and versions) the Python converter (models/pipeline/tflite/tfl_schema.py)
+ *   or the CLI's converter (src/cli/tflite-lower.ts) writes and a Chromium test runs in
+ *   `@tensorflow/tfjs-tflite` 0.0.1-alpha.10 (test/browser/tflite.test.ts, tflite-writer.test.ts);
  * - `unverified`: TFLite has builtins for it, but no model of ours has run them in tfjs-tflite;
  * - `none`: no builtin (TFLite would need a decomposition nobody has checked, or a custom op);
  * - `removed`: dropped by the conversion (constant folding, identity).
@@ -27,9 +28,9 @@ export interface TfliteVerdict {
   readonly ops: readonly TfliteOpVerdict[];
 }
 
-// Builtins with the versions our converter emits, checked in tfjs-tflite by test/browser/tflite.test.ts.
+// Builtins with the versions our converters emit, checked in tfjs-tflite by test/browser/tflite.test.ts and tflite-writer.test.ts.
 const VERIFIED =
-  'ADD, AVERAGE_POOL_2D, CONV_2D, DEQUANTIZE, FULLY_CONNECTED, MAX_POOL_2D, MEAN, PAD, QUANTIZE, RELU, RESHAPE';
+  'ADD, AVERAGE_POOL_2D, CONV_2D, DEPTHWISE_CONV_2D, DEQUANTIZE, FULLY_CONNECTED, HARD_SWISH, MAX_POOL_2D, MEAN, MUL, PAD, QUANTIZE, RELU, RESHAPE';
 
 function lower(n: OnnxNode, model: OnnxModel): { status: TfliteStatus; lowering: string } {
   const inits = new Set(model.initializers.map((t) => t.name));
@@ -38,7 +39,10 @@ function lower(n: OnnxNode, model: OnnxModel): { status: TfliteStatus; lowering:
     case 'Conv':
       return group === 1
         ? { status: 'verified', lowering: 'CONV_2D (NCHW weights transposed to OHWI)' }
-        : { status: 'unverified', lowering: `DEPTHWISE_CONV_2D (group ${group}; not in the verified set)` };
+        : {
+            status: 'verified',
+            lowering: `DEPTHWISE_CONV_2D (group ${group} = channels; other groupings are refused)`,
+          };
     case 'Gemm':
       return { status: 'verified', lowering: 'FULLY_CONNECTED' };
     case 'MatMul':
@@ -66,13 +70,16 @@ function lower(n: OnnxNode, model: OnnxModel): { status: TfliteStatus; lowering:
     case 'Squeeze':
       return { status: 'removed', lowering: 'folded away (static shapes)' };
     case 'Mul':
+      return inits.has(n.inputs[0] ?? '') || inits.has(n.inputs[1] ?? '')
+        ? { status: 'unverified', lowering: 'MUL by a constant (the converter takes two activations only)' }
+        : { status: 'verified', lowering: 'MUL (broadcasting [C,1,1] × [C,H,W]: squeeze-excitation)' };
     case 'Sub':
     case 'Div':
       return { status: 'unverified', lowering: `${n.op.toUpperCase()}` };
     case 'HardSwish':
-      return { status: 'unverified', lowering: 'HARD_SWISH' };
+      return { status: 'verified', lowering: 'HARD_SWISH' };
     case 'HardSigmoid':
-      return { status: 'unverified', lowering: 'no builtin: MUL, ADD, RELU6 (x·α+β clipped to [0, 1])' };
+      return { status: 'verified', lowering: 'no builtin: RELU6(6α·x + 6β) / 6 as MUL, ADD (fused RELU6), MUL' };
     case 'Sigmoid':
       return { status: 'unverified', lowering: 'LOGISTIC' };
     case 'Cast':

@@ -1,12 +1,14 @@
-// The CLI's own TFLite writer (src/cli/tflite-convert.ts) on the shipped int8 QDQ encoders, run through Encoder + the real tfjs-tflite in headless Chromium: embeddings agree with the int8 ONNX run in Node (cosine ≥ 0.999) and with the Python-made .tflite twins; the fp32 encoder like its fp32 ONNX.
+// The CLI's own TFLite writer (src/cli/tflite-convert.ts) on the shipped int8 QDQ encoders, run through Encoder + the real tfjs-tflite in headless Chromium: embeddings agree with the int8 ONNX run in Node (cosine ≥ 0.999) and with the Python-made .tflite twins; the fp32 encoder like its fp32 ONNX; the reference MobileNetV3-small (HardSwish, HardSigmoid, squeeze-excitation Mul), fp32 and the CLI's int8, like their ONNX in onnxruntime-node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { hasChromium, launchChromium, pageResult, REPO_ROOT, serve, type TestServer } from './harness.js';
 import { Encoder, cosine, type ModelManifest } from '../../src/runtime/index.js';
 import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
 import { writeTflite } from '../../src/cli/tflite-ship.js';
+import { batchCosines } from '../../src/runtime/selfcheck.js';
+import { nodeEmbeddings, photosUnavailable, preparedManifests, referenceUnavailable } from '../cli/reference.js';
 
 const OUT = join(REPO_ROOT, 'build/tflite-writer-test');
 const MODELS = ['fmnist-cnn-vicreg-int8', 'rgb-cam-vicreg-int8'] as const;
@@ -99,5 +101,66 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
     const min = Math.min(...ours.embeddings!.map((e, k) => cosine(e, onnx[k]!)));
     t.diagnostic(`${FP32}: CLI fp32 .tflite (Chromium) vs fp32 ONNX (Node) over ${N} images: min ${min.toFixed(6)}`);
     assert.ok(min >= 0.999, `min cosine ${min}`);
+  });
+});
+
+const mnSkip = skip || referenceUnavailable() || photosUnavailable() || false;
+/** Frames per model: MobileNetV3-small is ~50 ms a frame in tfjs-tflite, the comparison needs only a few. */
+const FRAMES = 4;
+
+describe('MobileNetV3-small converted by the CLI, in real Chromium (tfjs-tflite)', { skip: mnSkip }, () => {
+  let server: TestServer;
+  const got = new Map<string, Outcome>();
+  const manifests = { fp32: '', int8: '' };
+
+  before(async () => {
+    const m = await preparedManifests('mobilenetv3-small', 'tflite-writer');
+    manifests.fp32 = m.fp32;
+    manifests.int8 = m.int8;
+    const written = [await writeTflite(m.fp32), await writeTflite(m.int8)];
+    server = await serve();
+    const chrome = await launchChromium();
+    try {
+      const page = await chrome.open(
+        server.pageUrl('test/browser/pages/tflite.ts', {
+          frames: String(FRAMES),
+          models: written.map((w) => `/${relative(REPO_ROOT, w.manifest)}`).join(','),
+        }),
+      );
+      for (const r of (await pageResult<{ results: Outcome[] }>(page, 180_000)).results) got.set(r.url, r);
+    } finally {
+      await chrome.close();
+    }
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  const embeddingsOf = (manifest: string): Float32Array => {
+    const r = got.get(`/${relative(REPO_ROOT, manifest.replace(/\.json$/, '-tflite.json'))}`);
+    assert.ok(r, `no result for ${manifest}: ${[...got.keys()].join(', ')}`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.equal(r.backend, 'tfjs-tflite/wasm');
+    return Float32Array.from(r.embeddings!.flat());
+  };
+
+  test('fp32: the .tflite embeds like the fp32 ONNX in onnxruntime-node (cosine ≥ 0.9999)', async (t) => {
+    const tfl = embeddingsOf(manifests.fp32);
+    const min = Math.min(...batchCosines(tfl, await nodeEmbeddings(manifests.fp32, FRAMES), 576));
+    t.diagnostic(
+      `mobilenetv3-small fp32 .tflite (Chromium) vs fp32 ONNX (onnxruntime-node), ${FRAMES} frames: min ${min.toFixed(6)}`,
+    );
+    assert.ok(min >= 0.9999, `min cosine ${min}`);
+  });
+
+  test("int8: the CLI's int8 .tflite embeds like the int8 ONNX (≥ 0.99) and like fp32 (≥ 0.99)", async (t) => {
+    const tfl = embeddingsOf(manifests.int8);
+    const vsInt8 = Math.min(...batchCosines(tfl, await nodeEmbeddings(manifests.int8, FRAMES), 576));
+    const vsFp32 = Math.min(...batchCosines(tfl, await nodeEmbeddings(manifests.fp32, FRAMES), 576));
+    t.diagnostic(
+      `mobilenetv3-small int8 .tflite (Chromium) over ${FRAMES} frames: vs int8 ONNX min ${vsInt8.toFixed(6)}, vs fp32 ONNX min ${vsFp32.toFixed(6)}`,
+    );
+    assert.ok(vsInt8 >= 0.99, `vs int8 ONNX: min cosine ${vsInt8}`);
+    assert.ok(vsFp32 >= 0.99, `vs fp32 ONNX: min cosine ${vsFp32}`);
   });
 });

@@ -86,15 +86,23 @@ test('import refuses what it cannot infer, naming the flag that supplies it', { 
   r = await cli('import', mn, '--preset', 'nope');
   assert.equal(r.code, 2);
   assert.match(r.err, /--preset must be one of imagenet, dinov2, clip, raw/);
-  // --tflite: the op-by-op verdict against what tfjs-tflite is known to run (no .tflite is written).
+  // --tflite: MobileNetV3-small converts (HardSwish, HardSigmoid, squeeze-excitation Mul); ViTs get the
+  // op-by-op verdict against what tfjs-tflite is known to run, and no .tflite.
   r = await cli('import', mn, '--preset', 'imagenet', '--size', '224', '--output', 'pooler_output');
   assert.equal(r.code, 0, r.err);
   r = await cli('quantize', join(dir, 'mobilenetv3-small.json'), '--tflite');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /tflite mobilenetv3-small-tflite: wrote .*mobilenetv3-small-tflite\.tflite .*fp32/);
+  assert.match(r.out, /\[null,224,224,3\] NHWC → 576-d; ops .*HARD_SWISH\/v1.*MUL\/v1/);
+  r = await cli('import', join(dir, 'dinov2-s14.onnx'), '--preset', 'dinov2', '--output', 'pooler_output');
+  assert.equal(r.code, 0, r.err);
+  r = await cli('convert', join(dir, 'dinov2-s14.json'), '--tflite');
   assert.equal(r.code, 1);
   assert.match(r.out, /NOT CONVERTED/);
-  assert.match(r.out, /unverified\s+Conv×52\s+→ DEPTHWISE_CONV_2D/);
-  assert.match(r.out, /unverified\s+HardSwish×18\s+→ HARD_SWISH/);
-  assert.match(r.out, /verified\s+GlobalAveragePool×9\s+→ MEAN/);
+  assert.match(r.out, /none\s+LayerNormalization×\d+\s+→ no builtin/);
+  assert.match(r.out, /none\s+Erf×12\s+→ no ERF builtin/);
+  assert.match(r.out, /unverified\s+MatMul×\d+\s+→ BATCH_MATMUL/);
+  assert.match(r.err, /Cannot write a \.tflite: .*LayerNormalization×.*Erf×12/);
 });
 
 for (const name of REFERENCE_MODELS) {

@@ -1,4 +1,4 @@
-// Browser page: opens TFLite manifests (query `models=url,url`) through Encoder with the tfjs-tflite backend, embeds the raw 28×28 images at `images=url`, tries damaged copies (`damaged=url`) and a module Worker (`moduleWorker=url`).
+// Browser page: opens TFLite manifests (query `models=url,url`) through Encoder with the tfjs-tflite backend, embeds the raw 28×28 images at `images=url` (or `frames=N` seeded 320×240 RGB scenes), tries damaged copies (`damaged=url`) and a module Worker (`moduleWorker=url`).
 import { report } from '../harness-page.js';
 import {
   Encoder,
@@ -8,6 +8,8 @@ import {
   type ModelManifest,
 } from '../../../src/runtime/index.js';
 import { sha256Hex } from '../../../src/core/hash.js';
+import { syntheticImages } from '../../../src/cli/scenes.js';
+import type { RawPixels } from '../../../src/runtime/preprocess.js';
 
 const q = new URLSearchParams(location.search);
 env.tfliteWasmPath = '/node_modules/@tensorflow/tfjs-tflite/wasm/';
@@ -34,11 +36,7 @@ async function relabel(
   return { manifest: { ...manifest, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) }, bytes };
 }
 
-async function attempt(
-  url: string,
-  open: () => Promise<Encoder>,
-  images: { data: Uint8Array; width: number; height: number; channels: 1 }[],
-): Promise<Outcome> {
+async function attempt(url: string, open: () => Promise<Encoder>, images: RawPixels[]): Promise<Outcome> {
   try {
     const enc = await open();
     const embeddings = (await enc.embed(images)).map((e) => Array.from(e));
@@ -53,13 +51,19 @@ async function attempt(
 
 report(async () => {
   registerTfliteBackend();
-  const raw = new Uint8Array(await (await fetch(q.get('images')!)).arrayBuffer());
-  const images = Array.from({ length: raw.length / 784 }, (_, k) => ({
-    data: raw.subarray(k * 784, (k + 1) * 784),
-    width: 28,
-    height: 28,
-    channels: 1 as const,
-  }));
+  let images: RawPixels[];
+  if (q.get('frames')) {
+    // The frames test/cli/reference.ts's nodeEmbeddings runs through onnxruntime-node.
+    images = syntheticImages(Number(q.get('frames')), 320, 240, 5).map((f) => ({ ...f, data: new Uint8Array(f.data) }));
+  } else {
+    const raw = new Uint8Array(await (await fetch(q.get('images')!)).arrayBuffer());
+    images = Array.from({ length: raw.length / 784 }, (_, k) => ({
+      data: raw.subarray(k * 784, (k + 1) * 784),
+      width: 28,
+      height: 28,
+      channels: 1 as const,
+    }));
+  }
   const results: Outcome[] = [];
   for (const url of (q.get('models') ?? '').split(',').filter(Boolean)) {
     results.push(await attempt(url, () => Encoder.open(url, { device: 'wasm', normalize: false }), images));
