@@ -5,6 +5,17 @@ import { leBytes, TFL_ACT, TFL_OPTIONS, TFL_PAD, TFL_TYPE, type TflOptionField }
 
 const v8 = (v: { quant: unknown }): boolean => v.quant !== undefined;
 
+/**
+ * One int32 bias value at scale `target` (input scale × weight scale): an int32 bias the QDQ model
+ * already holds at that scale is taken as it is; one at another scale (its input's quantization
+ * changed) and a float bias are rounded to it.
+ */
+function int32Bias(x: number, scales: readonly number[] | undefined, o: number, target: number): number {
+  if (!scales) return Math.round(x / target);
+  const s = scales[scales.length > 1 ? o : 0]!;
+  return Math.abs(s - target) <= 1e-6 * target ? x : Math.round((x * s) / target);
+}
+
 function lowerConv(n: OnnxNode, cx: LowerContext): void {
   const out = n.outputs[0]!;
   const w = cx.weight(n.inputs[1]!);
@@ -89,7 +100,9 @@ function lowerConv(n: OnnxNode, cx: LowerContext): void {
         shape: [oc!],
         type: TFL_TYPE.INT32,
         data: leBytes(
-          Int32Array.from(bias.values, (x, o) => ('scales' in bias && bias.scales ? x : Math.round(x / bScales[o]!))),
+          Int32Array.from(bias.values, (x, o) =>
+            int32Bias(x, 'scales' in bias ? bias.scales : undefined, o, bScales[o]!),
+          ),
         ),
         quant: { scale: bScales, zeroPoint: bScales.map(() => 0) },
       })

@@ -7,12 +7,66 @@ import { hasChromium, launchChromium, pageResult, REPO_ROOT, serve, type TestSer
 import { Encoder, cosine, type ModelManifest } from '../../src/runtime/index.js';
 import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
 import { writeTflite } from '../../src/cli/tflite-ship.js';
+import { ELEM, encodeNode, encodeTensor, readOnnx, tensorFloats, writeOnnx } from '../../src/cli/onnx-proto.js';
+import { numbers } from '../../src/cli/tflite-graph.js';
+import { sha256Hex } from '../../src/core/hash.js';
 import { batchCosines } from '../../src/runtime/selfcheck.js';
 import { nodeEmbeddings, photosUnavailable, preparedManifests, referenceUnavailable } from '../cli/reference.js';
 
 const OUT = join(REPO_ROOT, 'build/tflite-writer-test');
 const MODELS = ['fmnist-cnn-vicreg-int8', 'rgb-cam-vicreg-int8'] as const;
 const FP32 = 'fmnist-cnn-vicreg-fp32';
+/**
+ * The fmnist int8 encoder with its first pooled map squared (x · x, quantized on both sides): TFLite's
+ * int8 MUL kernel, and a following int8 Conv whose int32 bias the converter must requantize (its input
+ * scale is no longer the one the bias was stored at).
+ */
+const SQUARED = 'fmnist-int8-squared';
+
+/** Inserts Mul(x, x) with its own QuantizeLinear/DequantizeLinear after the first MaxPool's DequantizeLinear. */
+function squaredVariant(bytes: Uint8Array): Uint8Array {
+  const model = readOnnx(bytes);
+  const pool = model.nodes.find((n) => n.op === 'MaxPool')!;
+  const dq = model.nodes.find((n) => n.op === 'DequantizeLinear' && n.inputs[0] === `${pool.outputs[0]}_q`)!;
+  const x = dq.outputs[0]!;
+  const inits = new Map(model.initializers.map((t) => [t.name, t]));
+  const s = tensorFloats(inits.get(dq.inputs[1]!)!)[0]!;
+  const zt = inits.get(dq.inputs[2]!)!;
+  const z = numbers(zt)[0]!;
+  const [lo, hi] = zt.elemType === ELEM.INT8 ? [-128, 127] : [0, 255];
+  // The squares of x's range, on a uint8 grid from 0.
+  const top = (s * Math.max(Math.abs(lo - z), Math.abs(hi - z))) ** 2;
+  const nodes: Uint8Array[] = [];
+  for (const n of model.nodes) {
+    const reads = n.op !== 'QuantizeLinear' && n.op !== 'DequantizeLinear' && n.inputs.includes(x);
+    nodes.push(
+      reads
+        ? encodeNode({
+            name: n.name,
+            op: n.op,
+            domain: n.domain,
+            inputs: n.inputs.map((i) => (i === x ? 'sq_dq' : i)),
+            outputs: n.outputs,
+            attrs: n.attrs.map((a) => a.raw),
+          })
+        : n.raw!,
+    );
+    if (n === dq)
+      nodes.push(
+        encodeNode({ name: 'sq', op: 'Mul', inputs: [x, x], outputs: ['sq'] }),
+        encodeNode({ name: 'sq_Q', op: 'QuantizeLinear', inputs: ['sq', 'sq_s', 'sq_z'], outputs: ['sq_q'] }),
+        encodeNode({ name: 'sq_DQ', op: 'DequantizeLinear', inputs: ['sq_q', 'sq_s', 'sq_z'], outputs: ['sq_dq'] }),
+      );
+  }
+  return writeOnnx(model, {
+    nodes,
+    initializers: [
+      ...model.initializers.map((t) => t.raw!),
+      encodeTensor('sq_s', [], ELEM.FLOAT, Float32Array.of(top / 255)),
+      encodeTensor('sq_z', [], ELEM.UINT8, Uint8Array.of(0)),
+    ],
+  });
+}
 const N = 16;
 const skip = hasChromium ? false : 'no /usr/bin/chromium (npm test installs it)';
 
@@ -46,11 +100,26 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
         writeFileSync(join(OUT, `${id}.${ext}`), readFileSync(join(REPO_ROOT, 'models', `${id}.${ext}`)));
       await writeTflite(join(OUT, `${id}.json`));
     }
+    const sq = squaredVariant(new Uint8Array(readFileSync(join(OUT, `${MODELS[0]}.onnx`))));
+    const base = JSON.parse(readFileSync(join(OUT, `${MODELS[0]}.json`), 'utf8')) as ModelManifest;
+    writeFileSync(join(OUT, `${SQUARED}.onnx`), sq);
+    writeFileSync(
+      join(OUT, `${SQUARED}.json`),
+      JSON.stringify({
+        ...base,
+        id: SQUARED,
+        file: `${SQUARED}.onnx`,
+        bytes: sq.byteLength,
+        sha256: await sha256Hex(sq),
+      }),
+    );
+    const w = await writeTflite(join(OUT, `${SQUARED}.json`));
+    assert.ok(w.ops.includes('MUL/v2') || w.ops.includes('MUL/v3'), w.ops.join());
     server = await serve();
     const chrome = await launchChromium();
     try {
       const models = [
-        ...[...MODELS, FP32].map((id) => `/build/tflite-writer-test/${id}-tflite.json`),
+        ...[...MODELS, FP32, SQUARED].map((id) => `/build/tflite-writer-test/${id}-tflite.json`),
         ...MODELS.map((id) => `/models/${id}-tflite.json`),
       ].join(',');
       const page = await chrome.open(
@@ -88,6 +157,22 @@ describe('TFLite written by the CLI, in real Chromium (tfjs-tflite)', { skip }, 
       assert.ok(vsTwin >= 0.99, `vs the Python twin: min cosine ${vsTwin}`);
     });
   }
+
+  test(`${SQUARED}: int8 MUL (both inputs and the output quantized) embeds like the edited int8 ONNX (cosine ≥ 0.999)`, async (t) => {
+    const ours = results.find((r) => r.url.endsWith(`/tflite-writer-test/${SQUARED}-tflite.json`))!;
+    assert.equal(ours.error, undefined, JSON.stringify(ours.error));
+    const manifest = JSON.parse(readFileSync(join(OUT, `${SQUARED}.json`), 'utf8')) as ModelManifest;
+    await using enc = await Encoder.open(
+      { manifest, bytes: new Uint8Array(readFileSync(join(OUT, `${SQUARED}.onnx`))) },
+      { device: 'wasm', normalize: false },
+    );
+    const onnx = await enc.embed(images);
+    const min = Math.min(...ours.embeddings!.map((e, k) => cosine(e, onnx[k]!)));
+    t.diagnostic(
+      `${SQUARED}: CLI .tflite with int8 MUL (Chromium) vs its int8 ONNX (Node) over ${N} images: min ${min.toFixed(6)}`,
+    );
+    assert.ok(min >= 0.999, `min cosine ${min}`);
+  });
 
   test(`${FP32}: the CLI's fp32 .tflite embeds like the fp32 ONNX (cosine ≥ 0.999)`, async (t) => {
     const ours = results.find((r) => r.url.endsWith(`/tflite-writer-test/${FP32}-tflite.json`))!;
