@@ -1,4 +1,4 @@
-// The real-size loop of test/browser/realsize-loop.test.ts as a bench, for the models too slow for the test on a software GPU (ViT-S/14 on SwiftShader: minutes per open): open with the self-check on, embed two frames, teach and restore a learner; cosines against onnxruntime-node and the times.
+// The real-size loop of test/browser/realsize-loop.test.ts as a bench, for what is too slow for the test on a software GPU (the fp32 ViTs on SwiftShader: minutes per open; the test runs their int8 there): open with the self-check on, embed two frames, teach and restore a learner; cosines against onnxruntime-node and the times.
 // Usage: node --import tsx bench/realsize-loop.ts [--models dinov2-s14] [--device webgpu|wasm]
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';

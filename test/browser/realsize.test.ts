@@ -1,4 +1,4 @@
-// Real-size encoders in real Chromium: the committed ViT-Ti/16 int8 on WASM (in-thread and in a module Worker) and an 86.5 MB ViT-S/14 cached in IndexedDB and reopened with the network refused. WebGPU with the self-check: realsize-loop.test.ts.
+// Real-size encoders in real Chromium: the committed ViT-Ti/16 int8 on WASM (in-thread and in a module Worker) and an 86.5 MB ViT-S/14 cached in IndexedDB and reopened with the network refused. Each reference model, fp32 and int8, on WASM and WebGPU with the self-check on and a learner restored: realsize-loop.test.ts.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -23,6 +23,8 @@ export interface LoopOut {
   before: { label: string; confidence: number }[];
   after: { label: string; confidence: number }[];
   savedVersion: number;
+  /** `diagnostics.selfCheck`: what the open checked with (`false` when it was off). */
+  selfCheck: unknown;
   openMs: number;
   embedMs: number;
 }
@@ -109,6 +111,7 @@ report(async (): Promise<LoopOut> => {
       before,
       after,
       savedVersion,
+      selfCheck: diagnostics.selfCheck,
       openMs,
       embedMs,
     };
