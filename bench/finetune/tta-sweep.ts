@@ -1,5 +1,5 @@
 // Dev tuning loop for test-time adaptation: ours under several option sets (FT_LIST, a JSON array) on the harness's TTA streams, with gap recovery, worst shift and pseudo-label precision per set.
-// Run: FT_LIST='[{}, {"openSet":{"recentre":0.5}}]' node --import tsx bench/finetune/tta-sweep.ts --dev   (the same learners, streams and oracle as eval.ts section 1)
+// Run: FT_LIST='[{}, {"openSet":{"shrinkage":0.5}}]' node --import tsx bench/finetune/tta-sweep.ts --dev   (the same learners, streams and oracle as eval.ts section 1)
 import type { LearnerOptions } from '../../src/finetune/index.js';
 import { Learner } from '../../src/finetune/index.js';
 import { CORRUPTIONS } from './corruptions.js';
@@ -55,15 +55,13 @@ for (const opts of list) {
     seen += r.pseudo.seen;
     const st = l.stats();
     rows.push(
-      `| ${c} ${sev} | ${(100 * s).toFixed(1)} | ${(100 * r.online).toFixed(1)} / ${(100 * r.final).toFixed(1)} | ${(100 * o).toFixed(1)} | ${st.recentreKept} / ${st.recentreRefused} | ${st.drifts} | ${r.pseudo.accepted} |`,
+      `| ${c} ${sev} | ${(100 * s).toFixed(1)} | ${(100 * r.online).toFixed(1)} / ${(100 * r.final).toFixed(1)} | ${(100 * o).toFixed(1)} | ${st.drifts} | ${r.pseudo.accepted} |`,
     );
   }
   console.log(
     `\n${JSON.stringify(opts)}: gap recovery **${((100 * rec) / gap).toFixed(1)}%** (${((100 * rec) / shifts.length).toFixed(2)} of ${((100 * gap) / shifts.length).toFixed(2)} pts), worst ${(100 * worst).toFixed(1)}, PL precision ${((100 * correct) / accepted).toFixed(1)}% at ${((100 * accepted) / seen).toFixed(1)}%\n`,
   );
-  console.log(
-    '| shift | source | ours online / final | oracle | re-centring kept / refused | drifts | pseudo-labels |',
-  );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| shift | source | ours online / final | oracle | drifts | pseudo-labels |');
+  console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }
