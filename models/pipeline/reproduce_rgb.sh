@@ -1,20 +1,29 @@
 #!/bin/sh
 # From the Debian packages to the shipped RGB camera encoder and its camera-bench figures (seeded, step-scheduled).
-# Usage: models/pipeline/reproduce_rgb.sh [STOP_AT]   env: RUNS (run dir), STEPS (schedule length)
-# STOP_AT and STEPS default to the step the shipped manifest reports: one warmup-stable-decay schedule of that length,
-# the one the shipped run followed (it was resumed at constant LR and given its final --steps before the decay began).
+# Usage: models/pipeline/reproduce_rgb.sh        env: RUNS (run dir)
+# The shipped recipe, in two phases (as the shipped run went, minus its session breaks):
+#   1. camera views, the --steps 6400 warmup-stable schedule stopped at step 5120, its last constant-LR step
+#      (the state models/pipeline/checkpoints/rgb-vicreg-step5120-predecay.pt holds);
+#   2. from that state, deployed views (--aug deployed) with a short linear decay over 5120-5720.
+# The end step is checked against the shipped manifest's metrics.steps.
 set -eu
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-models/pipeline/runs-rgb/repro}
+PRE_STEPS=6400
+PRE_STOP=5120
+END=5720
+DECAY=0.105
 SHIPPED=$(/usr/bin/python3 -c "import json; print(json.load(open('models/rgb-cam-vicreg-int8.json'))['metrics']['steps'])")
-STEPS=${STEPS:-$SHIPPED}
-STOP=${1:-$SHIPPED}
+[ "$SHIPPED" = "$END" ] || { echo "the shipped manifest says step $SHIPPED, this recipe ends at $END" >&2; exit 1; }
 [ -f models/pipeline/runs-rgb/pool/pool.json ] || /usr/bin/python3 -W ignore models/pipeline/rgb_data.py build-pool
-for m in vicreg random; do
-  models/pipeline/torchrun.sh --nproc_per_node=1 --master_port=29535 models/pipeline/train_rgb.py \
-    --method $m --runs-dir "$RUNS" --steps "$STEPS" --stop-at "$STOP"
-done
-ckpt=$(ls "$RUNS"/rgb-vicreg/encoder-step*.pt | tail -1)
+models/pipeline/torchrun.sh --nproc_per_node=1 --master_port=29535 models/pipeline/train_rgb.py \
+  --method vicreg --runs-dir "$RUNS" --steps "$PRE_STEPS" --stop-at "$PRE_STOP"
+OMP_WAIT_POLICY=PASSIVE models/pipeline/torchrun.sh --nproc_per_node=1 --master_port=29535 models/pipeline/train_rgb.py \
+  --method vicreg --runs-dir "$RUNS" --run rgb-vicreg-deployed --aug deployed --threads 2 --steps "$END" \
+  --decay-frac "$DECAY" --snapshot-every 100 --resume "$RUNS/rgb-vicreg/checkpoint-predecay.pt" --resume-changes aug,decay_frac
+models/pipeline/torchrun.sh --nproc_per_node=1 --master_port=29535 models/pipeline/train_rgb.py \
+  --method random --runs-dir "$RUNS"
+ckpt=$RUNS/rgb-vicreg-deployed/encoder-step$(printf %06d "$END").pt
 /usr/bin/python3 -W ignore models/pipeline/ship_rgb.py "$ckpt"
 /usr/bin/python3 models/pipeline/export.py "$RUNS/rgb-random/encoder.pt" --out "$RUNS/rgb-random/fp32.onnx"
 /usr/bin/python3 models/pipeline/quantize.py "$RUNS/rgb-random/fp32.onnx" --out "$RUNS/rgb-random/int8.onnx"
