@@ -180,6 +180,46 @@ describe('TFLite converter output and the tflite backend in Node', { skip }, () 
     assert.match(r.stderr, /no calibration range for tensor 'r1'/);
   });
 
+  test('a model that is not 1×28×28 needs --manifest: no Fashion-MNIST mean/std or MIT licence is assumed for it', () => {
+    const rgb = join(dir, 'rgb32.onnx');
+    writeFileSync(rgb, tinyCnn({ channels: 3, size: 32, dim: 16 }));
+    const out = join(dir, 'rgb32.tflite');
+    const bare = convert([rgb, '--out', out]);
+    assert.equal(bare.status, 2, bare.stderr);
+    assert.match(bare.stderr, /input 'input' is 3x32x32 \(CxHxW\), not the 1x28x28 Fashion-MNIST shape/);
+    assert.match(bare.stderr, /--manifest SRC\.json/);
+    assert.ok(!existsSync(out), 'nothing is written when refused');
+    assert.ok(!existsSync(join(dir, 'rgb32.json')), 'no manifest is written when refused');
+    if (existsSync(CALIB)) {
+      const calib = convert([rgb, '--out', out, '--no-manifest', '--int8', '--calib-images', CALIB]);
+      assert.equal(calib.status, 2, 'calibration would normalise with Fashion-MNIST mean/std');
+      assert.match(calib.stderr, /calibration from --calib-images would use Fashion-MNIST mean\/std/);
+    }
+    // A source manifest without a licence is refused too: the licence is the model's, never ours by default.
+    const src = {
+      input: { name: 'input', range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+      output: { name: 'embedding' },
+    };
+    const noLicence = join(dir, 'rgb32-nolicence.json');
+    writeFileSync(noLicence, JSON.stringify(src));
+    const r1 = convert([rgb, '--out', out, '--manifest', noLicence]);
+    assert.equal(r1.status, 2);
+    assert.match(r1.stderr, /has no license/);
+    const withLicence = join(dir, 'rgb32-src.json');
+    writeFileSync(withLicence, JSON.stringify({ ...src, license: 'Apache-2.0' }));
+    const r2 = convert([rgb, '--out', out, '--manifest', withLicence, '--manifest-out', join(dir, 'rgb32.json')]);
+    assert.equal(r2.status, 0, r2.stderr);
+    const m = validateManifest(JSON.parse(readFileSync(join(dir, 'rgb32.json'), 'utf8')));
+    assert.equal(m.license, 'Apache-2.0');
+    assert.deepEqual(m.input.mean, [0.485, 0.456, 0.406]);
+    assert.deepEqual(m.input.std, [0.229, 0.224, 0.225]);
+    assert.deepEqual(m.input.shape, [null, 32, 32, 3]);
+    // Our own 1×28×28 shape keeps the Fashion-MNIST defaults when no manifest is given.
+    const own = validateManifest(JSON.parse(readFileSync(join(dir, 'tiny-fp32.json'), 'utf8')));
+    assert.equal(own.license, 'MIT');
+    assert.deepEqual(own.input.mean, [0.286]);
+  });
+
   test('damaged files are MODEL_CORRUPT, naming what is wrong', () => {
     const bytes = new Uint8Array(readFileSync(join(dir, 'tiny-fp32.tflite')));
     const cases: [string, Uint8Array, RegExp][] = [];

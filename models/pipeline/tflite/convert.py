@@ -5,7 +5,8 @@ Usage (Debian's interpreter, which has python3-onnx and python3-flatbuffers):
   /usr/bin/python3 models/pipeline/tflite/convert.py MODEL.onnx --out OUT.tflite [--int8]
       [--ranges RANGES.json | --calib-images IDX.gz] [--manifest SRC.json] [--id ID]
 
-See README.md next to this file.
+Without --manifest only our own 1x28x28 Fashion-MNIST encoders are accepted (their mean/std and MIT
+licence are the defaults); any other input shape is refused with exit code 2. See README.md next to this file.
 """
 
 from __future__ import annotations
@@ -716,7 +717,23 @@ def _sha256(path_or_bytes) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
+# Fashion-MNIST normalisation and licence of our own encoders: used only for a 1x28x28 input when no --manifest is given.
 DEFAULT_INPUT_SPEC = {"range": [0, 1], "mean": [0.2860], "std": [0.3530]}
+DEFAULT_LICENSE = "MIT"
+FMNIST_CHW = [1, 28, 28]
+
+
+def require_manifest_unless_fmnist(g: OnnxGraph, what: str) -> None:
+    """Refuses to fall back on our Fashion-MNIST defaults for a model whose input is not 1x28x28."""
+    chw = list(g.input_shape[1:])
+    if chw != FMNIST_CHW:
+        shown = "x".join(str(d) for d in chw)
+        raise ConvertError(
+            f"input '{g.input_name}' is {shown} (CxHxW), not the 1x28x28 Fashion-MNIST shape of our encoders: "
+            f"{what} would use Fashion-MNIST mean/std and our MIT licence, which are not this model's. "
+            "Pass --manifest SRC.json with this model's input (range, mean, std) and license "
+            "(`edgetune import MODEL.onnx` writes one)"
+        )
 
 
 def build_manifest(tfl: bytes, out_path: str, model_id: str, int8: bool, src_manifest: Optional[dict], onnx_path: str, summary: dict, calib_note: str) -> dict:
@@ -744,7 +761,7 @@ def build_manifest(tfl: bytes, out_path: str, model_id: str, int8: bool, src_man
         "output": {"name": src_out.get("name", "embedding"), "dim": summary["output_dim"], "normalized": bool(src_out.get("normalized", False))},
         "dtype": "int8" if int8 else "fp32",
         "quantization": "tflite-full-int8 (per-tensor asymmetric int8 activations, per-channel symmetric int8 weights, int32 bias, float32 in/out)" if int8 else "none",
-        "license": (src_manifest or {}).get("license", "MIT"),
+        "license": src_manifest["license"] if src_manifest else DEFAULT_LICENSE,
         "source": {"file": os.path.basename(onnx_path), "sha256": _sha256(onnx_path), "calibration": calib_note, "ops": summary["ops"]},
     }
     if src_manifest and "ssl" in src_manifest:
@@ -776,6 +793,13 @@ def main(argv=None) -> int:
     if args.manifest:
         with open(args.manifest) as f:
             src_manifest = json.load(f)
+        if not isinstance(src_manifest.get("license"), str) or not src_manifest["license"]:
+            raise ConvertError(f"{args.manifest} has no license: say the model's licence there (an SPDX id); it is not assumed")
+    else:
+        # Without a source manifest, the manifest and image calibration fall back on our Fashion-MNIST defaults.
+        uses = [w for w, on in (("the manifest", not args.no_manifest), ("calibration from --calib-images", args.int8 and args.calib_images)) if on]
+        if uses:
+            require_manifest_unless_fmnist(load_onnx(args.onnx), " and ".join(uses))
     ranges = None
     calib_note = "none (fp32)"
     if args.int8:
