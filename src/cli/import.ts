@@ -223,7 +223,7 @@ export async function importModel(modelPath: string, options: ImportOptions): Pr
   const q = graph ? quantizationOf(graph.nodes.map((n) => n.op)) : { dtype: 'int8' as const, quantization: 'tflite' };
   if (q.quantization === 'dynamic-u8')
     notes.push(
-      'the model is dynamically quantized (DynamicQuantizeLinear): an embedding depends on the other images in its batch (one activation scale per batch), and on WASM it is no faster than fp32; for batch-independent int8 run `edgetune quantize` on the fp32 export',
+      'the model is dynamically quantized (DynamicQuantizeLinear): an embedding depends on the other images in its batch (one activation scale per batch), and its WASM speed-up over fp32 depends on the model (`edgetune quantize` on it times it); for batch-independent int8 run `edgetune quantize` on the fp32 export',
     );
   if (!options.license)
     notes.push('licence unknown: recorded as NOASSERTION; pass --license SPDX-ID from the model card');

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { CROP_POLICIES, OUTPUT_POOLINGS, type CropPolicy, type OutputPooling } from '../runtime/manifest.js';
 import { importModel, ImportRefused, PRESETS, type Preset } from './import.js';
 import { readOnnx } from './onnx-proto.js';
+import { formatDynamicReport, isDynamicModel, reportDynamic } from './dynamic.js';
 import { formatQuantizeReport, quantizeModel, readManifestAndModel } from './quantize.js';
 import { EdgetuneError } from '../core/errors.js';
 import { formatTfliteWrite, writeTflite } from './tflite-ship.js';
@@ -141,12 +142,19 @@ export async function main(
       if (values.tflite && !values.calibrate && values['calibrate-sample'] === undefined) return await tflite(target);
       if (!values.calibrate && values['calibrate-sample'] === undefined)
         throw new UsageError('quantize needs --calibrate DIR or --calibrate-sample N.');
-      const r = await quantizeModel(target, {
+      const opts = {
         calibrate: values.calibrate,
         calibrateSample: positive('calibrate-sample', values['calibrate-sample']),
         limit: positive('limit', values.limit),
         speedRuns: positive('speed-runs', values['speed-runs']),
-      });
+      };
+      // A model that comes dynamically quantized stays so: the report says what that path costs.
+      if (await isDynamicModel(target)) {
+        const d = await reportDynamic(target, opts);
+        io.out(values.json ? `${JSON.stringify(d, null, 2)}\n` : `${formatDynamicReport(d)}\n`);
+        return 0;
+      }
+      const r = await quantizeModel(target, opts);
       io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatQuantizeReport(r)}\n`);
       return values.tflite ? await tflite(r.manifest) : 0;
     }

@@ -64,7 +64,8 @@ export async function readManifestAndModel(
   return { manifest, bytes, dir };
 }
 
-async function calibrationImages(o: QuantizeOptions): Promise<{ images: RawPixels[]; source: string }> {
+/** The calibration images the options name (a folder, or seeded synthetic scenes). */
+export async function calibrationImages(o: QuantizeOptions): Promise<{ images: RawPixels[]; source: string }> {
   if (o.calibrate) {
     const files = await listImages(o.calibrate, o.limit ?? 32);
     return { images: await Promise.all(files.map(decodeImage)), source: `${files.length} images from ${o.calibrate}` };
@@ -115,20 +116,20 @@ export async function embedAll(
   return { out, runtime: session.runtime };
 }
 
-/** Median WASM latency of two models, runs interleaved so drift and V8 tier-up hit both alike. */
-async function wasmMedians(
-  a: Uint8Array,
-  b: Uint8Array,
+/** Median WASM latency (1 thread, batch 1) of each model, runs interleaved so drift and V8 tier-up hit all alike. */
+export async function wasmMedians(
+  models: readonly Uint8Array[],
   manifest: ModelManifest,
   sample: Float32Array,
   runs: number,
-): Promise<[number, number]> {
-  const sessions = [await openSession(a, 'onnxruntime-web', 1), await openSession(b, 'onnxruntime-web', 1)];
+): Promise<number[]> {
+  const sessions = [];
+  for (const m of models) sessions.push(await openSession(m, 'onnxruntime-web', 1));
   const feeds = { [manifest.input.name]: { data: sample, dims: [1, ...(manifest.input.shape.slice(1) as number[])] } };
   const median = (xs: number[]): number => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   try {
     for (const s of sessions) await s.run(feeds);
-    const times: [number[], number[]] = [[], []];
+    const times: number[][] = sessions.map(() => []);
     for (let k = 0; k < runs; k++) {
       for (const [j, s] of sessions.entries()) {
         const t0 = performance.now();
@@ -136,7 +137,7 @@ async function wasmMedians(
         times[j]!.push(performance.now() - t0);
       }
     }
-    return [median(times[0]), median(times[1])];
+    return times.map(median);
   } finally {
     for (const s of sessions) await s.release();
   }
@@ -206,7 +207,7 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const q = quantizationOf(model.nodes.map((n) => n.op));
   if (q.quantization === 'dynamic-u8') {
     throw new Error(
-      `Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch and on WASM it is no faster than fp32. For batch-independent int8, run quantize on the fp32 export of the same model.`,
+      `Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch (the CLI's quantize reports by how much). For batch-independent int8, run quantize on the fp32 export of the same model.`,
     );
   }
   if (q.quantization !== 'none')
@@ -293,8 +294,8 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   let wasmMs: QuantizeReport['wasmMs'];
   if (runs > 0) {
     const sample = tensor.slice(0, per);
-    const [a, b] = await wasmMedians(bytes, int8, manifest, sample, runs);
-    wasmMs = { fp32: a, int8: b, runs };
+    const [a, b] = await wasmMedians([bytes, int8], manifest, sample, runs);
+    wasmMs = { fp32: a!, int8: b!, runs };
   }
   const quantizedNodes = count([...current.nodes].map((x) => x.op));
   const floatOps = count(model.nodes.filter((x) => !current.nodes.has(x)).map((x) => x.op));
