@@ -53,6 +53,24 @@ export interface TflQuant {
   readonly axis?: number;
 }
 
+/** One level of a sparse tensor: dense with its size, or CSR with segments and indices (stored as int32, uint16 or uint8). */
+export type TflSparseLevel =
+  | { readonly format: 'DENSE'; readonly size: number }
+  | {
+      readonly format: 'SPARSE_CSR';
+      readonly segments: readonly number[];
+      readonly indices: readonly number[];
+      readonly indexType?: 'int32' | 'uint16' | 'uint8';
+    };
+
+/** A constant stored sparse (schema `SparsityParameters`): `data` then holds only the kept values, in traversal order. */
+export interface TflSparsity {
+  readonly traversalOrder: readonly number[];
+  readonly blockMap?: readonly number[];
+  /** One per traversal level (the tensor's dimensions, then its block dimensions). */
+  readonly levels: readonly TflSparseLevel[];
+}
+
 /** One tensor: an activation (no data) or a constant. */
 export interface TflTensor {
   name: string;
@@ -60,6 +78,8 @@ export interface TflTensor {
   readonly type: number;
   readonly data?: Uint8Array;
   readonly quant?: TflQuant;
+  /** Written as the tensor's `sparsity` (the CLI's converter writes dense tensors; tests write sparse ones). */
+  readonly sparsity?: TflSparsity;
 }
 
 /** One options field: its slot in the options table, kind and value. */
@@ -154,12 +174,15 @@ export function serializeTflite(g: TflGraph, description: string): Uint8Array {
       b.addFieldInt32(6, t.quant.axis ?? 0, 0);
       q = b.endObject();
     }
-    b.startObject(5);
+    const sparsity = t.sparsity ? sparsityTable(b, t.sparsity, intVec, offVec) : 0;
+    // Tensor slots: quantization 4, is_variable 5, sparsity 6.
+    b.startObject(sparsity ? 7 : 5);
     b.addFieldOffset(0, shape, 0);
     b.addFieldInt8(1, t.type, 0);
     b.addFieldInt32(2, bufferOf[k]!, 0);
     b.addFieldOffset(3, name, 0);
     if (q) b.addFieldOffset(4, q, 0);
+    if (sparsity) b.addFieldOffset(6, sparsity, 0);
     return b.endObject();
   });
 
@@ -229,4 +252,52 @@ export function serializeTflite(g: TflGraph, description: string): Uint8Array {
   b.addFieldOffset(4, buffersVec, 0);
   b.finish(b.endObject(), 'TFL3');
   return b.asUint8Array().slice();
+}
+
+/** SparsityParameters { traversal_order 0, block_map 1, dim_metadata 2 } with its DimensionMetadata tables. */
+function sparsityTable(
+  b: Builder,
+  sp: TflSparsity,
+  intVec: (xs: readonly number[]) => number,
+  offVec: (xs: readonly number[]) => number,
+): number {
+  // SparseIndexVector union: Int32Vector 1, Uint16Vector 2, Uint8Vector 3, each { values 0 }.
+  const indexTable = (xs: readonly number[], type: 'int32' | 'uint16' | 'uint8'): [number, number] => {
+    const size = type === 'int32' ? 4 : type === 'uint16' ? 2 : 1;
+    b.startVector(size, xs.length, 4);
+    for (let k = xs.length - 1; k >= 0; k--)
+      if (size === 4) b.addInt32(xs[k]!);
+      else if (size === 2) b.addInt16(xs[k]!);
+      else b.addInt8(xs[k]!);
+    const values = b.endVector();
+    b.startObject(1);
+    b.addFieldOffset(0, values, 0);
+    return [size === 4 ? 1 : size === 2 ? 2 : 3, b.endObject()];
+  };
+  const dims = sp.levels.map((l) => {
+    if (l.format === 'DENSE') {
+      b.startObject(2);
+      b.addFieldInt8(0, 0, null);
+      b.addFieldInt32(1, l.size, null);
+      return b.endObject();
+    }
+    const [st, seg] = indexTable(l.segments, l.indexType ?? 'int32');
+    const [it, idx] = indexTable(l.indices, l.indexType ?? 'int32');
+    // DimensionMetadata: format 0, dense_size 1, array_segments_type 2, array_segments 3, array_indices_type 4, array_indices 5.
+    b.startObject(6);
+    b.addFieldInt8(0, 1, null);
+    b.addFieldInt8(2, st, 0);
+    b.addFieldOffset(3, seg, 0);
+    b.addFieldInt8(4, it, 0);
+    b.addFieldOffset(5, idx, 0);
+    return b.endObject();
+  });
+  const order = intVec(sp.traversalOrder);
+  const blockMap = sp.blockMap?.length ? intVec(sp.blockMap) : 0;
+  const dimsVec = offVec(dims);
+  b.startObject(3);
+  b.addFieldOffset(0, order, 0);
+  if (blockMap) b.addFieldOffset(1, blockMap, 0);
+  b.addFieldOffset(2, dimsVec, 0);
+  return b.endObject();
 }

@@ -46,6 +46,11 @@ export interface TfliteTensorInfo {
   readonly type: string;
   /** Byte length of the tensor's constant data (0 for activations). */
   readonly constantBytes: number;
+  /**
+   * A sparse constant (the schema's `sparsity`, e.g. MediaPipe's `*_sparse.tflite`): how many values its buffer
+   * stores, and each traversal level's format. Absent for dense tensors.
+   */
+  readonly sparsity?: { readonly values: number; readonly levels: readonly ('DENSE' | 'SPARSE_CSR')[] };
 }
 
 /** One operator of a TFLite subgraph. */
@@ -117,15 +122,102 @@ export function inspectTflite(bytes: Uint8Array): TfliteModelInfo {
     const [s, len] = vec(t, slot, 4, what);
     return Array.from({ length: len }, (_, k) => ref(s + 4 * k, `${what}[${k}]`));
   };
+  // A vector of ints of 4, 2 or 1 bytes (SparseIndexVector: Int32Vector 1, Uint16Vector 2, Uint8Vector 3).
+  const indexVec = (t: number, typeSlot: number, what: string): number[] => {
+    const kind = num(t, typeSlot, what, 'u8', 0);
+    const size = ({ 1: 4, 2: 2, 3: 1 } as Record<number, number>)[kind];
+    if (size === undefined) throw corrupt(`${what} has index vector type ${kind} (expected 1, 2 or 3)`);
+    const f = field(t, typeSlot + 1, what);
+    if (f === undefined) throw corrupt(`${what} has no index vector`);
+    const inner = ref(f, what);
+    const [s, len] = vec(inner, 0, size, `${what}.values`);
+    return Array.from({ length: len }, (_, k) =>
+      size === 4 ? v.getInt32(s + 4 * k, true) : size === 2 ? v.getUint16(s + 2 * k, true) : v.getUint8(s + k),
+    );
+  };
   const str = (t: number, slot: number, what: string): string => {
     const [s, len] = vec(t, slot, 1, what);
     return new TextDecoder().decode(bytes.subarray(s, s + Math.min(len, 256)));
   };
-  const num = (t: number, slot: number, what: string, kind: 'u32' | 'i32' | 'i8', dflt: number): number => {
+  const num = (t: number, slot: number, what: string, kind: 'u32' | 'i32' | 'i8' | 'u8', dflt: number): number => {
     const f = field(t, slot, what);
     if (f === undefined) return dflt;
-    need(f, kind === 'i8' ? 1 : 4, what);
-    return kind === 'i8' ? v.getInt8(f) : kind === 'u32' ? v.getUint32(f, true) : v.getInt32(f, true);
+    need(f, kind === 'i8' || kind === 'u8' ? 1 : 4, what);
+    if (kind === 'i8') return v.getInt8(f);
+    if (kind === 'u8') return v.getUint8(f);
+    return kind === 'u32' ? v.getUint32(f, true) : v.getInt32(f, true);
+  };
+  /**
+   * Tensor.sparsity (slot 6): SparsityParameters { traversal_order 0, block_map 1, dim_metadata 2 }, each
+   * DimensionMetadata { format 0 (DENSE 0, SPARSE_CSR 1), dense_size 1, array_segments 2–3, array_indices 4–5 }.
+   * Walks the levels as the format defines them and returns how many values the buffer must hold.
+   */
+  const sparsityOf = (
+    t: number,
+    shape: readonly number[],
+    what: string,
+  ): { values: number; levels: ('DENSE' | 'SPARSE_CSR')[] } | undefined => {
+    const f = field(t, 6, what);
+    if (f === undefined) return undefined;
+    const sp = ref(f, `${what}.sparsity`);
+    const w = `${what}.sparsity`;
+    const blockMap = ints(sp, 1, `${w}.block_map`);
+    const dims = tables(sp, 2, `${w}.dim_metadata`);
+    const n = shape.length;
+    const levels = n + blockMap.length;
+    if (dims.length !== levels)
+      throw corrupt(`${w} has ${dims.length} dim_metadata for rank ${n} with ${blockMap.length} block dimension(s)`);
+    const order = field(sp, 0, w) === undefined ? dims.map((_, i) => i) : ints(sp, 0, `${w}.traversal_order`);
+    if (order.length !== levels || [...order].sort((a, b) => a - b).some((d, i) => d !== i))
+      throw corrupt(`${w}.traversal_order [${order.join(',')}] is not a permutation of 0..${levels - 1}`);
+    for (const d of blockMap)
+      if (!(d >= 0 && d < n)) throw corrupt(`${w}.block_map names dimension ${d} of a rank-${n} tensor`);
+    const formats = dims.map((dm, i) => {
+      const format = num(dm, 0, `${w}.dim_metadata[${i}]`, 'i8', 0);
+      if (format !== 0 && format !== 1)
+        throw corrupt(`${w}.dim_metadata[${i}] has format ${format} (DENSE 0 or SPARSE_CSR 1)`);
+      return format;
+    });
+    // A block dimension is dense: its dense_size is the block size; the blocked dimension then counts blocks.
+    const size = new Map<number, number>();
+    const blocks = shape.map(() => 1);
+    blockMap.forEach((d, j) => {
+      const at = order.indexOf(n + j);
+      const b = num(dims[at]!, 1, `${w}.dim_metadata[${at}]`, 'i32', 0);
+      if (formats[at] !== 0 || !(b > 0)) throw corrupt(`${w}: block dimension ${j} must be DENSE with a size above 0`);
+      size.set(n + j, b);
+      blocks[d]! *= b;
+    });
+    shape.forEach((s, d) => {
+      if (s < 0 || s % blocks[d]! !== 0)
+        throw corrupt(`${w}: dimension ${d} of size ${s} is not a whole number of blocks of ${blocks[d]}`);
+      size.set(d, s / blocks[d]!);
+    });
+    let count = 1;
+    order.forEach((d, i) => {
+      const dm = dims[i]!;
+      const at = `${w}.dim_metadata[${i}]`;
+      const expect = size.get(d)!;
+      if (formats[i] === 0) {
+        const dense = num(dm, 1, at, 'i32', 0);
+        if (dense !== expect) throw corrupt(`${at} is DENSE of size ${dense}, but dimension ${d} has ${expect}`);
+        count *= dense;
+        return;
+      }
+      const segments = indexVec(dm, 2, `${at}.array_segments`);
+      const indices = indexVec(dm, 4, `${at}.array_indices`);
+      if (segments.length !== count + 1)
+        throw corrupt(`${at}.array_segments has ${segments.length} entries, expected ${count + 1}`);
+      if (segments[0] !== 0 || segments.some((x, k) => k > 0 && x < segments[k - 1]!))
+        throw corrupt(`${at}.array_segments must start at 0 and never decrease`);
+      if (indices.length !== segments[count])
+        throw corrupt(`${at}.array_indices has ${indices.length} entries, its segments end at ${segments[count]}`);
+      const bad = indices.find((x) => !(x >= 0 && x < expect));
+      if (bad !== undefined)
+        throw corrupt(`${at}.array_indices holds ${bad}, outside dimension ${d} of size ${expect}`);
+      count = indices.length;
+    });
+    return { values: count, levels: formats.map((x) => (x ? 'SPARSE_CSR' : 'DENSE')) };
   };
   // Slots follow schema.fbs; OperatorCode holds its code in a legacy byte (0) and an int (3).
   const model = ref(0, 'root table');
@@ -149,13 +241,16 @@ export function inspectTflite(bytes: Uint8Array): TfliteModelInfo {
     const constantBytes = bufferBytes[buffer];
     if (constantBytes === undefined) throw corrupt(`${what} refers to buffer ${buffer} of ${bufferBytes.length}`);
     const bits = /^u?(?:int|float)(8|16|32|64)$/.exec(type)?.[1];
-    const expected = shape.reduce((a, b) => a * b, Number(bits ?? 0) / 8);
+    // A sparse constant's buffer holds only the values its sparsity metadata keeps.
+    const sparsity = sparsityOf(t, shape, what);
+    const values = sparsity ? sparsity.values : shape.reduce((a, b) => a * b, 1);
+    const expected = (values * Number(bits ?? 0)) / 8;
     if (constantBytes > 0 && bits && shape.every((d) => d >= 0) && expected !== constantBytes) {
       throw corrupt(
-        `${what} is ${type}[${shape.join(',')}] (${expected} bytes) but its buffer holds ${constantBytes} bytes`,
+        `${what} is ${type}[${shape.join(',')}]${sparsity ? `, sparse with ${values} stored values` : ''} (${expected} bytes) but its buffer holds ${constantBytes} bytes`,
       );
     }
-    return { name: str(t, 3, what), shape, type, constantBytes };
+    return { name: str(t, 3, what), shape, type, constantBytes, ...(sparsity ? { sparsity } : {}) };
   });
   const tensorAt = (i: number, what: string): TfliteTensorInfo => {
     const t = tensors[i];
