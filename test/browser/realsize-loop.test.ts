@@ -49,14 +49,30 @@ const WEBGPU: readonly { name: Reference; precisions: readonly Precision[]; fram
 const flat = (xs: number[][]): Float32Array => Float32Array.from(xs.flat());
 const minCos = (a: Float32Array, b: Float32Array, dim: number): number => Math.min(...batchCosines(a, b, dim));
 
-/** The learner was taught one frame per kind, predicted each back, and the one restored from IndexedDB says the same. */
-function assertLearned(out: LoopOut): void {
+/**
+ * The learner was taught one frame per kind, predicted each back, and the one restored from IndexedDB says the same;
+ * with `views`, the restored learner also names the scene of every untaught view (mirrored, cropped: 4 per frame), which
+ * it gets wrong when the embeddings do not carry what the scene looks like.
+ */
+function assertLearned(out: LoopOut, views: boolean): void {
   assert.deepEqual(
     out.before.map((p) => p.label),
     out.labels,
   );
   assert.deepEqual(out.after, out.before, 'the learner restored from IndexedDB predicts the same');
   assert.ok(out.savedVersion >= 1);
+  if (!views) {
+    assert.equal(out.views.length, 0);
+    return;
+  }
+  assert.equal(out.views.length, 4 * out.labels.length);
+  assert.ok(new Set(out.labels).size >= 2, 'two kinds taught, so a view can be misnamed');
+  const wrong = out.views.filter((v) => v.predicted !== v.label);
+  assert.deepEqual(
+    wrong.map((v) => `${v.view} of ${v.label} → ${v.predicted} (${v.confidence.toFixed(2)})`),
+    [],
+    'untaught views of the taught scenes',
+  );
 }
 
 describe('real-size loop in Chromium', { skip }, () => {
@@ -98,7 +114,8 @@ describe('real-size loop in Chromium', { skip }, () => {
     const manifest = manifests[precision];
     const ref32 = await nodeEmbeddings(manifests.fp32, n);
     const ref = precision === 'fp32' ? ref32 : await nodeEmbeddings(manifest, n);
-    const out = await run(manifest, n, { device });
+    // Untaught views on WASM only: on SwiftShader each ViT image costs 20–60 s.
+    const out = await run(manifest, n, { device, views: device === 'wasm' ? '1' : '0' });
     const attempt = out.attempts.find((a) => a.device === device);
     assert.equal(out.device, device, JSON.stringify(out.attempts));
     assert.equal(attempt?.status, 'ok');
@@ -117,7 +134,7 @@ describe('real-size loop in Chromium', { skip }, () => {
     );
     const vsFp32 = minCos(flat(out.embeddings), ref32, dim);
     assert.ok(vsFp32 >= 0.99, `${basename(manifest)} on ${device} vs fp32 on onnxruntime-node, cosine ${vsFp32}`);
-    assertLearned(out);
+    assertLearned(out, device === 'wasm');
     return `${basename(manifest, '.json')}: ${attempt.cosine === undefined ? '' : `self-check ${attempt.cosine.toFixed(5)}, `}vs node ${vsNode.toFixed(5)}, vs fp32 node ${vsFp32.toFixed(5)}, open ${(out.openMs / 1e3).toFixed(1)} s, embed ${n} ${(out.embedMs / 1e3).toFixed(1)} s`;
   }
 
@@ -144,17 +161,22 @@ describe('real-size loop in Chromium', { skip }, () => {
     timeout: 600_000,
   }, async () => {
     const manifest = join(REPO_ROOT, 'models/reference/vit-ti16-int8.json');
-    const out = await run(manifest, FRAMES, { device: 'wasm', worker: '1' });
+    const out = await run(manifest, FRAMES, { device: 'wasm', worker: '1', views: '1' });
     assert.equal(out.device, 'wasm');
     const dim = out.embeddings[0]!.length;
     assert.equal(dim, 192);
     const vsThread = minCos(flat(out.embeddings), flat(out.inThread!), dim);
     assert.ok(vsThread >= 0.99999, `worker vs in-thread, cosine ${vsThread}`);
-    // onnxruntime-node's native int8 kernels disagree with the QDQ model's float semantics on this committed file (cosine
-    // 0.983 on one frame, docs/models.md); WASM in the Worker is held to the issue's int8 bar against the fp32 model instead.
+    // The same int8 file on onnxruntime-node, graph optimisations off (QDQ float semantics, which WASM follows; the
+    // native fused int8 kernels saturate on CPUs without VNNI), and the issue's int8 bar against the fp32 model.
+    const vsNode = minCos(flat(out.embeddings), await nodeEmbeddings(manifest, FRAMES), dim);
+    assert.ok(vsNode >= 0.999, `int8 in the worker vs the same int8 file on onnxruntime-node, cosine ${vsNode}`);
     const { fp32 } = await preparedManifests('vit-ti16');
     const vsFp32 = minCos(flat(out.embeddings), await nodeEmbeddings(fp32, FRAMES), dim);
     assert.ok(vsFp32 >= 0.99, `int8 in the worker vs fp32 on onnxruntime-node, cosine ${vsFp32}`);
-    assertLearned(out);
+    assertLearned(out, true);
+    process.stdout.write(
+      `Worker vit-ti16-int8 (committed): vs node same file ${vsNode.toFixed(5)}, vs fp32 node ${vsFp32.toFixed(5)}\n`,
+    );
   });
 });
