@@ -104,7 +104,9 @@ export async function importModel(modelPath: string, options: ImportOptions): Pr
       .replace(/^[^a-z0-9]+/, '');
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(id))
     throw new ImportRefused(
-      `Cannot derive a model id from "${basename(modelPath)}"; pass --id (lower-case letters, digits, . _ -).`,
+      options.id === undefined
+        ? `Cannot derive a model id from "${basename(modelPath)}"; pass --id (lower-case letters, digits, . _ -).`
+        : `--id ${JSON.stringify(id)} is not a valid model id: use lower-case letters, digits, . _ - (starting with a letter or digit).`,
     );
   const notes: string[] = [];
   const preset = options.preset;
