@@ -189,6 +189,24 @@ def cosine(a, b):
     return float(np.mean(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)))
 
 
+def refuse_foreign(model, dims):
+    """Calibration here uses our own data and normalisation (Fashion-MNIST, or the RGB pretraining pool): refuse a
+    model that is not one of our exports (export.py names its tensors input -> embedding) or not 1x28x28 in gray."""
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    shown = "x".join(str(d) for d in dims[1:])
+    why = None
+    if (name_in, name_out) != ("input", "embedding"):
+        why = f"its tensors are {name_in!r} -> {name_out!r}, not export.py's 'input' -> 'embedding'"
+    elif len(dims) != 4 or dims[1] not in (1, 3) or (dims[1] == 1 and dims[2:] != [28, 28]):
+        why = f"its input is {shown} (CxHxW), neither 1x28x28 (Fashion-MNIST) nor 3-channel (the RGB pool)"
+    if why:
+        raise SystemExit(
+            f"quantize.py: the model is not one of our encoders: {why}. "
+            "Calibrating it on our Fashion-MNIST or RGB-pool images with our normalisation would be wrong; "
+            "use `edgetune import MODEL.onnx` and `edgetune quantize MANIFEST --calibrate DIR` (its own input spec and images)"
+        )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("fp32")
@@ -203,6 +221,7 @@ def main():
     torch.set_num_threads(1)
     model = onnx.load(args.fp32)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    refuse_foreign(model, dims)
     if dims[1] == 3:
         # RGB camera encoder: calibrate on pretraining-pool composites (seeded), check on other ones;
         # never on Fashion-MNIST and never on the camera benchmark's images.

@@ -2,13 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-web';
 import { cosine } from '../../src/runtime/selfcheck.js';
 import { loadFmnistSample } from '../../scripts/lib/fmnist.js';
+import { tinyCnn } from '../fixtures/onnx-builder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PIPE = join(ROOT, 'models', 'pipeline');
@@ -101,6 +102,52 @@ test('pipeline smoke: train 4 steps -> export -> quantize -> onnxruntime-web agr
     }
     assert.ok(worstTorch >= 0.9999, `PyTorch vs ONNX fp32 worst cosine ${worstTorch}`);
     assert.ok(meanQ >= 0.99, `fp32 vs int8 mean cosine ${meanQ}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('pipeline quantize.py refuses a model that is not one of our encoders (no Fashion-MNIST or RGB-pool calibration for it)', async (t) => {
+  const missing = torchMissing();
+  if (missing) {
+    t.skip(`pipeline smoke skipped: ${missing}`);
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'edgetune-pipe-'));
+  try {
+    const quantize = (file: string) =>
+      spawnSync(PY, [join(PIPE, 'quantize.py'), file, '--out', join(dir, 'out.onnx'), '--calib', '8', '--check', '8'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+    // A hub-style export: pixel_values -> last_hidden_state (renamed with python3-onnx from our own test CNN).
+    const ours = join(dir, 'rgb32.onnx');
+    await writeFile(ours, tinyCnn({ channels: 3, size: 32, dim: 16 }));
+    const hub = join(dir, 'hub.onnx');
+    python([
+      '-c',
+      `import onnx, sys
+m = onnx.load(sys.argv[1]); g = m.graph
+ren = {'input': 'pixel_values', 'embedding': 'last_hidden_state'}
+for n in g.node:
+    n.input[:] = [ren.get(x, x) for x in n.input]; n.output[:] = [ren.get(x, x) for x in n.output]
+g.input[0].name = 'pixel_values'; g.output[0].name = 'last_hidden_state'
+onnx.save(m, sys.argv[2])`,
+      ours,
+      hub,
+    ]);
+    let r = quantize(hub);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /not one of our encoders: its tensors are 'pixel_values' -> 'last_hidden_state'/);
+    assert.match(r.stderr, /edgetune quantize MANIFEST --calibrate DIR/);
+    // Our names but a gray 32x32 input: not Fashion-MNIST's shape.
+    const gray = join(dir, 'gray32.onnx');
+    await writeFile(gray, tinyCnn({ channels: 1, size: 32, dim: 16 }));
+    r = quantize(gray);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /its input is 1x32x32 \(CxHxW\), neither 1x28x28/);
+    assert.ok(!existsSync(join(dir, 'out.onnx')), 'nothing written');
+    // Our own exports still pass the guard: the smoke test above quantizes one.
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
