@@ -1,11 +1,19 @@
 // `edgetune quantize` on a model that comes dynamically quantized: keeps it as it is and reports what that path costs.
+import { readFile } from 'node:fs/promises';
+import { validateManifest } from '../runtime/manifest.js';
 import { forRuntime } from '../runtime/pooling.js';
 import { preprocessBatch } from '../runtime/preprocess.js';
 import { batchCosines } from '../runtime/selfcheck.js';
-import { quantizationOf } from './import.js';
 import { readOnnx } from './onnx-proto.js';
 import type { CliRuntime } from './ort.js';
-import { calibrationImages, embedAll, readManifestAndModel, type QuantizeOptions, wasmMedians } from './quantize.js';
+import {
+  calibrationImages,
+  embedAll,
+  type quantizeModel,
+  readManifestAndModel,
+  type QuantizeOptions,
+  wasmMedians,
+} from './quantize.js';
 
 /** What {@link reportDynamic} measured on a dynamically quantized model (nothing is written). */
 export interface DynamicQuantReport {
@@ -25,11 +33,13 @@ export interface DynamicQuantReport {
   readonly notes: readonly string[];
 }
 
-/** True when the manifest's model is dynamically quantized (DynamicQuantizeLinear + MatMulInteger/ConvInteger). */
+/**
+ * True when the manifest says its model is dynamically quantized (`edgetune import` records `dynamic-u8` from the graph's
+ * ops). Reads the manifest only; a manifest that hides it still meets {@link quantizeModel}'s check of the graph.
+ */
 export async function isDynamicModel(manifestPath: string): Promise<boolean> {
-  const { manifest, bytes } = await readManifestAndModel(manifestPath);
-  if (manifest.format !== 'onnx') return false;
-  return quantizationOf(readOnnx(bytes).nodes.map((n) => n.op)).quantization === 'dynamic-u8';
+  const manifest = validateManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
+  return manifest.format === 'onnx' && manifest.quantization === 'dynamic-u8';
 }
 
 /**

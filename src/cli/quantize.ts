@@ -207,7 +207,7 @@ export async function quantizeModel(manifestPath: string, options: QuantizeOptio
   const q = quantizationOf(model.nodes.map((n) => n.op));
   if (q.quantization === 'dynamic-u8') {
     throw new Error(
-      `Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch (the CLI's quantize reports by how much). For batch-independent int8, run quantize on the fp32 export of the same model.`,
+      `Model ${m0.id} is already dynamically quantized (DynamicQuantizeLinear/MatMulInteger): it runs as it is, but each embedding depends on the other images in its batch (its manifest does not say so: re-import it with edgetune import, then edgetune quantize reports by how much). For batch-independent int8, run quantize on the fp32 export of the same model.`,
     );
   }
   if (q.quantization !== 'none')
