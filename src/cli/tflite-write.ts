@@ -22,6 +22,8 @@ export const TFL_OP = {
   MEAN: 40,
   QUANTIZE: 114,
   HARD_SWISH: 117,
+  /** Not written by the converter: tests densify sparse constants with it. */
+  DENSIFY: 124,
 } as const;
 
 /** A builtin's name. */

@@ -26,6 +26,7 @@ const BUILTIN_NAMES: Readonly<Record<number, string>> = {
   40: 'MEAN',
   114: 'QUANTIZE',
   117: 'HARD_SWISH',
+  124: 'DENSIFY',
   126: 'BATCH_MATMUL',
 };
 
