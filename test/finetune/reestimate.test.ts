@@ -169,3 +169,21 @@ test('reestimate options are checked', () => {
   assert.throws(() => new Learner({ dim: 4, reestimate: { typo: 1 } as never }), /reestimate\.typo/);
   assert.equal(new Learner({ dim: 4, reestimate: true }).getState().options.reestimate.when, 'always');
 });
+
+test('drift clears the re-estimation frames and means (they describe the old stream)', async () => {
+  const w = world(15);
+  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 300).x, {});
+  assert.equal(l.getState().reestimate?.means.length, K * DIM);
+  let atDrift: LearnerState | undefined;
+  l.on((e) => {
+    if (e.type === 'drift' && !atDrift) atDrift = l.getState();
+  });
+  // The same classes seen through a shifted sensor: every input moved by 4 in every dimension.
+  for (const x of balanced(w, 400).x) {
+    l.observe(Float32Array.from(x, (v) => v + 4));
+    if (atDrift) break;
+  }
+  assert.ok(atDrift, 'the shift was caught');
+  assert.equal(atDrift.reestimate?.means.length, 0);
+  assert.equal(atDrift.reestimate?.length, 0);
+});
