@@ -142,7 +142,8 @@ export interface LearnerOptions {
    * only), each label counting `labelWeight` frames, so a few labels' means move to where their classes
    * lie in the stream. The unknown score keeps the label means. `when: 'auto'` runs it only while the
    * learner has at most `maxLabelsPerClass` labels per class on average (with many labels their means are
-   * already good, and on the harness it cost accuracy under some shifts); `'always'`/`'never'`
+   * already good; run on every learner it gained nothing in the harness's test-time adaptation and lowered
+   * its worst shift); `'always'`/`'never'`
    * (or `true`/`false`) force it. Drift clears the frames and the re-estimated means.
    * @defaultValue `{ when: 'auto', maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
    */
