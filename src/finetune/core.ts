@@ -16,8 +16,10 @@ import {
   fitOpenSet,
   openSetScore,
   temperatureScale,
+  withPosteriorMeans,
   type OpenSetModel,
 } from './openset.js';
+import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
 import { newThresholdState, type ThresholdState } from './thresholds.js';
@@ -66,6 +68,10 @@ export class LearnerCore {
   pending = 0;
   /** Label prototypes must be recomputed before they are next read. */
   protosDirty = false;
+  /** The stream frames (normalised, unaligned) the class means are re-estimated on. */
+  emFrames: RecentFrames;
+  /** Class means of the class posterior re-estimated on the stream (classes × dim); empty: the label means. */
+  emMeans: Float32Array = new Float32Array(0);
 
   /** @param o - resolved options */
   constructor(o: Resolved) {
@@ -83,6 +89,7 @@ export class LearnerCore {
     this.adwin = new Adwin(o.drift.adwin);
     this.edrift = new EmbeddingDrift(o.dim, o.drift.embedding);
     this.recent = new RecentFrames(o.pseudo.recent, o.dim);
+    this.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim);
   }
 
   /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
@@ -277,14 +284,70 @@ export class LearnerCore {
     if (!this.open) {
       const os = this.o.openSet;
       // Label energies under the current teacher: refitted when it changes (adapt, NCM refresh).
-      this.open = fitOpenSet(
+      const m = fitOpenSet(
         this.replay.labeled,
         this.o.dim,
         os,
         (x) => -logSumExp(this.headLogits(x, this.teacher, false)),
       );
+      this.open = this.emMeans.length === m.classes * m.dim && m.classes > 0 ? withPosteriorMeans(m, this.emMeans) : m;
     }
     return this.open;
+  }
+
+  /** Whether the class means are re-estimated on the stream now (`reestimate.when`, and for `'auto'` the labels per class). */
+  reestimating(): boolean {
+    const r = this.o.reestimate;
+    // Only a self-training learner learns from the stream; NCM and a learner without the class posterior have nothing it would move.
+    const os = this.o.openSet;
+    if (
+      r.when === 'never' ||
+      this.o.mode !== 'self-train' ||
+      this.o.head === 'ncm' ||
+      !os.enabled ||
+      os.classifierWeight === 0
+    )
+      return false;
+    if (r.when === 'always') return true;
+    let n = 0;
+    let k = 0;
+    for (const l of this.replay.labeled)
+      if (l.length > 0) {
+        n += l.length;
+        k++;
+      }
+    return k > 0 && n / k <= r.maxLabelsPerClass;
+  }
+
+  /**
+   * Re-estimates the class posterior's means on the recent stream (reestimate.ts) under the current
+   * teacher and alignment, or drops re-estimated means when it does not apply (any more).
+   */
+  reestimate(): void {
+    if (!this.reestimating() || this.emFrames.length === 0) {
+      if (this.emMeans.length > 0) {
+        this.emMeans = new Float32Array(0);
+        this.open = undefined;
+      }
+      return;
+    }
+    const r = this.o.reestimate;
+    this.emMeans = new Float32Array(0);
+    this.open = undefined;
+    const labelModel = this.openSet();
+    const frames = this.emFrames.frames().map((f) => this.align.align(this.o, f));
+    const head =
+      r.headWeight > 0
+        ? frames.map((z) => {
+            const l = this.headLogits(z, this.teacher, false);
+            const lz = logSumExp(l);
+            for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
+            return l;
+          })
+        : undefined;
+    const means = reestimateMeans(labelModel, frames, head, r);
+    this.open = undefined;
+    if (means) this.emMeans = means;
   }
 
   /** The classifier row of class `k` (the label prototype before the first fit). */

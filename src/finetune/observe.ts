@@ -27,6 +27,7 @@ export function observeFrame(
   if (!duplicate) {
     if (o.featureAlignment !== 'none') c.align.updateStream(o, u, c.streamWeight(u));
     c.recent.push(u);
+    if (o.reestimate.when !== 'never') c.emFrames.push(u);
   }
   const z = c.align.align(o, u);
   const step = cnt.seen;
@@ -152,6 +153,12 @@ function detectDrift(
   c.predFreq.fill(1 / Math.max(c.classes.length, 1));
   // The stream statistics describe the old stream too: alignment starts again from the labels.
   c.align.resetStream();
+  // …and so do the frames the class means were re-estimated on, and those means.
+  c.emFrames.clear();
+  if (c.emMeans.length > 0) {
+    c.emMeans = new Float32Array(0);
+    c.open = undefined;
+  }
   if (c.o.head === 'ncm') c.refreshPrototypes();
   const e: DriftEvent = { type: 'drift', step, change, droppedReplay, droppedSupports };
   emit(e);

@@ -1,4 +1,5 @@
 // Open-set recognition, the Gaussian class posterior and confidence calibration: a Mahalanobis distance (shared, shrunk covariance) to the labels' class means, combined with the head's energy, with thresholds calibrated on the labels themselves (leave-one-out); temperature scaling.
+import { metricCoords } from './reestimate.js';
 import type { ReplayEntry } from './replay.js';
 
 /** What {@link fitOpenSet} reads of the resolved `openSet` options. */
@@ -37,6 +38,11 @@ export interface OpenSetModel {
   readonly distSd: number;
   readonly energyMean: number;
   readonly energySd: number;
+  /**
+   * Class means of the class posterior in the model's metric coordinates (classes × dim) when they were
+   * re-estimated on the stream (reestimate.ts); undefined: the posterior uses the label means.
+   */
+  readonly posteriorMeans?: Float64Array | undefined;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -347,6 +353,39 @@ export function openSetScore(
 }
 
 /**
+ * The model with its class posterior centred on `means` (input space, classes × dim) instead of the
+ * label means; the unknown score keeps the label means it was calibrated on.
+ */
+export function withPosteriorMeans(m: OpenSetModel, means: Float32Array): OpenSetModel {
+  const d = m.dim;
+  const pm = new Float64Array(m.classes * d);
+  for (let k = 0; k < m.classes; k++) pm.set(metricCoords(m, means.subarray(k * d, (k + 1) * d)), k * d);
+  return { ...m, posteriorMeans: pm };
+}
+
+/** Squared distances (÷ dim) of `z` to the posterior's class means (+Infinity for a class without labels). */
+function posteriorDistances(m: OpenSetModel, z: ArrayLike<number>): Float64Array {
+  const pm = m.posteriorMeans;
+  if (!pm) return classDistances(m, z);
+  const d = m.dim;
+  const w = metricCoords(m, z);
+  const out = new Float64Array(m.classes);
+  for (let k = 0; k < m.classes; k++) {
+    if (m.counts[k] === 0) {
+      out[k] = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    let t = 0;
+    for (let j = 0; j < d; j++) {
+      const v = w[j]! - pm[k * d + j]!;
+      t += v * v;
+    }
+    out[k] = t / d;
+  }
+  return out;
+}
+
+/**
  * Adds the model's class posterior — a Gaussian per class with the shared covariance (linear
  * discriminant analysis) — to `logits` in place, with weight `weight`: the head's log-probabilities
  * plus `weight` × the Gaussian log-posterior, a product of the two experts. A class without labels
@@ -374,7 +413,7 @@ export function classLogPosterior(m: OpenSetModel, z: ArrayLike<number>): Float6
   let labeledClasses = 0;
   for (let k = 0; k < c; k++) if (m.counts[k]! > 0) labeledClasses++;
   if (labeledClasses < 2) return undefined;
-  const dists = classDistances(m, z);
+  const dists = posteriorDistances(m, z);
   const half = (m.posteriorScale * m.dim) / 2;
   let lo = Number.POSITIVE_INFINITY;
   let mx = Number.NEGATIVE_INFINITY;

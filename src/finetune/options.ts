@@ -134,6 +134,30 @@ export interface LearnerOptions {
     readonly recent?: number;
     readonly perClassPerRound?: number;
   };
+  /**
+   * Semi-supervised re-estimation of the class means of the Gaussian class posterior (reestimate.ts):
+   * at the end of every `adapt()`, `iterations` EM steps over the last `window` stream frames (not the
+   * near-duplicates), each frame assigned to the classes by the current model (the posterior at the
+   * current means times the head's probabilities to the power `headWeight`; `hard`: to its best class
+   * only), each label counting `labelWeight` frames, so a few labels' means move to where their classes
+   * lie in the stream. The unknown score keeps the label means. `when: 'auto'` runs it only while the
+   * learner has at most `maxLabelsPerClass` labels per class on average (with many labels their means are
+   * already good; run on every learner it gained nothing in the harness's test-time adaptation and lowered
+   * its worst shift); `'always'`/`'never'`
+   * (or `true`/`false`) force it. Drift clears the frames and the re-estimated means.
+   * @defaultValue `{ when: 'auto', maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
+   */
+  readonly reestimate?:
+    | boolean
+    | {
+        readonly when?: 'auto' | 'always' | 'never';
+        readonly maxLabelsPerClass?: number;
+        readonly window?: number;
+        readonly iterations?: number;
+        readonly labelWeight?: number;
+        readonly headWeight?: number;
+        readonly hard?: boolean;
+      };
 }
 
 /** {@link LearnerOptions} with every default filled in (kept in the saved state). */
@@ -194,6 +218,15 @@ export interface ResolvedLearnerOptions {
     recent: number;
     perClassPerRound: number;
   };
+  reestimate: {
+    when: 'auto' | 'always' | 'never';
+    maxLabelsPerClass: number;
+    window: number;
+    iterations: number;
+    labelWeight: number;
+    headWeight: number;
+    hard: boolean;
+  };
 }
 
 type Resolved = ResolvedLearnerOptions;
@@ -231,6 +264,7 @@ const KEYS: Record<string, readonly string[]> = {
     'openSet',
     'calibration',
     'pseudo',
+    'reestimate',
   ],
   optimizer: ['kind', 'lr', 'momentum', 'weightDecay', 'beta1', 'beta2'],
   threshold: ['kind', 'tau', 'floor', 'decay'],
@@ -242,6 +276,7 @@ const KEYS: Record<string, readonly string[]> = {
   'drift.embedding': ['window', 'threshold'],
   openSet: ['quantile', 'margin', 'covariance', 'shrinkage', 'energyWeight', 'classifierWeight'],
   pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
+  reestimate: ['when', 'maxLabelsPerClass', 'window', 'iterations', 'labelWeight', 'headWeight', 'hard'],
 };
 
 /** Raised for a bad option: `INVALID_ARGUMENT` from the constructor, `STATE_INVALID` from `fromState`. */
@@ -273,6 +308,7 @@ function checkShape(o: Record<string, unknown>, path: string, fail: OptionFailur
     if (v === undefined) continue;
     if (KEYS[p]) {
       if ((p === 'guard' || p === 'drift' || p === 'openSet') && v === false) continue;
+      if (p === 'reestimate' && typeof v === 'boolean') continue;
       if (!isObj(v))
         fail(p, v, `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' ? ' or false' : ''}`);
       checkShape(v, p, fail);
@@ -395,6 +431,14 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('pseudo.duplicateCosine', ps['duplicateCosine'], 0, 1, { loOpen: true });
   num('pseudo.recent', ps['recent'], 1, 4096, { int: true });
   num('pseudo.perClassPerRound', ps['perClassPerRound'], 0, 1e9, { int: true });
+  const re = group('reestimate', r.reestimate);
+  oneOf('reestimate.when', re['when'], ['auto', 'always', 'never']);
+  num('reestimate.maxLabelsPerClass', re['maxLabelsPerClass'], 0, 1e6);
+  num('reestimate.window', re['window'], 1, 10_000, { int: true });
+  num('reestimate.iterations', re['iterations'], 1, 100, { int: true });
+  num('reestimate.labelWeight', re['labelWeight'], 0, 1e6);
+  num('reestimate.headWeight', re['headWeight'], 0, 10);
+  bool('reestimate.hard', re['hard']);
 }
 
 /**
@@ -492,5 +536,19 @@ function fill(o: LearnerOptions): Resolved {
       recent: o.pseudo?.recent ?? 128,
       perClassPerRound: o.pseudo?.perClassPerRound ?? 0,
     },
+    reestimate: resolveReestimate(o.reestimate),
+  };
+}
+
+function resolveReestimate(r: LearnerOptions['reestimate']): Resolved['reestimate'] {
+  const g = typeof r === 'object' ? r : {};
+  return {
+    when: typeof r === 'boolean' ? (r ? 'always' : 'never') : (g.when ?? 'auto'),
+    maxLabelsPerClass: g.maxLabelsPerClass ?? 50,
+    window: g.window ?? 1000,
+    iterations: g.iterations ?? 3,
+    labelWeight: g.labelWeight ?? 5,
+    headWeight: g.headWeight ?? 1,
+    hard: g.hard ?? false,
   };
 }

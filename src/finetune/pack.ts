@@ -58,6 +58,12 @@ export function packState(c: LearnerCore): LearnerState {
     },
     recent: { x: Float32Array.from(c.recent.x), length: c.recent.length, next: c.recent.next },
     roundAccepted: Float64Array.from(c.roundAccepted),
+    reestimate: {
+      x: Float32Array.from(c.emFrames.x),
+      length: c.emFrames.length,
+      next: c.emFrames.next,
+      means: Float32Array.from(c.emMeans),
+    },
   };
 }
 
@@ -102,5 +108,8 @@ export function restoreCore(c: LearnerCore, s: LearnerState, o: ResolvedLearnerO
   c.edrift = new EmbeddingDrift(o.dim, o.drift.embedding, s.embeddingDrift);
   c.recent = new RecentFrames(o.pseudo.recent, o.dim, s.recent);
   c.roundAccepted = Float64Array.from(s.roundAccepted);
+  const em = s.reestimate;
+  c.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim, em);
+  c.emMeans = em ? Float32Array.from(em.means) : new Float32Array(0);
   c.open = undefined;
 }

@@ -142,6 +142,8 @@ export async function adaptRound(
       if (c.rng.state.every((v, i) => v === rngStart[i])) c.rng.state.set(rng.state);
       for (const e of confirmed) e.step = step;
     }
+    // The class means follow the stream under the model the round ends with (before the temperature is fitted on it).
+    c.reestimate();
     // Held-back labels have never been trained on: the honest set to fit the temperature on.
     if (o.calibration && heldBack.length >= 10 && (c.fitted || o.head === 'ncm')) {
       c.temperature = fitTemperature(

@@ -51,6 +51,11 @@ export interface LearnerState {
   readonly recent: { x: Float32Array; length: number; next: number };
   /** Pseudo-labels accepted per class since the last `adapt()`. */
   readonly roundAccepted: Float64Array;
+  /**
+   * The frames the class means are re-estimated on (a ring like `recent`) and the re-estimated means
+   * (classes × dim, or empty). Absent in states saved before re-estimation existed.
+   */
+  readonly reestimate?: { x: Float32Array; length: number; next: number; means: Float32Array };
 }
 
 /** The learner's running counters, saved by name (version 1 kept them as indices into a Float64Array). */
@@ -131,7 +136,28 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  return fillOpenSet(s['version'] === 1 ? migrateV1(s) : s);
+  return fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s));
+}
+
+/** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
+function fillReestimate(s: Record<string, unknown>): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || 'reestimate' in opts) return s;
+  return {
+    ...s,
+    options: {
+      ...opts,
+      reestimate: {
+        when: 'never',
+        maxLabelsPerClass: 50,
+        window: 1000,
+        iterations: 3,
+        labelWeight: 5,
+        headWeight: 1,
+        hard: false,
+      },
+    },
+  };
 }
 
 /**
@@ -366,4 +392,18 @@ export function validateState(
   count('recent.length', rc['length'], o.pseudo.recent);
   count('recent.next', rc['next'], o.pseudo.recent - 1);
   typed('roundAccepted', s['roundAccepted'], Float64Array, c);
+  if (s['reestimate'] !== undefined) {
+    const re = obj('reestimate', s['reestimate']);
+    const cap = o.reestimate.when === 'never' ? 1 : o.reestimate.window;
+    typed('reestimate.x', re['x'], Float32Array, cap * dim);
+    count('reestimate.length', re['length'], cap);
+    count('reestimate.next', re['next'], cap - 1);
+    const means = re['means'];
+    typed(
+      'reestimate.means',
+      means,
+      Float32Array,
+      ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
+    );
+  }
 }

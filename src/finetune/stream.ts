@@ -49,6 +49,12 @@ export class RecentFrames {
     return false;
   }
 
+  /** Forgets every frame. */
+  clear(): void {
+    this.length = 0;
+    this.next = 0;
+  }
+
   /** The frames, oldest first (copies). */
   frames(): Float32Array[] {
     const out: Float32Array[] = [];

@@ -1,0 +1,102 @@
+// Dev tuning loop for few-shot personalisation: ours under several option sets (FT_LIST, a JSON array) against the best of k-NN, the linear head and CV logistic regression, on the harness's few-shot streams.
+// Run: FT_LIST='[{}, {"reestimate":{"labelWeight":2}}]' node --import tsx bench/finetune/few-sweep.ts --dev   (same labels, streams and baselines as eval.ts section 2; FT_K=5 picks the shots, FT_REPEATS=3 the label draws)
+import type { LearnerOptions } from '../../src/finetune/index.js';
+import { Rng } from '../../src/finetune/rng.js';
+import type { Corruption } from './corruptions.js';
+import { logregAccuracy } from './logreg.js';
+import {
+  DEV,
+  FEWSHOT_REPEATS,
+  FEWSHOT_SEV,
+  FINAL_ROUNDS,
+  HEAD_ONLY,
+  accuracy,
+  embedSplit,
+  mean,
+  poolY,
+  runStream,
+  streamY,
+  trained,
+} from './harness.js';
+
+if (!DEV) throw new Error('few-sweep tunes on the --dev split only; run it with --dev.');
+const list = JSON.parse(process.env.FT_LIST ?? '[{}]') as Partial<LearnerOptions>[];
+const ks = (process.env.FT_K ?? '1,5,10').split(',').map(Number);
+const domains: Array<Corruption | 'clean'> = ['clean', 'gaussian-noise', 'rotation'];
+// More label draws than eval.ts's one on --dev steady a comparison (FT_REPEATS; draws 1000, 1001, … as there).
+const repeats = Number(process.env.FT_REPEATS ?? FEWSHOT_REPEATS);
+
+function knn(lx: Float32Array[], ly: string[], xs: Float32Array[], ys: string[], k = 3): number {
+  const unit = (v: Float32Array): Float32Array => {
+    const n = Math.hypot(...v) || 1;
+    return v.map((x) => x / n);
+  };
+  const L = lx.map(unit);
+  let ok = 0;
+  xs.forEach((x, i) => {
+    const u = unit(x);
+    const sims = L.map((l, j) => ({ s: l.reduce((a, v, t) => a + v * u[t]!, 0), y: ly[j]! }));
+    sims.sort((a, b) => b.s - a.s);
+    const votes = new Map<string, number>();
+    for (const { y } of sims.slice(0, k)) votes.set(y, (votes.get(y) ?? 0) + 1);
+    const best = Math.max(...votes.values());
+    if (sims.slice(0, k).find((s) => votes.get(s.y) === best)!.y === ys[i]) ok++;
+  });
+  return ok / xs.length;
+}
+
+// The label draws and the baselines do not depend on the option sets: once per (domain, k, draw).
+interface Case {
+  xs: Float32Array[];
+  lx: Float32Array[];
+  ly: string[];
+  k: number;
+  /** k-NN, linear head, CV logistic regression. */
+  base: [number, number, number];
+}
+const cases: Case[] = [];
+for (const dom of domains) {
+  const xs = await embedSplit('stream', dom, FEWSHOT_SEV);
+  const pool = await embedSplit('pool', dom, FEWSHOT_SEV);
+  for (const k of ks) {
+    for (let rep = 0; rep < repeats; rep++) {
+      const order = new Rng(1000 + rep).shuffle(Array.from(pool.keys()));
+      const taken = new Map<string, number>();
+      const li: number[] = [];
+      for (const j of order) {
+        const y = poolY[j]!;
+        if ((taken.get(y) ?? 0) < k) {
+          taken.set(y, (taken.get(y) ?? 0) + 1);
+          li.push(j);
+        }
+      }
+      const lx = li.map((j) => pool[j]!);
+      const ly = li.map((j) => poolY[j]!);
+      const lin = accuracy(
+        await trained({ mode: 'frozen', guard: false, featureAlignment: 'none', drift: false, ...HEAD_ONLY }, lx, ly),
+        xs,
+        streamY,
+      );
+      const lr = logregAccuracy(lx, ly, xs, streamY, 1000 + rep).accuracy;
+      cases.push({ xs, lx, ly, k, base: [knn(lx, ly, xs, streamY), lin, lr] });
+    }
+  }
+}
+for (const opts of list) {
+  const byK = new Map<number, { ours: number[]; base: Array<[number, number, number]> }>();
+  for (const cs of cases) {
+    const l = await trained(opts, cs.lx, cs.ly);
+    await runStream(l, cs.xs, streamY);
+    for (let r = 0; r < FINAL_ROUNDS; r++) await l.adapt();
+    const a = byK.get(cs.k) ?? { ours: [], base: [] };
+    a.ours.push(accuracy(l, cs.xs, streamY));
+    a.base.push(cs.base);
+    byK.set(cs.k, a);
+  }
+  // As eval.ts: the best of the baselines' means over domains and draws.
+  const cells = [...byK].map(([k, a]) => {
+    const best = Math.max(...[0, 1, 2].map((b) => mean(a.base.map((v) => v[b]!))));
+    return `${k}-shot ours ${(100 * mean(a.ours)).toFixed(1)} − best ${(100 * best).toFixed(1)} = **${(100 * (mean(a.ours) - best)).toFixed(2)}**`;
+  });
+  console.log(`${JSON.stringify(opts)}: ${cells.join('; ')}`);
+}
