@@ -182,7 +182,7 @@ export interface BackgroundReference {
   readonly threshold: number;
   /** Margin added around the changed box, as a share of its size. */
   readonly margin: number;
-  /** Whether unchanged pixels inside the box are replaced by the model's mean colour (see {@link BackgroundOptions.mask}). */
+  /** Whether unchanged pixels inside the box are replaced by the model's mean colour (see `BackgroundOptions.mask`). */
   readonly mask: boolean;
   /** @internal */
   readonly thumb: Thumb;
