@@ -215,7 +215,7 @@ export interface Personalizer extends AsyncDisposable {
    * the place, and stale once the light or the furniture change), so capture it again after opening;
    * `forget()` keeps it (it holds nothing of the user).
    * @returns the reference's figures, or undefined after `null`
-   * @throws `INVALID_ARGUMENT` for a bad threshold or margin; `INPUT_TYPE` for an unreadable frame
+   * @throws `INVALID_ARGUMENT` for a bad threshold, margin or mask; `INPUT_TYPE` for an unreadable frame
    */
   setBackground(frame: ImageInput | null, options?: BackgroundOptions): Promise<BackgroundInfo | undefined>;
   /** Class labels, in the order of the learner. */
