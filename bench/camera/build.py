@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "models", "pipeline"))
-from rgb_data import BENCH, PRETRAIN, check_disjoint, file_lists, load_rgba, thumb  # noqa: E402
+from rgb_data import BENCH, PRETRAIN, check_disjoint, file_lists, load_rgba, pool_objects, thumb  # noqa: E402
 
 FRAME = 160
 STAMPS = "/usr/share/tuxpaint/stamps/"
@@ -158,7 +158,9 @@ def main():
         meta = json.load(open(pool_json))
         pre_objs, pre_thumbs = meta["object_files"], np.load(os.path.join(args.pool, "thumbs.npy"))
     else:
-        pre_objs, pre_thumbs = pre["objects"], None
+        # No pool cache: the same object list and thumbnails the pool would hold (huge or broken files skipped).
+        kept = list(pool_objects(pre["objects"]))
+        pre_objs, pre_thumbs = [p for p, _, _ in kept], np.stack([t for _, _, t in kept]).astype(np.float32)
     cands, rgba = [], {}
     for p in bench["objects"]:
         im = load_rgba(p)

@@ -34,3 +34,5 @@ node --import tsx bench/camera/run.ts --model "rgb-cam-random-fp32=$RUNS/rgb-ran
   --model "ref=bench/camera/.cache/mobilenetv2/mobilenetv2-nsfwjs-fp32.json" \
   --model "ref=bench/camera/.cache/mobilenetv2/mobilenetv2-nsfwjs-pm1-fp32.json"
 /usr/bin/python3 -W ignore models/pipeline/ship_rgb.py "$ckpt" --metrics bench/camera/results.json --metrics-only
+# Ship rule: a new default must also pass the example tests (16/16 each), not only the bench (see models/README.md).
+node scripts/test.mjs test/browser/example-phone.test.ts test/browser/example-kiosk.test.ts

@@ -222,6 +222,25 @@ def collage(objs, size, rng):
     return (img * 255).astype(np.uint8)
 
 
+def pool_objects(files, obj_size=80, skipped=None):
+    """The pool's objects in file order: (path, fitted RGBA object, near-duplicate thumbnail) for every file
+    that loads (broken or huge files are skipped, and appended to `skipped`) and holds a usable object."""
+    for i, p in enumerate(files):
+        try:
+            rgba = load_rgba(p)
+        except Exception as e:  # noqa: BLE001 - a broken or huge file in a package is skipped, and counted
+            print(f"skip {p}: {e}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(p)
+            continue
+        if i % 1000 == 0:
+            print(f"objects {i}/{len(files)}", flush=True)
+        o = fit_object(rgba, obj_size)
+        if o is None:
+            continue
+        yield p, o, thumb(rgba)
+
+
 def build_pool(out_dir, obj_size=80, bg_size=160, seed=0, crops_per_wallpaper=16, n_leaves=1200, n_noise=800,
                n_collage=1000, limit=0):
     """Writes objects.npy [N,S,S,4], backgrounds.npy [M,B,B,3], thumbs.npy and pool.json (sources, counts)."""
@@ -230,21 +249,10 @@ def build_pool(out_dir, obj_size=80, bg_size=160, seed=0, crops_per_wallpaper=16
     lists = file_lists(PRETRAIN)
     obj_files = lists["objects"][: limit or None]
     objs, thumbs, used, skipped = [], [], [], []
-    for i, p in enumerate(obj_files):
-        try:
-            rgba = load_rgba(p)
-        except Exception as e:  # noqa: BLE001 - a broken or huge file in a package is skipped, and counted
-            print(f"skip {p}: {e}", file=sys.stderr)
-            skipped.append(p)
-            continue
-        o = fit_object(rgba, obj_size)
-        if o is None:
-            continue
+    for p, o, t in pool_objects(obj_files, obj_size, skipped):
         objs.append(o)
-        thumbs.append(thumb(rgba))
+        thumbs.append(t)
         used.append(p)
-        if i % 1000 == 0:
-            print(f"objects {i}/{len(obj_files)}", flush=True)
     objs = np.stack(objs)
     bgs, bg_used = [], []
     for p in lists["backgrounds"]:

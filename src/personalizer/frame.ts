@@ -32,5 +32,5 @@ export function regionOptions(
 
 /** The figures of a reference the app may see (not its thumbnail). */
 export function backgroundInfo(b: BackgroundReference | undefined): BackgroundInfo | undefined {
-  return b && { width: b.width, height: b.height, threshold: b.threshold, margin: b.margin };
+  return b && { width: b.width, height: b.height, threshold: b.threshold, margin: b.margin, mask: b.mask };
 }

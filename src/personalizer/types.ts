@@ -82,7 +82,8 @@ export interface FrameOptions {
   readonly roi?: Rect;
   /**
    * Crop to what differs from the empty scene set with {@link Personalizer.setBackground} (inside `roi`
-   * when both apply). No effect while none is set, or for an embedding.
+   * when both apply), and mask what did not change when it was set with `mask: true`. No effect while
+   * none is set, or for an embedding.
    * @defaultValue true
    */
   readonly background?: boolean;
@@ -94,10 +95,12 @@ export interface BackgroundInfo {
   readonly width: number;
   /** Height of the empty-scene frame. */
   readonly height: number;
-  /** Gray difference (0..255) that counts as a change. */
+  /** Difference (0..255) in any colour channel that counts as a change. */
   readonly threshold: number;
   /** Margin around the changed box, as a share of its size. */
   readonly margin: number;
+  /** Whether unchanged pixels inside the changed box are masked, not only cropped around (`BackgroundOptions.mask`). */
+  readonly mask: boolean;
 }
 
 /** A prediction of the personalizer. */
@@ -206,12 +209,13 @@ export interface Personalizer extends AsyncDisposable {
   /**
    * Captures the empty scene of a fixed camera (raw pixels or `ImageData` at the camera's resolution):
    * from then on `teach`, `predict` and `observe` crop each image to what differs from it, so the
-   * model sees the object, not the room. `null` clears it. The reference lives with this personalizer
+   * model sees the object, not the room; `{ mask: true }` also replaces the unchanged pixels inside
+   * that crop (the measured best for the RGB camera encoder, see `BackgroundOptions.mask`). `null` clears it. The reference lives with this personalizer
    * (in the worker, with `worker`): it is not saved in the profile nor exported (it is a picture of
    * the place, and stale once the light or the furniture change), so capture it again after opening;
    * `forget()` keeps it (it holds nothing of the user).
    * @returns the reference's figures, or undefined after `null`
-   * @throws `INVALID_ARGUMENT` for a bad threshold or margin; `INPUT_TYPE` for an unreadable frame
+   * @throws `INVALID_ARGUMENT` for a bad threshold, margin or mask; `INPUT_TYPE` for an unreadable frame
    */
   setBackground(frame: ImageInput | null, options?: BackgroundOptions): Promise<BackgroundInfo | undefined>;
   /** Class labels, in the order of the learner. */

@@ -4,9 +4,11 @@ import { assertPixelCap } from './inputs.js';
 import type { InputSpec } from './manifest.js';
 import {
   backgroundFromPixels,
-  changedRegion,
+  type Change,
+  changeOf,
   checkRoi,
   cropRect,
+  maskUnchanged,
   type BackgroundOptions,
   type BackgroundReference,
   type Rect,
@@ -446,7 +448,7 @@ export function preprocessInto(
 ): void {
   const { width: W, height: H, channels: C } = spec;
   let px = readPixels(input, index, { width: W, height: H });
-  let bg: Rect | undefined;
+  let change: Change | undefined;
   if (region.background) {
     if (px.width !== px.sourceWidth)
       throw new EdgetuneError(
@@ -456,10 +458,12 @@ export function preprocessInto(
       );
     // The background comparison reads the whole frame in the model's channels: convert once and resample from that.
     const hwc = toChannels(px, C);
-    bg = changedRegion(region.background, hwc, px.width, px.height, C, index);
+    change = changeOf(region.background, hwc, px.width, px.height, C, index);
     px = { ...px, data: hwc, channels: C, scale: 1 };
   }
-  const rect = modelRect(px, spec, index, region, bg);
+  const rect = modelRect(px, spec, index, region, change?.rect);
+  // hwc is this call's own copy: unchanged pixels become the mean colour, which normalises to ~0.
+  if (change) maskUnchanged(px.data as Float32Array, px.width, px.height, C, change, rect, meanColour(spec));
   const policy = spec.crop ?? 'center';
   let fw = W;
   let fh = H;
@@ -481,6 +485,12 @@ export function preprocessInto(
     }
   }
   resample(px, rect, fw, fh, spec, out, offset, Math.floor((W - fw) / 2), Math.floor((H - fh) / 2));
+}
+
+/** The model's mean colour as 0..255 input pixels (one value per channel): what normalises to zero. */
+function meanColour(spec: InputSpec): number[] {
+  const [lo, hi] = spec.range;
+  return spec.mean.slice(0, spec.channels).map((m) => ((m - lo) / (hi - lo)) * 255);
 }
 
 /** Preprocesses a batch of inputs into one tensor (`inputs.length × C × H × W`). */
@@ -524,10 +534,11 @@ function modelRect(px: Pixels, spec: InputSpec, index: number, region: RegionOpt
 
 /**
  * Captures the empty scene of a fixed camera; pass it as `embed(frames, { background })` to crop
- * each frame to what differs from it.
+ * each frame to what differs from it (and, with `mask: true`, to replace the unchanged pixels inside
+ * that crop by the model's mean colour).
  *
  * @param input - a frame of the empty scene (raw pixels or ImageData at the camera's resolution)
- * @param options - change threshold and margin
+ * @param options - change threshold, margin and mask
  */
 export function createBackground(input: ImageInput, options: BackgroundOptions = {}): BackgroundReference {
   const px = readPixels(input, 0, { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY });

@@ -1,8 +1,10 @@
-// The camera bench's background-reference protocol finds what changed against the empty scene, and its open-set score orders known above unknown.
+// The camera bench's background-reference protocols are the SDK's own (crop, and mask), and its open-set score orders known above unknown.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changeOf, crop, iou, maskUnchanged } from '../../bench/camera/data.js';
+import { type CameraBench, changedBox, type Item, iou, protocolInput } from '../../bench/camera/data.js';
 import { auroc, knn, ncm, unit } from '../../bench/camera/metrics.js';
+import type { InputSpec } from '../../src/runtime/manifest.js';
+import { preprocessBatch } from '../../src/runtime/preprocess.js';
 
 const SIDE = 160;
 
@@ -24,34 +26,83 @@ function scene(seed: number, object?: { x: number; y: number; w: number; h: numb
   return px;
 }
 
-test('background reference: the changed square covers the object, noise alone changes nothing', () => {
+/** A one-frame bench: the scene with the object, its empty twin (other noise), and the item's boxes. */
+function bench(frame: Uint8Array, empty: Uint8Array, bbox: [number, number, number, number]): CameraBench {
+  const item: Item = {
+    split: 'testB',
+    object: 0,
+    label: 0,
+    rep: 0,
+    background: 'test',
+    bbox,
+    viewfinder: [40, 60, 60, 60],
+  };
+  return {
+    frame: SIDE,
+    items: [item],
+    objects: [{ name: 'box', file: '', known: true }],
+    frames: frame,
+    empty,
+    sha256: { frames: '', empty: '' },
+    disjoint: { candidates: 0, droppedAsPretrainingDuplicates: 0, violations: [] },
+  };
+}
+
+const SPEC: InputSpec = {
+  name: 'input',
+  shape: [null, 3, 96, 96],
+  layout: 'NCHW',
+  channels: 3,
+  height: 96,
+  width: 96,
+  range: [0, 1],
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
+
+test('bgref/bgmask are the SDK background reference: its box covers the object, noise alone changes nothing', () => {
   const obj = { x: 50, y: 70, w: 40, h: 30 };
-  const empty = scene(1);
-  const c = changeOf(scene(2, obj), empty, SIDE);
-  const [bx, by, bs] = c.box;
+  const b = bench(scene(2, obj), scene(1), [obj.x, obj.y, obj.w, obj.h]);
+  const [bx, by, bw, bh] = changedBox(b, 0);
   assert.ok(
-    bx <= obj.x && by <= obj.y && bx + bs >= obj.x + obj.w && by + bs >= obj.y + obj.h,
-    `box ${c.box} misses the object`,
+    bx <= obj.x && by <= obj.y && bx + bw >= obj.x + obj.w && by + bh >= obj.y + obj.h,
+    `box ${[bx, by, bw, bh]} misses the object`,
   );
-  assert.ok(bs <= 60, `box side ${bs}: much larger than the 40 px object`);
-  // A square around a 40×30 object: IoU is at most 1200/1600 even when tight.
-  assert.ok(iou(c.box, [obj.x, obj.y, obj.w, obj.h]) > 0.35);
+  assert.ok(bw <= 52 && bh <= 40, `box ${bw}×${bh}: much larger than the 40×30 object`);
+  assert.ok(iou([bx, by, bw, bh], [obj.x, obj.y, obj.w, obj.h]) > 0.6);
   // Fresh noise on the same empty scene is no change: the whole frame comes back.
-  assert.deepEqual(changeOf(scene(3), empty, SIDE).box, [0, 0, SIDE, SIDE]);
+  assert.deepEqual(changedBox(bench(scene(3), scene(1), [0, 0, 1, 1]), 0), [0, 0, SIDE, SIDE]);
+  const ref = protocolInput(b, 0, 'bgref');
+  const mask = protocolInput(b, 0, 'bgmask');
+  assert.equal(ref.region.background?.mask, false);
+  assert.equal(mask.region.background?.mask, true);
+  assert.equal(ref.px.width, SIDE, 'the whole frame goes to the SDK, which crops it');
 });
 
-test('background reference mask: pixels far from the change become grey, the object stays', () => {
-  const obj = { x: 50, y: 70, w: 40, h: 30 };
+test('bgmask differs from bgref only where the frame did not change', () => {
+  // A frame-shaped object (48×48 with a 24×24 hole): the background seen through the hole is inside the crop.
+  const obj = { x: 50, y: 50, w: 48, h: 48 };
   const frame = scene(2, obj);
-  const c = changeOf(frame, scene(1), SIDE);
-  const masked = maskUnchanged(frame, SIDE, c);
-  const at = (x: number, y: number): number[] =>
-    Array.from(masked.subarray((y * SIDE + x) * 3, (y * SIDE + x) * 3 + 3));
-  assert.deepEqual(at(5, 5), [128, 128, 128]);
-  assert.ok(at(70, 85)[0]! > 190, 'object pixel was masked');
-  const cut = crop(masked, SIDE, c.box);
-  assert.equal(cut.width, c.box[2]);
-  assert.equal(cut.data.length, c.box[2] * c.box[3] * 3);
+  const bare = scene(2);
+  for (let y = 62; y < 86; y++) frame.set(bare.subarray((y * SIDE + 62) * 3, (y * SIDE + 86) * 3), (y * SIDE + 62) * 3);
+  const b = bench(frame, scene(1), [obj.x, obj.y, obj.w, obj.h]);
+  const t = (p: 'bgref' | 'bgmask') => {
+    const x = protocolInput(b, 0, p);
+    return preprocessBatch([x.px], SPEC, 0, x.region);
+  };
+  const ref = t('bgref');
+  const masked = t('bgmask');
+  let same = 0;
+  let zero = 0;
+  for (let i = 0; i < ref.length; i++) {
+    if (ref[i] === masked[i]) same++;
+    else if (Math.abs(masked[i]!) < 0.02) zero++;
+  }
+  assert.ok(same > 0.3 * ref.length, `the object's pixels are the same in both (${same} of ${ref.length})`);
+  // The rest is the mean colour (zero after normalising), but where resizing blends it with the kept rim.
+  const other = ref.length - same;
+  assert.ok(zero > 0.6 * other, `${zero} of ${other} changed values are the masked mean colour`);
+  assert.ok(zero > 0.05 * ref.length, `the background in the hole was masked (${zero} values)`);
 });
 
 test('nearest class mean, k-NN and AUROC on separable embeddings', () => {

@@ -328,7 +328,7 @@ export const CASES: PCase[] = [
       const room = scene(112, 112);
       eq((await p.stats()).background, undefined, 'no background before setBackground');
       const info = await p.setBackground(scene(112, 112));
-      eq(info, { width: 112, height: 112, threshold: 25, margin: 0.1 }, 'the reference figures');
+      eq(info, { width: 112, height: 112, threshold: 25, margin: 0.1, mask: true }, 'the reference figures');
       eq((await p.stats()).background, info, 'stats report it');
       const held = [
         ...ofClass(env.sample, TROUSER, 8, 20).map((k) => [k, 'trouser'] as const),
@@ -388,6 +388,46 @@ export const CASES: PCase[] = [
       const q = await env.open(profile);
       eq((await q.stats()).background, undefined, 'not saved in the profile');
       await q.dispose();
+    },
+  },
+  {
+    name: 'setBackground with mask: what did not change inside the crop does not reach the model; without it, it does',
+    async run(env) {
+      const p = await env.open(profileName('bgmask'));
+      await teachTwo(p, env.sample, 5);
+      await p.idle();
+      // Two rooms that differ only by a bright stripe left of the object: inside the changed box (its margin is
+      // half the object's size) but farther from the object than the mask's rim.
+      const roomA = scene(112, 112);
+      const data = Uint8Array.from(roomA.data as Uint8Array);
+      for (let y = 30; y < 80; y++) for (let x = 30; x < 36; x++) data[y * 112 + x] = 255;
+      const roomB: RawPixels = { ...roomA, data };
+      const k = ofClass(env.sample, BAG, 1, 30)[0]!;
+      // The probability of the other class: far from saturated, unlike the winner's.
+      const other = (r: { label: string; scores: ReadonlyArray<{ label: string; score: number }> }): number =>
+        r.scores.find((x) => x.label !== r.label)!.score;
+      const seen = async (mask: boolean): Promise<[number, number]> => {
+        const info = await p.setBackground(roomA, { margin: 0.5, mask });
+        eq(info?.mask, mask, 'the reference reports its mask flag');
+        const a = await p.predict(withObject(roomA, env.sample, k, 42, 42));
+        await p.setBackground(roomB, { margin: 0.5, mask });
+        const b = await p.predict(withObject(roomB, env.sample, k, 42, 42));
+        eq((await p.stats()).background?.mask, mask, 'stats report the mask flag');
+        return [other(a), other(b)];
+      };
+      const [ma, mb] = await seen(true);
+      eq(ma, mb, 'masked: the stripe is replaced, both frames give the same scores');
+      const [ca, cb] = await seen(false);
+      ok(
+        Math.abs(Math.log(ca) - Math.log(cb)) > 0.01,
+        `crop only: the stripe is in the crop and moves the scores (${ca} vs ${cb})`,
+      );
+      await rejects(
+        p.setBackground(roomA, { mask: 1 as unknown as boolean }),
+        'INVALID_ARGUMENT',
+        'mask must be a boolean',
+      );
+      await p.dispose();
     },
   },
   {

@@ -1,9 +1,17 @@
-// The background reference's change detection: colour-only changes count, specks of noise do not, and a
-// split object keeps one box.
+// The background reference's change detection: colour-only changes count, specks of noise do not, a
+// split object keeps one box, and a masking reference replaces what did not change inside the crop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEdgetuneError } from '../../src/core/errors.js';
-import { backgroundFromPixels, changedRegion } from '../../src/runtime/region.js';
+import type { InputSpec } from '../../src/runtime/manifest.js';
+import { createBackground, preprocessBatch } from '../../src/runtime/preprocess.js';
+import {
+  type BackgroundReference,
+  backgroundFromPixels,
+  changedRegion,
+  changeOf,
+  maskUnchanged,
+} from '../../src/runtime/region.js';
 
 const W = 160;
 const H = 120;
@@ -59,5 +67,78 @@ test('nothing changed gives no region; a gray frame is compared with a colour re
   assert.throws(
     () => changedRegion(bg, frame(cloth).subarray(0, 80 * 60 * 3), 80, 60, 3, 2),
     (e) => isEdgetuneError(e, 'INPUT_SHAPE'),
+  );
+});
+
+test('mask: inside the crop, unchanged pixels become the fill and changed ones stay; a crop-only reference masks nothing', () => {
+  const empty = frame(cloth);
+  // An L-shaped object: its bounding box holds a corner of unchanged cloth (x 60..79, y 30..59).
+  const f = frame(cloth);
+  paint(f, 80, 30, 20, 50, mug);
+  paint(f, 40, 60, 40, 20, mug);
+  const masking = backgroundFromPixels(empty, W, H, 3, { margin: 0 });
+  assert.equal(masking.mask, true, 'masking is the default');
+  const change = changeOf(masking, f, W, H, 3, 0)!;
+  assert.ok(change.keep, 'a masking reference reports the changed cells');
+  const out = Float32Array.from(f);
+  maskUnchanged(out, W, H, 3, change, change.rect, [1, 2, 3]);
+  const at = (x: number, y: number) => Array.from(out.subarray((y * W + x) * 3, (y * W + x) * 3 + 3));
+  assert.deepEqual(at(50, 35), [1, 2, 3], 'cloth inside the box, far from the object, is masked');
+  assert.deepEqual(at(90, 50), [...mug], 'object pixels are kept');
+  assert.deepEqual(at(45, 70), [...mug], 'both arms of the object are kept');
+  assert.deepEqual(at(78, 45), [...cloth], 'cloth right at the object edge (the rim) is kept');
+  assert.deepEqual(at(5, 5), [...cloth], 'pixels outside the crop are not touched');
+  // The same frame against a crop-only reference: the box is the same, nothing is masked.
+  const cropOnly = backgroundFromPixels(empty, W, H, 3, { margin: 0, mask: false });
+  assert.equal(cropOnly.mask, false);
+  const c2 = changeOf(cropOnly, f, W, H, 3, 0)!;
+  assert.deepEqual(c2.rect, change.rect);
+  assert.equal(c2.keep, undefined);
+  const untouched = Float32Array.from(f);
+  maskUnchanged(untouched, W, H, 3, c2, c2.rect, [1, 2, 3]);
+  assert.deepEqual(untouched, f);
+});
+
+test('mask through preprocessing: unchanged pixels reach the model as its mean (zero), the object as itself', () => {
+  const spec: InputSpec = {
+    name: 'input',
+    shape: [null, 3, 32, 32],
+    layout: 'NCHW',
+    channels: 3,
+    height: 32,
+    width: 32,
+    range: [0, 1],
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    crop: 'pad',
+  };
+  const raw = (x: Float32Array) => ({ data: Uint8Array.from(x), width: W, height: H, channels: 3 as const });
+  const f = frame(cloth);
+  paint(f, 80, 30, 20, 50, mug);
+  paint(f, 40, 60, 40, 20, mug);
+  const masked = preprocessBatch([raw(f)], spec, 0, {
+    background: createBackground(raw(frame(cloth)), { margin: 0, mask: true }),
+  });
+  const cropped = preprocessBatch([raw(f)], spec, 0, {
+    background: createBackground(raw(frame(cloth)), { margin: 0, mask: false }),
+  });
+  // The 60×50 box letterboxed into 32×32 (32×27, 2 rows of padding above): model pixel (3, 8) is frame ≈ (45, 38),
+  // the unchanged corner; (28, 20) is frame ≈ (92, 67), on the object.
+  const px = (t: Float32Array, x: number, y: number) => [0, 1, 2].map((c) => t[c * 32 * 32 + y * 32 + x]!);
+  for (const v of px(masked, 3, 8)) assert.ok(Math.abs(v) < 0.02, `masked corner normalises to ~0, got ${v}`);
+  const clothIn = px(cropped, 3, 8);
+  assert.ok(Math.abs(clothIn[2]! - (200 / 255 - 0.406) / 0.225) < 0.05, `crop-only keeps the cloth: ${clothIn}`);
+  assert.deepEqual(px(masked, 28, 20), px(cropped, 28, 20), 'the object is the same in both');
+});
+
+test('the mask option is checked, and a reference without its mask flag is refused', () => {
+  assert.throws(
+    () => backgroundFromPixels(frame(cloth), W, H, 3, { mask: 'yes' as unknown as boolean }),
+    (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'),
+  );
+  const { mask: _drop, ...old } = backgroundFromPixels(frame(cloth), W, H, 3);
+  assert.throws(
+    () => changeOf(old as unknown as BackgroundReference, frame(cloth), W, H, 3, 0),
+    (e) => isEdgetuneError(e, 'INVALID_ARGUMENT'),
   );
 });

@@ -120,8 +120,16 @@ test('region options cross the boundary: embed forwards roi and a structured-clo
     );
     const p = await api.openPersonalizer({ model: { manifest, bytes: bytes.slice() }, device: 'wasm', storage: false });
     const info = await api.personalizerCall(p.handle, 'setBackground', structuredClone([px(room), undefined]));
-    assert.deepEqual(info, { width: 64, height: 64, threshold: 25, margin: 0.1 });
+    assert.deepEqual(info, { width: 64, height: 64, threshold: 25, margin: 0.1, mask: true });
     assert.deepEqual((await api.personalizerCall(p.handle, 'stats', [])).background, info);
+    // The options cross with the frame: a crop-only reference is held as one.
+    const cropOnly = await api.personalizerCall(
+      p.handle,
+      'setBackground',
+      structuredClone([px(room), { mask: false }]),
+    );
+    assert.equal(cropOnly?.mask, false);
+    await api.personalizerCall(p.handle, 'setBackground', structuredClone([px(room), undefined]));
     const [emb] = await local.embed([px(frame)], { background: createBackground(px(room)) });
     await api.personalizerCall(p.handle, 'teach', [emb!, 'square']);
     await api.personalizerCall(p.handle, 'teach', [whole!, 'room']);

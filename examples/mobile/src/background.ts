@@ -4,8 +4,9 @@ import { state } from './state.js';
 import { logEvent, ui } from './ui.js';
 
 /**
- * Gray-level difference that counts as "something is there". The SDK compares gray levels, and a red mug on
- * a blue cloth differs from it by only ~10 of them; 12 keeps a still camera's own noise out on the test scenes.
+ * Difference (0..255, in any colour channel) that counts as "something is there": low, because a mug on a
+ * cloth of its own colours differs little; 12 keeps a still camera's own noise out on the test scenes. The
+ * SDK's default mask also blanks what did not change inside the crop.
  */
 export const BACKGROUND_THRESHOLD = 12;
 
