@@ -16,6 +16,7 @@ import {
   HEAD_ONLY,
   VARIANTS,
   trained,
+  knnAccuracy,
   tally,
   precision,
   runStream,
@@ -45,27 +46,6 @@ export async function fewShotSection(): Promise<void> {
       ? ['clean', 'gaussian-noise', 'blur']
       : ['clean', ...CORRUPTIONS];
   const fewAgg: Record<number, { knn: number[]; ncm: number[]; lin: number[]; lr: number[]; ours: number[] }> = {};
-
-  function knnAccuracy(lx: Float32Array[], ly: string[], xs: Float32Array[], ys: string[], k = 3): number {
-    const unit = (v: Float32Array): Float32Array => {
-      const n = Math.hypot(...v) || 1;
-      return v.map((x) => x / n);
-    };
-    const L = lx.map(unit);
-    let ok = 0;
-    xs.forEach((x, i) => {
-      const u = unit(x);
-      const sims = L.map((l, j) => ({ s: l.reduce((a, v, t) => a + v * u[t]!, 0), y: ly[j]! }));
-      sims.sort((a, b) => b.s - a.s);
-      const votes = new Map<string, number>();
-      for (const { y } of sims.slice(0, k)) votes.set(y, (votes.get(y) ?? 0) + 1);
-      // Ties go to the class of the nearest neighbour among the tied ones.
-      const best = Math.max(...votes.values());
-      const pick = sims.slice(0, k).find((s) => votes.get(s.y) === best)!.y;
-      if (pick === ys[i]) ok++;
-    });
-    return ok / xs.length;
-  }
 
   for (const dom of fewDomains) {
     const xs = await embedSplit('stream', dom === 'clean' ? 'clean' : dom, FEWSHOT_SEV);

@@ -12,6 +12,7 @@ import {
   HEAD_ONLY,
   accuracy,
   embedSplit,
+  knnAccuracy,
   mean,
   poolY,
   runStream,
@@ -25,25 +26,6 @@ const ks = (process.env.FT_K ?? '1,5,10').split(',').map(Number);
 const domains: Array<Corruption | 'clean'> = ['clean', 'gaussian-noise', 'rotation'];
 // More label draws than eval.ts's one on --dev steady a comparison (FT_REPEATS; draws 1000, 1001, … as there).
 const repeats = Number(process.env.FT_REPEATS ?? FEWSHOT_REPEATS);
-
-function knn(lx: Float32Array[], ly: string[], xs: Float32Array[], ys: string[], k = 3): number {
-  const unit = (v: Float32Array): Float32Array => {
-    const n = Math.hypot(...v) || 1;
-    return v.map((x) => x / n);
-  };
-  const L = lx.map(unit);
-  let ok = 0;
-  xs.forEach((x, i) => {
-    const u = unit(x);
-    const sims = L.map((l, j) => ({ s: l.reduce((a, v, t) => a + v * u[t]!, 0), y: ly[j]! }));
-    sims.sort((a, b) => b.s - a.s);
-    const votes = new Map<string, number>();
-    for (const { y } of sims.slice(0, k)) votes.set(y, (votes.get(y) ?? 0) + 1);
-    const best = Math.max(...votes.values());
-    if (sims.slice(0, k).find((s) => votes.get(s.y) === best)!.y === ys[i]) ok++;
-  });
-  return ok / xs.length;
-}
 
 // The label draws and the baselines do not depend on the option sets: once per (domain, k, draw).
 interface Case {
@@ -78,7 +60,7 @@ for (const dom of domains) {
         streamY,
       );
       const lr = logregAccuracy(lx, ly, xs, streamY, 1000 + rep).accuracy;
-      cases.push({ xs, lx, ly, k, base: [knn(lx, ly, xs, streamY), lin, lr] });
+      cases.push({ xs, lx, ly, k, base: [knnAccuracy(lx, ly, xs, streamY), lin, lr] });
     }
   }
 }

@@ -146,25 +146,26 @@ function changedBox(
   return { ...box, cells };
 }
 
-/** `cells` (w × h, 1 = kept) grown by `r` cells in every direction (a square neighbourhood, two separable passes). */
-function grow(cells: Uint8Array, w: number, h: number, r: number): Uint8Array {
-  const rows = new Uint8Array(cells.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let d = Math.max(0, x - r); d <= Math.min(w - 1, x + r); d++)
-        if (cells[y * w + d] === 1) {
-          rows[y * w + x] = 1;
-          break;
-        }
+/** One pass of `grow`: a cell is set when any cell within `r` steps of it along a row (or a column) is. */
+function growPass(cells: Uint8Array, w: number, r: number, columns: boolean): Uint8Array {
   const out = new Uint8Array(cells.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let d = Math.max(0, y - r); d <= Math.min(h - 1, y + r); d++)
-        if (rows[d * w + x] === 1) {
-          out[y * w + x] = 1;
-          break;
-        }
+  const h = cells.length / w;
+  const step = columns ? w : 1;
+  const n = columns ? h : w;
+  for (let i = 0; i < cells.length; i++) {
+    const at = columns ? Math.floor(i / w) : i % w;
+    for (let d = Math.max(0, at - r); d <= Math.min(n - 1, at + r); d++)
+      if (cells[i + (d - at) * step] === 1) {
+        out[i] = 1;
+        break;
+      }
+  }
   return out;
+}
+
+/** `cells` (w × h, 1 = kept) grown by `r` cells in every direction (a square neighbourhood, two separable passes). */
+function grow(cells: Uint8Array, w: number, r: number): Uint8Array {
+  return growPass(growPass(cells, w, r, false), w, r, true);
 }
 
 /**
@@ -310,7 +311,7 @@ export function changeOf(
   const bottom = Math.min(height, Math.ceil((y1 + 1 + my) * sy));
   const rect = { x: left, y: top, width: right - left, height: bottom - top };
   if (!bg.mask) return { rect };
-  return { rect, keep: { cells: grow(box.cells, t.w, t.h, MASK_GROW), w: t.w, h: t.h } };
+  return { rect, keep: { cells: grow(box.cells, t.w, MASK_GROW), w: t.w, h: t.h } };
 }
 
 /** The bounding box (frame pixels) of what differs from the background, or `undefined` when nothing does. */
