@@ -1,6 +1,5 @@
 // Harness section 2: few-shot personalisation (k = 1, 5, 10) of ours against k-NN, NCM, a linear head and a cross-validated logistic regression.
 import { performance } from 'node:perf_hooks';
-import { Rng } from '../../src/finetune/rng.js';
 import { CORRUPTIONS, type Corruption } from './corruptions.js';
 import { logregAccuracy } from './logreg.js';
 import {
@@ -17,6 +16,7 @@ import {
   VARIANTS,
   trained,
   knnAccuracy,
+  drawLabels,
   tally,
   precision,
   runStream,
@@ -60,17 +60,7 @@ export async function fewShotSection(): Promise<void> {
       };
       const kp = tally();
       for (let rep = 0; rep < FEWSHOT_REPEATS; rep++) {
-        const rng = new Rng(1000 + rep);
-        const order = rng.shuffle(Array.from(pool.keys()));
-        const taken = new Map<string, number>();
-        const li: number[] = [];
-        for (const j of order) {
-          const y = poolY[j]!;
-          if ((taken.get(y) ?? 0) < k) {
-            taken.set(y, (taken.get(y) ?? 0) + 1);
-            li.push(j);
-          }
-        }
+        const li = drawLabels(pool.length, k, 1000 + rep);
         const lx = li.map((j) => pool[j]!);
         const ly = li.map((j) => poolY[j]!);
         acc.knn.push(knnAccuracy(lx, ly, xs, streamY));

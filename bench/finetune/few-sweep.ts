@@ -1,7 +1,6 @@
 // Dev tuning loop for few-shot personalisation: ours under several option sets (FT_LIST, a JSON array) against the best of k-NN, the linear head and CV logistic regression, on the harness's few-shot streams.
 // Run: FT_LIST='[{}, {"reestimate":{"labelWeight":2}}]' node --import tsx bench/finetune/few-sweep.ts --dev   (same labels, streams and baselines as eval.ts section 2; FT_K=5 picks the shots, FT_REPEATS=3 the label draws)
 import type { LearnerOptions } from '../../src/finetune/index.js';
-import { Rng } from '../../src/finetune/rng.js';
 import type { Corruption } from './corruptions.js';
 import { logregAccuracy } from './logreg.js';
 import {
@@ -13,6 +12,7 @@ import {
   accuracy,
   embedSplit,
   knnAccuracy,
+  drawLabels,
   mean,
   poolY,
   runStream,
@@ -42,16 +42,7 @@ for (const dom of domains) {
   const pool = await embedSplit('pool', dom, FEWSHOT_SEV);
   for (const k of ks) {
     for (let rep = 0; rep < repeats; rep++) {
-      const order = new Rng(1000 + rep).shuffle(Array.from(pool.keys()));
-      const taken = new Map<string, number>();
-      const li: number[] = [];
-      for (const j of order) {
-        const y = poolY[j]!;
-        if ((taken.get(y) ?? 0) < k) {
-          taken.set(y, (taken.get(y) ?? 0) + 1);
-          li.push(j);
-        }
-      }
+      const li = drawLabels(pool.length, k, 1000 + rep);
       const lx = li.map((j) => pool[j]!);
       const ly = li.map((j) => poolY[j]!);
       const lin = accuracy(

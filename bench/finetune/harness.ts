@@ -142,6 +142,21 @@ export function ece(conf: number[], correct: boolean[]): number {
 export const summary: Array<{ target: string; value: string; pass: boolean | undefined }> = [];
 export const section: Record<string, number> = {};
 
+/** The few-shot label draw: the first `k` pool items of each class in a shuffle seeded by `seed` (their indices). */
+export function drawLabels(size: number, k: number, seed: number): number[] {
+  const order = new Rng(seed).shuffle(Array.from({ length: size }, (_, i) => i));
+  const taken = new Map<string, number>();
+  const li: number[] = [];
+  for (const j of order) {
+    const y = poolY[j]!;
+    if ((taken.get(y) ?? 0) < k) {
+      taken.set(y, (taken.get(y) ?? 0) + 1);
+      li.push(j);
+    }
+  }
+  return li;
+}
+
 /** k-NN (cosine, k = 3) accuracy of `xs` against the labelled `lx`: the few-shot baseline. */
 export function knnAccuracy(lx: Float32Array[], ly: string[], xs: Float32Array[], ys: string[], k = 3): number {
   const unit = (v: Float32Array): Float32Array => {
