@@ -140,12 +140,15 @@ export interface LearnerOptions {
    * near-duplicates), each frame assigned to the classes by the current model (the posterior at the
    * current means times the head's probabilities to the power `headWeight`; `hard`: to its best class
    * only), each label counting `labelWeight` frames, so a few labels' means move to where their classes
-   * lie in the stream. The unknown score keeps the label means. `when: 'auto'` runs it only while the
-   * learner has at most `maxLabelsPerClass` labels per class on average (with many labels their means are
-   * already good; run on every learner it gained nothing in the harness's test-time adaptation and lowered
-   * its worst shift); `'always'`/`'never'`
-   * (or `true`/`false`) force it. Drift clears the frames and the re-estimated means.
-   * @defaultValue `{ when: 'auto', maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
+   * lie in the stream. The unknown score keeps the label means. Off unless asked for: it raised the
+   * harness's few-shot average but lowered a single contrast-4 stream with 5 labels per class (the
+   * README's main job: 68.3% → 66.8% on, 68.3% → 69.4% off; docs/finetune.md follow-up 4). Giving the
+   * object turns it on with `when: 'auto'`, which runs it only while the learner has at most
+   * `maxLabelsPerClass` labels per class on average (with many labels their means are already good; run on
+   * every learner it gained nothing in the harness's test-time adaptation and lowered its worst shift);
+   * `'always'`/`'never'` (or `true`/`false`) force it. Drift clears the frames and the re-estimated means.
+   * @defaultValue off (`when: 'never'`); an object without `when` means `when: 'auto'`; the other fields
+   * `{ maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
    */
   readonly reestimate?:
     | boolean
@@ -543,7 +546,9 @@ function fill(o: LearnerOptions): Resolved {
 function resolveReestimate(r: LearnerOptions['reestimate']): Resolved['reestimate'] {
   const g = typeof r === 'object' ? r : {};
   return {
-    when: typeof r === 'boolean' ? (r ? 'always' : 'never') : (g.when ?? 'auto'),
+    // Off unless asked for (it lowered the README's contrast-4 stream, docs/finetune.md follow-up 4);
+    // giving the group opts in, so `{ labelWeight: 2 }` alone is not silently ignored.
+    when: typeof r === 'boolean' ? (r ? 'always' : 'never') : r === undefined ? 'never' : (g.when ?? 'auto'),
     maxLabelsPerClass: g.maxLabelsPerClass ?? 50,
     window: g.window ?? 1000,
     iterations: g.iterations ?? 3,

@@ -105,7 +105,7 @@ test('with a few displaced labels, re-estimating on the stream raises accuracy o
   const probe = balanced(w, 800);
   const acc = (l: Learner): number =>
     probe.x.filter((x, i) => l.predict(x).label === probe.y[i]).length / probe.x.length;
-  const on = await runLearner(labels, stream, {});
+  const on = await runLearner(labels, stream, { reestimate: { when: 'auto' } });
   const off = await runLearner(labels, stream, { reestimate: false });
   assert.ok(acc(on) > acc(off) + 0.02, `on ${acc(on).toFixed(3)} vs off ${acc(off).toFixed(3)}`);
   assert.equal(on.getState().reestimate?.means.length, K * DIM);
@@ -117,7 +117,7 @@ test("'auto' leaves a learner with many labels exactly as with re-estimation off
   const labels = displacedLabels(w, 60, 0);
   const stream = balanced(w, 400).x;
   const probe = balanced(w, 100).x;
-  const auto = await runLearner(labels, stream, {});
+  const auto = await runLearner(labels, stream, { reestimate: { when: 'auto' } });
   const off = await runLearner(labels, stream, { reestimate: false });
   for (const x of probe) assert.deepEqual(auto.predict(x).probs, off.predict(x).probs);
   assert.equal(auto.getState().reestimate?.means.length, 0);
@@ -130,7 +130,7 @@ test("'auto' leaves a learner with many labels exactly as with re-estimation off
 
 test('re-estimated means and frames survive getState/fromState; a state saved before re-estimation restores with it off', async () => {
   const w = world(14);
-  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 300).x, {});
+  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 300).x, { reestimate: { when: 'auto' } });
   const saved = structuredClone(l.getState());
   assert.equal(saved.reestimate?.means.length, K * DIM);
   const r = Learner.fromState(saved);
@@ -170,9 +170,18 @@ test('reestimate options are checked', () => {
   assert.equal(new Learner({ dim: 4, reestimate: true }).getState().options.reestimate.when, 'always');
 });
 
+test('re-estimation is off unless asked for; giving its options opts in with when: auto', async () => {
+  // On by default it lowered the README's contrast-4 stream with 5 labels per class (docs/finetune.md follow-up 4).
+  assert.equal(new Learner({ dim: 4 }).getState().options.reestimate.when, 'never');
+  assert.equal(new Learner({ dim: 4, reestimate: { labelWeight: 2 } }).getState().options.reestimate.when, 'auto');
+  const w = world(12);
+  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 600).x, {});
+  assert.equal(l.getState().reestimate?.means.length, 0);
+});
+
 test('drift clears the re-estimation frames and means (they describe the old stream)', async () => {
   const w = world(15);
-  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 300).x, {});
+  const l = await runLearner(displacedLabels(w, 3, 0.4), balanced(w, 300).x, { reestimate: { when: 'auto' } });
   assert.equal(l.getState().reestimate?.means.length, K * DIM);
   let atDrift: LearnerState | undefined;
   l.on((e) => {
