@@ -1,5 +1,5 @@
 // Dev tuning loop for few-shot personalisation: ours under several option sets (FT_LIST, a JSON array) against the best of k-NN, the linear head and CV logistic regression, on the harness's few-shot streams.
-// Run: FT_LIST='[{}, {"reestimate":{"labelWeight":2}}]' node --import tsx bench/finetune/few-sweep.ts --dev   (same labels, streams and baselines as eval.ts section 2; FT_K=5 picks the shots, FT_REPEATS=3 the label draws)
+// Run: FT_LIST='[{}, {"reestimate":{"labelWeight":2}}]' node --import tsx bench/finetune/few-sweep.ts --dev   (same labels, streams and baselines as eval.ts section 2; FT_K=5 picks the shots, FT_REPEATS=3 the label draws) FT_DOMAINS=a,b FT_SEV=4 pick the shifts.
 import type { LearnerOptions } from '../../src/finetune/index.js';
 import type { Corruption } from './corruptions.js';
 import { logregAccuracy } from './logreg.js';
@@ -23,7 +23,9 @@ import {
 if (!DEV) throw new Error('few-sweep tunes on the --dev split only; run it with --dev.');
 const list = JSON.parse(process.env.FT_LIST ?? '[{}]') as Partial<LearnerOptions>[];
 const ks = (process.env.FT_K ?? '1,5,10').split(',').map(Number);
-const domains: Array<Corruption | 'clean'> = ['clean', 'gaussian-noise', 'rotation'];
+// FT_DOMAINS (comma-separated) and FT_SEV pick other shifts than eval.ts's, e.g. FT_DOMAINS=contrast,brightness FT_SEV=4.
+const domains = (process.env.FT_DOMAINS ?? 'clean,gaussian-noise,rotation').split(',') as Array<Corruption | 'clean'>;
+const severity = Number(process.env.FT_SEV ?? FEWSHOT_SEV);
 // More label draws than eval.ts's one on --dev steady a comparison (FT_REPEATS; draws 1000, 1001, … as there).
 const repeats = Number(process.env.FT_REPEATS ?? FEWSHOT_REPEATS);
 
@@ -38,8 +40,8 @@ interface Case {
 }
 const cases: Case[] = [];
 for (const dom of domains) {
-  const xs = await embedSplit('stream', dom, FEWSHOT_SEV);
-  const pool = await embedSplit('pool', dom, FEWSHOT_SEV);
+  const xs = await embedSplit('stream', dom, severity);
+  const pool = await embedSplit('pool', dom, severity);
   for (const k of ks) {
     for (let rep = 0; rep < repeats; rep++) {
       const li = drawLabels(pool.length, k, 1000 + rep);
