@@ -1,5 +1,4 @@
 // Open-set recognition, the Gaussian class posterior and confidence calibration: a Mahalanobis distance (shared, shrunk covariance) to the labels' class means, combined with the head's energy, with thresholds calibrated on the labels themselves (leave-one-out); temperature scaling.
-import { metricCoords } from './reestimate.js';
 import type { ReplayEntry } from './replay.js';
 
 /** What {@link fitOpenSet} reads of the resolved `openSet` options. */
@@ -304,25 +303,60 @@ function posteriorScale(rows: ReadonlyArray<{ own: number; all: Float64Array }>)
   return Math.exp(best);
 }
 
+/**
+ * The metric coordinates of `x` under `m`: whitened by the shared covariance's Cholesky factor, or
+ * divided by the per-dimension standard deviation for the diagonal model. Squared distances there are
+ * the model's Mahalanobis distances, and means map to means (the map is linear).
+ */
+export function metricCoords(m: OpenSetModel, x: ArrayLike<number>): Float64Array {
+  const d = m.dim;
+  if (m.chol) return whiten(m.chol, d, x);
+  const y = new Float64Array(d);
+  for (let j = 0; j < d; j++) y[j] = x[j]! / Math.sqrt(m.variance[j]!);
+  return y;
+}
+
+/** Back from metric coordinates to the input space (the inverse of {@link metricCoords}). */
+export function fromMetric(m: OpenSetModel, y: ArrayLike<number>): Float32Array {
+  const d = m.dim;
+  const x = new Float32Array(d);
+  const L = m.chol;
+  if (L) {
+    for (let i = 0; i < d; i++) {
+      let s = 0;
+      const row = i * d;
+      for (let k = 0; k <= i; k++) s += L[row + k]! * y[k]!;
+      x[i] = s;
+    }
+  } else for (let j = 0; j < d; j++) x[j] = y[j]! * Math.sqrt(m.variance[j]!);
+  return x;
+}
+
 /** Squared distance of `z` to every class mean in the model's metric, divided by dim (+Infinity for a class without labels). */
 export function classDistances(m: OpenSetModel, z: ArrayLike<number>): Float64Array {
+  if (m.chol) return metricDistances(m, whiten(m.chol, m.dim, z), m.whiteMeans);
+  const out = new Float64Array(m.classes);
+  for (let k = 0; k < m.classes; k++)
+    out[k] = m.counts[k] === 0 ? Number.POSITIVE_INFINITY : distance(z, m.means, k * m.dim, m.variance);
+  return out;
+}
+
+/** Squared distances (÷ dim) of `w` (metric coordinates) to `means` (metric coordinates, classes × dim); +Infinity for a class without labels. */
+function metricDistances(m: OpenSetModel, w: Float64Array, means: Float64Array): Float64Array {
   const d = m.dim;
   const out = new Float64Array(m.classes);
-  const w = m.chol ? whiten(m.chol, d, z) : undefined;
   for (let k = 0; k < m.classes; k++) {
     if (m.counts[k] === 0) {
       out[k] = Number.POSITIVE_INFINITY;
       continue;
     }
-    if (w) {
-      let t = 0;
-      const off = k * d;
-      for (let j = 0; j < d; j++) {
-        const v = w[j]! - m.whiteMeans[off + j]!;
-        t += v * v;
-      }
-      out[k] = t / d;
-    } else out[k] = distance(z, m.means, k * d, m.variance);
+    let t = 0;
+    const off = k * d;
+    for (let j = 0; j < d; j++) {
+      const v = w[j]! - means[off + j]!;
+      t += v * v;
+    }
+    out[k] = t / d;
   }
   return out;
 }
@@ -366,23 +400,7 @@ export function withPosteriorMeans(m: OpenSetModel, means: Float32Array): OpenSe
 /** Squared distances (÷ dim) of `z` to the posterior's class means (+Infinity for a class without labels). */
 function posteriorDistances(m: OpenSetModel, z: ArrayLike<number>): Float64Array {
   const pm = m.posteriorMeans;
-  if (!pm) return classDistances(m, z);
-  const d = m.dim;
-  const w = metricCoords(m, z);
-  const out = new Float64Array(m.classes);
-  for (let k = 0; k < m.classes; k++) {
-    if (m.counts[k] === 0) {
-      out[k] = Number.POSITIVE_INFINITY;
-      continue;
-    }
-    let t = 0;
-    for (let j = 0; j < d; j++) {
-      const v = w[j]! - pm[k * d + j]!;
-      t += v * v;
-    }
-    out[k] = t / d;
-  }
-  return out;
+  return pm ? metricDistances(m, metricCoords(m, z), pm) : classDistances(m, z);
 }
 
 /**

@@ -1,5 +1,5 @@
 // Semi-supervised re-estimation of the class means of the Gaussian class model: a few EM steps over the recent stream, anchored on the labels.
-import type { OpenSetModel } from './openset.js';
+import { fromMetric, metricCoords, type OpenSetModel } from './openset.js';
 
 /** What {@link reestimateMeans} reads of the resolved `reestimate` options. */
 export interface ReestimateSettings {
@@ -11,42 +11,6 @@ export interface ReestimateSettings {
   readonly headWeight: number;
   /** Hard (argmax) instead of soft assignments. */
   readonly hard: boolean;
-}
-
-/**
- * The metric coordinates of `x` under `m`: whitened by the shared covariance's Cholesky factor, or
- * divided by the per-dimension standard deviation for the diagonal model. Squared distances there are
- * the model's Mahalanobis distances, and means map to means (the map is linear).
- */
-export function metricCoords(m: OpenSetModel, x: ArrayLike<number>): Float64Array {
-  const d = m.dim;
-  const y = new Float64Array(d);
-  const L = m.chol;
-  if (L) {
-    for (let i = 0; i < d; i++) {
-      let s = x[i]!;
-      const row = i * d;
-      for (let k = 0; k < i; k++) s -= L[row + k]! * y[k]!;
-      y[i] = s / L[row + i]!;
-    }
-  } else for (let j = 0; j < d; j++) y[j] = x[j]! / Math.sqrt(m.variance[j]!);
-  return y;
-}
-
-/** Back from metric coordinates to the input space (the inverse of {@link metricCoords}). */
-export function fromMetric(m: OpenSetModel, y: ArrayLike<number>): Float32Array {
-  const d = m.dim;
-  const x = new Float32Array(d);
-  const L = m.chol;
-  if (L) {
-    for (let i = 0; i < d; i++) {
-      let s = 0;
-      const row = i * d;
-      for (let k = 0; k <= i; k++) s += L[row + k]! * y[k]!;
-      x[i] = s;
-    }
-  } else for (let j = 0; j < d; j++) x[j] = y[j]! * Math.sqrt(m.variance[j]!);
-  return x;
 }
 
 /**
