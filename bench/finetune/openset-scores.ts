@@ -5,6 +5,7 @@ import {
   classDistances,
   classLogPosterior,
   fitOpenSet,
+  metricCoords,
   openSetScore,
   type OpenSetSettings,
 } from '../../src/finetune/openset.js';
@@ -32,6 +33,42 @@ const srcE = await embedCached(enc, `${DEV ? 'dev-' : ''}src2000-s${SEED}-clean-
 const stE = await embedCached(enc, `${DEV ? 'dev-' : ''}stream${nStream}-s${SEED}-clean-0`, gather(streamIdx));
 const srcY = srcIdx.map((j) => ds.classes[ds.labels[j]!]!);
 const stY = streamIdx.map((j) => ds.classes[ds.labels[j]!]!);
+// Fresh frames, seen neither as labels nor in the stream: where a stream-side score is measured after the stream.
+const freshIdx = perm.slice(DEV ? 2500 : 3000, DEV ? 3000 : 3500);
+const frE = await embedCached(enc, `${DEV ? 'dev-' : ''}fresh${freshIdx.length}-s${SEED}-clean-0`, gather(freshIdx));
+const frY = freshIdx.map((j) => ds.classes[ds.labels[j]!]!);
+
+/**
+ * Stream-side novelty: of the k nearest neighbours of `w` (metric coordinates) among the labels and the
+ * stream frames seen so far, the fraction that are stream frames. A never-taught class has no labels
+ * near it, so its frames' neighbours are stream frames; a taught frame's neighbours are mostly labels.
+ */
+function streamFraction(
+  w: Float64Array,
+  labels: readonly Float64Array[],
+  seen: readonly Float64Array[],
+  k: number,
+): number {
+  const best: Array<[number, boolean]> = [];
+  const consider = (v: Float64Array, fromStream: boolean): void => {
+    let d = 0;
+    for (let j = 0; j < v.length; j++) d += (v[j]! - w[j]!) ** 2;
+    if (best.length < k) {
+      best.push([d, fromStream]);
+      best.sort((a, b) => b[0] - a[0]);
+    } else if (d < best[0]![0]) {
+      best[0] = [d, fromStream];
+      best.sort((a, b) => b[0] - a[0]);
+    }
+  };
+  for (const v of labels) consider(v, false);
+  for (const v of seen) consider(v, true);
+  return best.filter((b) => b[1]).length / best.length;
+}
+const median = (v: readonly number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
+};
 
 /** The learner's input scaling: L2-normalised, times √dim. */
 const prep = (x: Float32Array): Float32Array => {
@@ -168,6 +205,54 @@ for (let dr = 0; dr < draws; dr++) {
           pos,
         ),
       );
+    }
+  }
+  {
+    // Stream-side novelty (prequential): frame t is scored with the labels and frames 0..t−1 only; its kNN
+    // stream fraction, minus the median of the last 200 such fractions (a stream shifted as a whole has every
+    // frame's neighbours in the stream, and then the term cancels), × 4w, is added to the shipped score.
+    // After the stream, fresh frames are scored against the labels and the whole stream.
+    const m = fitOpenSet(labeled, enc.dim, { ...base, covariance: 'full', energyWeight: 1 }, energyOf);
+    const labW = labeled.flat().map((e) => metricCoords(m, e.x));
+    const stW = stE.map((x) => metricCoords(m, prep(x)));
+    const frW = frE.map((x) => metricCoords(m, prep(x)));
+    const shipped = stE.map((x, i) => -openSetScore(m, prep(x), preds[i]!.energy).margin);
+    const frPred = frE.map((x) => l.predict(x));
+    const frShipped = frE.map((x, i) => -openSetScore(m, prep(x), frPred[i]!.energy).margin);
+    const frPos = frY.map((y) => held.includes(y));
+    put(
+      'fresh frames: the learner as shipped (familiarity)',
+      auroc(
+        frPred.map((p) => -p.familiarity),
+        frPos,
+      ),
+    );
+    for (const k of [10, 20]) {
+      const fr: number[] = [];
+      const pre = stW.map((w, t) => {
+        if (t < k) return shipped[t]!;
+        const f = streamFraction(w, labW, stW.slice(0, t), k);
+        fr.push(f);
+        return [f - median(fr.slice(-200)), shipped[t]!] as const;
+      });
+      const med = median(fr.slice(-200));
+      const after = frW.map((w) => streamFraction(w, labW, stW, k) - med);
+      for (const wt of [1, 2, 3]) {
+        put(
+          `stream: shipped + ${wt} × 4 × (kNN stream fraction − median), k = ${k}, prequential`,
+          auroc(
+            pre.map((v) => (typeof v === 'number' ? v : v[1] + 4 * wt * v[0])),
+            pos,
+          ),
+        );
+        put(
+          `fresh frames after the stream: shipped + ${wt} × 4 × (kNN stream fraction − median), k = ${k}`,
+          auroc(
+            frShipped.map((v, i) => v + 4 * wt * after[i]!),
+            frPos,
+          ),
+        );
+      }
     }
   }
   put(

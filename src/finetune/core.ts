@@ -15,6 +15,7 @@ import {
   calibratedAt,
   fitOpenSet,
   openSetScore,
+  StreamNovelty,
   temperatureScale,
   withPosteriorMeans,
   type OpenSetModel,
@@ -72,6 +73,8 @@ export class LearnerCore {
   emFrames: RecentFrames;
   /** Class means of the class posterior re-estimated on the stream (classes × dim); empty: the label means. */
   emMeans: Float32Array = new Float32Array(0);
+  /** The stream frames and fractions of the stream-side novelty (`openSet.streamNovelty`). */
+  novelty: StreamNovelty;
 
   /** @param o - resolved options */
   constructor(o: Resolved) {
@@ -90,6 +93,7 @@ export class LearnerCore {
     this.edrift = new EmbeddingDrift(o.dim, o.drift.embedding);
     this.recent = new RecentFrames(o.pseudo.recent, o.dim);
     this.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim);
+    this.novelty = new StreamNovelty(noveltyCapacity(o), o.dim);
   }
 
   /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
@@ -362,11 +366,24 @@ export class LearnerCore {
     return calibratedAt(raw, k, this.o.calibration ? this.temperature : 1);
   }
 
-  /** A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on the unaligned input `u`. */
-  toPrediction(raw: Float64Array, u: Float32Array, energy: number): Prediction {
+  /** The kNN stream fraction of `u` (normalised, unaligned) for the stream-side novelty; undefined when it is off or not ready. */
+  streamFraction(u: Float32Array): number | undefined {
+    const os = this.o.openSet;
+    if (!os.enabled || os.streamNovelty === 0) return undefined;
+    return this.novelty.fraction(this.openSet(), this.replay.labeled, u, os.neighbours);
+  }
+
+  /**
+   * A prediction from raw probabilities: calibrated by the temperature, with the open-set verdict on the
+   * unaligned input `u` (its stream fraction, when the stream-side novelty is on, computed once by the caller).
+   */
+  toPrediction(raw: Float64Array, u: Float32Array, energy: number, fraction = this.streamFraction(u)): Prediction {
     const p = this.o.calibration ? temperatureScale(raw, this.temperature) : raw;
     const b = argmax(p);
-    const open = this.o.openSet.enabled ? openSetScore(this.openSet(), u, energy).margin : Number.POSITIVE_INFINITY;
+    const os = this.o.openSet;
+    let open = os.enabled ? openSetScore(this.openSet(), u, energy).margin : Number.POSITIVE_INFINITY;
+    // Only ever towards unknown: a frame whose neighbours are labels more than usual is not vouched for by it.
+    if (fraction !== undefined) open -= 4 * os.streamNovelty * Math.max(0, fraction - this.novelty.reference());
     return {
       label: this.classes[b]!,
       confidence: p[b]!,
@@ -377,4 +394,9 @@ export class LearnerCore {
       energy,
     };
   }
+}
+
+/** Frames the stream-side novelty keeps: `openSet.streamWindow`, or 1 when it is off. */
+export function noveltyCapacity(o: Resolved): number {
+  return o.openSet.enabled && o.openSet.streamNovelty > 0 ? o.openSet.streamWindow : 1;
 }

@@ -66,7 +66,9 @@ export function observeFrame(
   }
   if (!duplicate) updateThresholds(o.threshold, c.th, pl);
   const k = argmax(pl);
-  const prediction = c.toPrediction(shown, u, energy);
+  // Scored before the frame joins the novelty ring, so it is never its own neighbour.
+  const fraction = c.streamFraction(u);
+  const prediction = c.toPrediction(shown, u, energy, fraction);
   let accepted = false;
   if (o.mode === 'self-train') {
     const cap =
@@ -104,6 +106,7 @@ export function observeFrame(
       } else cnt.rejectedByReservoir += 1;
     }
   }
+  if (!duplicate && o.openSet.enabled && o.openSet.streamNovelty > 0) c.novelty.push(c.openSet(), u, fraction);
   const drift = duplicate ? undefined : detectDrift(c, plain, u, step, emit);
   if (drift) cnt.adaptDue = true;
   if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
@@ -155,6 +158,8 @@ function detectDrift(
   c.align.resetStream();
   // …and so do the frames the class means were re-estimated on, and those means.
   c.emFrames.clear();
+  // …and the frames the stream-side novelty compares with.
+  c.novelty.clear();
   if (c.emMeans.length > 0) {
     c.emMeans = new Float32Array(0);
     c.open = undefined;

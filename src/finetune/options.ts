@@ -103,8 +103,11 @@ export interface LearnerOptions {
    * class's `1 − quantile` point of leave-one-out label scores (plus `margin`) is `unknown` and never
    * pseudo-labelled. The distance is taken on the input before feature alignment. `classifierWeight` weighs
    * the same Gaussians' class posterior (linear discriminant analysis), on the aligned input, into every
-   * prediction of the linear and adapter heads (0: the head alone). `false` turns both off.
-   * @defaultValue `{ quantile: 0.05, margin: 0, covariance: 'full', shrinkage: 0.2, energyWeight: 1, classifierWeight: 1 }`
+   * prediction of the linear and adapter heads (0: the head alone). `streamNovelty` adds, × 4, the stream-side
+   * novelty to the score: of the input's `neighbours` nearest labels and last `streamWindow` stream frames (in the
+   * same metric), the share that are stream frames, minus its median over the last 200 frames — a class never
+   * taught gathers stream frames and no labels (0: off). `false` turns all of it off.
+   * @defaultValue `{ quantile: 0.05, margin: 0, covariance: 'full', shrinkage: 0.2, energyWeight: 1, classifierWeight: 1, streamNovelty: 2, neighbours: 20, streamWindow: 1000 }`
    */
   readonly openSet?:
     | false
@@ -115,6 +118,9 @@ export interface LearnerOptions {
         readonly shrinkage?: number;
         readonly energyWeight?: number;
         readonly classifierWeight?: number;
+        readonly streamNovelty?: number;
+        readonly neighbours?: number;
+        readonly streamWindow?: number;
       };
   /** Temperature-scale reported confidences, fitted on held-back labels. @defaultValue true */
   readonly calibration?: boolean;
@@ -212,6 +218,9 @@ export interface ResolvedLearnerOptions {
     shrinkage: number;
     energyWeight: number;
     classifierWeight: number;
+    streamNovelty: number;
+    neighbours: number;
+    streamWindow: number;
   };
   calibration: boolean;
   pseudo: {
@@ -277,7 +286,17 @@ const KEYS: Record<string, readonly string[]> = {
   'drift.pageHinkley': ['minInstances', 'delta', 'threshold', 'alpha', 'mode'],
   'drift.adwin': ['delta', 'clock', 'maxWindow', 'minWindow'],
   'drift.embedding': ['window', 'threshold'],
-  openSet: ['quantile', 'margin', 'covariance', 'shrinkage', 'energyWeight', 'classifierWeight'],
+  openSet: [
+    'quantile',
+    'margin',
+    'covariance',
+    'shrinkage',
+    'energyWeight',
+    'classifierWeight',
+    'streamNovelty',
+    'neighbours',
+    'streamWindow',
+  ],
   pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
   reestimate: ['when', 'maxLabelsPerClass', 'window', 'iterations', 'labelWeight', 'headWeight', 'hard'],
 };
@@ -427,6 +446,9 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('openSet.shrinkage', os['shrinkage'], 0, 1);
   num('openSet.energyWeight', os['energyWeight'], 0, 10);
   num('openSet.classifierWeight', os['classifierWeight'], 0, 10);
+  num('openSet.streamNovelty', os['streamNovelty'], 0, 10);
+  num('openSet.neighbours', os['neighbours'], 1, 1000, { int: true });
+  num('openSet.streamWindow', os['streamWindow'], 1, 10_000, { int: true });
   bool('calibration', r.calibration);
   const ps = group('pseudo', r.pseudo);
   bool('pseudo.agreement', ps['agreement']);
@@ -530,6 +552,9 @@ function fill(o: LearnerOptions): Resolved {
       shrinkage: (o.openSet || undefined)?.shrinkage ?? 0.2,
       energyWeight: (o.openSet || undefined)?.energyWeight ?? 1,
       classifierWeight: (o.openSet || undefined)?.classifierWeight ?? 1,
+      streamNovelty: (o.openSet || undefined)?.streamNovelty ?? 2,
+      neighbours: (o.openSet || undefined)?.neighbours ?? 20,
+      streamWindow: (o.openSet || undefined)?.streamWindow ?? 1000,
     },
     calibration: o.calibration ?? true,
     pseudo: {

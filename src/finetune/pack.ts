@@ -1,9 +1,10 @@
 // The Learner's state packing: a plain, versioned copy of a LearnerCore (getState) and its exact restoration (fromState).
-import type { LearnerCore } from './core.js';
+import { noveltyCapacity, type LearnerCore } from './core.js';
 import { FeatureAligner } from './align.js';
 import { Adwin, EmbeddingDrift, PageHinkley } from './drift.js';
 import { headSpec } from './heads.js';
 import type { ResolvedLearnerOptions } from './options.js';
+import { StreamNovelty } from './openset.js';
 import { ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
 import { LEARNER_STATE_VERSION, type LearnerState } from './state.js';
@@ -64,6 +65,18 @@ export function packState(c: LearnerCore): LearnerState {
       next: c.emFrames.next,
       means: Float32Array.from(c.emMeans),
     },
+    novelty: {
+      frames: {
+        x: Float32Array.from(c.novelty.frames.x),
+        length: c.novelty.frames.length,
+        next: c.novelty.frames.next,
+      },
+      fractions: {
+        x: Float32Array.from(c.novelty.fractions.x),
+        length: c.novelty.fractions.length,
+        next: c.novelty.fractions.next,
+      },
+    },
   };
 }
 
@@ -111,5 +124,6 @@ export function restoreCore(c: LearnerCore, s: LearnerState, o: ResolvedLearnerO
   const em = s.reestimate;
   c.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim, em);
   c.emMeans = em ? Float32Array.from(em.means) : new Float32Array(0);
+  c.novelty = new StreamNovelty(noveltyCapacity(o), o.dim, s.novelty);
   c.open = undefined;
 }

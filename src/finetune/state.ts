@@ -56,6 +56,14 @@ export interface LearnerState {
    * (classes × dim, or empty). Absent in states saved before re-estimation existed.
    */
   readonly reestimate?: { x: Float32Array; length: number; next: number; means: Float32Array };
+  /**
+   * The stream-side novelty's frames and their stream fractions (rings like `recent`). Absent in states
+   * saved before it existed.
+   */
+  readonly novelty?: {
+    frames: { x: Float32Array; length: number; next: number };
+    fractions: { x: Float32Array; length: number; next: number };
+  };
 }
 
 /** The learner's running counters, saved by name (version 1 kept them as indices into a Float64Array). */
@@ -136,7 +144,22 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  return fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s));
+  return fillNovelty(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s)));
+}
+
+/** States saved before the stream-side novelty restore with it off, so they continue exactly. */
+function fillNovelty(s: Record<string, unknown>): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
+  const os = (opts as Record<string, unknown>)['openSet'];
+  if (typeof os !== 'object' || os === null || 'streamNovelty' in os) return s;
+  // Without the option there were no novelty rings either.
+  const { novelty, ...rest } = s;
+  void novelty;
+  return {
+    ...rest,
+    options: { ...opts, openSet: { ...os, streamNovelty: 0, neighbours: 20, streamWindow: 1000 } },
+  };
 }
 
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
@@ -405,5 +428,17 @@ export function validateState(
       Float32Array,
       ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
     );
+  }
+  if (s['novelty'] !== undefined) {
+    const nv = obj('novelty', s['novelty']);
+    const cap = o.openSet.enabled && o.openSet.streamNovelty > 0 ? o.openSet.streamWindow : 1;
+    const fr = obj('novelty.frames', nv['frames']);
+    typed('novelty.frames.x', fr['x'], Float32Array, cap * dim);
+    count('novelty.frames.length', fr['length'], cap);
+    count('novelty.frames.next', fr['next'], cap - 1);
+    const fs = obj('novelty.fractions', nv['fractions']);
+    typed('novelty.fractions.x', fs['x'], Float32Array, 200);
+    count('novelty.fractions.length', fs['length'], 200);
+    count('novelty.fractions.next', fs['next'], 199);
   }
 }

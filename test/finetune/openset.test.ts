@@ -105,9 +105,13 @@ test('a state saved before the full-covariance open set restores with the model 
   await l.adapt();
   const s = l.getState();
   assert.equal(s.options.openSet.covariance, 'full');
-  const { covariance, shrinkage, energyWeight, classifierWeight, ...older } = s.options.openSet;
-  void [covariance, shrinkage, energyWeight, classifierWeight];
-  const saved = { ...s, options: { ...s.options, openSet: older } } as unknown as LearnerState;
+  // Such a state also predates the stream-side novelty (its options and rings).
+  const { covariance, shrinkage, energyWeight, classifierWeight, streamNovelty, neighbours, streamWindow, ...older } =
+    s.options.openSet;
+  void [covariance, shrinkage, energyWeight, classifierWeight, streamNovelty, neighbours, streamWindow];
+  const { novelty, ...rest } = s;
+  void novelty;
+  const saved = { ...rest, options: { ...s.options, openSet: older } } as unknown as LearnerState;
   const a = Learner.fromState(structuredClone(saved));
   const b = Learner.fromState(structuredClone(saved));
   assert.deepEqual(
@@ -120,6 +124,9 @@ test('a state saved before the full-covariance open set restores with the model 
       shrinkage: 0.2,
       energyWeight: 0,
       classifierWeight: 0,
+      streamNovelty: 0,
+      neighbours: 20,
+      streamWindow: 1000,
     },
   );
   for (let i = 0; i < 200; i++) {

@@ -124,25 +124,32 @@ test('held-back labels score one round, then return to training (or stay back wi
 });
 
 test('inputs from no taught class are unknown and never pseudo-labelled; taught ones mostly are not', async () => {
-  const w = world(6, 1.5);
-  const l = await fit(draw(w, 150));
-  // A fifth cluster the learner never saw.
-  const far = Float32Array.from({ length: DIM }, () => w.rng.normal() * 1.5);
-  let unknown = 0;
-  // A stream where one frame in four is of the untaught kind.
-  const taught = draw(w, 600);
-  for (let i = 0; i < 200; i++) {
-    const o = l.observe(Float32Array.from(far, (m) => m + w.rng.normal()));
-    if (o.unknown) {
-      unknown++;
-      assert.equal(o.accepted, false);
+  // With and without the stream-side novelty (openSet.streamNovelty): it flags more of the taught inputs here
+  // (measured 49 → 62 of 400, the share of a taught neighbourhood that is stream frames varies), see docs/finetune.md follow-up 7.
+  for (const [streamNovelty, limit] of [
+    [0, 0.15],
+    [2, 0.17],
+  ] as const) {
+    const w = world(6, 1.5);
+    const l = await fit(draw(w, 150), { openSet: { streamNovelty } });
+    // A fifth cluster the learner never saw.
+    const far = Float32Array.from({ length: DIM }, () => w.rng.normal() * 1.5);
+    let unknown = 0;
+    // A stream where one frame in four is of the untaught kind.
+    const taught = draw(w, 600);
+    for (let i = 0; i < 200; i++) {
+      const o = l.observe(Float32Array.from(far, (m) => m + w.rng.normal()));
+      if (o.unknown) {
+        unknown++;
+        assert.equal(o.accepted, false);
+      }
+      for (let j = 0; j < 3; j++) l.observe(taught.x[3 * i + j]!);
     }
-    for (let j = 0; j < 3; j++) l.observe(taught.x[3 * i + j]!);
+    assert.ok(unknown >= 180, `${unknown} of 200 unknown`);
+    const known = draw(w, 400);
+    const flagged = known.x.filter((x) => l.predict(x).unknown).length;
+    assert.ok(flagged <= limit * 400, `${flagged} of 400 taught inputs called unknown (streamNovelty ${streamNovelty})`);
   }
-  assert.ok(unknown >= 180, `${unknown} of 200 unknown`);
-  const known = draw(w, 400);
-  const flagged = known.x.filter((x) => l.predict(x).unknown).length;
-  assert.ok(flagged <= 0.15 * 400, `${flagged} of 400 taught inputs called unknown`);
 });
 
 test('confidence is temperature-calibrated on held-back labels: closer to accuracy than the raw softmax', async () => {
