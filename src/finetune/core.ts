@@ -19,6 +19,7 @@ import {
   withPosteriorMeans,
   type OpenSetModel,
 } from './openset.js';
+import { Recentring } from './recentre.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
@@ -72,6 +73,8 @@ export class LearnerCore {
   emFrames: RecentFrames;
   /** Class means of the class posterior re-estimated on the stream (classes × dim); empty: the label means. */
   emMeans: Float32Array = new Float32Array(0);
+  /** Class means re-centred on a shifted stream (recentre.ts); read by the class posterior before `emMeans`. */
+  recentring: Recentring;
 
   /** @param o - resolved options */
   constructor(o: Resolved) {
@@ -90,6 +93,7 @@ export class LearnerCore {
     this.edrift = new EmbeddingDrift(o.dim, o.drift.embedding);
     this.recent = new RecentFrames(o.pseudo.recent, o.dim);
     this.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim);
+    this.recentring = new Recentring(o.recentre.enabled ? o.recentre.window : 1, o.dim);
   }
 
   /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
@@ -290,7 +294,8 @@ export class LearnerCore {
         os,
         (x) => -logSumExp(this.headLogits(x, this.teacher, false)),
       );
-      this.open = this.emMeans.length === m.classes * m.dim && m.classes > 0 ? withPosteriorMeans(m, this.emMeans) : m;
+      const means = this.recentring.means.length > 0 ? this.recentring.means : this.emMeans;
+      this.open = means.length === m.classes * m.dim && m.classes > 0 ? withPosteriorMeans(m, means) : m;
     }
     return this.open;
   }

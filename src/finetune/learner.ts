@@ -210,6 +210,7 @@ export class Learner {
     this.#c.predFreq = new Float64Array(c - 1).fill(1 / Math.max(c - 1, 1));
     this.#c.open = undefined;
     this.#c.emMeans = new Float32Array(0);
+    this.#c.recentring.clear();
     this.#c.resetMeanPrediction();
     this.#c.supports.lists.splice(i, 1);
     this.#c.align.recomputeAnchor(this.#c.replay.labeled);

@@ -3,6 +3,7 @@ import type { LearnerCore } from './core.js';
 import type { DetectorChange } from './drift.js';
 import type { DriftEvent, LearnerEvent, Observation } from './events.js';
 import { argmax, logSumExp, normalizedEntropy, softmaxInPlace } from './ops.js';
+import { recentreFrame } from './recentre.js';
 import { classThresholds, updateThresholds } from './thresholds.js';
 import { unit } from './t3a.js';
 
@@ -28,6 +29,7 @@ export function observeFrame(
     if (o.featureAlignment !== 'none') c.align.updateStream(o, u, c.streamWeight(u));
     c.recent.push(u);
     if (o.reestimate.when !== 'never') c.emFrames.push(u);
+    recentreFrame(c, u);
   }
   const z = c.align.align(o, u);
   const step = cnt.seen;
@@ -155,6 +157,8 @@ function detectDrift(
   c.align.resetStream();
   // …and so do the frames the class means were re-estimated on, and those means.
   c.emFrames.clear();
+  if (c.recentring.means.length > 0) c.open = undefined;
+  c.recentring.clear();
   if (c.emMeans.length > 0) {
     c.emMeans = new Float32Array(0);
     c.open = undefined;

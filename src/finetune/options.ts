@@ -150,6 +150,28 @@ export interface LearnerOptions {
    * @defaultValue off (`when: 'never'`); an object without `when` means `when: 'auto'`; the other fields
    * `{ maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
    */
+  /**
+   * Re-centring of the class posterior's means on a stream that has shifted as a whole (recentre.ts): while
+   * most of the stream is `unknown` (the running unknown rate is at least `minUnknown`: a corruption, a new
+   * camera — not a familiar stream, where the label means are already right), every `every` frames
+   * (near-duplicates not counted) `iterations` EM steps over the last `window` frames since the last drift
+   * move the means the class posterior reads to where the stream's classes lie, each label counting
+   * `labelWeight` frames and each frame's class responsibilities the posterior times the head's
+   * probabilities to the power `headWeight`. Label-free (no pseudo-label needed), for every learner with the
+   * class posterior; on a familiar stream it does nothing and drops its means. The unknown score keeps the
+   * label means; drift clears the frames and the means. `false` turns it off.
+   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.01, headWeight: 0 }`
+   */
+  readonly recentre?:
+    | false
+    | {
+        readonly minUnknown?: number;
+        readonly every?: number;
+        readonly window?: number;
+        readonly iterations?: number;
+        readonly labelWeight?: number;
+        readonly headWeight?: number;
+      };
   readonly reestimate?:
     | boolean
     | {
@@ -221,6 +243,15 @@ export interface ResolvedLearnerOptions {
     recent: number;
     perClassPerRound: number;
   };
+  recentre: {
+    enabled: boolean;
+    minUnknown: number;
+    every: number;
+    window: number;
+    iterations: number;
+    labelWeight: number;
+    headWeight: number;
+  };
   reestimate: {
     when: 'auto' | 'always' | 'never';
     maxLabelsPerClass: number;
@@ -268,6 +299,7 @@ const KEYS: Record<string, readonly string[]> = {
     'calibration',
     'pseudo',
     'reestimate',
+    'recentre',
   ],
   optimizer: ['kind', 'lr', 'momentum', 'weightDecay', 'beta1', 'beta2'],
   threshold: ['kind', 'tau', 'floor', 'decay'],
@@ -280,6 +312,7 @@ const KEYS: Record<string, readonly string[]> = {
   openSet: ['quantile', 'margin', 'covariance', 'shrinkage', 'energyWeight', 'classifierWeight'],
   pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
   reestimate: ['when', 'maxLabelsPerClass', 'window', 'iterations', 'labelWeight', 'headWeight', 'hard'],
+  recentre: ['minUnknown', 'every', 'window', 'iterations', 'labelWeight', 'headWeight'],
 };
 
 /** Raised for a bad option: `INVALID_ARGUMENT` from the constructor, `STATE_INVALID` from `fromState`. */
@@ -310,10 +343,14 @@ function checkShape(o: Record<string, unknown>, path: string, fail: OptionFailur
     const v = o[k];
     if (v === undefined) continue;
     if (KEYS[p]) {
-      if ((p === 'guard' || p === 'drift' || p === 'openSet') && v === false) continue;
+      if ((p === 'guard' || p === 'drift' || p === 'openSet' || p === 'recentre') && v === false) continue;
       if (p === 'reestimate' && typeof v === 'boolean') continue;
       if (!isObj(v))
-        fail(p, v, `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' ? ' or false' : ''}`);
+        fail(
+          p,
+          v,
+          `pass an object${p === 'guard' || p === 'drift' || p === 'openSet' || p === 'recentre' ? ' or false' : ''}`,
+        );
       checkShape(v, p, fail);
     }
   }
@@ -442,6 +479,14 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('reestimate.labelWeight', re['labelWeight'], 0, 1e6);
   num('reestimate.headWeight', re['headWeight'], 0, 10);
   bool('reestimate.hard', re['hard']);
+  const rc = group('recentre', r.recentre);
+  bool('recentre.enabled', rc['enabled']);
+  num('recentre.minUnknown', rc['minUnknown'], 0, 1);
+  num('recentre.every', rc['every'], 1, 1e6, { int: true });
+  num('recentre.window', rc['window'], 1, 10_000, { int: true });
+  num('recentre.iterations', rc['iterations'], 1, 100, { int: true });
+  num('recentre.labelWeight', rc['labelWeight'], 0, 1e6);
+  num('recentre.headWeight', rc['headWeight'], 0, 10);
 }
 
 /**
@@ -540,6 +585,15 @@ function fill(o: LearnerOptions): Resolved {
       perClassPerRound: o.pseudo?.perClassPerRound ?? 0,
     },
     reestimate: resolveReestimate(o.reestimate),
+    recentre: {
+      enabled: o.recentre !== false,
+      minUnknown: (o.recentre || undefined)?.minUnknown ?? 0.9,
+      every: (o.recentre || undefined)?.every ?? 100,
+      window: (o.recentre || undefined)?.window ?? 1000,
+      iterations: (o.recentre || undefined)?.iterations ?? 10,
+      labelWeight: (o.recentre || undefined)?.labelWeight ?? 0.01,
+      headWeight: (o.recentre || undefined)?.headWeight ?? 0,
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { FeatureAligner } from './align.js';
 import { Adwin, EmbeddingDrift, PageHinkley } from './drift.js';
 import { headSpec } from './heads.js';
 import type { ResolvedLearnerOptions } from './options.js';
+import { Recentring } from './recentre.js';
 import { ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
 import { LEARNER_STATE_VERSION, type LearnerState } from './state.js';
@@ -64,6 +65,13 @@ export function packState(c: LearnerCore): LearnerState {
       next: c.emFrames.next,
       means: Float32Array.from(c.emMeans),
     },
+    recentre: {
+      x: Float32Array.from(c.recentring.frames.x),
+      length: c.recentring.frames.length,
+      next: c.recentring.frames.next,
+      since: c.recentring.since,
+      means: Float32Array.from(c.recentring.means),
+    },
   };
 }
 
@@ -111,5 +119,11 @@ export function restoreCore(c: LearnerCore, s: LearnerState, o: ResolvedLearnerO
   const em = s.reestimate;
   c.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim, em);
   c.emMeans = em ? Float32Array.from(em.means) : new Float32Array(0);
+  const rs = s.recentre;
+  c.recentring = new Recentring(o.recentre.enabled ? o.recentre.window : 1, o.dim, rs);
+  if (rs) {
+    c.recentring.since = rs.since;
+    c.recentring.means = Float32Array.from(rs.means);
+  }
   c.open = undefined;
 }

@@ -56,6 +56,12 @@ export interface LearnerState {
    * (classes × dim, or empty). Absent in states saved before re-estimation existed.
    */
   readonly reestimate?: { x: Float32Array; length: number; next: number; means: Float32Array };
+  /**
+   * The frames since the last drift the class means are re-centred on when the stream has shifted
+   * (recentre.ts; a ring like `recent`), frames since its last run, and its means (classes × dim, or
+   * empty). Absent in states saved before re-centring existed.
+   */
+  readonly recentre?: { x: Float32Array; length: number; next: number; since: number; means: Float32Array };
 }
 
 /** The learner's running counters, saved by name (version 1 kept them as indices into a Float64Array). */
@@ -136,7 +142,28 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  return fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s));
+  return fillRecentre(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s)));
+}
+
+/** States saved before the class means were re-centred on a shifted stream restore with it off, so they continue exactly. */
+function fillRecentre(s: Record<string, unknown>): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || 'recentre' in opts) return s;
+  return {
+    ...s,
+    options: {
+      ...opts,
+      recentre: {
+        enabled: false,
+        minUnknown: 0.9,
+        every: 100,
+        window: 1000,
+        iterations: 10,
+        labelWeight: 0.01,
+        headWeight: 0,
+      },
+    },
+  };
 }
 
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
@@ -401,6 +428,21 @@ export function validateState(
     const means = re['means'];
     typed(
       'reestimate.means',
+      means,
+      Float32Array,
+      ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
+    );
+  }
+  if (s['recentre'] !== undefined) {
+    const re = obj('recentre', s['recentre']);
+    const cap = o.recentre.enabled ? o.recentre.window : 1;
+    typed('recentre.x', re['x'], Float32Array, cap * dim);
+    count('recentre.length', re['length'], cap);
+    count('recentre.next', re['next'], cap - 1);
+    count('recentre.since', re['since'], o.recentre.every);
+    const means = re['means'];
+    typed(
+      'recentre.means',
       means,
       Float32Array,
       ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
