@@ -157,8 +157,12 @@ function detectDrift(
   c.align.resetStream();
   // …and so do the frames the class means were re-estimated on, and those means.
   c.emFrames.clear();
-  if (c.recentring.means.length > 0) c.open = undefined;
-  c.recentring.clear();
+  // …except the re-centring's, after an alarm on confidence alone in a stream that was already unfamiliar: the
+  // embedding test saw no change of input, only the head growing unsure (dev noise 5), and its frames still describe the stream.
+  if (change.detector === 'embedding' || c.unknownRate < c.o.recentre.minUnknown) {
+    if (c.recentring.means.length > 0) c.open = undefined;
+    c.recentring.clear();
+  }
   if (c.emMeans.length > 0) {
     c.emMeans = new Float32Array(0);
     c.open = undefined;

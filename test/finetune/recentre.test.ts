@@ -121,3 +121,25 @@ test('recentre options are checked', () => {
   assert.equal(new Learner({ dim: 4, recentre: false }).getState().options.recentre.enabled, false);
   assert.equal(new Learner({ dim: 4 }).getState().options.recentre.enabled, true);
 });
+
+test('a change of input (the embedding test) clears the re-centring frames and means', async () => {
+  const w = world(24);
+  const l = await run(w, draw(w, 300, 0.45).x, {});
+  assert.equal(l.getState().recentre?.means.length, K * DIM);
+  let atDrift: LearnerState | undefined;
+  let detector = '';
+  l.on((e) => {
+    if (e.type === 'drift' && !atDrift) {
+      atDrift = l.getState();
+      detector = e.change.detector;
+    }
+  });
+  for (const x of draw(w, 400, 0.45).x) {
+    l.observe(Float32Array.from(x, (v, j) => v + (j % 2 ? 4 : -4)));
+    if (atDrift) break;
+  }
+  assert.ok(atDrift, 'the shift was caught');
+  assert.equal(detector, 'embedding');
+  assert.equal(atDrift.recentre?.means.length, 0);
+  assert.equal(atDrift.recentre?.length, 0);
+});
