@@ -160,7 +160,7 @@ export interface LearnerOptions {
    * probabilities to the power `headWeight`. Label-free (no pseudo-label needed), for every learner with the
    * class posterior; on a familiar stream it does nothing and drops its means. The unknown score keeps the
    * label means; drift clears the frames and the means. `false` turns it off.
-   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.01, headWeight: 0 }`
+   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.02, headWeight: 0 }`
    */
   readonly recentre?:
     | false
@@ -591,7 +591,7 @@ function fill(o: LearnerOptions): Resolved {
       every: (o.recentre || undefined)?.every ?? 100,
       window: (o.recentre || undefined)?.window ?? 1000,
       iterations: (o.recentre || undefined)?.iterations ?? 10,
-      labelWeight: (o.recentre || undefined)?.labelWeight ?? 0.01,
+      labelWeight: (o.recentre || undefined)?.labelWeight ?? 0.02,
       headWeight: (o.recentre || undefined)?.headWeight ?? 0,
     },
   };

@@ -159,7 +159,7 @@ function fillRecentre(s: Record<string, unknown>): Record<string, unknown> {
         every: 100,
         window: 1000,
         iterations: 10,
-        labelWeight: 0.01,
+        labelWeight: 0.02,
         headWeight: 0,
       },
     },
