@@ -135,6 +135,30 @@ export interface LearnerOptions {
     readonly perClassPerRound?: number;
   };
   /**
+   * Re-centring of the class posterior's means on a stream that has shifted as a whole (recentre.ts): while
+   * most of the stream is `unknown` (the running unknown rate is at least `minUnknown`: a corruption, a new
+   * camera — not a familiar stream, where the label means are already right), every `every` frames
+   * (near-duplicates not counted) `iterations` EM steps over the last `window` frames since the last change
+   * move the means the class posterior reads to where the stream's classes lie, each label counting
+   * `labelWeight` frames and each frame's class responsibilities the posterior times the head's
+   * probabilities to the power `headWeight`. Label-free (no pseudo-label needed), for every learner with the
+   * class posterior; on a familiar stream it does nothing and drops its means. The unknown score keeps the
+   * label means. An embedding drift clears the frames and the means; an alarm on rising uncertainty alone
+   * in a stream that was already unfamiliar does not (the inputs did not change). `false` turns it off.
+   * States saved before it existed restore with it off.
+   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.02, headWeight: 0 }`
+   */
+  readonly recentre?:
+    | false
+    | {
+        readonly minUnknown?: number;
+        readonly every?: number;
+        readonly window?: number;
+        readonly iterations?: number;
+        readonly labelWeight?: number;
+        readonly headWeight?: number;
+      };
+  /**
    * Semi-supervised re-estimation of the class means of the Gaussian class posterior (reestimate.ts):
    * at the end of every `adapt()`, `iterations` EM steps over the last `window` stream frames (not the
    * near-duplicates), each frame assigned to the classes by the current model (the posterior at the
@@ -150,28 +174,6 @@ export interface LearnerOptions {
    * @defaultValue off (`when: 'never'`); an object without `when` means `when: 'auto'`; the other fields
    * `{ maxLabelsPerClass: 50, window: 1000, iterations: 3, labelWeight: 5, headWeight: 1, hard: false }`
    */
-  /**
-   * Re-centring of the class posterior's means on a stream that has shifted as a whole (recentre.ts): while
-   * most of the stream is `unknown` (the running unknown rate is at least `minUnknown`: a corruption, a new
-   * camera — not a familiar stream, where the label means are already right), every `every` frames
-   * (near-duplicates not counted) `iterations` EM steps over the last `window` frames since the last drift
-   * move the means the class posterior reads to where the stream's classes lie, each label counting
-   * `labelWeight` frames and each frame's class responsibilities the posterior times the head's
-   * probabilities to the power `headWeight`. Label-free (no pseudo-label needed), for every learner with the
-   * class posterior; on a familiar stream it does nothing and drops its means. The unknown score keeps the
-   * label means; drift clears the frames and the means. `false` turns it off.
-   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.02, headWeight: 0 }`
-   */
-  readonly recentre?:
-    | false
-    | {
-        readonly minUnknown?: number;
-        readonly every?: number;
-        readonly window?: number;
-        readonly iterations?: number;
-        readonly labelWeight?: number;
-        readonly headWeight?: number;
-      };
   readonly reestimate?:
     | boolean
     | {
