@@ -341,18 +341,23 @@ export class LearnerCore {
     this.open = undefined;
     const labelModel = this.openSet();
     const frames = this.emFrames.frames().map((f) => this.align.align(this.o, f));
-    const head =
-      r.headWeight > 0
-        ? frames.map((z) => {
-            const l = this.headLogits(z, this.teacher, false);
-            const lz = logSumExp(l);
-            for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
-            return l;
-          })
-        : undefined;
-    const means = reestimateMeans(labelModel, frames, head, r);
+    const means = reestimateMeans(labelModel, frames, this.headLogProbs(frames, r.headWeight), r);
     this.open = undefined;
     if (means) this.emMeans = means;
+  }
+
+  /**
+   * The teacher head's log-probabilities of each aligned frame, for the E-step of a re-estimation of the
+   * class means (reestimate.ts); undefined when `weight` is 0, as the E-step then reads the Gaussian posterior alone.
+   */
+  headLogProbs(frames: readonly Float32Array[], weight: number): Float64Array[] | undefined {
+    if (weight <= 0) return undefined;
+    return frames.map((z) => {
+      const l = this.headLogits(z, this.teacher, false);
+      const lz = logSumExp(l);
+      for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
+      return l;
+    });
   }
 
   /** The classifier row of class `k` (the label prototype before the first fit). */

@@ -1,6 +1,5 @@
 // Re-centring of the class posterior's means on a stream that has shifted as a whole: batch EM over the frames since the last drift, while most of the stream is unfamiliar.
 import type { LearnerCore } from './core.js';
-import { logSumExp } from './ops.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 
@@ -65,16 +64,7 @@ export function recentreNow(c: LearnerCore): void {
   // The EM starts from and is anchored on the label means, which the model keeps whatever means its posterior reads.
   const m = c.openSet();
   const frames = rc.frames.frames().map((f) => c.align.align(c.o, f));
-  const head =
-    r.headWeight > 0
-      ? frames.map((z) => {
-          const l = c.headLogits(z, c.teacher, false);
-          const lz = logSumExp(l);
-          for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
-          return l;
-        })
-      : undefined;
-  const means = reestimateMeans(m, frames, head, { ...r, hard: false });
+  const means = reestimateMeans(m, frames, c.headLogProbs(frames, r.headWeight), { ...r, hard: false });
   if (means) {
     rc.means = means;
     c.open = undefined;
