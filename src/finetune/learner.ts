@@ -6,13 +6,8 @@ import type { AdaptProgress, AdaptResult, LearnerEvent, LearnerStats, Observatio
 import { headSpec } from './heads.js';
 import { allFinite, assertFinite, dropAt, softmaxInPlace } from './ops.js';
 import { newOptimizerState } from './optim.js';
-import {
-  MAX_CLASSES,
-  checkResolved,
-  resolveLearnerOptions,
-  type LearnerOptions,
-  type ResolvedLearnerOptions,
-} from './options.js';
+import { checkResolved } from './option-checks.js';
+import { MAX_CLASSES, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
 import { observeFrame } from './observe.js';
 import { packState, restoreCore } from './pack.js';
 import { ReplayBuffer } from './replay.js';

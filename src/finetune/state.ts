@@ -146,45 +146,34 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
 }
 
 /** States saved before the class means were re-centred on a shifted stream restore with it off, so they continue exactly. */
-function fillRecentre(s: Record<string, unknown>): Record<string, unknown> {
-  const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || 'recentre' in opts) return s;
-  return {
-    ...s,
-    options: {
-      ...opts,
-      recentre: {
-        enabled: false,
-        minUnknown: 0.9,
-        every: 100,
-        window: 1000,
-        iterations: 10,
-        labelWeight: 0.02,
-        headWeight: 0,
-      },
-    },
-  };
-}
+const fillRecentre = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillGroup(s, 'recentre', {
+    enabled: false,
+    minUnknown: 0.9,
+    every: 100,
+    window: 1000,
+    iterations: 10,
+    labelWeight: 0.02,
+    headWeight: 0,
+  });
 
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
-function fillReestimate(s: Record<string, unknown>): Record<string, unknown> {
+const fillReestimate = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillGroup(s, 'reestimate', {
+    when: 'never',
+    maxLabelsPerClass: 50,
+    window: 1000,
+    iterations: 3,
+    labelWeight: 5,
+    headWeight: 1,
+    hard: false,
+  });
+
+/** A version-2 state whose resolved options lack the option group `name` (saved before it existed) gets `group`. */
+function fillGroup(s: Record<string, unknown>, name: string, group: Record<string, unknown>): Record<string, unknown> {
   const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || 'reestimate' in opts) return s;
-  return {
-    ...s,
-    options: {
-      ...opts,
-      reestimate: {
-        when: 'never',
-        maxLabelsPerClass: 50,
-        window: 1000,
-        iterations: 3,
-        labelWeight: 5,
-        headWeight: 1,
-        hard: false,
-      },
-    },
-  };
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || name in opts) return s;
+  return { ...s, options: { ...opts, [name]: group } };
 }
 
 /**
