@@ -38,7 +38,13 @@ const HELD_OUT = 1500;
 // The long stream and its held-out set are training images after the dev split's 5000; corrupted with their own seeds, as the main job does.
 const extra = long ? await loadDevExtra(long + HELD_OUT) : undefined;
 const extraY = extra ? Array.from(extra.labels, (c) => extra.classes[c]!) : [];
-const embedLong = (from: number, n: number, name: string, dom: Corruption | 'clean', seed: number): Promise<Float32Array[]> => {
+const embedLong = (
+  from: number,
+  n: number,
+  name: string,
+  dom: Corruption | 'clean',
+  seed: number,
+): Promise<Float32Array[]> => {
   const imgs = extra!.images.subarray(from * 784, (from + n) * 784);
   return embedCached(
     enc,
