@@ -19,18 +19,22 @@ const CLASSES: string[] = (
   JSON.parse(await readFile(`${FMNIST_SAMPLE_DIR}/fmnist-test-5000.json`, 'utf8')) as { classes: string[] }
 ).classes;
 
-/** The first 5000 images and labels of a Debian IDX split (header: 16 bytes of images, 8 of labels). */
-async function readIdx(split: 'train' | 't10k', note?: string): Promise<Dataset> {
+/** `count` images and labels of a Debian IDX split from `start` (header: 16 bytes of images, 8 of labels). */
+async function readIdx(split: 'train' | 't10k', note?: string, start = 0, count = 5000): Promise<Dataset> {
   const img = gunzipSync(await readFile(`${DEBIAN}/${split}-images-idx3-ubyte.gz`));
   const lab = gunzipSync(await readFile(`${DEBIAN}/${split}-labels-idx1-ubyte.gz`));
-  const count = 5000;
   return {
-    images: new Uint8Array(img.buffer, img.byteOffset + 16, count * 784).slice(),
-    labels: new Uint8Array(lab.buffer, lab.byteOffset + 8, count).slice(),
+    images: new Uint8Array(img.buffer, img.byteOffset + 16 + start * 784, count * 784).slice(),
+    labels: new Uint8Array(lab.buffer, lab.byteOffset + 8 + start, count).slice(),
     count,
     classes: CLASSES,
-    source: `${DEBIAN}/${split} (first ${count}${note ? `; ${note}` : ''})`,
+    source: `${DEBIAN}/${split} (${start ? `${start}…${start + count - 1}` : `first ${count}`}${note ? `; ${note}` : ''})`,
   };
+}
+
+/** Fashion-MNIST training images after the dev split's 5000 (from image 5000 on): dev-only streams longer than the harness's. */
+export function loadDevExtra(count: number): Promise<Dataset> {
+  return readIdx('train', 'dev, after the dev split', 5000, count);
 }
 
 /**

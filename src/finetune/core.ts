@@ -15,11 +15,12 @@ import {
   calibratedAt,
   fitOpenSet,
   openSetScore,
-  StreamNovelty,
   temperatureScale,
   withPosteriorMeans,
   type OpenSetModel,
 } from './openset.js';
+import { noveltyCapacity, StreamNovelty } from './novelty.js';
+import { Recentring } from './recentre.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 import { SupportSets, unit } from './t3a.js';
@@ -75,6 +76,8 @@ export class LearnerCore {
   emMeans: Float32Array = new Float32Array(0);
   /** The stream frames and fractions of the stream-side novelty (`openSet.streamNovelty`). */
   novelty: StreamNovelty;
+  /** Class means re-centred on a shifted stream (recentre.ts); read by the class posterior before `emMeans`. */
+  recentring: Recentring;
 
   /** @param o - resolved options */
   constructor(o: Resolved) {
@@ -94,6 +97,7 @@ export class LearnerCore {
     this.recent = new RecentFrames(o.pseudo.recent, o.dim);
     this.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim);
     this.novelty = new StreamNovelty(noveltyCapacity(o), o.dim);
+    this.recentring = new Recentring(o.recentre.enabled ? o.recentre.window : 1, o.dim);
   }
 
   /** Grows head, optimiser, thresholds, mean prediction and prototypes for pending classes, and refreshes stale prototypes. */
@@ -294,7 +298,8 @@ export class LearnerCore {
         os,
         (x) => -logSumExp(this.headLogits(x, this.teacher, false)),
       );
-      this.open = this.emMeans.length === m.classes * m.dim && m.classes > 0 ? withPosteriorMeans(m, this.emMeans) : m;
+      const means = this.recentring.means.length > 0 ? this.recentring.means : this.emMeans;
+      this.open = means.length === m.classes * m.dim && m.classes > 0 ? withPosteriorMeans(m, means) : m;
     }
     return this.open;
   }
@@ -340,18 +345,23 @@ export class LearnerCore {
     this.open = undefined;
     const labelModel = this.openSet();
     const frames = this.emFrames.frames().map((f) => this.align.align(this.o, f));
-    const head =
-      r.headWeight > 0
-        ? frames.map((z) => {
-            const l = this.headLogits(z, this.teacher, false);
-            const lz = logSumExp(l);
-            for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
-            return l;
-          })
-        : undefined;
-    const means = reestimateMeans(labelModel, frames, head, r);
+    const means = reestimateMeans(labelModel, frames, this.headLogProbs(frames, r.headWeight), r);
     this.open = undefined;
     if (means) this.emMeans = means;
+  }
+
+  /**
+   * The teacher head's log-probabilities of each aligned frame, for the E-step of a re-estimation of the
+   * class means (reestimate.ts); undefined when `weight` is 0, as the E-step then reads the Gaussian posterior alone.
+   */
+  headLogProbs(frames: readonly Float32Array[], weight: number): Float64Array[] | undefined {
+    if (weight <= 0) return undefined;
+    return frames.map((z) => {
+      const l = this.headLogits(z, this.teacher, false);
+      const lz = logSumExp(l);
+      for (let k = 0; k < l.length; k++) l[k] = l[k]! - lz;
+      return l;
+    });
   }
 
   /** The classifier row of class `k` (the label prototype before the first fit). */
@@ -394,9 +404,4 @@ export class LearnerCore {
       energy,
     };
   }
-}
-
-/** Frames the stream-side novelty keeps: `openSet.streamWindow`, or 1 when it is off. */
-export function noveltyCapacity(o: Resolved): number {
-  return o.openSet.enabled && o.openSet.streamNovelty > 0 ? o.openSet.streamWindow : 1;
 }

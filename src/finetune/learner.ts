@@ -6,13 +6,8 @@ import type { AdaptProgress, AdaptResult, LearnerEvent, LearnerStats, Observatio
 import { headSpec } from './heads.js';
 import { allFinite, assertFinite, dropAt, softmaxInPlace } from './ops.js';
 import { newOptimizerState } from './optim.js';
-import {
-  MAX_CLASSES,
-  checkResolved,
-  resolveLearnerOptions,
-  type LearnerOptions,
-  type ResolvedLearnerOptions,
-} from './options.js';
+import { checkResolved } from './option-checks.js';
+import { MAX_CLASSES, resolveLearnerOptions, type LearnerOptions, type ResolvedLearnerOptions } from './options.js';
 import { observeFrame } from './observe.js';
 import { packState, restoreCore } from './pack.js';
 import { ReplayBuffer } from './replay.js';
@@ -210,6 +205,7 @@ export class Learner {
     this.#c.predFreq = new Float64Array(c - 1).fill(1 / Math.max(c - 1, 1));
     this.#c.open = undefined;
     this.#c.emMeans = new Float32Array(0);
+    this.#c.recentring.clear();
     this.#c.resetMeanPrediction();
     this.#c.supports.lists.splice(i, 1);
     this.#c.align.recomputeAnchor(this.#c.replay.labeled);

@@ -3,6 +3,7 @@ import type { LearnerCore } from './core.js';
 import type { DetectorChange } from './drift.js';
 import type { DriftEvent, LearnerEvent, Observation } from './events.js';
 import { argmax, logSumExp, normalizedEntropy, softmaxInPlace } from './ops.js';
+import { recentreFrame } from './recentre.js';
 import { classThresholds, updateThresholds } from './thresholds.js';
 import { unit } from './t3a.js';
 
@@ -28,6 +29,7 @@ export function observeFrame(
     if (o.featureAlignment !== 'none') c.align.updateStream(o, u, c.streamWeight(u));
     c.recent.push(u);
     if (o.reestimate.when !== 'never') c.emFrames.push(u);
+    recentreFrame(c, u);
   }
   const z = c.align.align(o, u);
   const step = cnt.seen;
@@ -160,6 +162,12 @@ function detectDrift(
   c.emFrames.clear();
   // …and the frames the stream-side novelty compares with.
   c.novelty.clear();
+  // …except the re-centring's, after an alarm on confidence alone in a stream that was already unfamiliar: the
+  // embedding test saw no change of input, only the head growing unsure (dev noise 5), and its frames still describe the stream.
+  if (change.detector === 'embedding' || c.unknownRate < c.o.recentre.minUnknown) {
+    if (c.recentring.means.length > 0) c.open = undefined;
+    c.recentring.clear();
+  }
   if (c.emMeans.length > 0) {
     c.emMeans = new Float32Array(0);
     c.open = undefined;

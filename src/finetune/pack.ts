@@ -1,10 +1,11 @@
 // The Learner's state packing: a plain, versioned copy of a LearnerCore (getState) and its exact restoration (fromState).
-import { noveltyCapacity, type LearnerCore } from './core.js';
+import type { LearnerCore } from './core.js';
 import { FeatureAligner } from './align.js';
 import { Adwin, EmbeddingDrift, PageHinkley } from './drift.js';
 import { headSpec } from './heads.js';
 import type { ResolvedLearnerOptions } from './options.js';
-import { StreamNovelty } from './openset.js';
+import { noveltyCapacity, StreamNovelty } from './novelty.js';
+import { Recentring } from './recentre.js';
 import { ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
 import { LEARNER_STATE_VERSION, type LearnerState } from './state.js';
@@ -77,6 +78,13 @@ export function packState(c: LearnerCore): LearnerState {
         next: c.novelty.fractions.next,
       },
     },
+    recentre: {
+      x: Float32Array.from(c.recentring.frames.x),
+      length: c.recentring.frames.length,
+      next: c.recentring.frames.next,
+      since: c.recentring.since,
+      means: Float32Array.from(c.recentring.means),
+    },
   };
 }
 
@@ -125,5 +133,11 @@ export function restoreCore(c: LearnerCore, s: LearnerState, o: ResolvedLearnerO
   c.emFrames = new RecentFrames(o.reestimate.when === 'never' ? 1 : o.reestimate.window, o.dim, em);
   c.emMeans = em ? Float32Array.from(em.means) : new Float32Array(0);
   c.novelty = new StreamNovelty(noveltyCapacity(o), o.dim, s.novelty);
+  const rs = s.recentre;
+  c.recentring = new Recentring(o.recentre.enabled ? o.recentre.window : 1, o.dim, rs);
+  if (rs) {
+    c.recentring.since = rs.since;
+    c.recentring.means = Float32Array.from(rs.means);
+  }
   c.open = undefined;
 }

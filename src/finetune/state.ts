@@ -1,6 +1,7 @@
 // The Learner's saved state: its versioned shape, the named counters, and the checks fromState runs on it.
 import { EdgetuneError } from '../core/errors.js';
 import type { AdwinState, EmbeddingDriftState, PageHinkleyState } from './drift.js';
+import { NOVELTY_REFERENCE, noveltyCapacity } from './novelty.js';
 import type { OptimizerState } from './optim.js';
 import type { ResolvedLearnerOptions } from './options.js';
 import type { ReplayState } from './replay.js';
@@ -64,6 +65,12 @@ export interface LearnerState {
     frames: { x: Float32Array; length: number; next: number };
     fractions: { x: Float32Array; length: number; next: number };
   };
+  /**
+   * The frames since the last drift the class means are re-centred on when the stream has shifted
+   * (recentre.ts; a ring like `recent`), frames since its last run, and its means (classes × dim, or
+   * empty). Absent in states saved before re-centring existed.
+   */
+  readonly recentre?: { x: Float32Array; length: number; next: number; since: number; means: Float32Array };
 }
 
 /** The learner's running counters, saved by name (version 1 kept them as indices into a Float64Array). */
@@ -144,7 +151,7 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  return fillNovelty(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s)));
+  return fillNovelty(fillRecentre(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s))));
 }
 
 /** States saved before the stream-side novelty restore with it off, so they continue exactly. */
@@ -162,25 +169,35 @@ function fillNovelty(s: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+/** States saved before the class means were re-centred on a shifted stream restore with it off, so they continue exactly. */
+const fillRecentre = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillGroup(s, 'recentre', {
+    enabled: false,
+    minUnknown: 0.9,
+    every: 100,
+    window: 1000,
+    iterations: 10,
+    labelWeight: 0.02,
+    headWeight: 0,
+  });
+
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
-function fillReestimate(s: Record<string, unknown>): Record<string, unknown> {
+const fillReestimate = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillGroup(s, 'reestimate', {
+    when: 'never',
+    maxLabelsPerClass: 50,
+    window: 1000,
+    iterations: 3,
+    labelWeight: 5,
+    headWeight: 1,
+    hard: false,
+  });
+
+/** A version-2 state whose resolved options lack the option group `name` (saved before it existed) gets `group`. */
+function fillGroup(s: Record<string, unknown>, name: string, group: Record<string, unknown>): Record<string, unknown> {
   const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || 'reestimate' in opts) return s;
-  return {
-    ...s,
-    options: {
-      ...opts,
-      reestimate: {
-        when: 'never',
-        maxLabelsPerClass: 50,
-        window: 1000,
-        iterations: 3,
-        labelWeight: 5,
-        headWeight: 1,
-        hard: false,
-      },
-    },
-  };
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null || name in opts) return s;
+  return { ...s, options: { ...opts, [name]: group } };
 }
 
 /**
@@ -429,16 +446,31 @@ export function validateState(
       ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
     );
   }
+  if (s['recentre'] !== undefined) {
+    const re = obj('recentre', s['recentre']);
+    const cap = o.recentre.enabled ? o.recentre.window : 1;
+    typed('recentre.x', re['x'], Float32Array, cap * dim);
+    count('recentre.length', re['length'], cap);
+    count('recentre.next', re['next'], cap - 1);
+    count('recentre.since', re['since'], o.recentre.every);
+    const means = re['means'];
+    typed(
+      'recentre.means',
+      means,
+      Float32Array,
+      ArrayBuffer.isView(means) && (means as Float32Array).length === 0 ? 0 : c * dim,
+    );
+  }
   if (s['novelty'] !== undefined) {
     const nv = obj('novelty', s['novelty']);
-    const cap = o.openSet.enabled && o.openSet.streamNovelty > 0 ? o.openSet.streamWindow : 1;
+    const cap = noveltyCapacity(o);
     const fr = obj('novelty.frames', nv['frames']);
     typed('novelty.frames.x', fr['x'], Float32Array, cap * dim);
     count('novelty.frames.length', fr['length'], cap);
     count('novelty.frames.next', fr['next'], cap - 1);
     const fs = obj('novelty.fractions', nv['fractions']);
-    typed('novelty.fractions.x', fs['x'], Float32Array, 200);
-    count('novelty.fractions.length', fs['length'], 200);
-    count('novelty.fractions.next', fs['next'], 199);
+    typed('novelty.fractions.x', fs['x'], Float32Array, NOVELTY_REFERENCE);
+    count('novelty.fractions.length', fs['length'], NOVELTY_REFERENCE);
+    count('novelty.fractions.next', fs['next'], NOVELTY_REFERENCE - 1);
   }
 }

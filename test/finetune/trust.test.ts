@@ -148,7 +148,10 @@ test('inputs from no taught class are unknown and never pseudo-labelled; taught 
     assert.ok(unknown >= 180, `${unknown} of 200 unknown`);
     const known = draw(w, 400);
     const flagged = known.x.filter((x) => l.predict(x).unknown).length;
-    assert.ok(flagged <= limit * 400, `${flagged} of 400 taught inputs called unknown (streamNovelty ${streamNovelty})`);
+    assert.ok(
+      flagged <= limit * 400,
+      `${flagged} of 400 taught inputs called unknown (streamNovelty ${streamNovelty})`,
+    );
   }
 });
 
