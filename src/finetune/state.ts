@@ -314,6 +314,15 @@ function count(field: string, v: unknown, max: number): number {
   return v;
 }
 
+/** A ring of frames (stream.ts `RecentFrames`): `capacity × dim` values, and while not full, filled from slot 0 up to `next`. */
+function ring(field: string, r: Record<string, unknown>, capacity: number, dim: number): void {
+  typed(`${field}.x`, r['x'], Float32Array, capacity * dim);
+  const length = count(`${field}.length`, r['length'], capacity);
+  const next = count(`${field}.next`, r['next'], capacity - 1);
+  if (length < capacity && next !== length)
+    bad(`${field}.next`, `should be ${length} while the ring is not full, got ${next}`);
+}
+
 function finite(field: string, v: unknown, nanOk = false): void {
   if (typeof v !== 'number' || !(Number.isFinite(v) || (nanOk && Number.isNaN(v))))
     bad(field, `should be a finite number, got ${String(v)}`);
@@ -428,16 +437,12 @@ export function validateState(
   count('embeddingDrift.next', ed['next'], embeddingWindow - 1);
   count('embeddingDrift.seen', ed['seen'], Number.MAX_SAFE_INTEGER);
   const rc = obj('recent', s['recent']);
-  typed('recent.x', rc['x'], Float32Array, o.pseudo.recent * dim);
-  count('recent.length', rc['length'], o.pseudo.recent);
-  count('recent.next', rc['next'], o.pseudo.recent - 1);
+  ring('recent', rc, o.pseudo.recent, dim);
   typed('roundAccepted', s['roundAccepted'], Float64Array, c);
   if (s['reestimate'] !== undefined) {
     const re = obj('reestimate', s['reestimate']);
     const cap = o.reestimate.when === 'never' ? 1 : o.reestimate.window;
-    typed('reestimate.x', re['x'], Float32Array, cap * dim);
-    count('reestimate.length', re['length'], cap);
-    count('reestimate.next', re['next'], cap - 1);
+    ring('reestimate', re, cap, dim);
     const means = re['means'];
     typed(
       'reestimate.means',
@@ -449,9 +454,7 @@ export function validateState(
   if (s['recentre'] !== undefined) {
     const re = obj('recentre', s['recentre']);
     const cap = o.recentre.enabled ? o.recentre.window : 1;
-    typed('recentre.x', re['x'], Float32Array, cap * dim);
-    count('recentre.length', re['length'], cap);
-    count('recentre.next', re['next'], cap - 1);
+    ring('recentre', re, cap, dim);
     count('recentre.since', re['since'], o.recentre.every);
     const means = re['means'];
     typed(
@@ -463,14 +466,7 @@ export function validateState(
   }
   if (s['novelty'] !== undefined) {
     const nv = obj('novelty', s['novelty']);
-    const cap = noveltyCapacity(o);
-    const fr = obj('novelty.frames', nv['frames']);
-    typed('novelty.frames.x', fr['x'], Float32Array, cap * dim);
-    count('novelty.frames.length', fr['length'], cap);
-    count('novelty.frames.next', fr['next'], cap - 1);
-    const fs = obj('novelty.fractions', nv['fractions']);
-    typed('novelty.fractions.x', fs['x'], Float32Array, NOVELTY_REFERENCE);
-    count('novelty.fractions.length', fs['length'], NOVELTY_REFERENCE);
-    count('novelty.fractions.next', fs['next'], NOVELTY_REFERENCE - 1);
+    ring('novelty.frames', obj('novelty.frames', nv['frames']), noveltyCapacity(o), dim);
+    ring('novelty.fractions', obj('novelty.fractions', nv['fractions']), NOVELTY_REFERENCE, 1);
   }
 }
