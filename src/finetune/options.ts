@@ -107,7 +107,7 @@ export interface LearnerOptions {
    * novelty to the score: of the input's `neighbours` nearest labels and last `streamWindow` stream frames (in the
    * same metric), the share that are stream frames, minus its median over the last 200 frames — a class never
    * taught gathers stream frames and no labels (0: off). `false` turns all of it off.
-   * @defaultValue `{ quantile: 0.05, margin: 0, covariance: 'full', shrinkage: 0.2, energyWeight: 1, classifierWeight: 1, streamNovelty: 2, neighbours: 20, streamWindow: 1000 }`
+   * @defaultValue `{ quantile: 0.05, margin: 0, covariance: 'full', shrinkage: 0.2, energyWeight: 1, classifierWeight: 1, streamNovelty: 1, neighbours: 20, streamWindow: 1000 }`
    */
   readonly openSet?:
     | false
@@ -365,7 +365,7 @@ function fill(o: LearnerOptions): Resolved {
       shrinkage: (o.openSet || undefined)?.shrinkage ?? 0.2,
       energyWeight: (o.openSet || undefined)?.energyWeight ?? 1,
       classifierWeight: (o.openSet || undefined)?.classifierWeight ?? 1,
-      streamNovelty: (o.openSet || undefined)?.streamNovelty ?? 2,
+      streamNovelty: (o.openSet || undefined)?.streamNovelty ?? 1,
       neighbours: (o.openSet || undefined)?.neighbours ?? 20,
       streamWindow: (o.openSet || undefined)?.streamWindow ?? 1000,
     },

@@ -124,11 +124,11 @@ test('held-back labels score one round, then return to training (or stay back wi
 });
 
 test('inputs from no taught class are unknown and never pseudo-labelled; taught ones mostly are not', async () => {
-  // With and without the stream-side novelty (openSet.streamNovelty): it flags more of the taught inputs here
-  // (measured 49 → 62 of 400, the share of a taught neighbourhood that is stream frames varies), see docs/finetune.md follow-up 7.
+  // With and without the stream-side novelty (openSet.streamNovelty): at its default weight it flags a few more
+  // of the taught inputs here (measured 49 → 52 of 400; 62 at weight 2), see docs/finetune.md follow-up 7.
   for (const [streamNovelty, limit] of [
     [0, 0.15],
-    [2, 0.17],
+    [1, 0.15],
   ] as const) {
     const w = world(6, 1.5);
     const l = await fit(draw(w, 150), { openSet: { streamNovelty } });
