@@ -2,6 +2,7 @@
 // Run: FT_LIST='[{}, {"reestimate":{"labelWeight":2}}]' node --import tsx bench/finetune/few-sweep.ts --dev   (same labels, streams and baselines as eval.ts section 2; FT_K=5 picks the shots, FT_REPEATS=3 the label draws) FT_DOMAINS=a,b FT_SEV=4 pick the shifts.
 // FT_STREAM=2500: the README main job's shape on dev images instead — a 2500-frame stream (contrast 4 unless FT_DOMAINS/FT_SEV say
 // otherwise) of images outside the harness's splits, no final rounds, scored on 1500 further held-out images after the labels and after the stream.
+// FT_DETAIL=1 prints one line per (domain, draw): the three baselines, ours after the labels and after the stream, accepted pseudo-labels and their precision.
 import type { LearnerOptions } from '../../src/finetune/index.js';
 import { type Corruption, corrupt } from './corruptions.js';
 import { loadDevExtra } from './data.js';
@@ -20,6 +21,7 @@ import {
   drawLabels,
   mean,
   poolY,
+  precision,
   runStream,
   streamY,
   trained,
@@ -66,6 +68,9 @@ interface Case {
   lx: Float32Array[];
   ly: string[];
   k: number;
+  /** Domain and draw, for FT_DETAIL. */
+  dom: string;
+  rep: number;
   /** k-NN, linear head, CV logistic regression. */
   base: [number, number, number];
 }
@@ -87,7 +92,7 @@ for (const dom of domains) {
         ey,
       );
       const lr = logregAccuracy(lx, ly, ex, ey, 1000 + rep).accuracy;
-      cases.push({ xs, ys, ex, ey, lx, ly, k, base: [knnAccuracy(lx, ly, ex, ey), lin, lr] });
+      cases.push({ xs, ys, ex, ey, lx, ly, k, dom, rep, base: [knnAccuracy(lx, ly, ex, ey), lin, lr] });
     }
   }
 }
@@ -97,7 +102,7 @@ for (const opts of list) {
   for (const cs of cases) {
     const l = await trained(opts, cs.lx, cs.ly);
     const afterLabels = accuracy(l, cs.ex, cs.ey);
-    await runStream(l, cs.xs, cs.ys);
+    const run = await runStream(l, cs.xs, cs.ys);
     // The main job ends with the stream; eval.ts's few-shot section adds FINAL_ROUNDS rounds.
     if (!long) for (let r = 0; r < FINAL_ROUNDS; r++) await l.adapt();
     const a = byK.get(cs.k) ?? { ours: [], labels: [], base: [] };
@@ -107,6 +112,11 @@ for (const opts of list) {
     a.base.push(cs.base);
     byK.set(cs.k, a);
     const st = l.stats();
+    // FT_DETAIL=1: one line per case — where the gain over the baselines is made and where it is lost.
+    if (process.env.FT_DETAIL)
+      console.log(
+        `  ${cs.dom} k${cs.k} draw ${cs.rep}: knn/lin/lr ${cs.base.map((b) => (100 * b).toFixed(1)).join('/')}, after labels ${(100 * afterLabels).toFixed(1)}, after stream ${(100 * acc).toFixed(1)}, PL ${run.pseudo.accepted}/${run.pseudo.seen} at ${(100 * precision(run.pseudo)).toFixed(1)}%`,
+      );
     if (long)
       runs.push(
         `${(100 * afterLabels).toFixed(1)}→${(100 * acc).toFixed(1)} (${st.accepted} PL, ${st.adaptations} rounds, ${st.rollbacks} rb)`,
