@@ -19,7 +19,7 @@ import {
   withPosteriorMeans,
   type OpenSetModel,
 } from './openset.js';
-import { noveltyCapacity, StreamNovelty } from './novelty.js';
+import { noveltyCapacity, noveltyOn, StreamNovelty } from './novelty.js';
 import { Recentring } from './recentre.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
@@ -378,9 +378,8 @@ export class LearnerCore {
 
   /** The kNN stream fraction of `u` (normalised, unaligned) for the stream-side novelty; undefined when it is off or not ready. */
   streamFraction(u: Float32Array): number | undefined {
-    const os = this.o.openSet;
-    if (!os.enabled || os.streamNovelty === 0) return undefined;
-    return this.novelty.fraction(this.openSet(), this.replay.labeled, u, os.neighbours);
+    if (!noveltyOn(this.o)) return undefined;
+    return this.novelty.fraction(this.openSet(), this.replay.labeled, u, this.o.openSet.neighbours);
   }
 
   /**

@@ -121,7 +121,12 @@ export class StreamNovelty {
   }
 }
 
+/** Whether the stream-side novelty is on (`openSet` enabled and `streamNovelty` > 0). */
+export function noveltyOn(o: ResolvedLearnerOptions): boolean {
+  return o.openSet.enabled && o.openSet.streamNovelty > 0;
+}
+
 /** Frames the stream-side novelty keeps: `openSet.streamWindow`, or 1 when it is off. */
 export function noveltyCapacity(o: ResolvedLearnerOptions): number {
-  return o.openSet.enabled && o.openSet.streamNovelty > 0 ? o.openSet.streamWindow : 1;
+  return noveltyOn(o) ? o.openSet.streamWindow : 1;
 }

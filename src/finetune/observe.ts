@@ -2,6 +2,7 @@
 import type { LearnerCore } from './core.js';
 import type { DetectorChange } from './drift.js';
 import type { DriftEvent, LearnerEvent, Observation } from './events.js';
+import { noveltyOn } from './novelty.js';
 import { argmax, logSumExp, normalizedEntropy, softmaxInPlace } from './ops.js';
 import { recentreFrame } from './recentre.js';
 import { classThresholds, updateThresholds } from './thresholds.js';
@@ -108,7 +109,7 @@ export function observeFrame(
       } else cnt.rejectedByReservoir += 1;
     }
   }
-  if (!duplicate && o.openSet.enabled && o.openSet.streamNovelty > 0) c.novelty.push(c.openSet(), u, fraction);
+  if (!duplicate && noveltyOn(o)) c.novelty.push(c.openSet(), u, fraction);
   const drift = duplicate ? undefined : detectDrift(c, plain, u, step, emit);
   if (drift) cnt.adaptDue = true;
   if (o.mode === 'self-train' && cnt.sinceAdapt >= o.adaptEvery) cnt.adaptDue = true;
