@@ -78,7 +78,7 @@ export async function ttaSection({ base, states, cleanStream }: Baselines): Prom
   const rec = mean(hi.map((g) => g.ours - g.source));
   out();
   out(
-    `Severities 3–5: mean source→oracle gap ${(100 * gap).toFixed(1)} pts, ours recovers ${(100 * rec).toFixed(1)} pts = **${((100 * rec) / gap).toFixed(0)}% of the gap** (target ≥ 50%). Worst ours − source over all shifts (min of online, final): **${(100 * worstVsSource).toFixed(1)} pts** (target ≥ −0.5).`,
+    `Severities 3–5: mean source→oracle gap ${(100 * gap).toFixed(1)} pts, ours recovers ${(100 * rec).toFixed(1)} pts = **${((100 * rec) / gap).toFixed(1)}% of the gap** (target ≥ 50%). Worst ours − source over all shifts (min of online, final): **${(100 * worstVsSource).toFixed(1)} pts** (target ≥ −0.5).`,
   );
   out(
     `Pseudo-labels over every TTA stream: ${ttaPseudo.accepted} accepted of ${ttaPseudo.seen} frames (${pct(ttaPseudo.accepted / ttaPseudo.seen)}%), precision **${pct(precision(ttaPseudo))}%**.`,
@@ -86,7 +86,7 @@ export async function ttaSection({ base, states, cleanStream }: Baselines): Prom
   out();
   summary.push({
     target: 'gap recovery, severities 3–5 (mean over families) ≥ 50%',
-    value: `${((100 * rec) / gap).toFixed(0)}%`,
+    value: `${((100 * rec) / gap).toFixed(1)}%`,
     pass: rec / gap >= 0.5,
   });
   summary.push({
