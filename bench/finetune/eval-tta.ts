@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { Learner } from '../../src/finetune/index.js';
 import { CORRUPTIONS } from './corruptions.js';
 import {
-  DEV,
   N_SRC,
   N_STREAM,
   SEVERITIES,
@@ -41,7 +40,7 @@ export async function ttaSection({ base, states, cleanStream }: Baselines): Prom
   const ttaT0 = performance.now();
   const gapRows: Array<{ sev: number; source: number; ours: number; oracle: number }> = [];
   let worstVsSource = Infinity;
-  for (const c of DEV ? (['gaussian-noise', 'rotation', 'brightness', 'translation'] as const) : CORRUPTIONS) {
+  for (const c of CORRUPTIONS) {
     for (const sev of SEVERITIES) {
       const xs = await embedSplit('stream', c, sev);
       const r: Record<string, { online: number; final: number; pseudo: PseudoTally }> = {};

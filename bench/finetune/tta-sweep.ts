@@ -4,7 +4,6 @@ import type { LearnerOptions } from '../../src/finetune/index.js';
 import { Learner } from '../../src/finetune/index.js';
 import { CORRUPTIONS } from './corruptions.js';
 import {
-  DEV,
   HEAD_ONLY,
   SEVERITIES,
   VARIANTS,
@@ -19,9 +18,12 @@ import {
 } from './harness.js';
 
 const list = JSON.parse(process.env.FT_LIST ?? '[{}]') as Partial<LearnerOptions>[];
-const shifts = (DEV ? (['gaussian-noise', 'rotation', 'brightness', 'translation'] as const) : CORRUPTIONS).flatMap(
-  (c) => SEVERITIES.filter((s) => s >= 3).map((sev) => ({ c, sev })),
-);
+// FT_FAMILIES (a comma list) and FT_SEV (e.g. 5) narrow the shifts; default: every family at severities 3–5, as the harness's gap.
+const families = process.env.FT_FAMILIES
+  ? CORRUPTIONS.filter((c) => process.env.FT_FAMILIES!.split(',').includes(c))
+  : CORRUPTIONS;
+const severities = process.env.FT_SEV ? process.env.FT_SEV.split(',').map(Number) : SEVERITIES.filter((s) => s >= 3);
+const shifts = families.flatMap((c) => severities.map((sev) => ({ c, sev })));
 // Source and oracle do not depend on the option sets: once per stream.
 const source = Learner.fromState((await trained(VARIANTS.source!, srcE, srcY)).getState());
 const ref: Array<{ source: number; oracle: number }> = [];

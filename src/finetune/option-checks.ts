@@ -60,7 +60,7 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   pseudo: ['agreement', 'minConfidence', 'duplicateCosine', 'recent', 'perClassPerRound'],
   reestimate: ['when', 'maxLabelsPerClass', 'window', 'iterations', 'labelWeight', 'headWeight', 'hard'],
-  recentre: ['minUnknown', 'every', 'window', 'iterations', 'labelWeight', 'headWeight'],
+  recentre: ['minUnknown', 'every', 'window', 'iterations', 'labelWeight', 'headWeight', 'minChange'],
 };
 
 /** Option groups that `false` turns off. */
@@ -238,4 +238,5 @@ export function checkResolved(r: Resolved, fail: OptionFailure): void {
   num('recentre.iterations', rc['iterations'], 1, 100, { int: true });
   num('recentre.labelWeight', rc['labelWeight'], 0, 1e6);
   num('recentre.headWeight', rc['headWeight'], 0, 10);
+  num('recentre.minChange', rc['minChange'], 0, 1);
 }

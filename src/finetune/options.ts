@@ -150,9 +150,12 @@ export interface LearnerOptions {
    * probabilities to the power `headWeight`. Label-free (no pseudo-label needed), for every learner with the
    * class posterior; on a familiar stream it does nothing and drops its means. The unknown score keeps the
    * label means. An embedding drift clears the frames and the means; an alarm on rising uncertainty alone
-   * in a stream that was already unfamiliar does not (the inputs did not change). `false` turns it off.
-   * States saved before it existed restore with it off.
-   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.02, headWeight: 0 }`
+   * in a stream that was already unfamiliar does not (the inputs did not change). The moved means are kept
+   * only when they change the class posterior's call on at least `minChange` of those frames: a stream
+   * whose classes still sit where the labels put them keeps the label means (0: always kept). `false`
+   * turns it off. States saved before it existed restore with it off; states saved before `minChange`
+   * restore with 0.
+   * @defaultValue `{ minUnknown: 0.9, every: 100, window: 1000, iterations: 10, labelWeight: 0.02, headWeight: 0, minChange: 0.5 }`
    */
   readonly recentre?:
     | false
@@ -163,6 +166,7 @@ export interface LearnerOptions {
         readonly iterations?: number;
         readonly labelWeight?: number;
         readonly headWeight?: number;
+        readonly minChange?: number;
       };
   /**
    * Semi-supervised re-estimation of the class means of the Gaussian class posterior (reestimate.ts):
@@ -262,6 +266,7 @@ export interface ResolvedLearnerOptions {
     iterations: number;
     labelWeight: number;
     headWeight: number;
+    minChange: number;
   };
   reestimate: {
     when: 'auto' | 'always' | 'never';
@@ -407,5 +412,6 @@ function resolveRecentre(r: LearnerOptions['recentre']): Resolved['recentre'] {
     iterations: g.iterations ?? 10,
     labelWeight: g.labelWeight ?? 0.02,
     headWeight: g.headWeight ?? 0,
+    minChange: g.minChange ?? 0.5,
   };
 }

@@ -1,5 +1,6 @@
 // Re-centring of the class posterior's means on a stream that has shifted as a whole: batch EM over the frames since the last drift, while most of the stream is unfamiliar.
 import type { LearnerCore } from './core.js';
+import { classLogPosterior, type OpenSetModel, withPosteriorMeans } from './openset.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 
@@ -65,8 +66,39 @@ export function recentreNow(c: LearnerCore): void {
   const m = c.openSet();
   const frames = rc.frames.frames().map((f) => c.align.align(c.o, f));
   const means = reestimateMeans(m, frames, c.headLogProbs(frames, r.headWeight), { ...r, hard: false });
-  if (means) {
-    rc.means = means;
-    c.open = undefined;
+  if (!means) return;
+  if (r.minChange > 0 && changedShare(m, means, frames) < r.minChange) {
+    // The label means already call most of these frames as the moved ones would: the stream is unfamiliar
+    // but its classes sit where the labels put them, and moving the means trades a few right calls for wrong ones.
+    if (rc.means.length > 0) {
+      rc.means = new Float32Array(0);
+      c.open = undefined;
+    }
+    return;
   }
+  rc.means = means;
+  c.open = undefined;
+}
+
+/**
+ * Share of `frames` (aligned) whose most likely class under the class posterior changes when its means
+ * move from the label means to `means`.
+ */
+export function changedShare(m: OpenSetModel, means: Float32Array, frames: readonly Float32Array[]): number {
+  if (frames.length === 0) return 0;
+  const label: OpenSetModel = { ...m, posteriorMeans: undefined };
+  const moved = withPosteriorMeans(m, means);
+  let changed = 0;
+  for (const z of frames) {
+    const a = classLogPosterior(label, z);
+    const b = classLogPosterior(moved, z);
+    if (a && b && argmax(a) !== argmax(b)) changed++;
+  }
+  return changed / frames.length;
+}
+
+function argmax(a: ArrayLike<number>): number {
+  let b = 0;
+  for (let k = 1; k < a.length; k++) if (a[k]! > a[b]!) b = k;
+  return b;
 }

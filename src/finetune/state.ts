@@ -151,7 +151,9 @@ const COUNTERS = [
  * @param s - a state object of any known version
  */
 export function migrateState(s: Record<string, unknown>): Record<string, unknown> {
-  return fillNovelty(fillRecentre(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s))));
+  return fillNovelty(
+    fillRecentreChange(fillRecentre(fillReestimate(fillOpenSet(s['version'] === 1 ? migrateV1(s) : s)))),
+  );
 }
 
 /** States saved before the stream-side novelty restore with it off, so they continue exactly. */
@@ -179,7 +181,17 @@ const fillRecentre = (s: Record<string, unknown>): Record<string, unknown> =>
     iterations: 10,
     labelWeight: 0.02,
     headWeight: 0,
+    minChange: 0,
   });
+
+/** States saved before the re-centring's `minChange` keep every re-centring, as they did. */
+function fillRecentreChange(s: Record<string, unknown>): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
+  const rc = (opts as Record<string, unknown>)['recentre'];
+  if (typeof rc !== 'object' || rc === null || 'minChange' in rc) return s;
+  return { ...s, options: { ...opts, recentre: { ...rc, minChange: 0 } } };
+}
 
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
 const fillReestimate = (s: Record<string, unknown>): Record<string, unknown> =>
