@@ -1,6 +1,7 @@
 // Re-centring of the class posterior's means on a stream that has shifted as a whole: batch EM over the frames since the last drift, while most of the stream is unfamiliar.
 import type { LearnerCore } from './core.js';
 import { classLogPosterior, type OpenSetModel, withPosteriorMeans } from './openset.js';
+import { argmax } from './ops.js';
 import { reestimateMeans } from './reestimate.js';
 import { RecentFrames } from './stream.js';
 
@@ -56,10 +57,7 @@ export function recentreNow(c: LearnerCore): void {
   const r = c.o.recentre;
   const rc = c.recentring;
   if (c.unknownRate < r.minUnknown || rc.frames.length === 0) {
-    if (rc.means.length > 0) {
-      rc.means = new Float32Array(0);
-      c.open = undefined;
-    }
+    dropMeans(c);
     return;
   }
   // The EM starts from and is anchored on the label means, which the model keeps whatever means its posterior reads.
@@ -70,13 +68,17 @@ export function recentreNow(c: LearnerCore): void {
   if (r.minChange > 0 && changedShare(m, means, frames) < r.minChange) {
     // The label means already call most of these frames as the moved ones would: the stream is unfamiliar
     // but its classes sit where the labels put them, and moving the means trades a few right calls for wrong ones.
-    if (rc.means.length > 0) {
-      rc.means = new Float32Array(0);
-      c.open = undefined;
-    }
+    dropMeans(c);
     return;
   }
   rc.means = means;
+  c.open = undefined;
+}
+
+/** Back to the label means (the open-set model is rebuilt on next use). */
+function dropMeans(c: LearnerCore): void {
+  if (c.recentring.means.length === 0) return;
+  c.recentring.means = new Float32Array(0);
   c.open = undefined;
 }
 
@@ -95,10 +97,4 @@ export function changedShare(m: OpenSetModel, means: Float32Array, frames: reado
     if (a && b && argmax(a) !== argmax(b)) changed++;
   }
   return changed / frames.length;
-}
-
-function argmax(a: ArrayLike<number>): number {
-  let b = 0;
-  for (let k = 1; k < a.length; k++) if (a[k]! > a[b]!) b = k;
-  return b;
 }
