@@ -158,17 +158,12 @@ export function migrateState(s: Record<string, unknown>): Record<string, unknown
 
 /** States saved before the stream-side novelty restore with it off, so they continue exactly. */
 function fillNovelty(s: Record<string, unknown>): Record<string, unknown> {
-  const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
-  const os = (opts as Record<string, unknown>)['openSet'];
-  if (typeof os !== 'object' || os === null || 'streamNovelty' in os) return s;
+  const t = fillFields(s, 'openSet', 'streamNovelty', { streamNovelty: 0, neighbours: 20, streamWindow: 1000 });
+  if (t === s) return s;
   // Without the option there were no novelty rings either.
-  const { novelty, ...rest } = s;
+  const { novelty, ...rest } = t;
   void novelty;
-  return {
-    ...rest,
-    options: { ...opts, openSet: { ...os, streamNovelty: 0, neighbours: 20, streamWindow: 1000 } },
-  };
+  return rest;
 }
 
 /** States saved before the class means were re-centred on a shifted stream restore with it off, so they continue exactly. */
@@ -185,13 +180,8 @@ const fillRecentre = (s: Record<string, unknown>): Record<string, unknown> =>
   });
 
 /** States saved before the re-centring's `minChange` keep every re-centring, as they did. */
-function fillRecentreChange(s: Record<string, unknown>): Record<string, unknown> {
-  const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
-  const rc = (opts as Record<string, unknown>)['recentre'];
-  if (typeof rc !== 'object' || rc === null || 'minChange' in rc) return s;
-  return { ...s, options: { ...opts, recentre: { ...rc, minChange: 0 } } };
-}
+const fillRecentreChange = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillFields(s, 'recentre', 'minChange', { minChange: 0 });
 
 /** States saved before the class means were re-estimated on the stream restore with it off, so they continue exactly. */
 const fillReestimate = (s: Record<string, unknown>): Record<string, unknown> =>
@@ -213,23 +203,34 @@ function fillGroup(s: Record<string, unknown>, name: string, group: Record<strin
 }
 
 /**
+ * A version-2 state whose option group `name` lacks the field `marker` (saved before it existed) gets
+ * `fields` added to that group; any other state is returned as it is (the same object).
+ */
+function fillFields(
+  s: Record<string, unknown>,
+  name: string,
+  marker: string,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  const opts = s['options'];
+  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
+  const g = (opts as Record<string, unknown>)[name];
+  if (typeof g !== 'object' || g === null || marker in g) return s;
+  return { ...s, options: { ...opts, [name]: { ...g, ...fields } } };
+}
+
+/**
  * Version-2 states saved before the open-set model gained a full covariance, the energy term and the
  * class posterior carry none of them: they restore with the model they were saved with (diagonal,
  * distance only, head alone), so they continue exactly.
  */
-function fillOpenSet(s: Record<string, unknown>): Record<string, unknown> {
-  const opts = s['options'];
-  if (s['version'] !== 2 || typeof opts !== 'object' || opts === null) return s;
-  const os = (opts as Record<string, unknown>)['openSet'];
-  if (typeof os !== 'object' || os === null || 'covariance' in os) return s;
-  return {
-    ...s,
-    options: {
-      ...opts,
-      openSet: { ...os, covariance: 'diagonal', shrinkage: 0.2, energyWeight: 0, classifierWeight: 0 },
-    },
-  };
-}
+const fillOpenSet = (s: Record<string, unknown>): Record<string, unknown> =>
+  fillFields(s, 'openSet', 'covariance', {
+    covariance: 'diagonal',
+    shrinkage: 0.2,
+    energyWeight: 0,
+    classifierWeight: 0,
+  });
 
 function migrateV1(s: Record<string, unknown>): Record<string, unknown> {
   const v1 = s['counters'];
